@@ -1,0 +1,31 @@
+# The README's two commands: `make run` and `make test`. Both create .venv/ from the committed lock when it
+# is missing or older than the lock.
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.9
+
+.PHONY: run test install lock clean
+
+$(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt setup.py
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(VENV)/bin/uv pip install --python $(VENV)/bin/python --index-url https://pypi.org/simple \
+		--no-deps --requirement requirements/lock.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
+		--requirement requirements/no-deps.txt
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/visionflow run $(ARGS)
+
+test: install
+	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+lock:
+	scripts/lock.sh
+
+clean:
+	rm -rf $(VENV) visionflow_output

@@ -1,0 +1,1 @@
+"""visionflow's pipeline layer: the DAG, its runners and the CLI."""

@@ -1,0 +1,99 @@
+"""The `visionflow` command. Thin: parses flags into the config and calls the runner or predictor."""
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import typing
+import warnings
+from typing import List, Optional
+
+# TFX and TFMA need Keras 2 (tf_keras): this must be set before TensorFlow is first imported.
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+# Google client libraries warn at import about future Python support; nothing a user can act on.
+warnings.filterwarnings('ignore', category=FutureWarning, module=r'google\.')
+
+from pipeline import config as config_lib  # noqa: E402  (after the environment above)
+
+_NO_FLAG = {'enable_cache', 'beam_pipeline_args', 'pipeline_name'}
+
+
+def _flag_type(field: dataclasses.Field):
+  hinted = typing.get_type_hints(config_lib.PipelineConfig)[field.name]
+  args = [arg for arg in typing.get_args(hinted) if arg is not type(None)]
+  return args[0] if args else hinted
+
+
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--config', help='YAML file of config keys (see pipeline/config.py); flags win')
+  for field in dataclasses.fields(config_lib.PipelineConfig):
+    if field.name in _NO_FLAG:
+      continue
+    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name, type=_flag_type(field),
+                        default=None, help=f'default: {field.default}')
+  parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False, default=None,
+                      help='re-run every component instead of reusing cached results')
+
+
+def _config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  overrides = {name: getattr(args, name, None) for name in config_lib.field_names()}
+  return config_lib.load_config(args.config, overrides)
+
+
+def _run(args: argparse.Namespace) -> int:
+  from pipeline import local_runner
+  summary = local_runner.run(_config_from_args(args))
+  print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
+  print(summary.describe())
+  return 0 if summary.pushed_model_dir else 1
+
+
+def _predict(args: argparse.Namespace) -> int:
+  from pipeline import predict
+  config = _config_from_args(args)
+  model_dir = predict.newest_model_version(config.serving_model_dir)
+  predictor = predict.Predictor(model_dir)
+  results = list(predictor.predict_files(predict.expand_inputs(args.inputs), batch_size=args.batch_size))
+  if args.json:
+    print(json.dumps([dataclasses.asdict(result) for result in results], indent=2))
+  else:
+    for result in results:
+      if result.error:
+        print(f'{result.path}\tERROR\t{result.error}')
+      else:
+        print(f'{result.path}\t{result.class_name}\t{result.probability:.4f}')
+  print(f'model: {model_dir}', file=sys.stderr)
+  return 1 if any(result.error for result in results) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog='visionflow', description='TFX image classification pipeline')
+  commands = parser.add_subparsers(dest='command', required=True)
+
+  run = commands.add_parser('run', help='run the whole pipeline locally (LocalDagRunner, SQLite metadata)')
+  _add_config_flags(run)
+  run.set_defaults(handler=_run)
+
+  predict = commands.add_parser('predict', help='classify images with the newest pushed model')
+  predict.add_argument('--config')
+  predict.add_argument('--output-dir', dest='output_dir', default=None)
+  predict.add_argument('--model-name', dest='model_name', default=None)
+  predict.add_argument('--batch-size', dest='batch_size', type=int, default=64)
+  predict.add_argument('--json', action='store_true', help='print a JSON list instead of TSV lines')
+  predict.add_argument('inputs', nargs='+', metavar='FILE_OR_FOLDER')
+  predict.set_defaults(handler=_predict)
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  try:
+    return args.handler(args)
+  except (ValueError, FileNotFoundError) as error:
+    print(f'visionflow {args.command}: error: {error}', file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+  sys.exit(main())

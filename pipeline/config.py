@@ -1,0 +1,97 @@
+"""The one typed configuration object that the CLI, the runners and `create_pipeline` read.
+
+Defaults run the embedded sample on a laptop; a YAML file (`--config`) and command-line flags override
+them, flags winning.
+"""
+import dataclasses
+import os
+from typing import Any, Dict, Mapping, Optional
+
+import yaml
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+  """Every value that differs between environments or runs."""
+
+  # Data: a CSV of `image_path,label` rows (no header) and a labels file, one class per line.
+  # Leaving data_csv unset runs on the embedded sample set, materialised under output_dir.
+  data_csv: Optional[str] = None
+  labels_file: Optional[str] = None
+
+  # Where a local run writes everything: metadata store, pipeline root, serving directory.
+  output_dir: str = './visionflow_output'
+  pipeline_name: str = 'visionflow'
+  model_name: str = 'image_classifier'
+
+  # Split: hash buckets of the image path, train/eval/test.
+  train_buckets: int = 8
+  eval_buckets: int = 1
+  test_buckets: int = 1
+
+  # Model input: images are resized with padding to image_size x image_size RGB.
+  image_size: int = 32
+  batch_size: int = 32
+  epochs: int = 12
+  tuner_trials: int = 2
+  tuner_epochs: int = 4
+
+  # Blessing: the Evaluator blesses a model only at or above this test-split accuracy.
+  min_accuracy: float = 0.8
+
+  enable_cache: bool = True
+  beam_pipeline_args: tuple = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
+
+  @property
+  def metadata_path(self) -> str:
+    return os.path.join(self.output_dir, 'metadata.sqlite')
+
+  @property
+  def pipeline_root(self) -> str:
+    return os.path.join(self.output_dir, 'pipeline_root')
+
+  @property
+  def serving_model_dir(self) -> str:
+    """TF Serving's base path for this model: versions are folders below it."""
+    return os.path.join(self.output_dir, 'serving', self.model_name)
+
+  def validate(self) -> None:
+    """Raises ValueError naming the first field whose value cannot run."""
+    for name in ('train_buckets', 'eval_buckets', 'test_buckets', 'image_size', 'batch_size', 'epochs'):
+      if getattr(self, name) < 1:
+        raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
+    if self.tuner_trials < 0 or self.tuner_epochs < 1:
+      raise ValueError('tuner_trials must be >= 0 and tuner_epochs >= 1')
+    if not 0.0 <= self.min_accuracy <= 1.0:
+      raise ValueError(f'min_accuracy must lie in [0, 1], got {self.min_accuracy}')
+    if (self.data_csv is None) != (self.labels_file is None):
+      raise ValueError('data_csv and labels_file go together: give both, or neither for the sample data')
+
+  def replace(self, **changes: Any) -> 'PipelineConfig':
+    return dataclasses.replace(self, **changes)
+
+
+def field_names() -> Dict[str, dataclasses.Field]:
+  return {field.name: field for field in dataclasses.fields(PipelineConfig)}
+
+
+def load_config(path: Optional[str] = None,
+                overrides: Optional[Mapping[str, Any]] = None) -> PipelineConfig:
+  """Defaults, then the YAML file at `path`, then `overrides` whose value is not None."""
+  values: Dict[str, Any] = {}
+  if path:
+    with open(path, encoding='utf-8') as handle:
+      loaded = yaml.safe_load(handle) or {}
+    if not isinstance(loaded, dict):
+      raise ValueError(f'{path}: expected a mapping of config keys, got {type(loaded).__name__}')
+    values.update(loaded)
+  values.update({key: value for key, value in (overrides or {}).items() if value is not None})
+  known = field_names()
+  unknown = sorted(set(values) - set(known))
+  if unknown:
+    raise ValueError(f'unknown config keys {unknown}; known keys: {sorted(known)}')
+  if 'beam_pipeline_args' in values:
+    values['beam_pipeline_args'] = tuple(values['beam_pipeline_args'])
+  config = PipelineConfig(**values)
+  config.validate()
+  return config

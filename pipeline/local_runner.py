@@ -1,0 +1,77 @@
+"""Runs the pipeline on TFX's LocalDagRunner with SQLite metadata, and reports what it produced."""
+import dataclasses
+import os
+from typing import List, Optional
+
+import tensorflow_model_analysis as tfma
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+from components import evaluation
+from components.example_gen import image_csv
+from pipeline import metadata
+from pipeline import progress
+from pipeline import sample_data
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+
+
+@dataclasses.dataclass
+class RunSummary:
+  run_id: str
+  blessed: bool
+  pushed_model_dir: Optional[str]
+  test_accuracy: Optional[float]
+  min_accuracy: float
+  log_path: str
+
+  def describe(self) -> str:
+    accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
+    if self.pushed_model_dir:
+      return f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy})'
+    return (f'No model pushed: test accuracy {accuracy} is below the blessing threshold '
+            f'{self.min_accuracy:.4f}' if self.test_accuracy is not None and not self.blessed
+            else f'No model pushed (blessed: {self.blessed}, test accuracy {accuracy})')
+
+
+def resolve_data(config: PipelineConfig) -> PipelineConfig:
+  """Absolute paths everywhere; with no data given, the embedded sample set under the output dir."""
+  config = config.replace(output_dir=os.path.abspath(config.output_dir))
+  if config.data_csv is None:
+    csv_path, labels_path = sample_data.materialize_digits(os.path.join(config.output_dir, 'sample_data'))
+    return config.replace(data_csv=csv_path, labels_file=labels_path)
+  return config.replace(data_csv=os.path.abspath(config.data_csv),
+                        labels_file=os.path.abspath(config.labels_file))
+
+
+def run(config: PipelineConfig) -> RunSummary:
+  config = resolve_data(config)
+  labels: List[str] = image_csv.read_labels(config.labels_file)
+  os.makedirs(config.output_dir, exist_ok=True)
+  pipeline = create_pipeline(config, labels,
+                             metadata.sqlite_connection_config(config.metadata_path))
+  log_path = progress.configure(os.path.join(config.output_dir, 'logs'), len(pipeline.components))
+  LocalDagRunner().run(pipeline)
+  return summarize_latest_run(config, log_path)
+
+
+def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSummary:
+  run_outputs = metadata.latest_run(metadata.open_store(config.metadata_path))
+  if run_outputs is None:
+    raise RuntimeError(f'{config.metadata_path} records no pipeline run')
+  blessing = run_outputs.single('ModelBlessing')
+  pushed = run_outputs.single('PushedModel')
+  evaluation_artifact = run_outputs.single('ModelEvaluation')
+  accuracy = None
+  if evaluation_artifact is not None:
+    overall = tfma.load_eval_result(evaluation_artifact.uri).get_metrics_for_slice()
+    accuracy = overall[evaluation.ACCURACY_METRIC]['doubleValue']
+  pushed_dir = None
+  if pushed is not None and metadata.int_property(pushed, 'pushed') == 1:
+    pushed_dir = metadata.string_property(pushed, 'pushed_destination')
+  return RunSummary(
+      run_id=run_outputs.run_id,
+      blessed=blessing is not None and metadata.int_property(blessing, 'blessed') == 1,
+      pushed_model_dir=pushed_dir,
+      test_accuracy=accuracy,
+      min_accuracy=config.min_accuracy,
+      log_path=log_path)

@@ -1,0 +1,113 @@
+"""The visionflow DAG: every TFX component, wired once, for every runner.
+
+`create_pipeline` takes all environment-specific values from the config (paths, metadata, Beam args),
+so the local runner and the Kubeflow compiler build the same graph.
+"""
+import os
+from typing import List, Optional
+
+from ml_metadata.proto import metadata_store_pb2
+from tfx.components import Evaluator
+from tfx.components import ExampleValidator
+from tfx.components import FileBasedExampleGen
+from tfx.components import Pusher
+from tfx.components import SchemaGen
+from tfx.components import StatisticsGen
+from tfx.components import Trainer
+from tfx.components import Transform
+from tfx.components import Tuner
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import example_gen_pb2
+from tfx.proto import pusher_pb2
+from tfx.proto import trainer_pb2
+from tfx.proto import transform_pb2
+
+from components import evaluation
+from components import features
+from components.example_gen import executor as example_gen_executor
+from pipeline.config import PipelineConfig
+
+PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
+TUNER_FN = 'components.tuner.tuner_fn'
+RUN_FN = 'components.trainer.run_fn'
+
+
+def create_pipeline(config: PipelineConfig, labels: List[str],
+                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None
+                    ) -> tfx_pipeline.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
+
+  `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
+  """
+  example_gen = FileBasedExampleGen(
+      input_base=os.path.dirname(os.path.abspath(config.data_csv)),
+      input_config=example_gen_pb2.Input(splits=[
+          example_gen_pb2.Input.Split(name='all', pattern=os.path.basename(config.data_csv))]),
+      output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+          splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=config.train_buckets),
+                  example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=config.eval_buckets),
+                  example_gen_pb2.SplitConfig.Split(name='test', hash_buckets=config.test_buckets)],
+          partition_feature_name=features.PATH)),
+      custom_config=example_gen_executor.make_custom_config(labels),
+      custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
+
+  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
+  schema_gen = SchemaGen(statistics=statistics_gen.outputs['statistics'],
+                                        infer_feature_shape=True)
+  example_validator = ExampleValidator(statistics=statistics_gen.outputs['statistics'],
+                                                      schema=schema_gen.outputs['schema'])
+
+  model_config = {'labels': labels, 'image_size': config.image_size, 'batch_size': config.batch_size,
+                  'epochs': config.epochs, 'tuner_trials': config.tuner_trials,
+                  'tuner_epochs': config.tuner_epochs}
+  transform = Transform(
+      examples=example_gen.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
+      custom_config=model_config)
+
+  trainer_inputs = {}
+  components = [example_gen, statistics_gen, schema_gen, example_validator, transform]
+  if config.tuner_trials > 0:
+    tuner = Tuner(
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        tuner_fn=TUNER_FN,
+        train_args=trainer_pb2.TrainArgs(splits=['train']),
+        eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+        custom_config=model_config)
+    trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
+    components.append(tuner)
+
+  trainer = Trainer(
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      schema=schema_gen.outputs['schema'],
+      run_fn=RUN_FN,
+      train_args=trainer_pb2.TrainArgs(splits=['train']),
+      eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+      custom_config=model_config,
+      **trainer_inputs)
+
+  evaluator = Evaluator(
+      examples=example_gen.outputs['examples'],
+      model=trainer.outputs['model'],
+      example_splits=['test'],
+      eval_config=evaluation.build_eval_config(config.min_accuracy))
+
+  pusher = Pusher(
+      model=trainer.outputs['model'],
+      model_blessing=evaluator.outputs['blessing'],
+      push_destination=pusher_pb2.PushDestination(
+          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_model_dir)))
+
+  components += [trainer, evaluator, pusher]
+  return tfx_pipeline.Pipeline(
+      pipeline_name=config.pipeline_name,
+      pipeline_root=config.pipeline_root,
+      components=components,
+      enable_cache=config.enable_cache,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=list(config.beam_pipeline_args))

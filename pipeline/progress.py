@@ -1,0 +1,68 @@
+"""Readable progress for long runs: which component is running, which was cached, how long each took.
+
+TFX and Beam log thousands of INFO lines; those go to a log file, and the console gets one line per
+component step plus the Trainer's per-epoch lines.
+"""
+import logging
+import os
+import sys
+import time
+from typing import Optional, TextIO
+
+from absl import logging as absl_logging
+
+_RUNNING = 'Component %s is running.'
+_FINISHED = 'Component %s is finished.'
+_CACHED = 'A cached execution %d is used.'
+
+
+class ProgressHandler(logging.Handler):
+  """Turns the runner's log records into `[k/N] Component ...` lines on a stream."""
+
+  def __init__(self, total_components: int, stream: TextIO = sys.stderr):
+    super().__init__(level=logging.INFO)
+    self._total = total_components
+    self._stream = stream
+    self._started = {}
+    self._cached = set()
+    self._current: Optional[str] = None
+
+  def emit(self, record: logging.LogRecord) -> None:
+    if record.msg == _RUNNING:
+      self._current = record.args[0]
+      self._started[self._current] = time.monotonic()
+      self._write(f'[{len(self._started)}/{self._total}] {self._current} running')
+    elif record.msg == _CACHED and self._current:
+      self._cached.add(self._current)
+    elif record.msg == _FINISHED:
+      name = record.args[0]
+      seconds = time.monotonic() - self._started.get(name, time.monotonic())
+      state = 'cached' if name in self._cached else 'done'
+      self._write(f'[{len(self._started)}/{self._total}] {name} {state} in {seconds:.1f}s')
+    elif isinstance(record.msg, str) and record.msg.startswith('Trainer epoch'):
+      self._write(f'    {record.getMessage()}')
+
+  def _write(self, line: str) -> None:
+    self._stream.write(line + '\n')
+    self._stream.flush()
+
+
+def configure(log_dir: str, total_components: int) -> str:
+  """Sends all INFO logs to a file under log_dir and progress lines to stderr; returns the file's path."""
+  os.makedirs(log_dir, exist_ok=True)
+  log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
+  absl_logging.set_verbosity(absl_logging.INFO)
+  absl_logging.get_absl_handler().setLevel(logging.WARNING)
+  root = logging.getLogger()
+  root.setLevel(logging.INFO)
+  for handler in list(root.handlers):
+    if isinstance(handler, (ProgressHandler, logging.FileHandler)):
+      root.removeHandler(handler)
+      handler.close()
+    else:  # a console handler some library installed: keep it for warnings and errors only
+      handler.setLevel(logging.WARNING)
+  file_handler = logging.FileHandler(log_path, encoding='utf-8')
+  file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  root.addHandler(file_handler)
+  root.addHandler(ProgressHandler(total_components))
+  return log_path
