@@ -64,10 +64,11 @@ def _serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransf
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on Transform's train split, validates on eval, exports to fn_args.serving_model_dir.
 
-  custom_config: labels, image_size, batch_size, epochs. Hyperparameters come from the Tuner when it ran.
+  custom_config: labels, image_size, batch_size, epochs, random_seed. Hyperparameters come from the Tuner when it ran.
   """
   config = fn_args.custom_config
   labels = config['labels']
+  tf.keras.utils.set_random_seed(config['random_seed'])
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   hp = (keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
         if fn_args.hyperparameters else model_lib.hyperparameter_space())

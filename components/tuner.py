@@ -8,7 +8,7 @@ from components import model as model_lib
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
-  """custom_config: labels, image_size, batch_size, tuner_trials, tuner_epochs."""
+  """custom_config: labels, image_size, batch_size, tuner_trials, tuner_epochs, random_seed."""
   config = fn_args.custom_config
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
   tuner = keras_tuner.RandomSearch(
@@ -18,7 +18,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
       max_trials=config['tuner_trials'],
       directory=fn_args.working_dir,
       project_name='visionflow_tuning',
-      seed=0)
+      seed=config['random_seed'])
   return TunerFnResult(
       tuner=tuner,
       fit_kwargs={

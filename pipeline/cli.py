@@ -4,7 +4,6 @@ import dataclasses
 import json
 import os
 import sys
-import typing
 import warnings
 from typing import List, Optional
 
@@ -19,18 +18,12 @@ from pipeline import config as config_lib  # noqa: E402  (after the environment 
 _NO_FLAG = {'enable_cache', 'beam_pipeline_args', 'pipeline_name'}
 
 
-def _flag_type(field: dataclasses.Field):
-  hinted = typing.get_type_hints(config_lib.PipelineConfig)[field.name]
-  args = [arg for arg in typing.get_args(hinted) if arg is not type(None)]
-  return args[0] if args else hinted
-
-
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--config', help='YAML file of config keys (see pipeline/config.py); flags win')
   for field in dataclasses.fields(config_lib.PipelineConfig):
     if field.name in _NO_FLAG:
       continue
-    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name, type=_flag_type(field),
+    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name, type=config_lib.field_type(field.name),
                         default=None, help=f'default: {field.default}')
   parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False, default=None,
                       help='re-run every component instead of reusing cached results')

@@ -5,6 +5,7 @@ them, flags winning.
 """
 import dataclasses
 import os
+import typing
 from typing import Any, Dict, Mapping, Optional
 
 import yaml
@@ -35,6 +36,7 @@ class PipelineConfig:
   epochs: int = 12
   tuner_trials: int = 2
   tuner_epochs: int = 4
+  random_seed: int = 0
 
   # Blessing: the Evaluator blesses a model only at or above this test-split accuracy.
   min_accuracy: float = 0.8
@@ -75,6 +77,24 @@ def field_names() -> Dict[str, dataclasses.Field]:
   return {field.name: field for field in dataclasses.fields(PipelineConfig)}
 
 
+def field_type(name: str) -> type:
+  """The field's value type, Optional[...] unwrapped: str for data_csv, int for epochs."""
+  hinted = typing.get_type_hints(PipelineConfig)[name]
+  args = [arg for arg in typing.get_args(hinted) if arg is not type(None)]
+  return args[0] if args else hinted
+
+
+def _checked(name: str, value: Any) -> Any:
+  expected = field_type(name)
+  if expected is float and isinstance(value, int) and not isinstance(value, bool):
+    return float(value)
+  if expected is tuple and isinstance(value, list):
+    return tuple(value)
+  if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+    raise ValueError(f'config key {name!r} must be {expected.__name__}, got {value!r}')
+  return value
+
+
 def load_config(path: Optional[str] = None,
                 overrides: Optional[Mapping[str, Any]] = None) -> PipelineConfig:
   """Defaults, then the YAML file at `path`, then `overrides` whose value is not None."""
@@ -90,8 +110,6 @@ def load_config(path: Optional[str] = None,
   unknown = sorted(set(values) - set(known))
   if unknown:
     raise ValueError(f'unknown config keys {unknown}; known keys: {sorted(known)}')
-  if 'beam_pipeline_args' in values:
-    values['beam_pipeline_args'] = tuple(values['beam_pipeline_args'])
-  config = PipelineConfig(**values)
+  config = PipelineConfig(**{name: _checked(name, value) for name, value in values.items()})
   config.validate()
   return config

@@ -18,13 +18,11 @@ from tfx.components import Transform
 from tfx.components import Tuner
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import example_gen_pb2
 from tfx.proto import pusher_pb2
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
 from components import evaluation
-from components import features
 from components.example_gen import executor as example_gen_executor
 from pipeline.config import PipelineConfig
 
@@ -40,15 +38,12 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
   """
+  input_base, input_config = example_gen_executor.make_input_config(os.path.abspath(config.data_csv))
   example_gen = FileBasedExampleGen(
-      input_base=os.path.dirname(os.path.abspath(config.data_csv)),
-      input_config=example_gen_pb2.Input(splits=[
-          example_gen_pb2.Input.Split(name='all', pattern=os.path.basename(config.data_csv))]),
-      output_config=example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-          splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=config.train_buckets),
-                  example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=config.eval_buckets),
-                  example_gen_pb2.SplitConfig.Split(name='test', hash_buckets=config.test_buckets)],
-          partition_feature_name=features.PATH)),
+      input_base=input_base,
+      input_config=input_config,
+      output_config=example_gen_executor.make_output_config(
+          config.train_buckets, config.eval_buckets, config.test_buckets),
       custom_config=example_gen_executor.make_custom_config(labels),
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
@@ -60,7 +55,8 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
 
   model_config = {'labels': labels, 'image_size': config.image_size, 'batch_size': config.batch_size,
                   'epochs': config.epochs, 'tuner_trials': config.tuner_trials,
-                  'tuner_epochs': config.tuner_epochs}
+                  'tuner_epochs': config.tuner_epochs,
+                  'random_seed': config.random_seed}
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],

@@ -1,6 +1,7 @@
 """A FileBasedExampleGen executor that turns a CSV of image paths and labels into tf.Examples with Beam."""
 import json
-from typing import Any, Dict, List
+import os
+from typing import Any, Dict, List, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
@@ -10,6 +11,7 @@ from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_component_specs
 
+from components import features
 from components.example_gen import image_csv
 
 LABELS_KEY = 'labels'
@@ -22,6 +24,21 @@ def make_custom_config(labels: List[str]) -> example_gen_pb2.CustomConfig:
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(settings)
   return custom_config
+
+
+def make_input_config(csv_path: str) -> Tuple[str, example_gen_pb2.Input]:
+  """(input_base, input_config) that point FileBasedExampleGen at one CSV file."""
+  return os.path.dirname(csv_path), example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name='all', pattern=os.path.basename(csv_path))])
+
+
+def make_output_config(train_buckets: int, eval_buckets: int, test_buckets: int) -> example_gen_pb2.Output:
+  """train/eval/test by a hash of the image path: an image keeps its split from run to run."""
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
+      splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
+              example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
+              example_gen_pb2.SplitConfig.Split(name='test', hash_buckets=test_buckets)],
+      partition_feature_name=features.PATH))
 
 
 def parse_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:

@@ -1,0 +1,133 @@
+"""The whole pipeline, as a user runs it: `visionflow run` on the embedded data, then `visionflow predict`."""
+import glob
+import os
+import re
+import subprocess
+import sys
+
+import ml_metadata as mlmd
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from ml_metadata.proto import metadata_store_pb2
+
+from components import evaluation
+from components import features
+from pipeline import metadata
+from pipeline import sample_data
+
+pytestmark = pytest.mark.slow
+
+VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
+COMPONENTS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner',
+              'Trainer', 'Evaluator', 'Pusher'}
+
+
+def _visionflow(*args):
+  return subprocess.run([VISIONFLOW, *args], capture_output=True, text=True, timeout=1500)
+
+
+@pytest.fixture(scope='module')
+def first_run(tmp_path_factory):
+  output_dir = str(tmp_path_factory.mktemp('visionflow_output'))
+  result = _visionflow('run', '--output-dir', output_dir)
+  assert result.returncode == 0, result.stdout + result.stderr[-6000:]
+  return output_dir, result.stdout
+
+
+def _node_states(output_dir):
+  """{component id: execution state} for the newest pipeline run."""
+  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  runs = store.get_contexts_by_type(metadata.PIPELINE_RUN_CONTEXT)
+  newest = max(runs, key=lambda context: context.create_time_since_epoch)
+  states = {}
+  for execution in store.get_executions_by_context(newest.id):
+    node_contexts = [context for context in store.get_contexts_by_execution(execution.id)
+                     if store.get_context_types_by_id([context.type_id])[0].name == 'node']
+    node_id = node_contexts[0].name.split('.')[-1]
+    assert node_id not in states, f'{node_id} executed twice in one run'
+    states[node_id] = metadata_store_pb2.Execution.State.Name(execution.last_known_state)
+  return states
+
+
+def _pushed_versions(output_dir):
+  return sorted(glob.glob(os.path.join(output_dir, 'serving', 'image_classifier', '*', 'saved_model.pb')))
+
+
+def _test_split(output_dir):
+  files = glob.glob(os.path.join(output_dir, 'pipeline_root', 'FileBasedExampleGen', 'examples', '*',
+                                 'Split-test', '*.gz'))
+  return [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+
+
+def _tfma_accuracy(output_dir):
+  evaluations = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*'))
+  newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
+  return tfma.load_eval_result(newest).get_metrics_for_slice()[evaluation.ACCURACY_METRIC]['doubleValue']
+
+
+def test_every_component_executed_once(first_run):
+  output_dir, _ = first_run
+  assert _node_states(output_dir) == {name: 'COMPLETE' for name in COMPONENTS}
+
+
+def test_a_blessed_model_was_pushed_in_the_tf_serving_layout(first_run):
+  output_dir, stdout = first_run
+  [saved_model] = _pushed_versions(output_dir)
+  version_dir = os.path.dirname(saved_model)
+  assert os.path.basename(version_dir).isdigit()
+  match = re.search(r'^Pushed model: (\S+) \(test accuracy ([0-9.]+)\)$', stdout, re.MULTILINE)
+  assert match, stdout
+  assert match.group(1) == version_dir
+  assert float(match.group(2)) >= 0.90  # the default run's bar: a real model, ten classes, chance is 0.1
+
+
+def test_serving_on_raw_jpeg_bytes_matches_evaluation(first_run):
+  output_dir, _ = first_run
+  [saved_model] = _pushed_versions(output_dir)
+  model = tf.saved_model.load(os.path.dirname(saved_model))
+  serialized = _test_split(output_dir)
+  parsed = [tf.train.Example.FromString(record).features.feature for record in serialized]
+  image_bytes = [feature[features.IMAGE].bytes_list.value[0] for feature in parsed]
+  true_labels = [feature[features.LABEL].bytes_list.value[0].decode() for feature in parsed]
+
+  served = model.signatures['serving_default'](**{features.SERVING_INPUT: tf.constant(image_bytes)})
+  evaluated = model.signatures[features.TF_EXAMPLE_SIGNATURE](examples=tf.constant(serialized))
+
+  served_classes = served[features.CLASS_INDEX].numpy()
+  np.testing.assert_array_equal(served_classes, np.argmax(evaluated[features.PROBABILITIES].numpy(), axis=1))
+  np.testing.assert_allclose(served[features.PROBABILITIES].numpy(),
+                             evaluated[features.PROBABILITIES].numpy(), atol=1e-5)
+  names = [name.decode() for name in served[features.CLASS_NAME].numpy()]
+  assert [sample_data.CLASS_NAMES[index] for index in served_classes] == names
+  served_accuracy = np.mean([name == label for name, label in zip(names, true_labels)])
+  assert served_accuracy == pytest.approx(_tfma_accuracy(output_dir), abs=1e-6)
+  assert len(serialized) > 100
+
+
+def test_predict_prints_the_class_of_a_sample_jpeg(first_run):
+  output_dir, _ = first_run
+  feature = tf.train.Example.FromString(_test_split(output_dir)[0]).features.feature
+  image_path = os.path.join(output_dir, 'sample_data', feature[features.PATH].bytes_list.value[0].decode())
+  missing_path = os.path.join(output_dir, 'no_such.jpg')
+  result = _visionflow('predict', '--output-dir', output_dir, image_path, missing_path)
+  assert result.returncode == 1, result.stderr[-3000:]  # one input could not be read
+  first, second = result.stdout.splitlines()
+  path, class_name, probability = first.split('\t')
+  assert path == image_path and class_name in sample_data.CLASS_NAMES and 0.0 < float(probability) <= 1.0
+  assert second.startswith(f'{missing_path}\tERROR\tunreadable')
+
+
+def test_rerun_with_a_stricter_bar_reuses_the_cache_and_pushes_nothing(first_run):
+  output_dir, _ = first_run
+  accuracy = _tfma_accuracy(output_dir)
+  if accuracy == 1.0:
+    pytest.skip('the model is perfect on the test split: no bar can be above it')
+  result = _visionflow('run', '--output-dir', output_dir, '--min-accuracy', str(min(1.0, accuracy + 1e-3)))
+  assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+  assert f'No model pushed: test accuracy {accuracy:.4f} is below the blessing threshold' in result.stdout
+  states = _node_states(output_dir)
+  assert {states[name] for name in COMPONENTS - {'Evaluator', 'Pusher'}} == {'CACHED'}
+  assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
+  assert len(_pushed_versions(output_dir)) == 1

@@ -1,0 +1,48 @@
+import re
+
+import pytest
+
+from pipeline import cli
+from pipeline import config as config_lib
+
+
+def test_defaults_validate_and_place_everything_under_output_dir():
+  config = config_lib.load_config()
+  assert config.data_csv is None and config.enable_cache
+  assert config.metadata_path == './visionflow_output/metadata.sqlite'
+  assert config.serving_model_dir == './visionflow_output/serving/image_classifier'
+
+
+def test_yaml_then_flags_with_flags_winning(tmp_path):
+  path = tmp_path / 'config.yaml'
+  path.write_text('epochs: 3\nmodel_name: flowers\nmin_accuracy: 1\n')
+  config = config_lib.load_config(str(path), {'epochs': 7, 'model_name': None})
+  assert config.epochs == 7                    # flag beats file
+  assert config.model_name == 'flowers'        # unset flag leaves the file's value
+  assert config.min_accuracy == 1.0 and isinstance(config.min_accuracy, float)
+
+
+@pytest.mark.parametrize('text, message', [
+    ('epoch: 3\n', "unknown config keys ['epoch']"),
+    ('epochs: three\n', "'epochs' must be int"),
+    ('epochs: true\n', "'epochs' must be int"),
+    ('epochs: 0\n', 'epochs must be at least 1'),
+    ('min_accuracy: 1.5\n', 'min_accuracy must lie in [0, 1]'),
+    ('data_csv: a.csv\n', 'data_csv and labels_file go together'),
+    ('- epochs\n', 'expected a mapping'),
+])
+def test_bad_config_names_the_key(tmp_path, text, message):
+  path = tmp_path / 'config.yaml'
+  path.write_text(text)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    config_lib.load_config(str(path))
+
+
+def test_cli_flags_fill_the_config():
+  args = cli.build_parser().parse_args(
+      ['run', '--epochs', '5', '--tuner-trials', '0', '--no-cache', '--output-dir', '/tmp/x',
+       '--min-accuracy', '0.5'])
+  config = cli._config_from_args(args)
+  assert (config.epochs, config.tuner_trials, config.enable_cache, config.output_dir, config.min_accuracy) == (
+      5, 0, False, '/tmp/x', 0.5)
+  assert cli._config_from_args(cli.build_parser().parse_args(['run'])).enable_cache is True
