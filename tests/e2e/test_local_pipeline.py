@@ -5,7 +5,6 @@ import re
 import subprocess
 import sys
 
-import ml_metadata as mlmd
 import numpy as np
 import pytest
 import tensorflow as tf
