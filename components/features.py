@@ -7,6 +7,7 @@ PATH = 'path'            # image path as written in the CSV; the split is a hash
 HEIGHT = 'height'
 WIDTH = 'width'
 FORMAT = 'format'        # 'jpeg', 'png', ...
+RAW_FEATURES = (IMAGE, LABEL, PATH, HEIGHT, WIDTH, FORMAT)
 
 # Features Transform produces for training.
 PIXELS = 'pixels'        # float32 [image_size, image_size, 3] in [0, 1]

@@ -15,7 +15,11 @@ warnings.filterwarnings('ignore', category=FutureWarning, module=r'google\.')
 
 from pipeline import config as config_lib  # noqa: E402  (after the environment above)
 
-_NO_FLAG = {'enable_cache', 'beam_pipeline_args', 'pipeline_name'}
+_NO_FLAG = {'enable_cache', 'csv_header', 'beam_pipeline_args', 'pipeline_name'}
+
+
+def _comma_separated(text: str) -> tuple:
+  return tuple(part.strip() for part in text.split(',') if part.strip())
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +27,12 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
   for field in dataclasses.fields(config_lib.PipelineConfig):
     if field.name in _NO_FLAG:
       continue
-    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name, type=config_lib.field_type(field.name),
+    value_type = config_lib.field_type(field.name)
+    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name,
+                        type=_comma_separated if value_type is tuple else value_type,
                         default=None, help=f'default: {field.default}')
+  parser.add_argument('--csv-header', dest='csv_header', action='store_const', const=True, default=None,
+                      help="the CSV's first line names its columns")
   parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False, default=None,
                       help='re-run every component instead of reusing cached results')
 
@@ -35,9 +43,15 @@ def _config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 
 def _run(args: argparse.Namespace) -> int:
+  from components.example_gen.executor import RejectedRowsError
   from pipeline import local_runner
-  summary = local_runner.run(_config_from_args(args))
+  try:
+    summary = local_runner.run(_config_from_args(args))
+  except RejectedRowsError as error:
+    print(f'visionflow run: ExampleGen refused the data: {error}', file=sys.stderr)
+    return 1
   print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
+  print(summary.describe_data())
   print(summary.describe())
   return 0 if summary.pushed_model_dir else 1
 

@@ -19,6 +19,15 @@ class PipelineConfig:
   # Leaving data_csv unset runs on the embedded sample set, materialised under output_dir.
   data_csv: Optional[str] = None
   labels_file: Optional[str] = None
+  # CSV columns: by default `image_path,label` with an optional third `split` column (train/validation/
+  # test). Name them here, or in the CSV's first line with csv_header; other names become features.
+  csv_columns: tuple = ()
+  csv_header: bool = False
+
+  # Bad input: rows are rejected into rejects.csv; the run fails above this fraction or with none valid.
+  max_reject_fraction: float = 0.05
+  max_image_pixels: int = 50_000_000  # width x height from the header; decompression bombs are refused
+  example_shard_bytes: int = 100_000_000  # ExampleGen output files of about this size
 
   # Where a local run writes everything: metadata store, pipeline root, serving directory.
   output_dir: str = './visionflow_output'
@@ -64,8 +73,13 @@ class PipelineConfig:
         raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
     if self.tuner_trials < 0 or self.tuner_epochs < 1:
       raise ValueError('tuner_trials must be >= 0 and tuner_epochs >= 1')
-    if not 0.0 <= self.min_accuracy <= 1.0:
-      raise ValueError(f'min_accuracy must lie in [0, 1], got {self.min_accuracy}')
+    for name in ('min_accuracy', 'max_reject_fraction'):
+      if not 0.0 <= getattr(self, name) <= 1.0:
+        raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
+    if self.max_image_pixels < 1 or self.example_shard_bytes < 1:
+      raise ValueError('max_image_pixels and example_shard_bytes must be positive')
+    if self.csv_columns and self.csv_header:
+      raise ValueError('csv_columns and csv_header exclude each other: name the columns in one place')
     if (self.data_csv is None) != (self.labels_file is None):
       raise ValueError('data_csv and labels_file go together: give both, or neither for the sample data')
 

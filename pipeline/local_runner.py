@@ -18,11 +18,18 @@ from pipeline.pipeline import create_pipeline
 @dataclasses.dataclass
 class RunSummary:
   run_id: str
+  accepted_rows: Optional[int]
+  rejected_rows: Optional[int]
+  rejects_uri: Optional[str]
   blessed: bool
   pushed_model_dir: Optional[str]
   test_accuracy: Optional[float]
   min_accuracy: float
   log_path: str
+
+  def describe_data(self) -> str:
+    return (f'ExampleGen accepted {self.accepted_rows} rows and rejected {self.rejected_rows}; '
+            f'rejects report: {self.rejects_uri}')
 
   def describe(self) -> str:
     accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
@@ -61,6 +68,7 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
   blessing = run_outputs.single('ModelBlessing')
   pushed = run_outputs.single('PushedModel')
   evaluation_artifact = run_outputs.single('ModelEvaluation')
+  examples = run_outputs.single('Examples')
   accuracy = None
   if evaluation_artifact is not None:
     overall = tfma.load_eval_result(evaluation_artifact.uri).get_metrics_for_slice()
@@ -70,6 +78,9 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
     pushed_dir = metadata.string_property(pushed, 'pushed_destination')
   return RunSummary(
       run_id=run_outputs.run_id,
+      accepted_rows=metadata.int_property(examples, 'accepted_rows') if examples else None,
+      rejected_rows=metadata.int_property(examples, 'rejected_rows') if examples else None,
+      rejects_uri=metadata.string_property(examples, 'rejects_uri') if examples else None,
       blessed=blessing is not None and metadata.int_property(blessing, 'blessed') == 1,
       pushed_model_dir=pushed_dir,
       test_accuracy=accuracy,

@@ -44,7 +44,13 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       input_config=input_config,
       output_config=example_gen_executor.make_output_config(
           config.train_buckets, config.eval_buckets, config.test_buckets),
-      custom_config=example_gen_executor.make_custom_config(labels),
+      custom_config=example_gen_executor.make_custom_config(example_gen_executor.Settings(
+          labels=tuple(labels),
+          csv_columns=tuple(config.csv_columns) or None,
+          csv_header=config.csv_header,
+          max_image_pixels=config.max_image_pixels,
+          max_reject_fraction=config.max_reject_fraction,
+          shard_bytes=config.example_shard_bytes)),
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])

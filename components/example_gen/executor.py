@@ -1,29 +1,84 @@
-"""A FileBasedExampleGen executor that turns a CSV of image paths and labels into tf.Examples with Beam."""
+"""A FileBasedExampleGen executor: a CSV of image paths and labels -> tf.Examples, with Apache Beam.
+
+Streaming end to end (no grouping of image bytes), so memory does not grow with the number of images:
+rows are read in order, each image is read, checked and turned into an example, and examples are
+written to GZIP TFRecord shards of about `shard_bytes` each. Every row ends in exactly one place: an
+output split or `rejects.csv` in the output artifact. The split is the CSV's split column when present,
+else a hash of the image's bytes, so identical images under two paths always share a split.
+"""
+import bisect
+import csv
+import dataclasses
+import io
 import json
 import os
-from typing import Any, Dict, List, Tuple
+import uuid
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import apache_beam as beam
 import tensorflow as tf
+from absl import logging
+from apache_beam.metrics.metric import MetricsFilter
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
-from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import write_split
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
 
-from components import features
 from components.example_gen import image_csv
 
-LABELS_KEY = 'labels'
+REJECTS_FILE = 'rejects.csv'
+SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
+_METRICS_NAMESPACE = 'visionflow_example_gen'
+_REJECTED = 'rejected'
+_EXPLICIT_SPLITS = 'explicit_splits'
 
 
-def make_custom_config(labels: List[str]) -> example_gen_pb2.CustomConfig:
-  """The executor's settings, packed the way FileBasedExampleGen carries them (a Struct in an Any)."""
-  settings = struct_pb2.Struct()
-  settings.update({LABELS_KEY: list(labels)})
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """ExampleGen's own settings, carried in its custom_config."""
+  labels: Tuple[str, ...]
+  csv_columns: Optional[Tuple[str, ...]] = None  # names of the CSV's columns; None: image_path,label[,split]
+  csv_header: bool = False                         # the CSV's first line names its columns
+  max_image_pixels: int = 50_000_000               # width x height from the header; larger is rejected
+  max_reject_fraction: float = 0.05                # above this the run fails (after writing rejects.csv)
+  shard_bytes: int = 100_000_000                   # output files of about this many bytes
+  verify_decode: bool = True                       # decode each image once to reject corrupt files
+
+
+class RejectedRowsError(RuntimeError):
+  """Too many rows were rejected, or none was accepted; the message names the counts and rejects.csv."""
+
+
+def make_custom_config(settings: Settings) -> example_gen_pb2.CustomConfig:
+  """Packs the settings the way FileBasedExampleGen carries them (a Struct in an Any)."""
+  packed = struct_pb2.Struct()
+  packed.update({key: list(value) if isinstance(value, tuple) else value
+                 for key, value in dataclasses.asdict(settings).items() if value is not None})
   custom_config = example_gen_pb2.CustomConfig()
-  custom_config.custom_config.Pack(settings)
+  custom_config.custom_config.Pack(packed)
   return custom_config
+
+
+def parse_custom_config(custom_config_json: str) -> Settings:
+  custom_config = example_gen_pb2.CustomConfig()
+  json_format.Parse(custom_config_json, custom_config)
+  packed = struct_pb2.Struct()
+  if not custom_config.custom_config.Unpack(packed):
+    raise ValueError('ExampleGen custom_config must hold a google.protobuf.Struct; '
+                     'build it with components.example_gen.executor.make_custom_config')
+  values = json.loads(json_format.MessageToJson(packed))
+  for key in ('labels', 'csv_columns'):
+    if key in values:
+      values[key] = tuple(values[key])
+  for key in ('max_image_pixels', 'shard_bytes'):
+    if key in values:
+      values[key] = int(values[key])
+  return Settings(**values)
 
 
 def make_input_config(csv_path: str) -> Tuple[str, example_gen_pb2.Input]:
@@ -33,39 +88,240 @@ def make_input_config(csv_path: str) -> Tuple[str, example_gen_pb2.Input]:
 
 
 def make_output_config(train_buckets: int, eval_buckets: int, test_buckets: int) -> example_gen_pb2.Output:
-  """train/eval/test by a hash of the image path: an image keeps its split from run to run."""
-  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(
-      splits=[example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
-              example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
-              example_gen_pb2.SplitConfig.Split(name='test', hash_buckets=test_buckets)],
-      partition_feature_name=features.PATH))
+  """train/eval/test in these proportions, for rows whose CSV names no split."""
+  return example_gen_pb2.Output(split_config=example_gen_pb2.SplitConfig(splits=[
+      example_gen_pb2.SplitConfig.Split(name='train', hash_buckets=train_buckets),
+      example_gen_pb2.SplitConfig.Split(name='eval', hash_buckets=eval_buckets),
+      example_gen_pb2.SplitConfig.Split(name='test', hash_buckets=test_buckets)]))
 
 
-def parse_custom_config(exec_properties: Dict[str, Any]) -> Dict[str, Any]:
-  custom_config = example_gen_pb2.CustomConfig()
-  json_format.Parse(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY], custom_config)
-  settings = struct_pb2.Struct()
-  if not custom_config.custom_config.Unpack(settings):
-    raise ValueError('ExampleGen custom_config must hold a google.protobuf.Struct; '
-                     'build it with components.example_gen.executor.make_custom_config')
-  return json.loads(json_format.MessageToJson(settings))
+def split_for_content(content_sha256: str, split_names: Sequence[str], bucket_ends: Sequence[int]) -> str:
+  """The split of an image, from its bytes' hash: stable across runs, paths and row order."""
+  return split_names[bisect.bisect(bucket_ends, int(content_sha256, 16) % bucket_ends[-1])]
 
 
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(tf.train.Example)
-def ImageCsvToExample(pipeline: beam.Pipeline, exec_properties: Dict[str, Any],
-                      split_pattern: str) -> beam.pvalue.PCollection:
-  """Reads `<input_base>/<split_pattern>` (the CSV) and emits one tf.Example per row."""
-  csv_path = image_csv.resolve_image_path(exec_properties[standard_component_specs.INPUT_BASE_KEY] + '/',
-                                          split_pattern)
-  labels = parse_custom_config(exec_properties)[LABELS_KEY]
-  return (pipeline
-          | 'ReadCsvRows' >> beam.Create(list(image_csv.read_rows(csv_path)))
-          | 'ReadImages' >> beam.Map(image_csv.row_to_example, labels=labels))
+class _LoadImages(beam.DoFn):
+  """ImageRow -> serialized example in its split's output; Rejection or a failing row -> rejects."""
+
+  def __init__(self, settings: Settings, split_names: Sequence[str], bucket_ends: Sequence[int]):
+    self._settings = settings
+    self._split_names = list(split_names)
+    self._bucket_ends = list(bucket_ends)
+    self._accepted = {name: beam.metrics.Metrics.counter(_METRICS_NAMESPACE, f'accepted_{name}')
+                      for name in split_names}
+    self._rejected = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, _REJECTED)
+
+  def process(self, row):
+    if isinstance(row, image_csv.Rejection):
+      self._rejected.inc()
+      yield beam.pvalue.TaggedOutput(_REJECTED, row)
+      return
+    try:
+      example, content_sha256 = image_csv.load_example(
+          row, self._settings.labels, self._settings.max_image_pixels, self._settings.verify_decode)
+    except image_csv.RowRejected as rejected:
+      self._rejected.inc()
+      yield beam.pvalue.TaggedOutput(_REJECTED, image_csv.Rejection(row.row_number, row.path, row.label,
+                                                                    str(rejected)))
+      return
+    if row.split:
+      split = row.split
+      yield beam.pvalue.TaggedOutput(_EXPLICIT_SPLITS, (content_sha256, (row.row_number, split)))
+    else:
+      split = split_for_content(content_sha256, self._split_names, self._bucket_ends)
+    self._accepted[split].inc()
+    yield beam.pvalue.TaggedOutput(split, example.SerializeToString())
 
 
-class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+class _WriteShards(beam.DoFn):
+  """Writes records to GZIP TFRecord files of about `shard_bytes`, without grouping them first.
 
-  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    return ImageCsvToExample
+  Each file is written under a temporary name outside the split folder and moved in when complete, so
+  readers of the split never see a partial file.
+  """
+
+  def __init__(self, split_dir: str, temp_dir: str, shard_bytes: int):
+    self._split_dir = split_dir
+    self._temp_dir = temp_dir
+    self._shard_bytes = shard_bytes
+
+  def start_bundle(self):
+    self._writer = None
+    self._temp_path = None
+    self._written = 0
+
+  def process(self, record: bytes):
+    if self._writer is None or self._written >= self._shard_bytes:
+      self._close()
+      tf.io.gfile.makedirs(self._temp_dir)
+      self._temp_path = os.path.join(self._temp_dir, f'{write_split.DEFAULT_FILE_NAME}-{uuid.uuid4().hex}.gz')
+      self._writer = tf.io.TFRecordWriter(self._temp_path, options='GZIP')
+      self._written = 0
+    self._writer.write(record)
+    self._written += len(record)
+
+  def finish_bundle(self):
+    self._close()
+
+  def _close(self):
+    if self._writer is not None:
+      self._writer.close()
+      tf.io.gfile.makedirs(self._split_dir)
+      tf.io.gfile.rename(self._temp_path, os.path.join(self._split_dir, os.path.basename(self._temp_path)))
+      self._writer = None
+
+
+def _write_rejects(rejections: Iterable[image_csv.Rejection], path: str) -> None:
+  buffer = io.StringIO()
+  writer = csv.writer(buffer)
+  writer.writerow(['row', 'path', 'label', 'reason'])
+  for rejection in sorted(rejections, key=lambda item: item.row_number):
+    writer.writerow([rejection.row_number, rejection.path, rejection.label, rejection.reason])
+  with tf.io.gfile.GFile(path, 'w') as handle:
+    handle.write(buffer.getvalue())
+
+
+def _split_conflicts(item) -> Iterable[Tuple[int, str, str]]:
+  """Rows whose image bytes also appear, on another row, with another split: (row, split, other rows)."""
+  _, rows = item
+  rows = sorted(rows)
+  if len({split for _, split in rows}) > 1:
+    for row_number, split in rows:
+      others = ', '.join(f'row {other} ({other_split})' for other, other_split in rows if other != row_number)
+      yield row_number, split, others
+
+
+def _write_conflicts(conflicts: Iterable[Tuple[int, str, str]], path: str) -> None:
+  conflicts = sorted(conflicts)
+  if conflicts:
+    with tf.io.gfile.GFile(path, 'w') as handle:
+      writer = csv.writer(handle)
+      writer.writerow(['row', 'split', 'same image bytes as'])
+      writer.writerows(conflicts)
+
+
+def build_beam_pipeline(pipeline: beam.Pipeline, csv_path: str, settings: Settings,
+                        split_names: Sequence[str], bucket_ends: Sequence[int], output_uri: str) -> None:
+  """CSV -> checked examples in `<output_uri>/Split-<name>/`, rejects in `<output_uri>/rejects.csv`.
+
+  `bucket_ends` are the cumulative hash buckets of `split_names`, for rows whose CSV names no split.
+  """
+  loaded = (pipeline
+            | 'CsvPath' >> beam.Create([csv_path])
+            | 'ReadCsvRows' >> beam.FlatMap(image_csv.read_rows, settings.csv_columns, settings.csv_header)
+            | 'LoadImages' >> beam.ParDo(_LoadImages(settings, split_names, bucket_ends)).with_outputs(
+                _REJECTED, _EXPLICIT_SPLITS, *split_names))
+  for name in split_names:
+    _ = loaded[name] | f'Write[{name}]' >> beam.ParDo(
+        _WriteShards(split_dir(output_uri, name), _temp_dir(output_uri), settings.shard_bytes))
+  _ = (loaded[_REJECTED]
+       | 'CollectRejects' >> beam.combiners.ToList()
+       | 'WriteRejects' >> beam.Map(_write_rejects, os.path.join(output_uri, REJECTS_FILE)))
+  _ = (loaded[_EXPLICIT_SPLITS]
+       | 'GroupByImageBytes' >> beam.GroupByKey()
+       | 'FindSplitConflicts' >> beam.FlatMap(_split_conflicts)
+       | 'CollectConflicts' >> beam.combiners.ToList()
+       | 'WriteConflicts' >> beam.Map(_write_conflicts, os.path.join(output_uri, SPLIT_CONFLICTS_FILE)))
+
+
+def split_dir(output_uri: str, split_name: str) -> str:
+  """Where TFX components look for a split of an Examples artifact."""
+  return os.path.join(output_uri, f'Split-{split_name}')
+
+
+def _temp_dir(output_uri: str) -> str:
+  return os.path.join(output_uri, '.incomplete')
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Runs `build_beam_pipeline`, records the counts on the Examples artifact, enforces the reject limit."""
+
+  def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    input_config = example_gen_pb2.Input()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+    if len(input_config.splits) != 1 or not output_config.split_config.splits:
+      raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
+    settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+    split_names = [split.name for split in output_config.split_config.splits]
+    bucket_ends = list(_cumulative(split.hash_buckets for split in output_config.split_config.splits))
+    csv_path = image_csv.resolve_image_path(
+        os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], 'x'),
+        input_config.splits[0].pattern)
+
+    examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+    examples.split_names = artifact_utils.encode_split_names(split_names)
+    logging.info('Reading %s', csv_path)
+    tf.io.gfile.makedirs(examples.uri)
+    pipeline = self._make_beam_pipeline()
+    build_beam_pipeline(pipeline, csv_path, settings, split_names, bucket_ends, examples.uri)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counts = _counters(result)
+    if tf.io.gfile.exists(_temp_dir(examples.uri)):
+      tf.io.gfile.rmtree(_temp_dir(examples.uri))
+    for name in split_names:  # downstream readers expect at least one file per split
+      directory = split_dir(examples.uri, name)
+      if not tf.io.gfile.exists(directory) or not tf.io.gfile.listdir(directory):
+        tf.io.gfile.makedirs(directory)
+        tf.io.TFRecordWriter(os.path.join(directory, f'{write_split.DEFAULT_FILE_NAME}-empty.gz'),
+                             options='GZIP').close()
+
+    accepted = {name: counts.get(f'accepted_{name}', 0) for name in split_names}
+    rejected = counts.get(_REJECTED, 0)
+    total = sum(accepted.values()) + rejected
+    rejects_uri = os.path.join(examples.uri, REJECTS_FILE)
+    examples.set_int_custom_property('accepted_rows', sum(accepted.values()))
+    examples.set_int_custom_property('rejected_rows', rejected)
+    for name, count in accepted.items():
+      examples.set_int_custom_property(f'accepted_rows_{name}', count)
+    examples.set_string_custom_property('rejects_uri', rejects_uri)
+    examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+    logging.info('ExampleGen accepted %d rows (%s) and rejected %d; rejects: %s', sum(accepted.values()),
+                 ', '.join(f'{name} {count}' for name, count in accepted.items()), rejected, rejects_uri)
+
+    conflicts_uri = os.path.join(examples.uri, SPLIT_CONFLICTS_FILE)
+    if tf.io.gfile.exists(conflicts_uri):
+      raise RejectedRowsError(
+          f'{csv_path}: the same image bytes appear on rows that name different splits, which would put one '
+          f'image in two splits; fix the split column. Rows: {_keep_after_failure(conflicts_uri)}')
+    if not sum(accepted.values()):
+      raise RejectedRowsError(f'{csv_path}: no valid row: accepted 0, rejected {rejected}. '
+                              f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+    if rejected / total > settings.max_reject_fraction:
+      raise RejectedRowsError(
+          f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
+          f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
+          f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+
+
+def _keep_after_failure(report_uri: str) -> str:
+  """Copies a report out of the output artifact, which TFX deletes when the execution fails.
+
+  `<...>/examples/<id>/rejects.csv` is kept as `<...>/examples/<id>-refused/rejects.csv`.
+  """
+  artifact_dir, name = os.path.split(report_uri)
+  kept_dir = artifact_dir.rstrip('/') + '-refused'
+  tf.io.gfile.makedirs(kept_dir)
+  kept_uri = os.path.join(kept_dir, name)
+  tf.io.gfile.copy(report_uri, kept_uri, overwrite=True)
+  return kept_uri
+
+
+def _cumulative(values: Iterable[int]) -> Iterable[int]:
+  total = 0
+  for value in values:
+    total += value
+    yield total
+
+
+def _counters(result) -> Dict[str, int]:
+  query = result.metrics().query(MetricsFilter().with_namespace(_METRICS_NAMESPACE))
+  counts: Dict[str, int] = {}
+  for counter in query['counters']:
+    counts[counter.key.metric.name] = counts.get(counter.key.metric.name, 0) + counter.committed
+  return counts

@@ -1,33 +1,55 @@
-"""Reading the 5-flowers layout: a headerless CSV of `image_path,label` rows and a labels file.
+"""Reading the 5-flowers layout: a CSV of `image_path,label[,split][,extra...]` rows and a labels file.
 
 Pure functions over one row at a time, so the Beam executor streams them and tests call them directly.
+A row that cannot become an example is never dropped: it becomes a `Rejection` with its reason.
 """
 import csv
 import dataclasses
+import hashlib
 import io
 import os
 import posixpath
-from typing import Iterator, List, Sequence
+import re
+import warnings
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import tensorflow as tf
 from PIL import Image
 
 from components import features
 
-
-class ImageRowError(ValueError):
-  """A CSV row that cannot become an example; the message names the CSV, the row and the reason."""
+PATH_COLUMN = 'image_path'
+LABEL_COLUMN = 'label'
+SPLIT_COLUMN = 'split'
+DEFAULT_COLUMNS = (PATH_COLUMN, LABEL_COLUMN, SPLIT_COLUMN)
+# The split names a CSV may use, mapped to ExampleGen's output splits.
+SPLIT_NAMES = {'train': 'train', 'eval': 'eval', 'validation': 'eval', 'valid': 'eval', 'val': 'eval',
+               'test': 'test'}
+# What tf.io.decode_image (and so Transform and serving) can decode.
+SUPPORTED_FORMATS = ('jpeg', 'png', 'gif', 'bmp')
+_FEATURE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 
 
 @dataclasses.dataclass(frozen=True)
 class ImageRow:
   csv_path: str
-  row_number: int  # 1-based line number in the CSV
+  row_number: int  # the CSV line on which the row ends, 1-based, as an editor shows it
   path: str        # as written in the CSV
   label: str
+  split: Optional[str] = None  # an output split name, when the CSV names one
+  extras: Tuple[Tuple[str, str], ...] = ()  # extra columns kept as string features
 
-  def fail(self, reason: str) -> ImageRowError:
-    return ImageRowError(f'{self.csv_path} row {self.row_number} ({self.path!r}): {reason}')
+
+@dataclasses.dataclass(frozen=True)
+class Rejection:
+  row_number: int
+  path: str
+  label: str
+  reason: str
+
+
+class RowRejected(ValueError):
+  """Raised by `load_example`: the row's image or label cannot make an example."""
 
 
 def read_labels(labels_file: str) -> List[str]:
@@ -43,18 +65,82 @@ def read_labels(labels_file: str) -> List[str]:
   return labels
 
 
-def read_rows(csv_path: str) -> Iterator[ImageRow]:
-  """Yields the CSV's data rows; a row without exactly a path and a label raises ImageRowError."""
+def check_column_names(names: Sequence[str], source: str) -> None:
+  """Column names must include image_path and label, be unique, and be usable as feature names."""
+  missing = [name for name in (PATH_COLUMN, LABEL_COLUMN) if name not in names]
+  if missing:
+    raise ValueError(f'{source}: columns {list(names)} lack {missing}')
+  if len(set(names)) != len(names):
+    raise ValueError(f'{source}: column names repeat: {list(names)}')
+  for name in names:
+    if name not in DEFAULT_COLUMNS and (not _FEATURE_NAME.match(name) or name in features.RAW_FEATURES):
+      raise ValueError(f'{source}: extra column name {name!r} must be a letter/digit/underscore name '
+                       f'other than the built-in features {list(features.RAW_FEATURES)}')
+
+
+def extra_column_names(column_names: Optional[Sequence[str]]) -> List[str]:
+  return [name for name in column_names or () if name not in DEFAULT_COLUMNS]
+
+
+def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None,
+              header: bool = False) -> Iterator[Union[ImageRow, Rejection]]:
+  """Streams the CSV: one ImageRow or Rejection per non-blank row, in file order.
+
+  Columns are named by the header line (`header=True`), else by `column_names`, else they are
+  `image_path,label` with an optional third `split` column. A path seen on an earlier row is rejected
+  as a duplicate of that row. Raises ValueError only for a header or column names that cannot work.
+  """
+  seen_paths: Dict[str, int] = {}
   with tf.io.gfile.GFile(csv_path, 'r') as handle:
-    for row_number, cells in enumerate(csv.reader(handle), start=1):
-      if row_number == 1 and cells:
-        cells[0] = cells[0].lstrip('\ufeff')
+    reader = csv.reader(_strip_bom(handle))
+    names = list(column_names) if column_names else None
+    if header:
+      names = [name.strip() for name in next(reader, [])]
+      check_column_names(names, f'{csv_path} header')
+    elif names:
+      check_column_names(names, 'configured csv_columns')
+    for cells in reader:
       if not any(cell.strip() for cell in cells):
         continue
-      if len(cells) != 2:
-        raise ImageRowError(f'{csv_path} row {row_number}: expected 2 columns (image_path,label), '
-                            f'got {len(cells)}: {cells!r}')
-      yield ImageRow(csv_path, row_number, cells[0].strip(), cells[1].strip())
+      yield _parse_row(csv_path, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
+
+
+def _strip_bom(lines):
+  first = True
+  for line in lines:
+    yield line.lstrip('\ufeff') if first else line
+    first = False
+
+
+def _parse_row(csv_path, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
+  expected = names or DEFAULT_COLUMNS[:max(2, min(len(cells), 3))]
+  path = cells[0] if cells else ''
+  label = cells[1] if len(cells) > 1 else ''
+
+  def reject(reason):
+    return Rejection(row_number, path, label, reason)
+
+  if len(cells) != len(expected):
+    wanted = ','.join(expected) if names else 'image_path,label[,split]'
+    return reject(f'expected {len(expected) if names else "2 or 3"} columns ({wanted}), got {len(cells)}')
+  values = dict(zip(expected, cells))
+  path, label = values[PATH_COLUMN], values[LABEL_COLUMN]
+  if not path:
+    return reject('empty image path')
+  if not label:
+    return reject('empty label')
+  split = None
+  if values.get(SPLIT_COLUMN):
+    split = SPLIT_NAMES.get(values[SPLIT_COLUMN].lower())
+    if split is None:
+      return reject(f'unknown split {values[SPLIT_COLUMN]!r} (use one of {sorted(SPLIT_NAMES)})')
+  location = resolve_image_path(csv_path, path)
+  location = location if '://' in location else os.path.normpath(location)
+  if location in seen_paths:
+    return reject(f'duplicate of row {seen_paths[location]} (same image path)')
+  seen_paths[location] = row_number
+  extras = tuple((name, values[name]) for name in expected if name not in DEFAULT_COLUMNS)
+  return ImageRow(csv_path, row_number, path, label, split, extras)
 
 
 def resolve_image_path(csv_path: str, image_path: str) -> str:
@@ -66,11 +152,13 @@ def resolve_image_path(csv_path: str, image_path: str) -> str:
   return join(base, image_path)
 
 
-def image_header(image_bytes: bytes) -> Sequence:
+def image_header(image_bytes: bytes) -> Tuple[str, int, int]:
   """(format, height, width) read from the header alone; the pixels are not decoded."""
-  with Image.open(io.BytesIO(image_bytes)) as image:
-    width, height = image.size
-    return image.format.lower(), height, width
+  with warnings.catch_warnings():
+    warnings.simplefilter('ignore', Image.DecompressionBombWarning)
+    with Image.open(io.BytesIO(image_bytes)) as image:
+      width, height = image.size
+      return (image.format or 'unknown').lower(), height, width
 
 
 def _bytes_feature(value: bytes) -> tf.train.Feature:
@@ -81,27 +169,57 @@ def _int_feature(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-def row_to_example(row: ImageRow, labels: Sequence[str]) -> tf.train.Example:
-  """Reads the row's image and returns its tf.Example with the encoded bytes, never decoded pixels."""
-  if row.label not in labels:
-    raise row.fail(f'label {row.label!r} is not in the labels file {list(labels)}')
-  location = resolve_image_path(row.csv_path, row.path)
+def read_image_bytes(location: str) -> bytes:
   try:
     with tf.io.gfile.GFile(location, 'rb') as handle:
-      image_bytes = handle.read()
+      return handle.read()
   except (tf.errors.NotFoundError, FileNotFoundError):
-    raise row.fail(f'image file not found: {location}') from None
+    raise RowRejected('image file not found') from None
   except (tf.errors.OpError, OSError) as error:
-    raise row.fail(f'image file unreadable: {location}: {error}') from None
+    raise RowRejected(f'image file unreadable: {getattr(error, "message", None) or error}') from None
+
+
+def load_example(row: ImageRow, labels: Sequence[str], max_image_pixels: int,
+                 verify_decode: bool = True) -> Tuple[tf.train.Example, str]:
+  """Reads and checks the row's image; returns (its tf.Example, the SHA-256 of its bytes).
+
+  The example holds the encoded bytes, never decoded pixels. The size limit is checked on the header
+  before anything is decoded (decompression bombs); `verify_decode` then decodes once with the decoder
+  Transform uses, so a truncated or corrupt file is rejected here rather than failing Transform.
+  Raises RowRejected with the reason.
+  """
+  if row.label not in labels:
+    raise RowRejected(f'label {row.label!r} is not in the labels file')
+  image_bytes = read_image_bytes(resolve_image_path(row.csv_path, row.path))
+  if not image_bytes:
+    raise RowRejected('empty file (0 bytes)')
   try:
     image_format, height, width = image_header(image_bytes)
+  except Image.DecompressionBombError as error:
+    raise RowRejected(f'image too large: {error}') from None
+  except Image.UnidentifiedImageError:
+    raise RowRejected('not a readable image: no known image header') from None
   except Exception as error:  # PIL raises many types for bad headers
-    raise row.fail(f'not a readable image: {location}: {error}') from None
-  return tf.train.Example(features=tf.train.Features(feature={
+    raise RowRejected(f'not a readable image: {type(error).__name__}: {error}') from None
+  if image_format not in SUPPORTED_FORMATS:
+    raise RowRejected(f'unsupported image format {image_format!r} (supported: {", ".join(SUPPORTED_FORMATS)})')
+  if height * width > max_image_pixels:
+    raise RowRejected(f'image too large: {width}x{height} = {width * height} pixels declared in its header, '
+                      f'above the limit of {max_image_pixels}')
+  if verify_decode:
+    try:
+      tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+    except tf.errors.OpError as error:
+      raise RowRejected(f'corrupt or truncated {image_format} data: {error.message.splitlines()[0]}') from None
+  feature = {
       features.IMAGE: _bytes_feature(image_bytes),
       features.LABEL: _bytes_feature(row.label.encode('utf-8')),
       features.PATH: _bytes_feature(row.path.encode('utf-8')),
       features.FORMAT: _bytes_feature(image_format.encode('utf-8')),
       features.HEIGHT: _int_feature(height),
       features.WIDTH: _int_feature(width),
-  }))
+  }
+  for name, value in row.extras:
+    feature[name] = _bytes_feature(value.encode('utf-8'))
+  example = tf.train.Example(features=tf.train.Features(feature=feature))
+  return example, hashlib.sha256(image_bytes).hexdigest()

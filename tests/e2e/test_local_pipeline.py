@@ -80,6 +80,10 @@ def test_a_blessed_model_was_pushed_in_the_tf_serving_layout(first_run):
   assert match, stdout
   assert match.group(1) == version_dir
   assert float(match.group(2)) >= 0.90  # the default run's bar: a real model, ten classes, chance is 0.1
+  rejects_csv = os.path.join(output_dir, 'pipeline_root', 'FileBasedExampleGen', 'examples', '1', 'rejects.csv')
+  assert f'ExampleGen accepted 1797 rows and rejected 0; rejects report: {rejects_csv}' in stdout
+  with open(rejects_csv) as handle:
+    assert handle.read() == 'row,path,label,reason\n'
 
 
 def test_serving_on_raw_jpeg_bytes_matches_evaluation(first_run):
@@ -116,6 +120,23 @@ def test_predict_prints_the_class_of_a_sample_jpeg(first_run):
   path, class_name, probability = first.split('\t')
   assert path == image_path and class_name in sample_data.CLASS_NAMES and 0.0 < float(probability) <= 1.0
   assert second.startswith(f'{missing_path}\tERROR\tunreadable')
+
+
+def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):
+  data = tmp_path / 'data'
+  csv_path, labels_path = sample_data.materialize_digits(str(data), limit=30)
+  with open(csv_path, 'a') as handle:
+    handle.write('missing/one.jpg,zero\nmissing/two.jpg,nine\n')
+  result = _visionflow('run', '--output-dir', str(tmp_path / 'out'), '--data-csv', csv_path,
+                       '--labels-file', labels_path, '--max-reject-fraction', '0.05')
+  assert result.returncode == 1, result.stdout + result.stderr[-3000:]
+  rejects_csv = glob.glob(str(tmp_path / 'out' / 'pipeline_root' / '*' / 'examples' / '*-refused' / 'rejects.csv'))
+  assert len(rejects_csv) == 1
+  assert (f'ExampleGen refused the data: {csv_path}: accepted 30, rejected 2 of 32 rows (6.2%), above '
+          f'max_reject_fraction=0.05. Reasons per row: {rejects_csv[0]}') in result.stderr
+  with open(rejects_csv[0]) as handle:
+    assert handle.read().splitlines()[1:] == ['31,missing/one.jpg,zero,image file not found',
+                                              '32,missing/two.jpg,nine,image file not found']
 
 
 def test_rerun_with_a_stricter_bar_reuses_the_cache_and_pushes_nothing(first_run):

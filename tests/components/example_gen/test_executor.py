@@ -1,7 +1,11 @@
+"""The image ExampleGen executor on messy folders: every row ends in a split or in rejects.csv."""
+import csv
 import glob
 import os
 import random
+import shutil
 
+import pytest
 import tensorflow as tf
 from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
@@ -10,9 +14,14 @@ from tfx.utils import proto_utils
 from components import features
 from components.example_gen import executor
 from components.example_gen import image_csv
+from tests.components.example_gen import images
+
+SPLITS = ('train', 'eval', 'test')
 
 
-def _run_example_gen(csv_path, labels, output_dir):
+def _run_example_gen(csv_path, output_dir, **settings):
+  settings.setdefault('labels', tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path),
+                                                                          'labels.txt'))))
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   input_base, input_config = executor.make_input_config(csv_path)
@@ -20,40 +29,187 @@ def _run_example_gen(csv_path, labels, output_dir):
       'input_base': input_base,
       'input_config': proto_utils.proto_to_json(input_config),
       'output_config': proto_utils.proto_to_json(executor.make_output_config(8, 1, 1)),
-      'custom_config': proto_utils.proto_to_json(executor.make_custom_config(labels)),
+      'custom_config': proto_utils.proto_to_json(executor.make_custom_config(executor.Settings(**settings))),
       'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE,
       'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
   }
   executor.Executor().Do({}, {'examples': [examples]}, exec_properties)
-  return _paths_by_split(output_dir)
+  return examples
 
 
-def _paths_by_split(output_dir):
+def _examples_by_split(output_dir):
   result = {}
-  for split in ('train', 'eval', 'test'):
+  for split in SPLITS:
     files = glob.glob(os.path.join(output_dir, f'Split-{split}', '*.gz'))
     assert files, f'no output files for split {split}'
-    for record in tf.data.TFRecordDataset(files, compression_type='GZIP'):
-      example = tf.train.Example.FromString(record.numpy())
-      result[example.features.feature[features.PATH].bytes_list.value[0].decode()] = split
+    result[split] = [tf.train.Example.FromString(record.numpy()).features.feature
+                     for record in tf.data.TFRecordDataset(files, compression_type='GZIP')]
   return result
 
 
-def test_every_row_lands_in_one_split_and_the_split_follows_the_path(small_digits, tmp_path):
+def _split_of_paths(output_dir):
+  return {feature[features.PATH].bytes_list.value[0].decode(): split
+          for split, examples in _examples_by_split(output_dir).items() for feature in examples}
+
+
+def _rejects(output_dir):
+  with open(os.path.join(output_dir, executor.REJECTS_FILE), newline='') as handle:
+    return list(csv.DictReader(handle))
+
+
+def _copy_digits(small_digits, target, count):
+  """The first `count` digit rows and their images, copied under `target`; returns the CSV lines."""
   csv_path, labels_path = small_digits
-  labels = image_csv.read_labels(labels_path)
-  with open(csv_path) as handle:
-    lines = handle.read().splitlines()
-  first = _run_example_gen(csv_path, labels, str(tmp_path / 'first'))
+  os.makedirs(target, exist_ok=True)
+  shutil.copy(labels_path, os.path.join(target, 'labels.txt'))
+  lines = []
+  with open(csv_path, newline='') as handle:
+    for path, label in list(csv.reader(handle))[:count]:
+      os.makedirs(os.path.join(target, os.path.dirname(path)), exist_ok=True)
+      shutil.copy(os.path.join(os.path.dirname(csv_path), path), os.path.join(target, path))
+      lines.append(f'{path},{label}')
+  return lines
 
-  # The same rows in another order, from another CSV in the same folder.
+
+def test_split_follows_the_image_not_the_row_order(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 120)
+  (tmp_path / 'data' / 'first.csv').write_text('\n'.join(lines) + '\n')
   random.Random(1).shuffle(lines)
-  shuffled_csv = os.path.join(os.path.dirname(csv_path), 'shuffled.csv')
-  with open(shuffled_csv, 'w') as handle:
-    handle.write('\n'.join(lines) + '\n')
-  second = _run_example_gen(shuffled_csv, labels, str(tmp_path / 'second'))
+  (tmp_path / 'data' / 'shuffled.csv').write_text('\n'.join(lines) + '\n')
 
-  assert len(first) == len(lines) == 120
-  assert first == second
-  counts = {split: list(first.values()).count(split) for split in ('train', 'eval', 'test')}
+  first = _split_of_paths(_run_example_gen(str(tmp_path / 'data' / 'first.csv'), str(tmp_path / 'a')).uri)
+  second = _split_of_paths(_run_example_gen(str(tmp_path / 'data' / 'shuffled.csv'), str(tmp_path / 'b')).uri)
+
+  assert len(first) == 120 and first == second
+  counts = {split: list(first.values()).count(split) for split in SPLITS}
   assert counts['train'] > counts['eval'] > 0 and counts['train'] > counts['test'] > 0
+
+
+@pytest.fixture
+def messy_folder(small_digits, tmp_path):
+  """40 good digit scans plus one row of every kind of trouble users' folders have."""
+  data = tmp_path / 'data'
+  lines = _copy_digits(small_digits, data, 40)
+  first_path, first_label = lines[0].split(',')
+  (data / 'zero' / 'with, comma.jpg').write_bytes((data / first_path).read_bytes())
+  (data / 'zero' / 'copy of first.jpg').write_bytes((data / first_path).read_bytes())
+  (data / 'zero' / 'empty.jpg').write_bytes(b'')
+  (data / 'zero' / 'truncated.jpg').write_bytes(images.truncated_jpeg())
+  (data / 'zero' / 'corrupt.jpg').write_bytes(images.corrupt_jpeg())
+  (data / 'zero' / 'folder.jpg').mkdir()
+  (data / 'zero' / 'bomb.png').write_bytes(images.png_header_only(100_000, 100_000))
+  (data / 'zero' / 'large.png').write_bytes(images.png_header_only(12_000, 6_000))
+  for image_format in ('PNG', 'GIF', 'BMP'):
+    (data / 'zero' / f'ok.{image_format.lower()}').write_bytes(images.encoded(image_format))
+  trouble = [
+      ('', None),                                       # blank line
+      (lines[0], 'duplicate of row 1 (same image path)'),
+      ('"zero/with, comma.jpg",zero', None),             # quoted comma: accepted
+      (f'zero/copy of first.jpg,{first_label}', None),   # same bytes as row 1 under another path
+      ('zero/missing.jpg,zero', 'image file not found'),
+      ('zero/folder.jpg,zero', 'image file unreadable'),
+      ('zero/empty.jpg,zero', 'empty file (0 bytes)'),
+      ('zero/truncated.jpg,zero', 'corrupt or truncated jpeg data'),
+      ('zero/corrupt.jpg,zero', 'not a readable image: no known image header'),
+      ('zero/bomb.png,zero', 'image too large'),
+      ('zero/large.png,zero', 'image too large: 12000x6000'),
+      (f'{lines[1].split(",")[0]}x,dandelion', "label 'dandelion' is not in the labels file"),
+      ('zero/ok.png,zero', None),
+      ('zero/ok.gif,zero', None),
+      ('zero/ok.bmp,zero', None),
+      ('zero/ok.bmp', 'expected 2 or 3 columns'),
+  ]
+  text = '\ufeff' + '\n'.join(lines + [line for line, _ in trouble]) + '\n'
+  (data / 'all_data.csv').write_text(text, encoding='utf-8')
+  expected_rejects = {len(lines) + index + 1: reason for index, (_, reason) in enumerate(trouble) if reason}
+  return data / 'all_data.csv', len(lines), expected_rejects
+
+
+def test_every_row_ends_in_one_split_or_in_rejects(messy_folder, tmp_path):
+  csv_path, good_rows, expected_rejects = messy_folder
+  examples = _run_example_gen(str(csv_path), str(tmp_path / 'out'), max_reject_fraction=1.0)
+
+  rejects = _rejects(examples.uri)
+  assert [int(row['row']) for row in rejects] == sorted(expected_rejects)
+  for row in rejects:
+    assert row['reason'].startswith(expected_rejects[int(row['row'])]), row
+  by_split = _split_of_paths(examples.uri)
+  accepted_trouble = {'zero/with, comma.jpg', 'zero/copy of first.jpg', 'zero/ok.png', 'zero/ok.gif',
+                      'zero/ok.bmp'}
+  assert len(by_split) == good_rows + len(accepted_trouble)
+  assert accepted_trouble <= set(by_split)
+  first_path = next(iter(by_split))  # row 1's path; its byte-identical copy must share its split
+  assert by_split['zero/copy of first.jpg'] == by_split[first_path]
+
+  formats = {feature[features.PATH].bytes_list.value[0].decode(): feature[features.FORMAT].bytes_list.value[0]
+             for split in _examples_by_split(examples.uri).values() for feature in split}
+  assert (formats['zero/ok.png'], formats['zero/ok.gif'], formats['zero/ok.bmp']) == (b'png', b'gif', b'bmp')
+
+  properties = examples.mlmd_artifact.custom_properties
+  assert properties['accepted_rows'].int_value == len(by_split)
+  assert properties['rejected_rows'].int_value == len(expected_rejects)
+  assert sum(properties[f'accepted_rows_{split}'].int_value for split in SPLITS) == len(by_split)
+  assert properties['rejects_uri'].string_value == os.path.join(examples.uri, 'rejects.csv')
+
+
+def test_too_many_rejects_fail_the_run_naming_counts_and_the_report(messy_folder, tmp_path):
+  csv_path, good_rows, expected_rejects = messy_folder
+  total = good_rows + 5 + len(expected_rejects)
+  with pytest.raises(executor.RejectedRowsError) as raised:
+    _run_example_gen(str(csv_path), str(tmp_path / 'out'), max_reject_fraction=0.05)
+  message = str(raised.value)
+  assert f'accepted {good_rows + 5}, rejected {len(expected_rejects)} of {total} rows' in message
+  assert 'max_reject_fraction=0.05' in message
+  # TFX deletes a failed execution's outputs: the report is kept beside them, where the message says.
+  assert os.path.join(str(tmp_path / 'out-refused'), 'rejects.csv') in message
+  assert len(_rejects(str(tmp_path / 'out-refused'))) == len(expected_rejects)
+
+
+def test_no_valid_row_fails_the_run(tmp_path):
+  (tmp_path / 'labels.txt').write_text('red\n')
+  (tmp_path / 'all.csv').write_text('a.jpg,red\nb.jpg,red\n')
+  with pytest.raises(executor.RejectedRowsError, match='no valid row: accepted 0, rejected 2'):
+    _run_example_gen(str(tmp_path / 'all.csv'), str(tmp_path / 'out'), max_reject_fraction=1.0)
+
+
+def test_split_column_is_honoured_and_extra_columns_become_features(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 12)
+  splits = ['train', 'validation', 'test'] * 4
+  rows = [f'{line},{split},site_{index % 2}' for index, (line, split) in enumerate(zip(lines, splits))]
+  (tmp_path / 'data' / 'all.csv').write_text('image_path,label,split,site\n' + '\n'.join(rows) + '\n')
+  examples = _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'), csv_header=True)
+  by_split = _examples_by_split(examples.uri)
+  for split, expected in (('train', 'train'), ('eval', 'validation'), ('test', 'test')):
+    paths = {feature[features.PATH].bytes_list.value[0].decode() for feature in by_split[split]}
+    assert paths == {line.split(',')[0] for line, name in zip(lines, splits) if name == expected}
+  sites = {feature['site'].bytes_list.value[0] for examples in by_split.values() for feature in examples}
+  assert sites == {b'site_0', b'site_1'}
+
+
+def test_one_image_named_in_two_splits_fails_the_run(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 3)
+  path, label = lines[0].split(',')
+  shutil.copy(tmp_path / 'data' / path, tmp_path / 'data' / 'copy.jpg')
+  text = f'{lines[0]},train\n{lines[1]},train\n{lines[2]},test\ncopy.jpg,{label},test\n'
+  (tmp_path / 'data' / 'all.csv').write_text(text)
+  with pytest.raises(executor.RejectedRowsError, match='same image bytes appear on rows that name different'):
+    _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'))
+  with open(tmp_path / 'out-refused' / executor.SPLIT_CONFLICTS_FILE, newline='') as handle:
+    conflicts = list(csv.reader(handle))
+  assert conflicts == [['row', 'split', 'same image bytes as'], ['1', 'train', 'row 4 (test)'],
+                       ['4', 'test', 'row 1 (train)']]
+
+
+def test_shards_are_cut_by_bytes_and_compressed(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 120)
+  (tmp_path / 'data' / 'all.csv').write_text('\n'.join(lines) + '\n')
+  examples = _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'), shard_bytes=20_000)
+  train_files = sorted(glob.glob(os.path.join(examples.uri, 'Split-train', '*')))
+  assert len(train_files) >= 3 and all(path.endswith('.gz') for path in train_files)
+  for path in train_files:
+    with open(path, 'rb') as handle:
+      assert handle.read(2) == b'\x1f\x8b'  # gzip
+  sizes = [sum(len(record.numpy()) for record in tf.data.TFRecordDataset(path, compression_type='GZIP'))
+           for path in train_files]
+  assert sorted(sizes)[1] >= 20_000  # all but the last file of the bundle reach the shard size
+  assert not os.path.exists(os.path.join(examples.uri, '.incomplete'))

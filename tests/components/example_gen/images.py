@@ -1,0 +1,41 @@
+"""Real image files for ExampleGen tests, good and broken, made with Pillow."""
+import io
+import random
+import struct
+import zlib
+
+from PIL import Image
+
+
+def encoded(image_format: str, size=(24, 16), colour=(200, 30, 30)) -> bytes:
+  buffer = io.BytesIO()
+  Image.new('RGB', size, colour).save(buffer, format=image_format)
+  return buffer.getvalue()
+
+
+def noisy_jpeg(size=(96, 96)) -> bytes:
+  """A photo-like JPEG: noise keeps most of the file in the compressed scan, after the header."""
+  buffer = io.BytesIO()
+  Image.frombytes('RGB', size, random.Random(0).randbytes(size[0] * size[1] * 3)).save(buffer, format='JPEG')
+  return buffer.getvalue()
+
+
+def truncated_jpeg() -> bytes:
+  """A JPEG cut off in the middle of its scan data: the header is intact, the pixels are not."""
+  data = noisy_jpeg()
+  return data[:len(data) * 2 // 3]
+
+
+def corrupt_jpeg() -> bytes:
+  data = bytearray(encoded('JPEG', size=(64, 64)))
+  data[2:40] = b'\x00' * 38  # the segment markers after the start-of-image are destroyed
+  return bytes(data)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+  """A PNG whose header declares width x height and which holds no pixel data at all."""
+  def chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack('>I', len(body)) + kind + body + struct.pack('>I', zlib.crc32(kind + body))
+
+  header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
+  return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', b'') + chunk(b'IEND', b'')
