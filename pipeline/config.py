@@ -19,6 +19,11 @@ class PipelineConfig:
   # Leaving data_csv unset runs on the embedded sample set, materialised under output_dir.
   data_csv: Optional[str] = None
   labels_file: Optional[str] = None
+  # Or a folder of class sub-folders (`<class>/<image>`), no CSV; labels_file is then optional.
+  image_folder: Optional[str] = None
+  # Data arriving over time: data_csv may hold {SPAN} or {YYYY}/{MM}/{DD}; a run reads the newest
+  # num_spans spans. Images keep their split across spans (the split is a hash of the image bytes).
+  num_spans: int = 1
   # CSV columns: by default `image_path,label` with an optional third `split` column (train/validation/
   # test). Name them here, or in the CSV's first line with csv_header; other names become features.
   csv_columns: tuple = ()
@@ -80,8 +85,12 @@ class PipelineConfig:
       raise ValueError('max_image_pixels and example_shard_bytes must be positive')
     if self.csv_columns and self.csv_header:
       raise ValueError('csv_columns and csv_header exclude each other: name the columns in one place')
-    if (self.data_csv is None) != (self.labels_file is None):
+    if self.data_csv and self.image_folder:
+      raise ValueError('give data_csv or image_folder, not both')
+    if (self.data_csv is None) != (self.labels_file is None) and not self.image_folder:
       raise ValueError('data_csv and labels_file go together: give both, or neither for the sample data')
+    if self.num_spans < 1:
+      raise ValueError(f'num_spans must be at least 1, got {self.num_spans}')
 
   def replace(self, **changes: Any) -> 'PipelineConfig':
     return dataclasses.replace(self, **changes)

@@ -7,12 +7,12 @@ import tensorflow_model_analysis as tfma
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components import evaluation
-from components.example_gen import image_csv
 from pipeline import metadata
 from pipeline import progress
 from pipeline import sample_data
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import read_class_labels
 
 
 @dataclasses.dataclass
@@ -43,16 +43,22 @@ class RunSummary:
 def resolve_data(config: PipelineConfig) -> PipelineConfig:
   """Absolute paths everywhere; with no data given, the embedded sample set under the output dir."""
   config = config.replace(output_dir=os.path.abspath(config.output_dir))
+  if config.image_folder:
+    return config.replace(image_folder=_absolute(config.image_folder), labels_file=_absolute(config.labels_file))
   if config.data_csv is None:
     csv_path, labels_path = sample_data.materialize_digits(os.path.join(config.output_dir, 'sample_data'))
     return config.replace(data_csv=csv_path, labels_file=labels_path)
-  return config.replace(data_csv=os.path.abspath(config.data_csv),
-                        labels_file=os.path.abspath(config.labels_file))
+  return config.replace(data_csv=_absolute(config.data_csv), labels_file=_absolute(config.labels_file))
+
+
+def _absolute(path: Optional[str]) -> Optional[str]:
+  """Local paths made absolute; URLs such as gs://... and None stay as they are."""
+  return path if path is None or '://' in path else os.path.abspath(path)
 
 
 def run(config: PipelineConfig) -> RunSummary:
   config = resolve_data(config)
-  labels: List[str] = image_csv.read_labels(config.labels_file)
+  labels: List[str] = read_class_labels(config)
   os.makedirs(config.output_dir, exist_ok=True)
   pipeline = create_pipeline(config, labels,
                              metadata.sqlite_connection_config(config.metadata_path))

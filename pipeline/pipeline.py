@@ -3,7 +3,6 @@
 `create_pipeline` takes all environment-specific values from the config (paths, metadata, Beam args),
 so the local runner and the Kubeflow compiler build the same graph.
 """
-import os
 from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -24,11 +23,19 @@ from tfx.proto import transform_pb2
 
 from components import evaluation
 from components.example_gen import executor as example_gen_executor
+from components.example_gen import image_csv
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
 TUNER_FN = 'components.tuner.tuner_fn'
 RUN_FN = 'components.trainer.run_fn'
+
+
+def read_class_labels(config: PipelineConfig) -> List[str]:
+  """The class list: the labels file, else (for an image folder) its sorted class sub-folders."""
+  if config.labels_file:
+    return image_csv.read_labels(config.labels_file)
+  return image_csv.folder_classes(config.image_folder)
 
 
 def create_pipeline(config: PipelineConfig, labels: List[str],
@@ -38,7 +45,10 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
   """
-  input_base, input_config = example_gen_executor.make_input_config(os.path.abspath(config.data_csv))
+  if config.image_folder:
+    input_base, input_config = example_gen_executor.make_folder_input_config(config.image_folder)
+  else:
+    input_base, input_config = example_gen_executor.make_input_config(config.data_csv)
   example_gen = FileBasedExampleGen(
       input_base=input_base,
       input_config=input_config,
@@ -50,7 +60,10 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
           csv_header=config.csv_header,
           max_image_pixels=config.max_image_pixels,
           max_reject_fraction=config.max_reject_fraction,
-          shard_bytes=config.example_shard_bytes)),
+          shard_bytes=config.example_shard_bytes,
+          layout='folder' if config.image_folder else 'csv',
+          input_pattern=input_config.splits[0].pattern,
+          num_spans=config.num_spans)),
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])

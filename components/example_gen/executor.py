@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import uuid
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
@@ -21,6 +22,7 @@ from absl import logging
 from apache_beam.metrics.metric import MetricsFilter
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -32,6 +34,7 @@ from tfx.utils import proto_utils
 from components.example_gen import image_csv
 
 REJECTS_FILE = 'rejects.csv'
+DERIVED_CSV_FILE = 'derived_input.csv'
 SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
 _METRICS_NAMESPACE = 'visionflow_example_gen'
 _REJECTED = 'rejected'
@@ -48,6 +51,11 @@ class Settings:
   max_reject_fraction: float = 0.05                # above this the run fails (after writing rejects.csv)
   shard_bytes: int = 100_000_000                   # output files of about this many bytes
   verify_decode: bool = True                       # decode each image once to reject corrupt files
+  layout: str = 'csv'                              # 'csv', or 'folder': class sub-folders, no CSV
+  # For spans: the input pattern as configured ({SPAN} or {YYYY}{MM}{DD} unresolved) and how many of the
+  # newest spans to read; the driver resolves only the newest.
+  input_pattern: Optional[str] = None
+  num_spans: int = 1
 
 
 class RejectedRowsError(RuntimeError):
@@ -75,16 +83,27 @@ def parse_custom_config(custom_config_json: str) -> Settings:
   for key in ('labels', 'csv_columns'):
     if key in values:
       values[key] = tuple(values[key])
-  for key in ('max_image_pixels', 'shard_bytes'):
+  for key in ('max_image_pixels', 'shard_bytes', 'num_spans'):
     if key in values:
       values[key] = int(values[key])
   return Settings(**values)
 
 
 def make_input_config(csv_path: str) -> Tuple[str, example_gen_pb2.Input]:
-  """(input_base, input_config) that point FileBasedExampleGen at one CSV file."""
-  return os.path.dirname(csv_path), example_gen_pb2.Input(splits=[
-      example_gen_pb2.Input.Split(name='all', pattern=os.path.basename(csv_path))])
+  """(input_base, input_config) that point FileBasedExampleGen at a CSV.
+
+  The path may hold TFX span specs, `{SPAN}` or `{YYYY}`/`{MM}`/`{DD}` (e.g. `/data/span-{SPAN}/all.csv`):
+  input_base is then the folder above the first spec, and each run reads the newest span.
+  """
+  parts = csv_path.split('/')
+  first_spec = next((index for index, part in enumerate(parts) if '{' in part), len(parts) - 1)
+  return '/'.join(parts[:first_spec]), example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name='all', pattern='/'.join(parts[first_spec:]))])
+
+
+def make_folder_input_config(image_folder: str) -> Tuple[str, example_gen_pb2.Input]:
+  """(input_base, input_config) for a folder of class sub-folders; the driver fingerprints every image."""
+  return image_folder, example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name='all', pattern='*/*')])
 
 
 def make_output_config(train_buckets: int, eval_buckets: int, test_buckets: int) -> example_gen_pb2.Output:
@@ -200,15 +219,17 @@ def _write_conflicts(conflicts: Iterable[Tuple[int, str, str]], path: str) -> No
       writer.writerows(conflicts)
 
 
-def build_beam_pipeline(pipeline: beam.Pipeline, csv_path: str, settings: Settings,
+def build_beam_pipeline(pipeline: beam.Pipeline, sources: Sequence[Tuple[str, str]], settings: Settings,
                         split_names: Sequence[str], bucket_ends: Sequence[int], output_uri: str) -> None:
-  """CSV -> checked examples in `<output_uri>/Split-<name>/`, rejects in `<output_uri>/rejects.csv`.
+  """CSVs -> checked examples in `<output_uri>/Split-<name>/`, rejects in `<output_uri>/rejects.csv`.
 
-  `bucket_ends` are the cumulative hash buckets of `split_names`, for rows whose CSV names no split.
+  `sources` are (csv_path, folder its relative image paths resolve against). `bucket_ends` are the
+  cumulative hash buckets of `split_names`, for rows whose CSV names no split.
   """
   loaded = (pipeline
-            | 'CsvPath' >> beam.Create([csv_path])
-            | 'ReadCsvRows' >> beam.FlatMap(image_csv.read_rows, settings.csv_columns, settings.csv_header)
+            | 'CsvPaths' >> beam.Create(list(sources))
+            | 'ReadCsvRows' >> beam.FlatMap(lambda source: image_csv.read_rows(
+                source[0], settings.csv_columns, settings.csv_header, base_dir=source[1]))
             | 'LoadImages' >> beam.ParDo(_LoadImages(settings, split_names, bucket_ends)).with_outputs(
                 _REJECTED, _EXPLICIT_SPLITS, *split_names))
   for name in split_names:
@@ -248,16 +269,19 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
     split_names = [split.name for split in output_config.split_config.splits]
     bucket_ends = list(_cumulative(split.hash_buckets for split in output_config.split_config.splits))
-    csv_path = image_csv.resolve_image_path(
-        os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], 'x'),
-        input_config.splits[0].pattern)
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
 
     examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
     examples.split_names = artifact_utils.encode_split_names(split_names)
-    logging.info('Reading %s', csv_path)
+    if exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) is not None:
+      examples.span = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
     tf.io.gfile.makedirs(examples.uri)
+    sources = _input_sources(input_base, input_config.splits[0].pattern, settings, exec_properties,
+                             examples.uri)
+    csv_path = ', '.join(source for source, _ in sources)
+    logging.info('Reading %s', csv_path)
     pipeline = self._make_beam_pipeline()
-    build_beam_pipeline(pipeline, csv_path, settings, split_names, bucket_ends, examples.uri)
+    build_beam_pipeline(pipeline, sources, settings, split_names, bucket_ends, examples.uri)
     result = pipeline.run()
     result.wait_until_finish()
     counts = _counters(result)
@@ -297,6 +321,43 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
           f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
           f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+
+
+def _input_sources(input_base: str, resolved_pattern: str, settings: Settings,
+                   exec_properties: Dict[str, Any], output_uri: str) -> List[Tuple[str, str]]:
+  """The (csv_path, image base folder) pairs this execution reads."""
+  if settings.layout == 'folder':
+    return [(derive_folder_csv(input_base, os.path.join(output_uri, DERIVED_CSV_FILE)), input_base)]
+  newest_span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
+  if settings.num_spans <= 1 or newest_span is None or not settings.input_pattern:
+    csv_path = image_csv.resolve_image_path(input_base, resolved_pattern)
+    return [(csv_path, image_csv.parent_dir(csv_path))]
+  is_span = re.search(example_gen_utils.SPAN_FULL_REGEX, settings.input_pattern) is not None
+  sources = []
+  for span in range(max(0, int(newest_span) - settings.num_spans + 1), int(newest_span) + 1):
+    pattern = example_gen_utils.get_pattern_for_span_version(
+        settings.input_pattern, is_span, not is_span, False, span, None)
+    csv_path = image_csv.resolve_image_path(input_base, pattern)
+    if tf.io.gfile.exists(csv_path):
+      sources.append((csv_path, image_csv.parent_dir(csv_path)))
+    else:
+      logging.info('Span %d has no input at %s', span, csv_path)
+  return sources
+
+
+def derive_folder_csv(image_folder: str, csv_path: str) -> str:
+  """Writes `class/file,class` rows for every file in the folder's class sub-folders; returns csv_path.
+
+  Rows are sorted, so rejects.csv row numbers refer to this derived CSV, kept in the output artifact.
+  """
+  with tf.io.gfile.GFile(csv_path, 'w') as handle:
+    writer = csv.writer(handle)
+    for class_name in image_csv.folder_classes(image_folder):
+      class_dir = image_csv.resolve_image_path(image_folder, class_name)
+      for name in sorted(tf.io.gfile.listdir(class_dir)):
+        if not tf.io.gfile.isdir(image_csv.resolve_image_path(class_dir, name)):
+          writer.writerow([f'{class_name}/{name}', class_name])
+  return csv_path
 
 
 def _keep_after_failure(report_uri: str) -> str:

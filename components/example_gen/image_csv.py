@@ -32,7 +32,7 @@ _FEATURE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 
 @dataclasses.dataclass(frozen=True)
 class ImageRow:
-  csv_path: str
+  base_dir: str    # the folder relative image paths resolve against: the CSV's, or the image folder
   row_number: int  # the CSV line on which the row ends, 1-based, as an editor shows it
   path: str        # as written in the CSV
   label: str
@@ -65,6 +65,15 @@ def read_labels(labels_file: str) -> List[str]:
   return labels
 
 
+def folder_classes(image_folder: str) -> List[str]:
+  """Sorted names of the sub-folders of a folder-of-classes data set: its labels, when none are given."""
+  names = sorted(name.rstrip('/') for name in tf.io.gfile.listdir(image_folder)
+                 if tf.io.gfile.isdir(resolve_image_path(image_folder, name)))
+  if not names:
+    raise ValueError(f'{image_folder}: no class sub-folders found (expected <class>/<image> files)')
+  return names
+
+
 def check_column_names(names: Sequence[str], source: str) -> None:
   """Column names must include image_path and label, be unique, and be usable as feature names."""
   missing = [name for name in (PATH_COLUMN, LABEL_COLUMN) if name not in names]
@@ -82,14 +91,16 @@ def extra_column_names(column_names: Optional[Sequence[str]]) -> List[str]:
   return [name for name in column_names or () if name not in DEFAULT_COLUMNS]
 
 
-def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None,
-              header: bool = False) -> Iterator[Union[ImageRow, Rejection]]:
+def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None, header: bool = False,
+              base_dir: Optional[str] = None) -> Iterator[Union[ImageRow, Rejection]]:
   """Streams the CSV: one ImageRow or Rejection per non-blank row, in file order.
 
   Columns are named by the header line (`header=True`), else by `column_names`, else they are
   `image_path,label` with an optional third `split` column. A path seen on an earlier row is rejected
-  as a duplicate of that row. Raises ValueError only for a header or column names that cannot work.
+  as a duplicate of that row. Relative paths resolve against `base_dir`, by default the CSV's folder.
+  Raises ValueError only for a header or column names that cannot work.
   """
+  base_dir = base_dir or parent_dir(csv_path)
   seen_paths: Dict[str, int] = {}
   with tf.io.gfile.GFile(csv_path, 'r') as handle:
     reader = csv.reader(_strip_bom(handle))
@@ -102,7 +113,7 @@ def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None,
     for cells in reader:
       if not any(cell.strip() for cell in cells):
         continue
-      yield _parse_row(csv_path, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
+      yield _parse_row(base_dir, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
 
 
 def _strip_bom(lines):
@@ -112,7 +123,7 @@ def _strip_bom(lines):
     first = False
 
 
-def _parse_row(csv_path, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
+def _parse_row(base_dir, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
   expected = names or DEFAULT_COLUMNS[:max(2, min(len(cells), 3))]
   path = cells[0] if cells else ''
   label = cells[1] if len(cells) > 1 else ''
@@ -134,22 +145,24 @@ def _parse_row(csv_path, row_number, cells, names, seen_paths) -> Union[ImageRow
     split = SPLIT_NAMES.get(values[SPLIT_COLUMN].lower())
     if split is None:
       return reject(f'unknown split {values[SPLIT_COLUMN]!r} (use one of {sorted(SPLIT_NAMES)})')
-  location = resolve_image_path(csv_path, path)
+  location = resolve_image_path(base_dir, path)
   location = location if '://' in location else os.path.normpath(location)
   if location in seen_paths:
     return reject(f'duplicate of row {seen_paths[location]} (same image path)')
   seen_paths[location] = row_number
   extras = tuple((name, values[name]) for name in expected if name not in DEFAULT_COLUMNS)
-  return ImageRow(csv_path, row_number, path, label, split, extras)
+  return ImageRow(base_dir, row_number, path, label, split, extras)
 
 
-def resolve_image_path(csv_path: str, image_path: str) -> str:
-  """Relative paths resolve against the CSV's folder; absolute paths and URLs (gs://...) stay."""
+def resolve_image_path(base_dir: str, image_path: str) -> str:
+  """Relative paths resolve against base_dir; absolute paths and URLs (gs://...) stay as they are."""
   if '://' in image_path or os.path.isabs(image_path):
     return image_path
-  base = os.path.dirname(csv_path)
-  join = posixpath.join if '://' in base else os.path.join
-  return join(base, image_path)
+  return (posixpath.join if '://' in base_dir else os.path.join)(base_dir, image_path)
+
+
+def parent_dir(path: str) -> str:
+  return (posixpath.dirname if '://' in path else os.path.dirname)(path)
 
 
 def image_header(image_bytes: bytes) -> Tuple[str, int, int]:
@@ -190,7 +203,7 @@ def load_example(row: ImageRow, labels: Sequence[str], max_image_pixels: int,
   """
   if row.label not in labels:
     raise RowRejected(f'label {row.label!r} is not in the labels file')
-  image_bytes = read_image_bytes(resolve_image_path(row.csv_path, row.path))
+  image_bytes = read_image_bytes(resolve_image_path(row.base_dir, row.path))
   if not image_bytes:
     raise RowRejected('empty file (0 bytes)')
   try:

@@ -1,4 +1,5 @@
 import io
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -37,7 +38,7 @@ def test_preprocessing_fn_under_tf_transform_on_real_jpeg_bytes(small_digits, tm
   rows = list(image_csv.read_rows(csv_path))[:20]
   raw_data = []
   for row in rows:
-    with open(image_csv.resolve_image_path(csv_path, row.path), 'rb') as handle:
+    with open(image_csv.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
       raw_data.append({features.IMAGE: [handle.read()], features.LABEL: [row.label.encode()]})
   raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
       features.IMAGE: tf.io.FixedLenFeature([1], tf.string),

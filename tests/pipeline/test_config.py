@@ -30,6 +30,10 @@ def test_yaml_then_flags_with_flags_winning(tmp_path):
     ('min_accuracy: 1.5\n', 'min_accuracy must lie in [0, 1]'),
     ('data_csv: a.csv\n', 'data_csv and labels_file go together'),
     ('- epochs\n', 'expected a mapping'),
+    ('data_csv: a.csv\nlabels_file: l.txt\nimage_folder: f\n', 'give data_csv or image_folder, not both'),
+    ('num_spans: 0\n', 'num_spans must be at least 1'),
+    ('max_reject_fraction: -0.1\n', 'max_reject_fraction must lie in [0, 1]'),
+    ('csv_header: true\ncsv_columns: [image_path, label]\n', 'csv_columns and csv_header exclude each other'),
 ])
 def test_bad_config_names_the_key(tmp_path, text, message):
   path = tmp_path / 'config.yaml'
@@ -46,3 +50,14 @@ def test_cli_flags_fill_the_config():
   assert (config.epochs, config.tuner_trials, config.enable_cache, config.output_dir, config.min_accuracy) == (
       5, 0, False, '/tmp/x', 0.5)
   assert cli._config_from_args(cli.build_parser().parse_args(['run'])).enable_cache is True
+
+
+def test_cli_reads_data_options():
+  args = cli.build_parser().parse_args(
+      ['run', '--image-folder', '/data/flowers', '--csv-columns', 'image_path, label,site', '--num-spans', '3',
+       '--max-reject-fraction', '0.2', '--max-image-pixels', '1000'])
+  config = cli._config_from_args(args)
+  assert (config.image_folder, config.csv_columns, config.num_spans, config.max_reject_fraction,
+          config.max_image_pixels) == ('/data/flowers', ('image_path', 'label', 'site'), 3, 0.2, 1000)
+  assert cli._config_from_args(cli.build_parser().parse_args(
+      ['run', '--data-csv', 'a.csv', '--labels-file', 'l.txt', '--csv-header'])).csv_header is True

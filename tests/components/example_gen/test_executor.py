@@ -213,3 +213,30 @@ def test_shards_are_cut_by_bytes_and_compressed(small_digits, tmp_path):
            for path in train_files]
   assert sorted(sizes)[1] >= 20_000  # all but the last file of the bundle reach the shard size
   assert not os.path.exists(os.path.join(examples.uri, '.incomplete'))
+
+
+def test_a_folder_of_class_sub_folders_needs_no_csv(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 30)
+  os.remove(tmp_path / 'data' / 'labels.txt')
+  (tmp_path / 'data' / 'zero' / 'notes.txt').write_text('not an image')
+  labels = image_csv.folder_classes(str(tmp_path / 'data'))
+  assert labels == sorted({line.split(',')[1] for line in lines})
+
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'out')
+  input_base, input_config = executor.make_folder_input_config(str(tmp_path / 'data'))
+  executor.Executor().Do({}, {'examples': [examples]}, {
+      'input_base': input_base,
+      'input_config': proto_utils.proto_to_json(input_config),
+      'output_config': proto_utils.proto_to_json(executor.make_output_config(8, 1, 1)),
+      'custom_config': proto_utils.proto_to_json(executor.make_custom_config(executor.Settings(
+          labels=tuple(labels), layout='folder', max_reject_fraction=0.1))),
+  })
+
+  by_split = _split_of_paths(examples.uri)
+  assert set(by_split) == {line.split(',')[0] for line in lines}
+  [reject] = _rejects(examples.uri)
+  with open(os.path.join(examples.uri, executor.DERIVED_CSV_FILE)) as handle:
+    derived = handle.read().splitlines()
+  assert derived[int(reject['row']) - 1] == 'zero/notes.txt,zero'
+  assert reject['reason'] == 'not a readable image: no known image header'

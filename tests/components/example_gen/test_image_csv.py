@@ -1,4 +1,5 @@
 import hashlib
+import os
 
 import pytest
 
@@ -93,10 +94,11 @@ def test_unusable_column_names_are_refused(tmp_path, names, message):
 
 
 def test_relative_paths_resolve_against_the_csv_folder():
-  assert image_csv.resolve_image_path('/data/flowers/all.csv', 'daisy/1.jpg') == '/data/flowers/daisy/1.jpg'
-  assert image_csv.resolve_image_path('gs://bucket/f/all.csv', 'daisy/1.jpg') == 'gs://bucket/f/daisy/1.jpg'
-  assert image_csv.resolve_image_path('/data/all.csv', '/abs/1.jpg') == '/abs/1.jpg'
-  assert image_csv.resolve_image_path('/data/all.csv', 'gs://b/1.jpg') == 'gs://b/1.jpg'
+  assert image_csv.resolve_image_path('/data/flowers', 'daisy/1.jpg') == '/data/flowers/daisy/1.jpg'
+  assert image_csv.resolve_image_path('gs://bucket/f', 'daisy/1.jpg') == 'gs://bucket/f/daisy/1.jpg'
+  assert image_csv.resolve_image_path('/data', '/abs/1.jpg') == '/abs/1.jpg'
+  assert image_csv.resolve_image_path('/data', 'gs://b/1.jpg') == 'gs://b/1.jpg'
+  assert image_csv.parent_dir('gs://bucket/f/all.csv') == 'gs://bucket/f'
 
 
 def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
@@ -105,7 +107,7 @@ def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
   row = next(image_csv.read_rows(csv_path))
   example, content_hash = image_csv.load_example(row, labels, max_image_pixels=10_000)
   feature = example.features.feature
-  with open(image_csv.resolve_image_path(csv_path, row.path), 'rb') as handle:
+  with open(image_csv.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
     image_bytes = handle.read()
   assert feature[features.IMAGE].bytes_list.value[0] == image_bytes
   assert feature[features.LABEL].bytes_list.value[0].decode() == row.label
@@ -118,7 +120,7 @@ def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
 @pytest.mark.parametrize('image_format', ['PNG', 'GIF', 'BMP'])
 def test_png_gif_bmp_are_accepted_and_their_format_recorded(tmp_path, image_format):
   (tmp_path / 'x.img').write_bytes(images.encoded(image_format, size=(40, 24)))
-  row = image_csv.ImageRow(str(tmp_path / 'all.csv'), 1, 'x.img', 'red', extras=(('site', 'a'),))
+  row = image_csv.ImageRow(str(tmp_path), 1, 'x.img', 'red', extras=(('site', 'a'),))
   feature = image_csv.load_example(row, ['red'], max_image_pixels=10_000)[0].features.feature
   assert feature[features.FORMAT].bytes_list.value[0].decode() == image_format.lower()
   assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (24, 40)
@@ -145,6 +147,6 @@ def test_bad_images_are_rejected_with_the_reason(tmp_path, content, label, limit
     (tmp_path / 'x.jpg').mkdir()
   elif content is not None:
     (tmp_path / 'x.jpg').write_bytes(content)
-  row = image_csv.ImageRow(str(tmp_path / 'all.csv'), 7, 'x.jpg', label)
+  row = image_csv.ImageRow(str(tmp_path), 7, 'x.jpg', label)
   with pytest.raises(image_csv.RowRejected, match=reason):
     image_csv.load_example(row, ['red'], max_image_pixels=limit)
