@@ -3,7 +3,7 @@
 # Raw tf.Example features written by ExampleGen.
 IMAGE = 'image'          # encoded image bytes, exactly as read from the file
 LABEL = 'label'          # class name, as in the CSV
-PATH = 'path'            # image path as written in the CSV; the split is a hash of it
+PATH = 'path'            # image path as written in the CSV
 HEIGHT = 'height'
 WIDTH = 'width'
 FORMAT = 'format'        # 'jpeg', 'png', ...

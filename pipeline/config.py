@@ -39,7 +39,7 @@ class PipelineConfig:
   pipeline_name: str = 'visionflow'
   model_name: str = 'image_classifier'
 
-  # Split: hash buckets of the image path, train/eval/test.
+  # Split proportions (hash buckets of the image bytes) for rows whose CSV names no split.
   train_buckets: int = 8
   eval_buckets: int = 1
   test_buckets: int = 1

@@ -35,9 +35,10 @@ class RunSummary:
     accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
     if self.pushed_model_dir:
       return f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy})'
-    return (f'No model pushed: test accuracy {accuracy} is below the blessing threshold '
-            f'{self.min_accuracy:.4f}' if self.test_accuracy is not None and not self.blessed
-            else f'No model pushed (blessed: {self.blessed}, test accuracy {accuracy})')
+    if not self.blessed:
+      return (f'No model pushed: test accuracy {accuracy} is below the blessing threshold '
+              f'{self.min_accuracy:.4f}')
+    return f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log'
 
 
 def resolve_data(config: PipelineConfig) -> PipelineConfig:
@@ -71,10 +72,10 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
   run_outputs = metadata.latest_run(metadata.open_store(config.metadata_path))
   if run_outputs is None:
     raise RuntimeError(f'{config.metadata_path} records no pipeline run')
-  blessing = run_outputs.single('ModelBlessing')
-  pushed = run_outputs.single('PushedModel')
-  evaluation_artifact = run_outputs.single('ModelEvaluation')
-  examples = run_outputs.single('Examples')
+  blessing = run_outputs.single('blessing')
+  pushed = run_outputs.single('pushed_model')
+  evaluation_artifact = run_outputs.single('evaluation')
+  examples = run_outputs.single('examples')
   accuracy = None
   if evaluation_artifact is not None:
     overall = tfma.load_eval_result(evaluation_artifact.uri).get_metrics_for_slice()

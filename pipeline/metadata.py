@@ -24,12 +24,16 @@ def open_store(metadata_path: str) -> mlmd.MetadataStore:
 
 @dataclasses.dataclass
 class RunOutputs:
-  """One pipeline run: its id and the artifacts its executions produced or reused, by artifact type."""
+  """One pipeline run: its id and the artifacts its executions produced or reused, by output key.
+
+  Output keys are the components' output names ('examples', 'transformed_examples', 'model', 'blessing',
+  'evaluation', 'pushed_model', ...), which are unique within this pipeline's DAG.
+  """
   run_id: str
   artifacts: Dict[str, List[metadata_store_pb2.Artifact]]
 
-  def single(self, type_name: str) -> Optional[metadata_store_pb2.Artifact]:
-    found = self.artifacts.get(type_name, [])
+  def single(self, output_key: str) -> Optional[metadata_store_pb2.Artifact]:
+    found = self.artifacts.get(output_key, [])
     return found[-1] if found else None
 
 
@@ -40,14 +44,13 @@ def latest_run(store: mlmd.MetadataStore) -> Optional[RunOutputs]:
     return None
   run = max(runs, key=lambda context: (context.create_time_since_epoch, context.id))
   executions = store.get_executions_by_context(run.id)
-  events = store.get_events_by_execution_ids([execution.id for execution in executions])
-  output_ids = sorted({event.artifact_id for event in events
-                       if event.type in (metadata_store_pb2.Event.OUTPUT,
-                                         metadata_store_pb2.Event.DECLARED_OUTPUT)})
-  type_names = {artifact_type.id: artifact_type.name for artifact_type in store.get_artifact_types()}
+  events = [event for event in store.get_events_by_execution_ids([execution.id for execution in executions])
+            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  by_id = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
+      sorted({event.artifact_id for event in events}))}
   artifacts: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-  for artifact in store.get_artifacts_by_id(output_ids):
-    artifacts.setdefault(type_names[artifact.type_id], []).append(artifact)
+  for event in sorted(events, key=lambda event: event.artifact_id):
+    artifacts.setdefault(event.path.steps[0].key, []).append(by_id[event.artifact_id])
   return RunOutputs(run_id=run.name, artifacts=artifacts)
 
 

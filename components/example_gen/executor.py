@@ -9,7 +9,6 @@ else a hash of the image's bytes, so identical images under two paths always sha
 import bisect
 import csv
 import dataclasses
-import io
 import json
 import os
 import re
@@ -141,7 +140,7 @@ class _LoadImages(beam.DoFn):
     except image_csv.RowRejected as rejected:
       self._rejected.inc()
       yield beam.pvalue.TaggedOutput(_REJECTED, image_csv.Rejection(row.row_number, row.path, row.label,
-                                                                    str(rejected)))
+                                                                    str(rejected), row.csv_path))
       return
     if row.split:
       split = row.split
@@ -191,13 +190,13 @@ class _WriteShards(beam.DoFn):
 
 
 def _write_rejects(rejections: Iterable[image_csv.Rejection], path: str) -> None:
-  buffer = io.StringIO()
-  writer = csv.writer(buffer)
-  writer.writerow(['row', 'path', 'label', 'reason'])
-  for rejection in sorted(rejections, key=lambda item: item.row_number):
-    writer.writerow([rejection.row_number, rejection.path, rejection.label, rejection.reason])
+  """rejects.csv, sorted by CSV and row: row, path, label, reason, and the CSV the row is in."""
   with tf.io.gfile.GFile(path, 'w') as handle:
-    handle.write(buffer.getvalue())
+    writer = csv.writer(handle)
+    writer.writerow(['row', 'path', 'label', 'reason', 'csv'])
+    for rejection in sorted(rejections, key=lambda item: (item.csv_path, item.row_number)):
+      writer.writerow([rejection.row_number, rejection.path, rejection.label, rejection.reason,
+                       rejection.csv_path])
 
 
 def _split_conflicts(item) -> Iterable[Tuple[int, str, str]]:

@@ -38,6 +38,7 @@ class ImageRow:
   label: str
   split: Optional[str] = None  # an output split name, when the CSV names one
   extras: Tuple[Tuple[str, str], ...] = ()  # extra columns kept as string features
+  csv_path: str = ''  # the CSV the row came from
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +47,7 @@ class Rejection:
   path: str
   label: str
   reason: str
+  csv_path: str = ''
 
 
 class RowRejected(ValueError):
@@ -113,7 +115,7 @@ def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None, heade
     for cells in reader:
       if not any(cell.strip() for cell in cells):
         continue
-      yield _parse_row(base_dir, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
+      yield _parse_row(csv_path, base_dir, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
 
 
 def _strip_bom(lines):
@@ -123,13 +125,13 @@ def _strip_bom(lines):
     first = False
 
 
-def _parse_row(base_dir, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
+def _parse_row(csv_path, base_dir, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
   expected = names or DEFAULT_COLUMNS[:max(2, min(len(cells), 3))]
   path = cells[0] if cells else ''
   label = cells[1] if len(cells) > 1 else ''
 
   def reject(reason):
-    return Rejection(row_number, path, label, reason)
+    return Rejection(row_number, path, label, reason, csv_path)
 
   if len(cells) != len(expected):
     wanted = ','.join(expected) if names else 'image_path,label[,split]'
@@ -151,7 +153,7 @@ def _parse_row(base_dir, row_number, cells, names, seen_paths) -> Union[ImageRow
     return reject(f'duplicate of row {seen_paths[location]} (same image path)')
   seen_paths[location] = row_number
   extras = tuple((name, values[name]) for name in expected if name not in DEFAULT_COLUMNS)
-  return ImageRow(base_dir, row_number, path, label, split, extras)
+  return ImageRow(base_dir, row_number, path, label, split, extras, csv_path)
 
 
 def resolve_image_path(base_dir: str, image_path: str) -> str:

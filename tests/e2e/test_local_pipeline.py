@@ -83,7 +83,7 @@ def test_a_blessed_model_was_pushed_in_the_tf_serving_layout(first_run):
   rejects_csv = os.path.join(output_dir, 'pipeline_root', 'FileBasedExampleGen', 'examples', '1', 'rejects.csv')
   assert f'ExampleGen accepted 1797 rows and rejected 0; rejects report: {rejects_csv}' in stdout
   with open(rejects_csv) as handle:
-    assert handle.read() == 'row,path,label,reason\n'
+    assert handle.read() == 'row,path,label,reason,csv\n'
 
 
 def test_serving_on_raw_jpeg_bytes_matches_evaluation(first_run):
@@ -135,8 +135,8 @@ def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):
   assert (f'ExampleGen refused the data: {csv_path}: accepted 30, rejected 2 of 32 rows (6.2%), above '
           f'max_reject_fraction=0.05. Reasons per row: {rejects_csv[0]}') in result.stderr
   with open(rejects_csv[0]) as handle:
-    assert handle.read().splitlines()[1:] == ['31,missing/one.jpg,zero,image file not found',
-                                              '32,missing/two.jpg,nine,image file not found']
+    assert handle.read().splitlines()[1:] == [f'31,missing/one.jpg,zero,image file not found,{csv_path}',
+                                              f'32,missing/two.jpg,nine,image file not found,{csv_path}']
 
 
 def test_rerun_with_a_stricter_bar_reuses_the_cache_and_pushes_nothing(first_run):

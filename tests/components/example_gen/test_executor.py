@@ -20,8 +20,8 @@ SPLITS = ('train', 'eval', 'test')
 
 
 def _run_example_gen(csv_path, output_dir, **settings):
-  settings.setdefault('labels', tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path),
-                                                                          'labels.txt'))))
+  if 'labels' not in settings:
+    settings['labels'] = tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt')))
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   input_base, input_config = executor.make_input_config(csv_path)
@@ -240,3 +240,21 @@ def test_a_folder_of_class_sub_folders_needs_no_csv(small_digits, tmp_path):
     derived = handle.read().splitlines()
   assert derived[int(reject['row']) - 1] == 'zero/notes.txt,zero'
   assert reject['reason'] == 'not a readable image: no known image header'
+
+
+def test_csv_and_images_on_a_non_local_file_system(small_digits, tmp_path):
+  """gs:// works the same way: every read goes through TensorFlow's file systems (here its ram://)."""
+  csv_path, labels_path = small_digits
+  remote = f'ram://visionflow-test-{os.getpid()}/flowers'
+  with open(csv_path, newline='') as handle:
+    rows = list(csv.reader(handle))[:20]
+  for relative, _ in rows:
+    tf.io.gfile.makedirs(f'{remote}/{os.path.dirname(relative)}')
+    tf.io.gfile.copy(os.path.join(os.path.dirname(csv_path), relative), f'{remote}/{relative}')
+  with tf.io.gfile.GFile(f'{remote}/all.csv', 'w') as handle:
+    handle.write(''.join(f'{relative},{label}\n' for relative, label in rows))
+
+  examples = _run_example_gen(f'{remote}/all.csv', str(tmp_path / 'out'),
+                              labels=tuple(image_csv.read_labels(labels_path)))
+  assert set(_split_of_paths(examples.uri)) == {relative for relative, _ in rows}
+  assert examples.get_int_custom_property('rejected_rows') == 0

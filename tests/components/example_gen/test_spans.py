@@ -1,4 +1,5 @@
 """Spans: data arriving over time, read through TFX's FileBasedExampleGen driver on LocalDagRunner."""
+import csv
 import os
 import shutil
 
@@ -65,8 +66,13 @@ def test_the_last_n_spans_are_read_together(small_digits, tmp_path):
   pattern = str(tmp_path / 'span-{SPAN}' / 'all.csv')
   for span, chunk in enumerate((lines[:30], lines[30:60], lines[60:]), start=1):
     _span_folder(small_digits, str(tmp_path), f'span-{span}', chunk)
+  with open(tmp_path / 'span-2' / 'all.csv', 'a') as handle:
+    handle.write('zero/missing.jpg,zero\n')
   newest_two = _run_example_gen(pattern, str(tmp_path), num_spans=2)
   assert set(_paths(newest_two)) == {line.split(',')[0] for line in lines[30:]}
+  with open(newest_two.custom_properties['rejects_uri'].string_value, newline='') as handle:
+    [reject] = list(csv.DictReader(handle))
+  assert (reject['row'], reject['csv']) == ('31', str(tmp_path / 'span-2' / 'all.csv'))
 
 
 def test_dated_folders_read_the_newest_day(small_digits, tmp_path):

@@ -1,0 +1,202 @@
+"""ExampleGen throughput and memory, measured side by side on a flowers-sized set of generated photos.
+
+Prints, from one run on this machine:
+  - a plain sequential read of the image files (the I/O limit),
+  - this project's ExampleGen executor (Beam DirectRunner): images/s and output bytes,
+  - a naive converter that decodes every image to float pixels before writing (the textbook approach),
+  - the ratios between them, and ExampleGen's peak memory at 1x and 4x the image count.
+
+Usage: .venv/bin/python benchmarks/example_gen_benchmark.py [--images 3670] [--repeats 3] [--work-dir DIR]
+"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+CLASSES = ('daisy', 'dandelion', 'roses', 'sunflowers', 'tulips')
+
+
+def generate_photos(folder: str, count: int, seed: int = 0) -> str:
+  """`count` photo-like JPEGs of 200-500 px: smooth colour fields with fine texture, like flower shots."""
+  rng = np.random.default_rng(seed)
+  rows = []
+  for index in range(count):
+    label = CLASSES[index % len(CLASSES)]
+    width, height = (int(value) for value in rng.integers(200, 501, size=2))
+    coarse = Image.fromarray(rng.integers(0, 256, size=(6, 6, 3), dtype=np.uint8)).resize(
+        (width, height), Image.BICUBIC)
+    texture = rng.normal(0, 10, size=(height, width, 3))
+    pixels = np.clip(np.asarray(coarse, dtype=np.float32) + texture, 0, 255).astype(np.uint8)
+    relative = f'{label}/photo_{index:05d}.jpg'
+    os.makedirs(os.path.join(folder, label), exist_ok=True)
+    Image.fromarray(pixels).save(os.path.join(folder, relative), format='JPEG', quality=80)
+    rows.append((relative, label))
+  with open(os.path.join(folder, 'labels.txt'), 'w') as handle:
+    handle.write('\n'.join(CLASSES) + '\n')
+  return _write_csv(folder, 'all_data.csv', rows)
+
+
+def _write_csv(folder, name, rows):
+  path = os.path.join(folder, name)
+  with open(path, 'w', newline='') as handle:
+    csv.writer(handle).writerows(rows)
+  return path
+
+
+def multiply(folder: str, csv_path: str, factor: int) -> str:
+  """A CSV `factor` times longer, over hard links of the same files under new names (distinct paths)."""
+  with open(csv_path, newline='') as handle:
+    rows = list(csv.reader(handle))
+  more = []
+  for copy in range(factor):
+    for relative, label in rows:
+      linked = relative if copy == 0 else relative.replace('.jpg', f'_copy{copy}.jpg')
+      if copy and not os.path.exists(os.path.join(folder, linked)):
+        os.link(os.path.join(folder, relative), os.path.join(folder, linked))
+      more.append((linked, label))
+  return _write_csv(folder, f'all_data_x{factor}.csv', more)
+
+
+def image_paths(csv_path: str):
+  with open(csv_path, newline='') as handle:
+    return [os.path.join(os.path.dirname(csv_path), row[0]) for row in csv.reader(handle)]
+
+
+def sequential_read(csv_path: str) -> dict:
+  start = time.perf_counter()
+  total = 0
+  paths = image_paths(csv_path)
+  for path in paths:
+    with open(path, 'rb') as handle:
+      total += len(handle.read())
+  return {'seconds': time.perf_counter() - start, 'images': len(paths), 'input_bytes': total}
+
+
+def run_example_gen(csv_path: str, output_dir: str) -> dict:
+  """This project's executor, exactly as the pipeline runs it (in-process, Beam DirectRunner)."""
+  from tfx.proto import example_gen_pb2
+  from tfx.types import standard_artifacts
+  from tfx.utils import proto_utils
+
+  from components.example_gen import executor
+  from components.example_gen import image_csv
+
+  examples = standard_artifacts.Examples()
+  examples.uri = output_dir
+  input_base, input_config = executor.make_input_config(csv_path)
+  labels = image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt'))
+  properties = {
+      'input_base': input_base,
+      'input_config': proto_utils.proto_to_json(input_config),
+      'output_config': proto_utils.proto_to_json(executor.make_output_config(8, 1, 1)),
+      'custom_config': proto_utils.proto_to_json(executor.make_custom_config(executor.Settings(
+          labels=tuple(labels)))),
+      'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE,
+  }
+  start = time.perf_counter()
+  executor.Executor(executor.Executor.Context(
+      beam_pipeline_args=['--direct_running_mode=in_memory', '--direct_num_workers=1'],
+      tmp_dir=os.path.join(output_dir, '.tmp'))).Do({}, {'examples': [examples]}, properties)
+  seconds = time.perf_counter() - start
+  accepted = examples.get_int_custom_property('accepted_rows')
+  return {'seconds': seconds, 'images': accepted, 'output_bytes': _folder_bytes(output_dir),
+          'rejected': examples.get_int_custom_property('rejected_rows')}
+
+
+def naive_convert(csv_path: str, output_path: str, limit: int) -> dict:
+  """The textbook converter: decode, resize to 224x224, store float32 pixels in each tf.Example."""
+  import tensorflow as tf
+  paths = image_paths(csv_path)[:limit]
+  start = time.perf_counter()
+  with tf.io.TFRecordWriter(output_path, options='GZIP') as writer:
+    for path in paths:
+      with Image.open(path) as image:
+        pixels = np.asarray(image.convert('RGB').resize((224, 224)), dtype=np.float32) / 255.0
+      example = tf.train.Example(features=tf.train.Features(feature={
+          'pixels': tf.train.Feature(float_list=tf.train.FloatList(value=pixels.reshape(-1))),
+          'label': tf.train.Feature(bytes_list=tf.train.BytesList(value=[path.split('/')[-2].encode()])),
+      }))
+      writer.write(example.SerializeToString())
+  return {'seconds': time.perf_counter() - start, 'images': len(paths),
+          'output_bytes': os.path.getsize(output_path)}
+
+
+def _folder_bytes(folder: str) -> int:
+  return sum(os.path.getsize(os.path.join(root, name)) for root, _, names in os.walk(folder)
+             for name in names if name.endswith('.gz'))
+
+
+def peak_memory_mb(csv_path: str, output_dir: str) -> float:
+  """ExampleGen in a fresh process; its own peak resident memory."""
+  code = ('import json, resource, sys; sys.path.insert(0, sys.argv[3]); '
+          'from benchmarks.example_gen_benchmark import run_example_gen; '
+          'result = run_example_gen(sys.argv[1], sys.argv[2]); '
+          'result["peak_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024; '
+          'print(json.dumps(result))')
+  project = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  output = subprocess.run([sys.executable, '-c', code, csv_path, output_dir, project], check=True,
+                          capture_output=True, text=True).stdout
+  return json.loads(output.strip().splitlines()[-1])
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--images', type=int, default=3670)
+  parser.add_argument('--repeats', type=int, default=3)
+  parser.add_argument('--naive-images', type=int, default=500,
+                      help='the naive converter runs on the first N images (it writes ~0.6 MB per image)')
+  parser.add_argument('--work-dir', default=None)
+  args = parser.parse_args()
+  work_dir = args.work_dir or tempfile.mkdtemp(prefix='visionflow_bench_')
+
+  start = time.perf_counter()
+  csv_path = generate_photos(os.path.join(work_dir, 'photos'), args.images)
+  input_bytes = sequential_read(csv_path)['input_bytes']
+  print(f'generated {args.images} JPEGs, {input_bytes / 1e6:.1f} MB, in {time.perf_counter() - start:.0f}s '
+        f'under {work_dir}')
+
+  reads, ours = [], []
+  for repeat in range(args.repeats):
+    reads.append(sequential_read(csv_path))
+    ours.append(run_example_gen(csv_path, os.path.join(work_dir, f'example_gen_{repeat}')))
+  naive = naive_convert(csv_path, os.path.join(work_dir, 'naive.tfrecord.gz'), args.naive_images)
+
+  read_rate = statistics.median(args.images / run['seconds'] for run in reads)
+  our_rate = statistics.median(run['images'] / run['seconds'] for run in ours)
+  naive_rate = naive['images'] / naive['seconds']
+  our_bytes = ours[0]['output_bytes']
+  naive_bytes_full = naive['output_bytes'] / naive['images'] * args.images
+  assert all(run['images'] == args.images and run['rejected'] == 0 for run in ours), ours
+
+  print(f'\n{"method":<34}{"images/s":>12}{"output MB":>12}')
+  print(f'{"sequential read (I/O limit)":<34}{read_rate:>12.0f}{"-":>12}')
+  print(f'{"visionflow ExampleGen":<34}{our_rate:>12.1f}{our_bytes / 1e6:>12.1f}')
+  print(f'{"naive float converter":<34}{naive_rate:>12.1f}{naive_bytes_full / 1e6:>12.1f}'
+        f'  (measured on {naive["images"]} images, output scaled to {args.images})')
+  print(f'\nExampleGen / naive converter speed:   {our_rate / naive_rate:.2f}x')
+  print(f'naive / ExampleGen output size:        {naive_bytes_full / our_bytes:.1f}x')
+  print(f'ExampleGen output / input bytes:       {our_bytes / input_bytes:.3f}')
+  print(f'ExampleGen / sequential read speed:    {our_rate / read_rate:.4f} '
+        f'(medians of {args.repeats}; reads are from the page cache)')
+
+  x4_csv = multiply(os.path.dirname(csv_path), csv_path, 4)
+  one = peak_memory_mb(csv_path, os.path.join(work_dir, 'memory_1x'))
+  four = peak_memory_mb(x4_csv, os.path.join(work_dir, 'memory_4x'))
+  print(f'\npeak memory, ExampleGen process: 1x ({one["images"]} images) {one["peak_mb"]:.0f} MB, '
+        f'4x ({four["images"]} images) {four["peak_mb"]:.0f} MB, ratio {four["peak_mb"] / one["peak_mb"]:.2f}')
+
+
+if __name__ == '__main__':
+  main()
