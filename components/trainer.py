@@ -1,91 +1,69 @@
-"""TFX Trainer entry point: trains the classifier and exports a SavedModel with its serving signatures."""
-from typing import Sequence
+"""TFX Trainer entry point: chooses the distribution strategy and trains, in-process or on N workers."""
+import os
+import subprocess
+import sys
+from typing import List
 
-import keras_tuner
+import portpicker
 import tensorflow as tf
-import tensorflow_transform as tft
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import features
-from components import model as model_lib
-
-
-class _EpochLogger(tf.keras.callbacks.Callback):
-  """One log line per epoch, so a long Trainer step shows how far along it is."""
-
-  def __init__(self, epochs: int):
-    super().__init__()
-    self._epochs = epochs
-
-  def on_epoch_end(self, epoch, logs=None):
-    shown = ', '.join(f'{name} {value:.4f}' for name, value in sorted((logs or {}).items()))
-    logging.info('Trainer epoch %d/%d: %s', epoch + 1, self._epochs, shown)
-
-
-def _serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,
-                        labels: Sequence[str]):
-  """serving_default takes raw image bytes; the tf.Example signatures are what TFMA calls.
-
-  All three run the same Transform graph, so serving sees exactly the preprocessing of training.
-  """
-  model.tft_layer = tf_transform_output.transform_features_layer()
-  class_names = tf.constant(list(labels))
-  raw_feature_spec = tf_transform_output.raw_feature_spec()
-  unlabelled_spec = {name: spec for name, spec in raw_feature_spec.items() if name != features.LABEL}
-
-  def predict(raw_features):
-    transformed = model.tft_layer(raw_features)
-    return model({features.PIXELS: transformed[features.PIXELS]})
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.SERVING_INPUT)])
-  def serve_image_bytes(image_bytes):
-    probabilities = predict({features.IMAGE: tf.reshape(image_bytes, [-1, 1])})
-    class_index = tf.argmax(probabilities, axis=1)
-    return {features.PROBABILITIES: probabilities,
-            features.CLASS_INDEX: class_index,
-            features.CLASS_NAME: tf.gather(class_names, class_index)}
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
-  def serve_tf_examples(serialized_examples):
-    return {features.PROBABILITIES: predict(tf.io.parse_example(serialized_examples, unlabelled_spec))}
-
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
-  def transform_features(serialized_examples):
-    return model.tft_layer(tf.io.parse_example(serialized_examples, raw_feature_spec))
-
-  return {
-      'serving_default': serve_image_bytes.get_concrete_function(),
-      features.TF_EXAMPLE_SIGNATURE: serve_tf_examples.get_concrete_function(),
-      features.TRANSFORM_SIGNATURE: transform_features.get_concrete_function(),
-  }
+from components import strategy as strategy_lib
+from components import training
 
 
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on Transform's train split, validates on eval, exports to fn_args.serving_model_dir.
 
-  custom_config: labels, image_size, batch_size, epochs, random_seed. Hyperparameters come from the Tuner when it ran.
+  custom_config: the model settings of pipeline.pipeline (labels, image_size, backbone, weights, epochs,
+  strategy, num_workers, ...). Hyperparameters come from the Tuner, from config, or are the defaults.
   """
   config = fn_args.custom_config
-  labels = config['labels']
-  tf.keras.utils.set_random_seed(config['random_seed'])
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-  hp = (keras_tuner.HyperParameters.from_config(fn_args.hyperparameters)
-        if fn_args.hyperparameters else model_lib.hyperparameter_space())
-  logging.info('Trainer hyperparameters: %s', hp.values)
+  hyperparameters = fn_args.hyperparameters or config.get('hyperparameters')
+  job = training.TrainingJob(
+      train_files=list(fn_args.train_files), eval_files=list(fn_args.eval_files),
+      transform_output=fn_args.transform_output, serving_model_dir=fn_args.serving_model_dir,
+      model_run_dir=fn_args.model_run_dir,
+      backup_dir=training.backup_dir_for(os.path.dirname(os.path.dirname(fn_args.model_run_dir)),
+                                         fn_args.train_files, config, hyperparameters),
+      config=config, hyperparameters=hyperparameters)
+  tpu_found = (config['strategy'] in ('auto', 'tpu')
+               and strategy_lib.tpu_available(config.get('tpu_address')))
+  strategy = strategy_lib.choose_strategy(config['strategy'], config['num_workers'], tpu_found,
+                                          len(tf.config.list_physical_devices('GPU')))
+  if strategy == 'multi_worker' and 'TF_CONFIG' not in os.environ:
+    run_local_workers(job, config['num_workers'])
+  else:
+    training.train_and_export(job, strategy)
 
-  train_dataset = model_lib.input_fn(fn_args.train_files, fn_args.data_accessor, tf_transform_output,
-                                     config['batch_size'])
-  eval_dataset = model_lib.input_fn(fn_args.eval_files, fn_args.data_accessor, tf_transform_output,
-                                    config['batch_size'], shuffle=False)
-  model = model_lib.build_model(hp, config['image_size'], len(labels))
-  model.fit(train_dataset, validation_data=eval_dataset, epochs=config['epochs'], verbose=0,
-            callbacks=[_EpochLogger(config['epochs']),
-                       # Exports the weights of the epoch with the best eval-split accuracy.
-                       tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max',
-                                                        patience=config['epochs'],
-                                                        restore_best_weights=True),
-                       tf.keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir)])
-  model.save(fn_args.serving_model_dir, save_format='tf',
-             signatures=_serving_signatures(model, tf_transform_output, labels))
-  logging.info('Trainer exported the model to %s', fn_args.serving_model_dir)
+
+def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:
+  """Runs `num_workers` worker processes with TF_CONFIG on loopback ports and waits for all of them.
+
+  The same worker entry point (`python -m components.training_worker JOB`) runs as the workers of a
+  TFJob on Kubernetes. Worker logs go to the model run folder; a failing worker fails the Trainer.
+  """
+  tf.io.gfile.makedirs(job.model_run_dir)
+  job_path = os.path.join(job.model_run_dir, 'training_job.json')
+  job.save(job_path)
+  ports = [portpicker.pick_unused_port() for _ in range(num_workers)]
+  workers: List[subprocess.Popen] = []
+  log_paths = [os.path.join(job.model_run_dir, f'worker-{index}.log') for index in range(num_workers)]
+  for index, log_path in enumerate(log_paths):
+    with open(log_path, 'w') as log:
+      env = dict(os.environ, TF_CONFIG=strategy_lib.worker_tf_config(ports, index))
+      workers.append(subprocess.Popen([sys.executable, '-m', 'components.training_worker', job_path],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+  logging.info('Trainer started %d workers on ports %s; logs: %s', num_workers, ports, log_paths)
+  failed = []
+  for index, worker in enumerate(workers):
+    if worker.wait() != 0:
+      failed.append(index)
+      for other in workers:  # the others would wait for the failed one forever
+        if other.poll() is None:
+          other.kill()
+  if failed:
+    with open(log_paths[failed[0]]) as log:
+      tail = log.read()[-3000:]
+    raise RuntimeError(f'training worker(s) {failed} failed; log {log_paths[failed[0]]} ends with:\n{tail}')

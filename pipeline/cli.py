@@ -7,6 +7,8 @@ import sys
 import warnings
 from typing import List, Optional
 
+import yaml
+
 # TFX and TFMA need Keras 2 (tf_keras): this must be set before TensorFlow is first imported.
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
@@ -15,25 +17,38 @@ warnings.filterwarnings('ignore', category=FutureWarning, module=r'google\.')
 
 from pipeline import config as config_lib  # noqa: E402  (after the environment above)
 
-_NO_FLAG = {'enable_cache', 'csv_header', 'beam_pipeline_args', 'pipeline_name'}
+_NO_FLAG = {'beam_pipeline_args', 'pipeline_name'}
 
 
 def _comma_separated(text: str) -> tuple:
   return tuple(part.strip() for part in text.split(',') if part.strip())
 
 
+def _key_values(text: str) -> dict:
+  """`learning_rate=0.001,dense_units=64` -> {'learning_rate': 0.001, 'dense_units': 64}."""
+  pairs = [part.split('=', 1) for part in _comma_separated(text)]
+  if any(len(pair) != 2 for pair in pairs):
+    raise argparse.ArgumentTypeError(f'expected name=value[,name=value...], got {text!r}')
+  return {name.strip(): yaml.safe_load(value) for name, value in pairs}
+
+
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+  """One flag per config key (`tuner_trials` -> `--tuner-trials`); booleans get `--x` and `--no-x`."""
   parser.add_argument('--config', help='YAML file of config keys (see pipeline/config.py); flags win')
   for field in dataclasses.fields(config_lib.PipelineConfig):
     if field.name in _NO_FLAG:
       continue
+    flag = field.name.replace('_', '-')
     value_type = config_lib.field_type(field.name)
-    parser.add_argument('--' + field.name.replace('_', '-'), dest=field.name,
-                        type=_comma_separated if value_type is tuple else value_type,
-                        default=None, help=f'default: {field.default}')
-  parser.add_argument('--csv-header', dest='csv_header', action='store_const', const=True, default=None,
-                      help="the CSV's first line names its columns")
-  parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False, default=None,
+    if value_type is bool:
+      parser.add_argument(f'--{flag}', dest=field.name, action='store_const', const=True, default=None,
+                          help=f'default: {field.default}')
+      parser.add_argument(f'--no-{flag}', dest=field.name, action='store_const', const=False, default=None)
+      continue
+    parse = {tuple: _comma_separated, dict: _key_values}.get(value_type, value_type)
+    default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
+    parser.add_argument(f'--{flag}', dest=field.name, type=parse, default=None, help=f'default: {default}')
+  parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False,
                       help='re-run every component instead of reusing cached results')
 
 

@@ -46,16 +46,39 @@ class PipelineConfig:
 
   # Model input: images are resized with padding to image_size x image_size RGB.
   image_size: int = 32
-  batch_size: int = 32
+  # Model: small_cnn (from scratch), mobilenet_v2, efficientnet_b0, efficientnet_lite0. weights:
+  # 'imagenet', 'none', or a local weights file (air-gapped clusters); unset: imagenet for the pretrained
+  # backbones, none for small_cnn. Pretrained backbones start frozen; with the fine_tune hyperparameter the
+  # top fine_tune_layers layers then train fine_tune_epochs more epochs at a tenth of the learning rate.
+  backbone: str = 'small_cnn'
+  weights: Optional[str] = None
+  fine_tune_layers: int = 20
+  fine_tune_epochs: int = 3
+  # Augmentation (random crop, horizontal flip, contrast and brightness), active only in training, on
+  # batches. Off by default for the 32 px digits sample (a flipped digit is another symbol, and crops of
+  # a tiny scan cost more epochs than they earn); turn them on for photos.
+  augment_crop: bool = False
+  augment_flip: bool = False
+  augment_colour: bool = False
+  batch_size: int = 32  # per replica: the global batch is batch_size x replicas
   epochs: int = 12
+  # Distribution: auto (a TPU if found, multi_worker if num_workers > 1, mirrored on several GPUs, else one
+  # device), one_device, mirrored, multi_worker, tpu.
+  strategy: str = 'auto'
+  num_workers: int = 1
+  tpu_address: Optional[str] = None
+  # Tuning: random, bayesian or hyperband; tuner_trials 0 skips it. Fixed hyperparameters (a mapping of
+  # names in components/model.py:hyperparameter_space) also skip it.
+  tuner: str = 'random'
   tuner_trials: int = 2
   tuner_epochs: int = 4
+  hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
 
   # Blessing: the Evaluator blesses a model only at or above this test-split accuracy.
   min_accuracy: float = 0.8
 
-  enable_cache: bool = True
+  enable_cache: bool = True  # --no-cache re-runs every component
   beam_pipeline_args: tuple = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
 
   @property
@@ -76,6 +99,19 @@ class PipelineConfig:
     for name in ('train_buckets', 'eval_buckets', 'test_buckets', 'image_size', 'batch_size', 'epochs'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
+    from components import model as model_lib  # the choices live with the code that uses them
+    from components import strategy as strategy_lib
+    from components import tuner as tuner_lib
+    for name, value, choices in (('backbone', self.backbone, model_lib.BACKBONES),
+                                 ('strategy', self.strategy, strategy_lib.STRATEGIES),
+                                 ('tuner', self.tuner, tuner_lib.TUNERS)):
+      if value not in choices:
+        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
+    if self.num_workers < 1:
+      raise ValueError(f'num_workers must be at least 1, got {self.num_workers}')
+    unknown = set(self.hyperparameters) - set(model_lib.hyperparameter_space(self.backbone).values)
+    if unknown:
+      raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone}')
     if self.tuner_trials < 0 or self.tuner_epochs < 1:
       raise ValueError('tuner_trials must be >= 0 and tuner_epochs >= 1')
     for name in ('min_accuracy', 'max_reject_fraction'):

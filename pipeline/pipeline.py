@@ -16,12 +16,14 @@ from tfx.components import Trainer
 from tfx.components import Transform
 from tfx.components import Tuner
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
 from components import evaluation
+from components import model as model_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
 from pipeline.config import PipelineConfig
@@ -38,13 +40,32 @@ def read_class_labels(config: PipelineConfig) -> List[str]:
   return image_csv.folder_classes(config.image_folder)
 
 
-def create_pipeline(config: PipelineConfig, labels: List[str],
-                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None
-                    ) -> tfx_pipeline.Pipeline:
-  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
+_TUNER_KEYS = ('labels', 'image_size', 'backbone', 'weights', 'augment_crop', 'augment_flip', 'augment_colour',
+               'batch_size', 'random_seed', 'tuner', 'tuner_trials', 'tuner_epochs')
 
-  `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
-  """
+
+def model_settings(config: PipelineConfig, labels: List[str]) -> dict:
+  """The Tuner's and Trainer's custom_config: what components/ needs of the config, as plain JSON."""
+  weights = config.weights or ('imagenet' if config.backbone != 'small_cnn' else None)
+  settings = {
+      'labels': labels, 'image_size': config.image_size, 'backbone': config.backbone,
+      'weights': None if weights == 'none' else weights,
+      'fine_tune_layers': config.fine_tune_layers, 'fine_tune_epochs': config.fine_tune_epochs,
+      'augment_crop': config.augment_crop, 'augment_flip': config.augment_flip,
+      'augment_colour': config.augment_colour, 'batch_size': config.batch_size, 'epochs': config.epochs,
+      'strategy': config.strategy, 'num_workers': config.num_workers, 'tpu_address': config.tpu_address,
+      'tuner': config.tuner, 'tuner_trials': config.tuner_trials, 'tuner_epochs': config.tuner_epochs,
+      'random_seed': config.random_seed, 'hyperparameters': None,
+  }
+  if config.hyperparameters:
+    hp = model_lib.hyperparameter_space(config.backbone)
+    hp.values.update(config.hyperparameters)
+    settings['hyperparameters'] = hp.get_config()
+  return settings
+
+
+def create_data_components(config: PipelineConfig, labels: List[str]) -> List[BaseComponent]:
+  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG."""
   if config.image_folder:
     input_base, input_config = example_gen_executor.make_folder_input_config(config.image_folder)
   else:
@@ -72,27 +93,35 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   example_validator = ExampleValidator(statistics=statistics_gen.outputs['statistics'],
                                                       schema=schema_gen.outputs['schema'])
 
-  model_config = {'labels': labels, 'image_size': config.image_size, 'batch_size': config.batch_size,
-                  'epochs': config.epochs, 'tuner_trials': config.tuner_trials,
-                  'tuner_epochs': config.tuner_epochs,
-                  'random_seed': config.random_seed}
   transform = Transform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
-      custom_config=model_config)
+      custom_config={'labels': labels, 'image_size': config.image_size})
+  return [example_gen, statistics_gen, schema_gen, example_validator, transform]
 
+
+def create_pipeline(config: PipelineConfig, labels: List[str],
+                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None
+                    ) -> tfx_pipeline.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
+
+  `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
+  """
+  components = create_data_components(config, labels)
+  example_gen, schema_gen, transform = components[0], components[2], components[4]
+  model_config = model_settings(config, labels)
   trainer_inputs = {}
-  components = [example_gen, statistics_gen, schema_gen, example_validator, transform]
-  if config.tuner_trials > 0:
+  if config.tuner_trials > 0 and not config.hyperparameters:
     tuner = Tuner(
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
         tuner_fn=TUNER_FN,
         train_args=trainer_pb2.TrainArgs(splits=['train']),
         eval_args=trainer_pb2.EvalArgs(splits=['eval']),
-        custom_config=model_config)
+        # Only what tuning depends on, so changing e.g. the training epochs keeps the Tuner cached.
+        custom_config={key: model_config[key] for key in _TUNER_KEYS})
     trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
     components.append(tuner)
 
