@@ -54,8 +54,8 @@ def backup_dir_for(trainer_dir: str, train_files: Sequence[str], config: Dict,
   return os.path.join(trainer_dir, 'backup', hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
-def make_dataset(file_patterns: Sequence[str], tf_transform_output: tft.TFTransformOutput, batch_size: int,
-                 training: bool, num_workers: int = 1, seed: int = 0) -> tf.data.Dataset:
+def make_dataset(file_patterns: Sequence[str], feature_spec: Dict, batch_size: int, training: bool,
+                 num_workers: int = 1, seed: int = 0) -> tf.data.Dataset:
   """(features, label_index) batches from Transform's GZIP TFRecords.
 
   Parallel interleaved reads, shuffling and repetition for training, parsing after batching (one
@@ -64,7 +64,6 @@ def make_dataset(file_patterns: Sequence[str], tf_transform_output: tft.TFTransf
   files = sorted(path for pattern in file_patterns for path in tf.io.gfile.glob(pattern))
   if not files:
     raise FileNotFoundError(f'no transformed examples match {list(file_patterns)}')
-  spec = tf_transform_output.transformed_feature_spec()
   dataset = tf.data.Dataset.from_tensor_slices(files)
   if training:
     dataset = dataset.shuffle(len(files), seed=seed)
@@ -74,7 +73,7 @@ def make_dataset(file_patterns: Sequence[str], tf_transform_output: tft.TFTransf
   if training:
     dataset = dataset.shuffle(4 * batch_size, seed=seed).repeat()
   dataset = dataset.batch(batch_size, drop_remainder=training).map(
-      lambda records: _split_label(tf.io.parse_example(records, spec)), num_parallel_calls=tf.data.AUTOTUNE)
+      lambda records: _split_label(tf.io.parse_example(records, feature_spec)), num_parallel_calls=tf.data.AUTOTUNE)
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
       tf.data.experimental.AutoShardPolicy.FILE if len(files) >= num_workers
@@ -118,9 +117,9 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   logging.info('Trainer: strategy %s, %d replicas, global batch %d, %d steps per epoch', strategy_name,
                replicas, global_batch, steps_per_epoch)
   tf_transform_output = tft.TFTransformOutput(job.transform_output)
-  train = make_dataset(job.train_files, tf_transform_output, global_batch, True, num_workers,
-                       config['random_seed'])
-  validation = make_dataset(job.eval_files, tf_transform_output, global_batch, False, num_workers)
+  spec = tf_transform_output.transformed_feature_spec()
+  train = make_dataset(job.train_files, spec, global_batch, True, num_workers, config['random_seed'])
+  validation = make_dataset(job.eval_files, spec, global_batch, False, num_workers)
 
   hp = job.hp()
   if strategy_name == 'tpu':

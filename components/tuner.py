@@ -31,16 +31,15 @@ def make_tuner(config: dict, directory: str) -> keras_tuner.Tuner:
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   """custom_config: the model settings plus tuner, tuner_trials, tuner_epochs."""
   config = fn_args.custom_config
-  tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
+  spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
   batch_size = config['batch_size']
   return TunerFnResult(
       tuner=make_tuner(config, fn_args.working_dir),
       fit_kwargs={
-          'x': training.make_dataset(fn_args.train_files, tf_transform_output, batch_size, training=True,
+          'x': training.make_dataset(fn_args.train_files, spec, batch_size, training=True,
                                      seed=config['random_seed']),
           'steps_per_epoch': max(1, math.ceil(training.count_records(fn_args.train_files) / batch_size)),
-          'validation_data': training.make_dataset(fn_args.eval_files, tf_transform_output, batch_size,
-                                                   training=False),
+          'validation_data': training.make_dataset(fn_args.eval_files, spec, batch_size, training=False),
           'epochs': config['tuner_epochs'],
           # A trial that stops improving ends early, leaving the budget to the others.
           'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=2)],

@@ -61,3 +61,41 @@ def test_cli_reads_data_options():
           config.max_image_pixels) == ('/data/flowers', ('image_path', 'label', 'site'), 3, 0.2, 1000)
   assert cli._config_from_args(cli.build_parser().parse_args(
       ['run', '--data-csv', 'a.csv', '--labels-file', 'l.txt', '--csv-header'])).csv_header is True
+
+
+def test_fixed_hyperparameters_skip_the_tuner_and_reach_the_trainer():
+  from pipeline import pipeline as pipeline_lib
+  config = config_lib.load_config(overrides={
+      'data_csv': '/data/all.csv', 'labels_file': '/data/labels.txt',
+      'hyperparameters': {'learning_rate': 0.01, 'dense_units': 64}})
+  dag = pipeline_lib.create_pipeline(config, ['a', 'b'])
+  assert 'Tuner' not in {component.id for component in dag.components}
+  trainer = next(component for component in dag.components if component.id == 'Trainer')
+  assert 'hyperparameters' not in trainer.inputs
+  settings = pipeline_lib.model_settings(config, ['a', 'b'])
+  assert settings['hyperparameters']['values']['learning_rate'] == 0.01
+  assert settings['hyperparameters']['values']['dense_units'] == 64
+  assert settings['hyperparameters']['values']['dropout'] == 0.3  # unset: the default
+  with_tuner = pipeline_lib.create_pipeline(config.replace(hyperparameters={}), ['a', 'b'])
+  assert 'Tuner' in {component.id for component in with_tuner.components}
+
+
+def test_unknown_hyperparameters_and_choices_are_refused():
+  with pytest.raises(ValueError, match=r"unknown hyperparameters \['fine_tune'\] for backbone small_cnn"):
+    config_lib.load_config(overrides={'hyperparameters': {'fine_tune': True}})
+  with pytest.raises(ValueError, match='backbone must be one of'):
+    config_lib.load_config(overrides={'backbone': 'resnet'})
+  with pytest.raises(ValueError, match='strategy must be one of'):
+    config_lib.load_config(overrides={'strategy': 'horovod'})
+
+
+def test_cli_sets_training_options():
+  args = cli.build_parser().parse_args(
+      ['run', '--backbone', 'efficientnet_lite0', '--weights', '/w.h5', '--strategy', 'multi_worker',
+       '--num-workers', '2', '--augment-flip', '--no-augment-colour', '--tuner', 'hyperband',
+       '--hyperparameters', 'learning_rate=0.001,dense_units=64'])
+  config = cli._config_from_args(args)
+  assert (config.backbone, config.weights, config.strategy, config.num_workers, config.augment_flip,
+          config.augment_colour, config.tuner) == ('efficientnet_lite0', '/w.h5', 'multi_worker', 2, True,
+                                                   False, 'hyperband')
+  assert config.hyperparameters == {'learning_rate': 0.001, 'dense_units': 64}
