@@ -10,6 +10,7 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import strategy as strategy_lib
+from components import tfjob
 from components import training
 
 
@@ -33,9 +34,23 @@ def run_fn(fn_args: FnArgs) -> None:
   strategy = strategy_lib.choose_strategy(config['strategy'], config['num_workers'], tpu_found,
                                           len(tf.config.list_physical_devices('GPU')))
   if strategy == 'multi_worker' and 'TF_CONFIG' not in os.environ:
-    run_local_workers(job, config['num_workers'])
+    if config.get('tfjob_image'):
+      run_tfjob_workers(job, config)
+    else:
+      run_local_workers(job, config['num_workers'])
   else:
     training.train_and_export(job, strategy)
+
+
+def run_tfjob_workers(job: training.TrainingJob, config: dict) -> None:
+  """Runs the workers as a Kubeflow TFJob (the model run folder must be on storage every pod reaches)."""
+  job_path = os.path.join(job.model_run_dir, 'training_job.json')
+  tf.io.gfile.makedirs(job.model_run_dir)
+  job.save(job_path)
+  tfjob.run_tfjob(tfjob.tfjob_manifest(
+      name=f'visionflow-train-{os.path.basename(job.model_run_dir.rstrip("/"))}',
+      namespace=config['tfjob_namespace'], image=config['tfjob_image'], num_workers=config['num_workers'],
+      job_path=job_path, gpus=config['worker_gpus']))
 
 
 def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:

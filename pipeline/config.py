@@ -67,6 +67,11 @@ class PipelineConfig:
   strategy: str = 'auto'
   num_workers: int = 1
   tpu_address: Optional[str] = None
+  # Multi-worker on Kubernetes: with an image, the Trainer runs its workers as a Kubeflow TFJob in this
+  # namespace (each with worker_gpus GPUs) instead of as local processes.
+  tfjob_image: Optional[str] = None
+  tfjob_namespace: str = 'kubeflow'
+  worker_gpus: int = 0
   # Tuning: random, bayesian or hyperband; tuner_trials 0 skips it. Fixed hyperparameters (a mapping of
   # names in components/model.py:hyperparameter_space) also skip it.
   tuner: str = 'random'
