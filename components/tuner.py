@@ -13,19 +13,38 @@ from components import training
 TUNERS = ('random', 'bayesian', 'hyperband')
 
 
+class _DefaultsFirst:
+  """The first trial runs the space's defaults, so tuning replaces them only with values that did better
+  within the same budget; random first trials alone can pick a poor corner of the space by chance."""
+
+  def populate_space(self, trial_id):
+    if not self.trials:
+      return {'status': keras_tuner.engine.trial.TrialStatus.RUNNING, 'values': self.hyperparameters.values}
+    return super().populate_space(trial_id)
+
+
+class _DefaultsFirstRandomSearchOracle(_DefaultsFirst, keras_tuner.oracles.RandomSearchOracle):
+  pass
+
+
+class _DefaultsFirstBayesianOracle(_DefaultsFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+  pass
+
+
 def make_tuner(config: dict, directory: str) -> keras_tuner.Tuner:
   """The tuner named by config['tuner']; trials train for at most config['tuner_epochs'] epochs."""
-  common = dict(hypermodel=lambda hp: model_lib.build_model(hp, config),
-                hyperparameters=model_lib.hyperparameter_space(config['backbone']),
-                objective=keras_tuner.Objective('val_accuracy', 'max'), directory=directory,
-                project_name='visionflow_tuning', seed=config['random_seed'])
+  common = dict(objective=keras_tuner.Objective('val_accuracy', 'max'),
+                hyperparameters=model_lib.hyperparameter_space(config['backbone']), seed=config['random_seed'])
   if config['tuner'] == 'random':
-    return keras_tuner.RandomSearch(max_trials=config['tuner_trials'], **common)
-  if config['tuner'] == 'bayesian':
-    return keras_tuner.BayesianOptimization(max_trials=config['tuner_trials'], **common)
-  if config['tuner'] == 'hyperband':
-    return keras_tuner.Hyperband(max_epochs=config['tuner_epochs'], factor=3, **common)
-  raise ValueError(f'unknown tuner {config["tuner"]!r}; choose one of {TUNERS}')
+    oracle = _DefaultsFirstRandomSearchOracle(max_trials=config['tuner_trials'], **common)
+  elif config['tuner'] == 'bayesian':
+    oracle = _DefaultsFirstBayesianOracle(max_trials=config['tuner_trials'], **common)
+  elif config['tuner'] == 'hyperband':
+    oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=config['tuner_epochs'], factor=3, **common)
+  else:
+    raise ValueError(f'unknown tuner {config["tuner"]!r}; choose one of {TUNERS}')
+  return keras_tuner.Tuner(oracle=oracle, hypermodel=lambda hp: model_lib.build_model(hp, config),
+                           directory=directory, project_name='visionflow_tuning')
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
@@ -42,6 +61,6 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
           'validation_data': training.make_dataset(fn_args.eval_files, spec, batch_size, training=False),
           'epochs': config['tuner_epochs'],
           # A trial that stops improving ends early, leaving the budget to the others.
-          'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=2)],
+          'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=3)],
           'verbose': 0,
       })

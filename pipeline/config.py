@@ -76,7 +76,7 @@ class PipelineConfig:
   # names in components/model.py:hyperparameter_space) also skip it.
   tuner: str = 'random'
   tuner_trials: int = 2
-  tuner_epochs: int = 4
+  tuner_epochs: int = 8
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
 

@@ -22,6 +22,16 @@ def test_the_configured_tuner_searches_the_model_space(tmp_path, name, expected)
     assert tuner.oracle.max_trials == 3
 
 
+@pytest.mark.parametrize('name', ['random', 'bayesian'])
+def test_the_first_trial_runs_the_defaults(tmp_path, name):
+  from components import model as model_lib
+  tuner = tuner_lib.make_tuner(dict(CONFIG, tuner=name), str(tmp_path))
+  first = tuner.oracle.create_trial('tuner0')
+  second = tuner.oracle.create_trial('tuner1')
+  assert first.hyperparameters.values == model_lib.hyperparameter_space().values
+  assert second.hyperparameters.values != first.hyperparameters.values
+
+
 def test_an_unknown_tuner_is_refused(tmp_path):
   with pytest.raises(ValueError, match="unknown tuner 'grid'"):
     tuner_lib.make_tuner(dict(CONFIG, tuner='grid'), str(tmp_path))
