@@ -52,9 +52,18 @@ def make_strategy(name: str, tpu_address: Optional[str] = None) -> tf.distribute
   return tf.distribute.get_strategy()
 
 
+def cluster_config() -> dict:
+  """This process's TF_CONFIG (cluster and task), empty outside a multi-worker cluster."""
+  return json.loads(os.environ.get('TF_CONFIG', '{}'))
+
+
+def num_cluster_workers() -> int:
+  return max(1, len(cluster_config().get('cluster', {}).get('worker', [])))
+
+
 def is_chief() -> bool:
   """Only the chief exports the model: the `chief` task, else worker 0 of a cluster without a chief."""
-  tf_config = json.loads(os.environ.get('TF_CONFIG', '{}'))
+  tf_config = cluster_config()
   task = tf_config.get('task')
   if not task or task.get('type') == 'chief':
     return True

@@ -111,7 +111,7 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   tf.keras.utils.set_random_seed(config['random_seed'])
   strategy = strategy_lib.make_strategy(strategy_name, config.get('tpu_address'))
   replicas = strategy.num_replicas_in_sync
-  num_workers = max(1, len(json.loads(os.environ.get('TF_CONFIG', '{}')).get('cluster', {}).get('worker', [])))
+  num_workers = strategy_lib.num_cluster_workers()
   global_batch = config['batch_size'] * replicas
   steps_per_epoch = max(1, math.ceil(count_records(job.train_files) / global_batch))
   logging.info('Trainer: strategy %s, %d replicas, global batch %d, %d steps per epoch', strategy_name,

@@ -37,12 +37,17 @@ class RunOutputs:
     return found[-1] if found else None
 
 
+def newest_run_context(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Context]:
+  """The newest pipeline run's context, or None for an empty store."""
+  runs = store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
+  return max(runs, key=lambda context: (context.create_time_since_epoch, context.id)) if runs else None
+
+
 def latest_run(store: mlmd.MetadataStore) -> Optional[RunOutputs]:
   """The newest pipeline run's output artifacts, cached ones included; None for an empty store."""
-  runs = store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
-  if not runs:
+  run = newest_run_context(store)
+  if run is None:
     return None
-  run = max(runs, key=lambda context: (context.create_time_since_epoch, context.id))
   executions = store.get_executions_by_context(run.id)
   events = [event for event in store.get_events_by_execution_ids([execution.id for execution in executions])
             if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]

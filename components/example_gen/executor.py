@@ -9,6 +9,7 @@ else a hash of the image's bytes, so identical images under two paths always sha
 import bisect
 import csv
 import dataclasses
+import itertools
 import json
 import os
 import re
@@ -267,7 +268,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
     settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
     split_names = [split.name for split in output_config.split_config.splits]
-    bucket_ends = list(_cumulative(split.hash_buckets for split in output_config.split_config.splits))
+    bucket_ends = list(itertools.accumulate(split.hash_buckets for split in output_config.split_config.splits))
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
 
     examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
@@ -370,13 +371,6 @@ def _keep_after_failure(report_uri: str) -> str:
   kept_uri = os.path.join(kept_dir, name)
   tf.io.gfile.copy(report_uri, kept_uri, overwrite=True)
   return kept_uri
-
-
-def _cumulative(values: Iterable[int]) -> Iterable[int]:
-  total = 0
-  for value in values:
-    total += value
-    yield total
 
 
 def _counters(result) -> Dict[str, int]:

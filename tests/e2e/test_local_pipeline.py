@@ -38,8 +38,7 @@ def first_run(tmp_path_factory):
 def _node_states(output_dir):
   """{component id: execution state} for the newest pipeline run."""
   store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  runs = store.get_contexts_by_type(metadata.PIPELINE_RUN_CONTEXT)
-  newest = max(runs, key=lambda context: context.create_time_since_epoch)
+  newest = metadata.newest_run_context(store)
   states = {}
   for execution in store.get_executions_by_context(newest.id):
     node_contexts = [context for context in store.get_contexts_by_execution(execution.id)
