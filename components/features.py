@@ -7,7 +7,8 @@ PATH = 'path'            # image path as written in the CSV
 HEIGHT = 'height'
 WIDTH = 'width'
 FORMAT = 'format'        # 'jpeg', 'png', ...
-RAW_FEATURES = (IMAGE, LABEL, PATH, HEIGHT, WIDTH, FORMAT)
+SIZE_BUCKET = 'size_bucket'  # the longer side's range, e.g. 'under_128px': an evaluation slice
+RAW_FEATURES = (IMAGE, LABEL, PATH, HEIGHT, WIDTH, FORMAT, SIZE_BUCKET)
 
 # Features Transform produces for training.
 PIXELS = 'pixels'        # float32 [image_size, image_size, 3] in [0, 1]

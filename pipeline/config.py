@@ -80,8 +80,21 @@ class PipelineConfig:
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
 
-  # Blessing: the Evaluator blesses a model only at or above this test-split accuracy.
+  # Blessing, on the test split: overall accuracy >= min_accuracy, accuracy >= min_slice_accuracy on every
+  # slice (each true class, image-size bucket, and each value of slice_features), and, once a model is in
+  # production (the newest version in the serving directory), overall accuracy no lower than its accuracy
+  # minus max_accuracy_drop. slice_features: extra CSV columns to slice by. fairness_thresholds: the
+  # probabilities at which Fairness Indicators reports false positive/negative rates per class.
   min_accuracy: float = 0.8
+  min_slice_accuracy: float = 0.5
+  max_accuracy_drop: float = 0.0
+  slice_features: tuple = ()
+  fairness_thresholds: tuple = (0.5,)
+  # Push destination: a local path or any file system TensorFlow writes (gs://...); default
+  # <output_dir>/serving. serving_base_path: the same directory as the TF Serving server sees it (e.g.
+  # /models where a volume is mounted), written into models.config; default serving_dir itself.
+  serving_dir: Optional[str] = None
+  serving_base_path: Optional[str] = None
 
   enable_cache: bool = True  # --no-cache re-runs every component
   beam_pipeline_args: tuple = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
@@ -95,9 +108,14 @@ class PipelineConfig:
     return os.path.join(self.output_dir, 'pipeline_root')
 
   @property
+  def serving_root(self) -> str:
+    """The push destination: one folder per model name, and models.config."""
+    return self.serving_dir or os.path.join(self.output_dir, 'serving')
+
+  @property
   def serving_model_dir(self) -> str:
     """TF Serving's base path for this model: versions are folders below it."""
-    return os.path.join(self.output_dir, 'serving', self.model_name)
+    return os.path.join(self.serving_root, self.model_name)
 
   def validate(self) -> None:
     """Raises ValueError naming the first field whose value cannot run."""
@@ -119,13 +137,22 @@ class PipelineConfig:
       raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone}')
     if self.tuner_trials < 0 or self.tuner_epochs < 1:
       raise ValueError('tuner_trials must be >= 0 and tuner_epochs >= 1')
-    for name in ('min_accuracy', 'max_reject_fraction'):
+    try:
+      thresholds = [float(threshold) for threshold in self.fairness_thresholds]
+    except ValueError:
+      thresholds = []
+    if not thresholds or not all(0.0 < threshold < 1.0 for threshold in thresholds):
+      raise ValueError(f'fairness_thresholds must lie in (0, 1), got {self.fairness_thresholds}')
+    for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
     if self.max_image_pixels < 1 or self.example_shard_bytes < 1:
       raise ValueError('max_image_pixels and example_shard_bytes must be positive')
     if self.csv_columns and self.csv_header:
       raise ValueError('csv_columns and csv_header exclude each other: name the columns in one place')
+    unknown_slices = set(self.slice_features) - set(self.csv_columns) - {'label', 'size_bucket'}
+    if self.csv_columns and unknown_slices:
+      raise ValueError(f'slice_features {sorted(unknown_slices)} are not among csv_columns {list(self.csv_columns)}')
     if self.data_csv and self.image_folder:
       raise ValueError('give data_csv or image_folder, not both')
     if (self.data_csv is None) != (self.labels_file is None) and not self.image_folder:

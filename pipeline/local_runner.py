@@ -1,5 +1,6 @@
 """Runs the pipeline on TFX's LocalDagRunner with SQLite metadata, and reports what it produced."""
 import dataclasses
+import json
 import os
 from typing import List, Optional
 
@@ -7,6 +8,7 @@ import tensorflow_model_analysis as tfma
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components import evaluation
+from components import evaluator
 from pipeline import metadata
 from pipeline import progress
 from pipeline import sample_data
@@ -24,7 +26,9 @@ class RunSummary:
   blessed: bool
   pushed_model_dir: Optional[str]
   test_accuracy: Optional[float]
-  min_accuracy: float
+  blessing_reasons: List[str]
+  baseline_dir: Optional[str]
+  report_html: Optional[str]
   log_path: str
 
   def describe_data(self) -> str:
@@ -32,13 +36,20 @@ class RunSummary:
             f'rejects report: {self.rejects_uri}')
 
   def describe(self) -> str:
+    """The outcome: what was pushed, or why nothing was; then where the evaluation report is."""
     accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
+    baseline = (f'compared with the model in production {self.baseline_dir}' if self.baseline_dir
+                else 'no model in production yet')
     if self.pushed_model_dir:
-      return f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy})'
-    if not self.blessed:
-      return (f'No model pushed: test accuracy {accuracy} is below the blessing threshold '
-              f'{self.min_accuracy:.4f}')
-    return f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log'
+      lines = [f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
+    elif not self.blessed:
+      lines = [f'No model pushed: not blessed (test accuracy {accuracy}; {baseline}). Reasons:']
+      lines += [f'  - {reason}' for reason in self.blessing_reasons]
+    else:
+      lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
+    if self.report_html:
+      lines.append(f'Evaluation report: {self.report_html}')
+    return '\n'.join(lines)
 
 
 def resolve_data(config: PipelineConfig) -> PipelineConfig:
@@ -91,5 +102,10 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
       blessed=blessing is not None and metadata.int_property(blessing, 'blessed') == 1,
       pushed_model_dir=pushed_dir,
       test_accuracy=accuracy,
-      min_accuracy=config.min_accuracy,
+      blessing_reasons=json.loads(metadata.string_property(blessing, evaluator.BLESSING_REASONS) or '[]')
+      if blessing else [],
+      baseline_dir=(metadata.string_property(blessing, evaluator.BASELINE_VERSION_DIR) or None)
+      if blessing else None,
+      report_html=metadata.string_property(evaluation_artifact, evaluator.REPORT_HTML)
+      if evaluation_artifact else None,
       log_path=log_path)

@@ -6,10 +6,8 @@ so the local runner and the Kubeflow compiler build the same graph.
 from typing import List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx.components import Evaluator
 from tfx.components import ExampleValidator
 from tfx.components import FileBasedExampleGen
-from tfx.components import Pusher
 from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
 from tfx.components import Trainer
@@ -18,11 +16,12 @@ from tfx.components import Tuner
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
 from components import evaluation
+from components import evaluator as evaluator_lib
+from components import pusher as pusher_lib
 from components import model as model_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
@@ -137,17 +136,29 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       custom_config=model_config,
       **trainer_inputs)
 
-  evaluator = Evaluator(
+  evaluator = evaluator_lib.ProductionEvaluator(
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       example_splits=['test'],
-      eval_config=evaluation.build_eval_config(config.min_accuracy))
+      eval_config=evaluation.build_eval_config(
+          labels,
+          evaluation.BlessingPolicy(min_accuracy=config.min_accuracy,
+                                    min_slice_accuracy=config.min_slice_accuracy,
+                                    max_accuracy_drop=config.max_accuracy_drop),
+          extra_slice_features=config.slice_features,
+          fairness_thresholds=[float(threshold) for threshold in config.fairness_thresholds]),
+      serving_dir=config.serving_root,
+      model_name=config.model_name,
+      class_names=labels).with_id('Evaluator')
 
-  pusher = Pusher(
+  pusher = pusher_lib.ServingPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
-      push_destination=pusher_pb2.PushDestination(
-          filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=config.serving_model_dir)))
+      examples=example_gen.outputs['examples'],
+      serving_dir=config.serving_root,
+      model_name=config.model_name,
+      serving_base_path=config.serving_base_path or '',
+      class_names=labels).with_id('Pusher')
 
   components += [trainer, evaluator, pusher]
   return tfx_pipeline.Pipeline(

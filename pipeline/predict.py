@@ -6,6 +6,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 import tensorflow as tf
 
 from components import features
+from components import serving
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 
@@ -19,12 +20,11 @@ class Prediction:
 
 
 def newest_model_version(serving_model_dir: str) -> str:
-  """The highest numeric version folder under `<serving_dir>/<model_name>/` (TF Serving's choice too)."""
-  versions = [name for name in tf.io.gfile.listdir(serving_model_dir) if name.strip('/').isdigit()] \
-      if tf.io.gfile.isdir(serving_model_dir) else []
-  if not versions:
+  """The newest pushed version under `<serving_dir>/<model_name>/`: what TF Serving serves too."""
+  version_dir = serving.newest_version_dir(serving_model_dir)
+  if version_dir is None:
     raise FileNotFoundError(f'no pushed model version under {serving_model_dir}: run the pipeline first')
-  return os.path.join(serving_model_dir, max(versions, key=lambda name: int(name.strip('/'))).strip('/'))
+  return version_dir
 
 
 def expand_inputs(paths: Iterable[str]) -> Iterator[str]:

@@ -176,6 +176,17 @@ def image_header(image_bytes: bytes) -> Tuple[str, int, int]:
       return (image.format or 'unknown').lower(), height, width
 
 
+# (exclusive upper bound of the longer side in pixels, bucket name); larger images fall in the last name.
+_SIZE_BUCKETS = ((128, 'under_128px'), (512, '128_to_511px'), (1024, '512_to_1023px'))
+_LARGEST_SIZE_BUCKET = '1024px_and_over'
+
+
+def size_bucket(height: int, width: int) -> str:
+  """The image-size slice an image belongs to: models often do worse on thumbnails or on huge photos."""
+  longer_side = max(height, width)
+  return next((name for limit, name in _SIZE_BUCKETS if longer_side < limit), _LARGEST_SIZE_BUCKET)
+
+
 def _bytes_feature(value: bytes) -> tf.train.Feature:
   return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
@@ -233,6 +244,7 @@ def load_example(row: ImageRow, labels: Sequence[str], max_image_pixels: int,
       features.FORMAT: _bytes_feature(image_format.encode('utf-8')),
       features.HEIGHT: _int_feature(height),
       features.WIDTH: _int_feature(width),
+      features.SIZE_BUCKET: _bytes_feature(size_bucket(height, width).encode('utf-8')),
   }
   for name, value in row.extras:
     feature[name] = _bytes_feature(value.encode('utf-8'))

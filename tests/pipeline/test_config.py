@@ -34,6 +34,10 @@ def test_yaml_then_flags_with_flags_winning(tmp_path):
     ('num_spans: 0\n', 'num_spans must be at least 1'),
     ('max_reject_fraction: -0.1\n', 'max_reject_fraction must lie in [0, 1]'),
     ('csv_header: true\ncsv_columns: [image_path, label]\n', 'csv_columns and csv_header exclude each other'),
+    ('min_slice_accuracy: 2\n', 'min_slice_accuracy must lie in [0, 1]'),
+    ('fairness_thresholds: [0.5, 1.0]\n', 'fairness_thresholds must lie in (0, 1)'),
+    ('csv_columns: [image_path, label, camera]\nslice_features: [site]\n',
+     "slice_features ['site'] are not among csv_columns"),
 ])
 def test_bad_config_names_the_key(tmp_path, text, message):
   path = tmp_path / 'config.yaml'
@@ -50,6 +54,19 @@ def test_cli_flags_fill_the_config():
   assert (config.epochs, config.tuner_trials, config.enable_cache, config.output_dir, config.min_accuracy) == (
       5, 0, False, '/tmp/x', 0.5)
   assert cli._config_from_args(cli.build_parser().parse_args(['run'])).enable_cache is True
+
+
+def test_cli_reads_evaluation_options():
+  args = cli.build_parser().parse_args(
+      ['run', '--min-slice-accuracy', '0.7', '--max-accuracy-drop', '0.01', '--slice-features', 'camera,site',
+       '--fairness-thresholds', '0.25,0.75', '--serving-dir', 'gs://bucket/serving', '--serving-base-path',
+       '/models'])
+  config = cli._config_from_args(args)
+  assert (config.min_slice_accuracy, config.max_accuracy_drop, config.slice_features) == (
+      0.7, 0.01, ('camera', 'site'))
+  assert config.fairness_thresholds == ('0.25', '0.75')  # strings from the flag; the pipeline reads floats
+  assert config.serving_model_dir == 'gs://bucket/serving/image_classifier'
+  assert config.serving_base_path == '/models'
 
 
 def test_cli_reads_data_options():

@@ -3,9 +3,11 @@ import pytest
 from pipeline import predict
 
 
-def test_newest_version_is_the_highest_number_not_the_newest_name(tmp_path):
-  for name in ('9', '10', '2', 'tmp-export'):
+def test_newest_version_is_the_highest_complete_number_not_the_newest_name(tmp_path):
+  for name in ('9', '10', '2', 'tmp-export', '11'):
     (tmp_path / name).mkdir()
+    if name != '11':  # 11 has no saved_model.pb yet: a push still in progress elsewhere
+      (tmp_path / name / 'saved_model.pb').write_bytes(b'')
   assert predict.newest_model_version(str(tmp_path)) == str(tmp_path / '10')
 
 

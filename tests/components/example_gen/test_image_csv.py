@@ -114,7 +114,15 @@ def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
   assert feature[features.PATH].bytes_list.value[0].decode() == row.path
   assert feature[features.FORMAT].bytes_list.value[0] == b'jpeg'
   assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (32, 32)
+  assert feature[features.SIZE_BUCKET].bytes_list.value[0] == b'under_128px'
   assert content_hash == hashlib.sha256(image_bytes).hexdigest()
+
+
+@pytest.mark.parametrize('height, width, bucket', [
+    (32, 127, 'under_128px'), (128, 90, '128_to_511px'), (300, 511, '128_to_511px'), (512, 512, '512_to_1023px'),
+    (4000, 3000, '1024px_and_over')])
+def test_size_bucket_follows_the_longer_side(height, width, bucket):
+  assert image_csv.size_bucket(height, width) == bucket
 
 
 @pytest.mark.parametrize('image_format', ['PNG', 'GIF', 'BMP'])

@@ -1,0 +1,148 @@
+"""Evaluator that compares the candidate with the model in production, read from the serving directory.
+
+TFX's Evaluator takes its baseline from a Resolver node, which self-hosted Kubeflow Pipelines v2 does not
+run ("resolver executors not implemented"). The model in production is, by definition, the newest version
+under the serving directory that the Pusher writes; this executor reads it there, so the same DAG blesses
+the same way on LocalDagRunner and on Kubeflow, and a model pushed by another pipeline counts too.
+
+It runs TFMA as TFX's Evaluator does (same outputs: ModelEvaluation and ModelBlessing), then stores why a
+model was or was not blessed on the blessing artifact and writes the evaluation report (HTML and Markdown)
+into the evaluation artifact, under report/, named by its properties report_html and report_markdown.
+"""
+import os
+from typing import Any, Dict, List, Optional
+
+import apache_beam as beam
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.components.evaluator import constants
+from tfx.components.util import tfxio_utils
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import component_spec
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
+from tfx.utils import json_utils
+from tfx.utils import path_utils
+from tfx.utils import proto_utils
+
+from components import evaluation_report
+from components import serving
+
+EVAL_CONFIG = 'eval_config'
+EXAMPLE_SPLITS = 'example_splits'
+SERVING_DIR = 'serving_dir'
+MODEL_NAME = 'model_name'
+CLASS_NAMES = 'class_names'
+# Custom properties of the blessing artifact.
+BASELINE_VERSION_DIR = 'baseline_version_dir'
+BLESSING_REASONS = 'blessing_reasons'
+# The report, in the evaluation artifact: its folder, and the properties naming its files.
+REPORT_FOLDER = 'report'
+REPORT_HTML = 'report_html'
+REPORT_MARKDOWN = 'report_markdown'
+
+
+def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], splits: List[str]):
+  tfxio_factory = tfxio_utils.get_tfxio_factory_from_artifact(
+      examples=examples, telemetry_descriptors=['Evaluator'],
+      raw_record_column_name=tfma.constants.ARROW_INPUT_COLUMN)
+  batches = []
+  for split in splits:
+    for index, uri in enumerate(artifact_utils.get_split_uris(examples, split)):
+      batches.append(pipeline | f'Read[{split}][{index}]' >> tfxio_factory(
+          io_utils.all_files_pattern(uri)).BeamSource())
+  return batches | 'Flatten' >> beam.Flatten()
+
+
+def evaluate(eval_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
+             examples: List[types.Artifact], splits: List[str], output_uri: str,
+             beam_pipeline: beam.Pipeline) -> None:
+  """Runs TFMA on the candidate and, when there is one, the baseline; writes to output_uri."""
+  eval_config = tfma.utils.update_eval_config_with_defaults(
+      eval_config, has_baseline=baseline_dir is not None, rubber_stamp=baseline_dir is None)
+  tfma.utils.verify_eval_config(eval_config)
+  model_dirs = {spec.name: baseline_dir if spec.is_baseline else candidate_dir
+                for spec in eval_config.model_specs}
+  shared_models = [tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name,
+                                                  eval_config=eval_config)
+                   for name, path in model_dirs.items()]
+  with beam_pipeline as pipeline:
+    _ = (_read_examples(pipeline, examples, splits)
+         | 'ExtractEvaluateAndWriteResults' >> tfma.ExtractEvaluateAndWriteResults(
+             eval_shared_model=shared_models[0] if len(shared_models) == 1 else shared_models,
+             eval_config=eval_config, output_path=output_uri))
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Evaluates, blesses or not (with reasons), and writes the report."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    eval_config = proto_utils.json_to_proto(exec_properties[EVAL_CONFIG], tfma.EvalConfig())
+    model = artifact_utils.get_single_instance(input_dict['model'])
+    evaluation = artifact_utils.get_single_instance(output_dict['evaluation'])
+    evaluation_uri = evaluation.uri
+    blessing = artifact_utils.get_single_instance(output_dict['blessing'])
+    baseline_dir = serving.newest_version_dir(
+        os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
+
+    candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
+    evaluate(eval_config, candidate_dir, baseline_dir, input_dict['examples'],
+             json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
+
+    validation = tfma.load_validation_result(evaluation_uri)
+    reasons = evaluation_report.blessing_reasons(validation)
+    blessed = validation.validation_ok
+    io_utils.write_string_file(os.path.join(
+        blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
+    blessing.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+        constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE)
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    blessing.set_string_custom_property(BASELINE_VERSION_DIR, baseline_dir or '')
+    blessing.set_string_custom_property(BLESSING_REASONS, json_utils.dumps(reasons))
+
+    report_dir = os.path.join(evaluation_uri, REPORT_FOLDER)
+    html_path, markdown_path = evaluation_report.write_report(
+        report_dir, evaluation_uri, json_utils.loads(exec_properties[CLASS_NAMES]),
+        blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
+    evaluation.set_string_custom_property(REPORT_HTML, html_path)
+    evaluation.set_string_custom_property(REPORT_MARKDOWN, markdown_path)
+
+
+class ProductionEvaluatorSpec(component_spec.ComponentSpec):
+  PARAMETERS = {
+      EVAL_CONFIG: component_spec.ExecutionParameter(type=tfma.EvalConfig),
+      EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
+      SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+  }
+  INPUTS = {
+      'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
+      'model': component_spec.ChannelParameter(type=standard_artifacts.Model),
+  }
+  OUTPUTS = {
+      'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
+      'blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+  }
+
+
+class ProductionEvaluator(base_beam_component.BaseBeamComponent):
+  """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir."""
+  SPEC_CLASS = ProductionEvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples, model, eval_config: tfma.EvalConfig, serving_dir: str, model_name: str,
+               class_names: List[str], example_splits: List[str]):
+    super().__init__(spec=ProductionEvaluatorSpec(
+        examples=examples, model=model, eval_config=eval_config,
+        example_splits=json_utils.dumps(example_splits), serving_dir=serving_dir, model_name=model_name,
+        class_names=json_utils.dumps(list(class_names)),
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

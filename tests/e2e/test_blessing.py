@@ -1,0 +1,104 @@
+"""Only better models reach production: three runs against one serving directory, as a user runs them.
+
+Run A trains briefly and is pushed (no model in production yet: value thresholds only). A run that trains
+a clearly worse model is compared with A, the model in production, and refused; the reason says which
+metric, which slice and by how much. A run that trains longer beats A and is pushed next to it.
+"""
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from components import evaluation_report
+from components import evaluator
+from components import serving
+from pipeline import metadata
+
+pytestmark = pytest.mark.slow
+
+VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
+# Short, untuned runs: the Tuner is skipped so that only the epochs decide how good a model is.
+COMMON = ('--tuner-trials', '0', '--min-slice-accuracy', '0')
+PUSHED = re.compile(r'^Pushed model: (\S+) \(test accuracy ([0-9.]+); (.*)\)$', re.MULTILINE)
+
+
+def _visionflow(output_dir, *args):
+  result = subprocess.run([VISIONFLOW, 'run', '--output-dir', output_dir, *COMMON, *args],
+                          capture_output=True, text=True, timeout=1500)
+  return result
+
+
+def _model_dir(output_dir):
+  return os.path.join(output_dir, 'serving', 'image_classifier')
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  """stdout of run A (3 epochs), the worse run (1 epoch) and the better run (12 epochs), with versions."""
+  output_dir = str(tmp_path_factory.mktemp('blessing'))
+  outcome = {'output_dir': output_dir}
+  for name, epochs, expected_code in (('a', '3', 0), ('worse', '1', 1), ('better', '12', 0)):
+    result = _visionflow(output_dir, '--epochs', epochs, '--min-accuracy', '0.05')
+    assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
+    outcome[name] = result.stdout
+    outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
+    outcome[f'blessing_{name}'] = metadata.latest_run(
+        metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))).single('blessing')
+  return outcome
+
+
+def test_the_first_model_is_pushed_on_value_thresholds_alone(runs):
+  match = PUSHED.search(runs['a'])
+  assert match, runs['a']
+  assert match.group(3) == 'no model in production yet'
+  [version] = runs['versions_after_a']
+  assert match.group(1) == os.path.join(_model_dir(runs['output_dir']), str(version))
+
+
+def test_a_worse_model_is_refused_with_the_metric_slice_and_margin(runs):
+  accuracy_a = float(PUSHED.search(runs['a']).group(2))
+  production = os.path.join(_model_dir(runs['output_dir']), str(runs['versions_after_a'][0]))
+  refused = re.search(r'^No model pushed: not blessed \(test accuracy ([0-9.]+); compared with the model in '
+                      r'production (\S+)\)\. Reasons:\n  - sparse_categorical_accuracy on slice overall changed '
+                      r'by (-[0-9.]+) against the model in production; it may drop by at most 0\.0000$',
+                      runs['worse'], re.MULTILINE)
+  assert refused, runs['worse']
+  worse_accuracy, baseline, change = float(refused.group(1)), refused.group(2), float(refused.group(3))
+  assert baseline == production
+  assert change == pytest.approx(worse_accuracy - accuracy_a, abs=2e-4)
+  assert change < -0.05  # clearly worse, not noise
+  assert runs['versions_after_worse'] == runs['versions_after_a']
+
+  blessing = runs['blessing_worse']
+  assert metadata.int_property(blessing, 'blessed') == 0
+  assert metadata.string_property(blessing, evaluator.BASELINE_VERSION_DIR) == production
+  [stored_reason] = json.loads(metadata.string_property(blessing, evaluator.BLESSING_REASONS))
+  assert stored_reason.startswith(f'sparse_categorical_accuracy on slice overall changed by {change:+.4f}')
+
+
+def test_the_refused_run_reports_the_comparison_with_production(runs):
+  report = re.search(r'^Evaluation report: (\S+)$', runs['worse'], re.MULTILINE).group(1)
+  markdown = open(os.path.join(os.path.dirname(report), evaluation_report.MARKDOWN_FILE)).read()
+  assert '- Blessed: no, the model is not pushed.' in markdown
+  assert '## Candidate against the model in production (overall slice)' in markdown
+  accuracy_a = float(PUSHED.search(runs['a']).group(2))
+  row = re.search(r'^\| accuracy \| ([0-9.]+) \| ([0-9.]+) \| ([-+][0-9.]+) \|$', markdown, re.MULTILINE)
+  assert row and float(row.group(2)) == pytest.approx(accuracy_a, abs=1e-4)
+  assert '<h2>Candidate against the model in production (overall slice)</h2>' in open(report).read()
+
+
+def test_a_better_model_is_pushed_next_to_the_one_in_production(runs):
+  first, = runs['versions_after_a']
+  assert runs['versions_after_better'][0] == first and len(runs['versions_after_better']) == 2
+  match = PUSHED.search(runs['better'])
+  assert match, runs['better']
+  assert float(match.group(2)) > float(PUSHED.search(runs['a']).group(2))
+  assert match.group(3) == f'compared with the model in production {_model_dir(runs["output_dir"])}/{first}'
+  assert metadata.string_property(runs['blessing_better'], evaluator.BLESSING_REASONS) == '[]'
+  config = open(os.path.join(runs['output_dir'], 'serving', serving.MODELS_CONFIG)).read()
+  assert f'base_path: "{_model_dir(runs["output_dir"])}"' in config
+  assert not glob.glob(os.path.join(_model_dir(runs['output_dir']), '.incoming-*'))
