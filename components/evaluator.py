@@ -10,7 +10,7 @@ model was or was not blessed on the blessing artifact and writes the evaluation 
 into the evaluation artifact, under report/, named by its properties report_html and report_markdown.
 """
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
@@ -26,16 +26,20 @@ from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 from tfx.utils import json_utils
 from tfx.utils import path_utils
-from tfx.utils import proto_utils
 
+from components import evaluation
 from components import evaluation_report
 from components import serving
 
-EVAL_CONFIG = 'eval_config'
 EXAMPLE_SPLITS = 'example_splits'
 SERVING_DIR = 'serving_dir'
 MODEL_NAME = 'model_name'
 CLASS_NAMES = 'class_names'
+SLICE_FEATURES = 'slice_features'
+FAIRNESS_THRESHOLDS = 'fairness_thresholds'
+MIN_ACCURACY = 'min_accuracy'
+MIN_SLICE_ACCURACY = 'min_slice_accuracy'
+MAX_ACCURACY_DROP = 'max_accuracy_drop'
 # Custom properties of the blessing artifact.
 BASELINE_VERSION_DIR = 'baseline_version_dir'
 BLESSING_REASONS = 'blessing_reasons'
@@ -82,10 +86,17 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
-    eval_config = proto_utils.json_to_proto(exec_properties[EVAL_CONFIG], tfma.EvalConfig())
+    labels = json_utils.loads(exec_properties[CLASS_NAMES])
+    eval_config = evaluation.build_eval_config(
+        labels,
+        evaluation.BlessingPolicy(min_accuracy=float(exec_properties[MIN_ACCURACY]),
+                                  min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
+                                  max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP])),
+        extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
+        fairness_thresholds=json_utils.loads(exec_properties[FAIRNESS_THRESHOLDS]))
     model = artifact_utils.get_single_instance(input_dict['model'])
-    evaluation = artifact_utils.get_single_instance(output_dict['evaluation'])
-    evaluation_uri = evaluation.uri
+    evaluation_artifact = artifact_utils.get_single_instance(output_dict['evaluation'])
+    evaluation_uri = evaluation_artifact.uri
     blessing = artifact_utils.get_single_instance(output_dict['blessing'])
     baseline_dir = serving.newest_version_dir(
         os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
@@ -109,19 +120,24 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     report_dir = os.path.join(evaluation_uri, REPORT_FOLDER)
     html_path, markdown_path = evaluation_report.write_report(
-        report_dir, evaluation_uri, json_utils.loads(exec_properties[CLASS_NAMES]),
+        report_dir, evaluation_uri, labels,
         blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
-    evaluation.set_string_custom_property(REPORT_HTML, html_path)
-    evaluation.set_string_custom_property(REPORT_MARKDOWN, markdown_path)
+    evaluation_artifact.set_string_custom_property(REPORT_HTML, html_path)
+    evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, markdown_path)
 
 
 class ProductionEvaluatorSpec(component_spec.ComponentSpec):
+  # Plain values rather than a TFMA EvalConfig, so that each can be a Kubeflow runtime parameter.
   PARAMETERS = {
-      EVAL_CONFIG: component_spec.ExecutionParameter(type=tfma.EvalConfig),
       EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
       SERVING_DIR: component_spec.ExecutionParameter(type=str),
       MODEL_NAME: component_spec.ExecutionParameter(type=str),
       CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+      SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
+      FAIRNESS_THRESHOLDS: component_spec.ExecutionParameter(type=str),
+      MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
+      MIN_SLICE_ACCURACY: component_spec.ExecutionParameter(type=float),
+      MAX_ACCURACY_DROP: component_spec.ExecutionParameter(type=float),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -134,15 +150,24 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
 
 
 class ProductionEvaluator(base_beam_component.BaseBeamComponent):
-  """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir."""
+  """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir.
+
+  `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/evaluation.py for
+  what is measured.
+  """
   SPEC_CLASS = ProductionEvaluatorSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
-  def __init__(self, examples, model, eval_config: tfma.EvalConfig, serving_dir: str, model_name: str,
-               class_names: List[str], example_splits: List[str]):
+  def __init__(self, examples, model, serving_dir, model_name: str, class_names: Sequence[str],
+               example_splits: Sequence[str], min_accuracy, min_slice_accuracy, max_accuracy_drop,
+               slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,)):
     super().__init__(spec=ProductionEvaluatorSpec(
-        examples=examples, model=model, eval_config=eval_config,
-        example_splits=json_utils.dumps(example_splits), serving_dir=serving_dir, model_name=model_name,
+        examples=examples, model=model, serving_dir=serving_dir, model_name=model_name,
+        example_splits=json_utils.dumps(list(example_splits)),
         class_names=json_utils.dumps(list(class_names)),
+        slice_features=json_utils.dumps(list(slice_features)),
+        fairness_thresholds=json_utils.dumps([float(threshold) for threshold in fairness_thresholds]),
+        min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
+        max_accuracy_drop=max_accuracy_drop,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing)))

@@ -71,6 +71,19 @@ def _run(args: argparse.Namespace) -> int:
   return 0 if summary.pushed_model_dir else 1
 
 
+def _compile(args: argparse.Namespace) -> int:
+  from pipeline import kubeflow_runner
+  from pipeline import local_runner
+  from pipeline.pipeline import read_class_labels
+  config = local_runner.resolve_data(_config_from_args(args))
+  path = kubeflow_runner.compile_pipeline(config, read_class_labels(config), args.output)
+  parameters = ', '.join(f'{name}={parameter.default}'
+                         for name, parameter in kubeflow_runner.runtime_parameters(config).items())
+  print(f'Wrote {path}: Kubeflow Pipelines v2 spec for image {config.image}, pipeline root '
+        f'{config.pipeline_root}; runtime parameters {parameters}')
+  return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
   from pipeline import predict
   config = _config_from_args(args)
@@ -96,6 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
   run = commands.add_parser('run', help='run the whole pipeline locally (LocalDagRunner, SQLite metadata)')
   _add_config_flags(run)
   run.set_defaults(handler=_run)
+
+  compile_command = commands.add_parser(
+      'compile', help='write the Kubeflow Pipelines v2 pipeline spec (YAML) of the same DAG')
+  _add_config_flags(compile_command)
+  compile_command.add_argument('--output', required=True, help='the YAML file to write')
+  compile_command.set_defaults(handler=_compile)
 
   predict = commands.add_parser('predict', help='classify images with the newest pushed model')
   predict.add_argument('--config')

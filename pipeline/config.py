@@ -96,6 +96,17 @@ class PipelineConfig:
   serving_dir: Optional[str] = None
   serving_base_path: Optional[str] = None
 
+  # Kubeflow (`visionflow compile`): the pipeline image every step runs in, and resources per step: CPU
+  # (cores) and memory (GiB) for every step, more for the Trainer and Tuner, which also get `gpus` GPUs of
+  # `gpu_type` (the Kubernetes resource name on self-hosted Kubeflow).
+  image: str = 'visionflow:latest'
+  step_cpu: float = 2.0
+  step_memory_gib: float = 8.0
+  training_cpu: float = 8.0
+  training_memory_gib: float = 32.0
+  gpus: int = 0
+  gpu_type: str = 'nvidia.com/gpu'
+
   enable_cache: bool = True  # --no-cache re-runs every component
   beam_pipeline_args: tuple = ('--direct_running_mode=in_memory', '--direct_num_workers=1')
 
@@ -152,11 +163,14 @@ class PipelineConfig:
       raise ValueError('csv_columns and csv_header exclude each other: name the columns in one place')
     unknown_slices = set(self.slice_features) - set(self.csv_columns) - {'label', 'size_bucket'}
     if self.csv_columns and unknown_slices:
-      raise ValueError(f'slice_features {sorted(unknown_slices)} are not among csv_columns {list(self.csv_columns)}')
+      raise ValueError(f'slice_features {sorted(unknown_slices)} are not among csv_columns '
+                       f'{list(self.csv_columns)}')
     if self.data_csv and self.image_folder:
       raise ValueError('give data_csv or image_folder, not both')
     if (self.data_csv is None) != (self.labels_file is None) and not self.image_folder:
       raise ValueError('data_csv and labels_file go together: give both, or neither for the sample data')
+    if min(self.step_cpu, self.step_memory_gib, self.training_cpu, self.training_memory_gib) <= 0 or self.gpus < 0:
+      raise ValueError('step and training CPU and memory must be positive, and gpus at least 0')
     if self.num_spans < 1:
       raise ValueError(f'num_spans must be at least 1, got {self.num_spans}')
 

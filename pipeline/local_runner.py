@@ -54,7 +54,7 @@ class RunSummary:
 
 def resolve_data(config: PipelineConfig) -> PipelineConfig:
   """Absolute paths everywhere; with no data given, the embedded sample set under the output dir."""
-  config = config.replace(output_dir=os.path.abspath(config.output_dir))
+  config = config.replace(output_dir=_absolute(config.output_dir))
   if config.image_folder:
     return config.replace(image_folder=_absolute(config.image_folder), labels_file=_absolute(config.labels_file))
   if config.data_csv is None:

@@ -3,7 +3,7 @@
 `create_pipeline` takes all environment-specific values from the config (paths, metadata, Beam args),
 so the local runner and the Kubeflow compiler build the same graph.
 """
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx.components import ExampleValidator
@@ -19,7 +19,6 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
-from components import evaluation
 from components import evaluator as evaluator_lib
 from components import pusher as pusher_lib
 from components import model as model_lib
@@ -103,13 +102,21 @@ def create_data_components(config: PipelineConfig, labels: List[str]) -> List[Ba
   return [example_gen, statistics_gen, schema_gen, example_validator, transform]
 
 
+# Settings a compiled Kubeflow pipeline takes as runtime parameters: one spec serves every scheduled run.
+RUNTIME_SETTINGS = ('serving_dir', 'min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop')
+
+
 def create_pipeline(config: PipelineConfig, labels: List[str],
-                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None
-                    ) -> tfx_pipeline.Pipeline:
+                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+                    runtime_values: Optional[Dict[str, Any]] = None) -> tfx_pipeline.Pipeline:
   """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
+  `runtime_values` replaces config values named in RUNTIME_SETTINGS (with Kubeflow RuntimeParameters).
   """
+  values = {'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
+            'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
+  values.update(runtime_values or {})
   components = create_data_components(config, labels)
   example_gen, schema_gen, transform = components[0], components[2], components[4]
   model_config = model_settings(config, labels)
@@ -140,22 +147,20 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       examples=example_gen.outputs['examples'],
       model=trainer.outputs['model'],
       example_splits=['test'],
-      eval_config=evaluation.build_eval_config(
-          labels,
-          evaluation.BlessingPolicy(min_accuracy=config.min_accuracy,
-                                    min_slice_accuracy=config.min_slice_accuracy,
-                                    max_accuracy_drop=config.max_accuracy_drop),
-          extra_slice_features=config.slice_features,
-          fairness_thresholds=[float(threshold) for threshold in config.fairness_thresholds]),
-      serving_dir=config.serving_root,
+      serving_dir=values['serving_dir'],
       model_name=config.model_name,
-      class_names=labels).with_id('Evaluator')
+      class_names=labels,
+      min_accuracy=values['min_accuracy'],
+      min_slice_accuracy=values['min_slice_accuracy'],
+      max_accuracy_drop=values['max_accuracy_drop'],
+      slice_features=config.slice_features,
+      fairness_thresholds=config.fairness_thresholds).with_id('Evaluator')
 
   pusher = pusher_lib.ServingPusher(
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       examples=example_gen.outputs['examples'],
-      serving_dir=config.serving_root,
+      serving_dir=values['serving_dir'],
       model_name=config.model_name,
       serving_base_path=config.serving_base_path or '',
       class_names=labels).with_id('Pusher')

@@ -18,7 +18,8 @@ def _thresholds(config):
 
 
 def test_overall_accuracy_has_a_floor_and_may_not_drop_against_production():
-  config = evaluation.build_eval_config(LABELS, evaluation.BlessingPolicy(min_accuracy=0.9, max_accuracy_drop=0.02))
+  policy = evaluation.BlessingPolicy(min_accuracy=0.9, max_accuracy_drop=0.02)
+  config = evaluation.build_eval_config(LABELS, policy)
   overall = _thresholds(config)[()]
   assert overall.value_threshold.lower_bound.value == 0.9
   assert overall.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER

@@ -1,0 +1,80 @@
+"""Compiles the DAG into a Kubeflow Pipelines v2 pipeline spec with TFX's KubeflowV2DagRunner.
+
+Compiling is offline and uploads nothing: components name their code by module path inside the image
+(`components.trainer.run_fn`), never as `module_file` wheels under the pipeline root. Settings that change
+from run to run are runtime parameters, so one compiled spec serves every scheduled run.
+"""
+from typing import Any, Dict, List
+
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import RUNTIME_SETTINGS
+from pipeline.pipeline import create_pipeline
+
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+TRAINING_COMPONENTS = ('Trainer', 'Tuner')
+
+
+def runtime_parameters(config: PipelineConfig) -> Dict[str, data_types.RuntimeParameter]:
+  """One RuntimeParameter per RUNTIME_SETTINGS name, defaulting to the config's value."""
+  defaults = {'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
+              'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
+  return {name: data_types.RuntimeParameter(name=name, ptype=type(defaults[name]), default=defaults[name])
+          for name in RUNTIME_SETTINGS}
+
+
+def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:
+  """CPU and memory for every step; GPUs (count and type) for the Trainer and the Tuner.
+
+  Both spellings of each field are set: the numeric ones TFX's compiler knows, and the string `resource_*`
+  ones that Kubeflow Pipelines 2.x backends read.
+  """
+  training = component_id in TRAINING_COMPONENTS
+  cpu = config.training_cpu if training else config.step_cpu
+  memory_gib = config.training_memory_gib if training else config.step_memory_gib
+  spec = ResourceSpec(cpu_limit=cpu, memory_limit=memory_gib * 2**30 / 1e9,
+                      resource_cpu_limit=f'{cpu:g}', resource_memory_limit=f'{memory_gib:g}Gi')
+  if training and config.gpus:
+    spec.accelerator.type = spec.accelerator.resource_type = config.gpu_type
+    spec.accelerator.count = config.gpus
+    spec.accelerator.resource_count = str(config.gpus)
+  return spec
+
+
+def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str, Any]:
+  """The PipelineJob as a dict: {'pipelineSpec': ..., 'runtimeConfig': ...}."""
+  pipeline = create_pipeline(config, labels, runtime_values=runtime_parameters(config))
+  for component in pipeline.components:
+    component.with_platform_config(resource_spec(config, component.id))
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+      display_name=config.pipeline_name, default_image=config.image, use_pipeline_spec_2_1=True))
+  job = runner.run(pipeline, write_out=False)
+  spec = job['pipelineSpec']
+  _apply_dropped_resources(spec, config)
+  for name, parameter in runtime_parameters(config).items():
+    spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = parameter.default
+  return job
+
+
+def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> None:
+  """TFX's compiler builds FileBasedExampleGen's container without its platform_config (tensorflow/tfx#6146)."""
+  tasks = spec['root']['dag']['tasks']
+  for task_id, task in tasks.items():
+    executor_label = spec['components'][task['componentRef']['name']]['executorLabel']
+    container = spec['deploymentSpec']['executors'][executor_label]['container']
+    if 'resources' not in container:
+      container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
+
+
+def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str) -> str:
+  """Writes the pipeline spec as YAML, the format `kfp.Client().upload_pipeline` and the KFP UI take."""
+  spec = compile_pipeline_job(config, labels)['pipelineSpec']
+  with open(output_file, 'w') as handle:
+    handle.write(f'# {config.pipeline_name}: compiled by visionflow from the TFX DAG for Kubeflow Pipelines v2.\n')
+    yaml.safe_dump(spec, handle, sort_keys=True)
+  return output_file

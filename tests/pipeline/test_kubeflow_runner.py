@@ -1,0 +1,83 @@
+"""`visionflow compile`: the Kubeflow Pipelines v2 spec, loaded back with the kfp SDK."""
+import pytest
+from kfp import components
+
+from pipeline import cli
+
+COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner',
+                 'Trainer', 'Evaluator', 'Pusher'}
+DEPENDENCIES = {
+    'FileBasedExampleGen': [], 'StatisticsGen': ['FileBasedExampleGen'], 'SchemaGen': ['StatisticsGen'],
+    'ExampleValidator': ['SchemaGen', 'StatisticsGen'], 'Transform': ['FileBasedExampleGen', 'SchemaGen'],
+    'Tuner': ['Transform'], 'Trainer': ['SchemaGen', 'Transform', 'Tuner'],
+    'Evaluator': ['FileBasedExampleGen', 'Trainer'], 'Pusher': ['Evaluator', 'FileBasedExampleGen', 'Trainer'],
+}
+EXECUTOR_ENTRY_POINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
+
+
+@pytest.fixture(scope='module')
+def compiled(small_digits, tmp_path_factory):
+  csv_path, labels_path = small_digits
+  output = tmp_path_factory.mktemp('compiled') / 'pipeline.yaml'
+  code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
+                   '--output-dir', 'gs://bucket/visionflow', '--image', 'registry.example.com/visionflow:1.2',
+                   '--gpus', '2', '--min-accuracy', '0.9'])
+  assert code == 0
+  return components.load_component_from_file(str(output)), output.read_text()
+
+
+def _executor(spec, task_id):
+  label = spec.components[spec.root.dag.tasks[task_id].component_ref.name].executor_label
+  return spec.deployment_spec['executors'][label]['container']
+
+
+def test_every_component_with_its_dependencies(compiled):
+  component, _ = compiled
+  tasks = component.pipeline_spec.root.dag.tasks
+  assert set(tasks) == COMPONENT_IDS
+  assert {task_id: sorted(task.dependent_tasks) for task_id, task in tasks.items()} == DEPENDENCIES
+
+
+def test_every_task_runs_the_tfx_entry_point_in_the_image_with_code_named_not_uploaded(compiled):
+  component, text = compiled
+  spec = component.pipeline_spec
+  for task_id in COMPONENT_IDS:
+    container = _executor(spec, task_id)
+    assert container['image'] == 'registry.example.com/visionflow:1.2'
+    assert list(container['command']) == EXECUTOR_ENTRY_POINT
+  assert 'components.evaluator.Executor' in _executor(spec, 'Evaluator')['args']
+  assert 'components.trainer.run_fn' in text
+  assert 'module_file' not in text and '.whl' not in text  # component code is in the image, not uploaded
+
+
+def test_trainer_and_tuner_get_gpus_and_every_step_cpu_and_memory(compiled):
+  spec = compiled[0].pipeline_spec
+  for task_id in ('Trainer', 'Tuner'):
+    resources = _executor(spec, task_id)['resources']
+    assert resources['accelerator']['resourceType'] == 'nvidia.com/gpu'
+    assert resources['accelerator']['resourceCount'] == '2'
+    assert (resources['resourceCpuLimit'], resources['resourceMemoryLimit']) == ('8', '32Gi')
+  # FileBasedExampleGen included: TFX's compiler drops its platform config (tensorflow/tfx#6146).
+  for task_id in COMPONENT_IDS - {'Trainer', 'Tuner'}:
+    resources = _executor(spec, task_id)['resources']
+    assert (resources['resourceCpuLimit'], resources['resourceMemoryLimit']) == ('2', '8Gi')
+    assert 'accelerator' not in resources
+
+
+def test_runtime_parameters_with_their_defaults(compiled):
+  component, _ = compiled
+  assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
+      'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
+      'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
+  tasks = component.pipeline_spec.root.dag.tasks
+  evaluator_inputs = tasks['Evaluator'].inputs.parameters
+  assert evaluator_inputs['min_accuracy'].component_input_parameter == 'min_accuracy'
+  assert tasks['Pusher'].inputs.parameters['serving_dir'].component_input_parameter == 'serving_dir'
+
+
+def test_no_resolver_task(compiled):
+  """Self-hosted Kubeflow Pipelines v2 cannot run TFX Resolver nodes; the baseline comes from serving_dir."""
+  component, text = compiled
+  assert 'resolver' not in text.lower()
+  executors = component.pipeline_spec.deployment_spec['executors']
+  assert all('importer' not in executor for executor in executors.values())
