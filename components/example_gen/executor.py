@@ -267,6 +267,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     if len(input_config.splits) != 1 or not output_config.split_config.splits:
       raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
     settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+    _resolve_spans_without_driver(exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config,
+                                  exec_properties)
     split_names = [split.name for split in output_config.split_config.splits]
     bucket_ends = list(itertools.accumulate(split.hash_buckets for split in output_config.split_config.splits))
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
@@ -321,6 +323,24 @@ class Executor(base_beam_executor.BaseBeamExecutor):
           f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
           f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
           f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+
+
+def _resolve_spans_without_driver(input_base: str, input_config: example_gen_pb2.Input,
+                                  exec_properties: Dict[str, Any]) -> None:
+  """Does the FileBasedExampleGen driver's work where it did not run: picks the newest span (or date).
+
+  On LocalDagRunner and Vertex the driver resolves {SPAN}/{YYYY}{MM}{DD} in the pattern before the executor
+  starts. Self-hosted Kubeflow Pipelines skips TFX's driver hook (a pre-cache-check lifecycle hook only
+  Vertex runs), so the pattern arrives unresolved; resolving it here lets every scheduled run ingest the
+  newest span there too.
+  """
+  pattern = input_config.splits[0].pattern
+  if not (re.search(example_gen_utils.SPAN_FULL_REGEX, pattern)
+          or any(spec in pattern for spec in example_gen_utils.DATE_SPECS)):
+    return
+  _, span, _ = example_gen_utils.calculate_splits_fingerprint_span_and_version(input_base, input_config.splits)
+  exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = span
+  logging.info('No driver resolved the input pattern; newest span %d: %s', span, input_config.splits[0].pattern)
 
 
 def _input_sources(input_base: str, resolved_pattern: str, settings: Settings,

@@ -12,6 +12,7 @@ from components.example_gen import executor
 from components.example_gen import image_csv
 from pipeline import metadata
 from tests.components.example_gen.test_executor import _copy_digits
+from tests.components.example_gen.test_executor import _run_example_gen as _run_example_gen_directly
 from tests.components.example_gen.test_executor import _split_of_paths
 
 
@@ -81,3 +82,16 @@ def test_dated_folders_read_the_newest_day(small_digits, tmp_path):
   _span_folder(small_digits, str(tmp_path), '2026-11-22', lines[25:])
   artifact = _run_example_gen(str(tmp_path / '{YYYY}-{MM}-{DD}' / 'all.csv'), str(tmp_path))
   assert set(_paths(artifact)) == {line.split(',')[0] for line in lines[25:]}
+
+
+def test_without_the_driver_the_executor_reads_the_newest_span(small_digits, tmp_path):
+  """Self-hosted Kubeflow Pipelines does not run TFX's driver: the executor gets the pattern unresolved."""
+  lines = _copy_digits(small_digits, tmp_path / 'digits', 50)
+  _span_folder(small_digits, str(tmp_path), 'span-1', lines[:20])
+  _span_folder(small_digits, str(tmp_path), 'span-2', lines)
+  shutil.copy(tmp_path / 'digits' / 'labels.txt', tmp_path / 'span-2' / 'labels.txt')
+  labels = image_csv.folder_classes(str(tmp_path / 'digits'))
+  examples = _run_example_gen_directly(str(tmp_path / 'span-{SPAN}' / 'all.csv'), str(tmp_path / 'out'),
+                                       labels=tuple(labels))
+  assert examples.span == 2
+  assert len(_split_of_paths(examples.uri)) == 50
