@@ -13,7 +13,7 @@ from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import RUNTIME_SETTINGS
+from pipeline.pipeline import runtime_defaults
 from pipeline.pipeline import create_pipeline
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
@@ -21,11 +21,9 @@ TRAINING_COMPONENTS = ('Trainer', 'Tuner')
 
 
 def runtime_parameters(config: PipelineConfig) -> Dict[str, data_types.RuntimeParameter]:
-  """One RuntimeParameter per RUNTIME_SETTINGS name, defaulting to the config's value."""
-  defaults = {'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
-              'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
-  return {name: data_types.RuntimeParameter(name=name, ptype=type(defaults[name]), default=defaults[name])
-          for name in RUNTIME_SETTINGS}
+  """One RuntimeParameter per runtime_defaults name, defaulting to the config's value."""
+  return {name: data_types.RuntimeParameter(name=name, ptype=type(default), default=default)
+          for name, default in runtime_defaults(config).items()}
 
 
 def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:

@@ -10,9 +10,7 @@ from tfx.components import ExampleValidator
 from tfx.components import FileBasedExampleGen
 from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
-from tfx.components import Trainer
 from tfx.components import Transform
-from tfx.components import Tuner
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -21,6 +19,7 @@ from tfx.proto import transform_pb2
 
 from components import evaluator as evaluator_lib
 from components import pusher as pusher_lib
+from components import training_components
 from components import model as model_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
@@ -64,14 +63,21 @@ def model_settings(config: PipelineConfig, labels: List[str]) -> dict:
   return settings
 
 
-def create_data_components(config: PipelineConfig, labels: List[str]) -> List[BaseComponent]:
-  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG."""
+def data_input(config: PipelineConfig):
+  """(input_base, input_config): the folder ExampleGen reads from, and the CSV pattern (spans) within it."""
   if config.image_folder:
-    input_base, input_config = example_gen_executor.make_folder_input_config(config.image_folder)
-  else:
-    input_base, input_config = example_gen_executor.make_input_config(config.data_csv)
+    return example_gen_executor.make_folder_input_config(config.image_folder)
+  return example_gen_executor.make_input_config(config.data_csv)
+
+
+def create_data_components(config: PipelineConfig, labels: List[str], data_root=None) -> List[BaseComponent]:
+  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG.
+
+  `data_root` replaces the input folder (a Kubeflow RuntimeParameter: the same layout somewhere else).
+  """
+  input_base, input_config = data_input(config)
   example_gen = FileBasedExampleGen(
-      input_base=input_base,
+      input_base=data_root or input_base,
       input_config=input_config,
       output_config=example_gen_executor.make_output_config(
           config.train_buckets, config.eval_buckets, config.test_buckets),
@@ -102,8 +108,15 @@ def create_data_components(config: PipelineConfig, labels: List[str]) -> List[Ba
   return [example_gen, statistics_gen, schema_gen, example_validator, transform]
 
 
-# Settings a compiled Kubeflow pipeline takes as runtime parameters: one spec serves every scheduled run.
-RUNTIME_SETTINGS = ('serving_dir', 'min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop')
+def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
+  """The settings a compiled Kubeflow pipeline takes as runtime parameters, with the config's values.
+
+  One compiled spec then serves every scheduled run: data folder, epochs, tuner trials, push destination,
+  blessing thresholds.
+  """
+  return {'data_root': data_input(config)[0], 'epochs': config.epochs, 'tuner_trials': config.tuner_trials,
+          'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
+          'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
 
 
 def create_pipeline(config: PipelineConfig, labels: List[str],
@@ -112,28 +125,28 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
-  `runtime_values` replaces config values named in RUNTIME_SETTINGS (with Kubeflow RuntimeParameters).
+  `runtime_values` replaces values named in runtime_defaults (with Kubeflow RuntimeParameters).
   """
-  values = {'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
-            'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
+  values = runtime_defaults(config)
   values.update(runtime_values or {})
-  components = create_data_components(config, labels)
+  components = create_data_components(config, labels, values['data_root'])
   example_gen, schema_gen, transform = components[0], components[2], components[4]
   model_config = model_settings(config, labels)
   trainer_inputs = {}
   if config.tuner_trials > 0 and not config.hyperparameters:
-    tuner = Tuner(
+    tuner = training_components.Tuner(
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],
         tuner_fn=TUNER_FN,
         train_args=trainer_pb2.TrainArgs(splits=['train']),
         eval_args=trainer_pb2.EvalArgs(splits=['eval']),
         # Only what tuning depends on, so changing e.g. the training epochs keeps the Tuner cached.
-        custom_config={key: model_config[key] for key in _TUNER_KEYS})
+        custom_config={key: model_config[key] for key in _TUNER_KEYS},
+        tuner_trials=values['tuner_trials']).with_id('Tuner')
     trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
     components.append(tuner)
 
-  trainer = Trainer(
+  trainer = training_components.Trainer(
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       schema=schema_gen.outputs['schema'],
@@ -141,7 +154,8 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       train_args=trainer_pb2.TrainArgs(splits=['train']),
       eval_args=trainer_pb2.EvalArgs(splits=['eval']),
       custom_config=model_config,
-      **trainer_inputs)
+      epochs=values['epochs'],
+      **trainer_inputs).with_id('Trainer')
 
   evaluator = evaluator_lib.ProductionEvaluator(
       examples=example_gen.outputs['examples'],

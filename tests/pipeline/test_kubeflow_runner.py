@@ -1,4 +1,6 @@
 """`visionflow compile`: the Kubeflow Pipelines v2 spec, loaded back with the kfp SDK."""
+import os
+
 import pytest
 from kfp import components
 
@@ -23,7 +25,7 @@ def compiled(small_digits, tmp_path_factory):
                    '--output-dir', 'gs://bucket/visionflow', '--image', 'registry.example.com/visionflow:1.2',
                    '--gpus', '2', '--min-accuracy', '0.9'])
   assert code == 0
-  return components.load_component_from_file(str(output)), output.read_text()
+  return components.load_component_from_file(str(output)), output.read_text(), os.path.dirname(csv_path)
 
 
 def _executor(spec, task_id):
@@ -32,14 +34,14 @@ def _executor(spec, task_id):
 
 
 def test_every_component_with_its_dependencies(compiled):
-  component, _ = compiled
+  component = compiled[0]
   tasks = component.pipeline_spec.root.dag.tasks
   assert set(tasks) == COMPONENT_IDS
   assert {task_id: sorted(task.dependent_tasks) for task_id, task in tasks.items()} == DEPENDENCIES
 
 
 def test_every_task_runs_the_tfx_entry_point_in_the_image_with_code_named_not_uploaded(compiled):
-  component, text = compiled
+  component, text = compiled[:2]
   spec = component.pipeline_spec
   for task_id in COMPONENT_IDS:
     container = _executor(spec, task_id)
@@ -65,19 +67,23 @@ def test_trainer_and_tuner_get_gpus_and_every_step_cpu_and_memory(compiled):
 
 
 def test_runtime_parameters_with_their_defaults(compiled):
-  component, _ = compiled
+  component = compiled[0]
+  data_root = compiled[2]
   assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
+      'data_root': ('String', data_root), 'epochs': ('Integer', 12), 'tuner_trials': ('Integer', 2),
       'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
       'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
   tasks = component.pipeline_spec.root.dag.tasks
-  evaluator_inputs = tasks['Evaluator'].inputs.parameters
-  assert evaluator_inputs['min_accuracy'].component_input_parameter == 'min_accuracy'
-  assert tasks['Pusher'].inputs.parameters['serving_dir'].component_input_parameter == 'serving_dir'
+  for task_id, name, parameter in (
+      ('FileBasedExampleGen', 'input_base', 'data_root'), ('Trainer', 'epochs', 'epochs'),
+      ('Tuner', 'tuner_trials', 'tuner_trials'), ('Evaluator', 'min_accuracy', 'min_accuracy'),
+      ('Pusher', 'serving_dir', 'serving_dir'), ('Evaluator', 'serving_dir', 'serving_dir')):
+    assert tasks[task_id].inputs.parameters[name].component_input_parameter == parameter, (task_id, name)
 
 
 def test_no_resolver_task(compiled):
   """Self-hosted Kubeflow Pipelines v2 cannot run TFX Resolver nodes; the baseline comes from serving_dir."""
-  component, text = compiled
+  component, text = compiled[:2]
   assert 'resolver' not in text.lower()
   executors = component.pipeline_spec.deployment_spec['executors']
   assert all('importer' not in executor for executor in executors.values())
