@@ -73,7 +73,8 @@ def make_dataset(file_patterns: Sequence[str], feature_spec: Dict, batch_size: i
   if training:
     dataset = dataset.shuffle(4 * batch_size, seed=seed).repeat()
   dataset = dataset.batch(batch_size, drop_remainder=training).map(
-      lambda records: _split_label(tf.io.parse_example(records, feature_spec)), num_parallel_calls=tf.data.AUTOTUNE)
+      lambda records: _split_label(tf.io.parse_example(records, feature_spec)),
+      num_parallel_calls=tf.data.AUTOTUNE)
   options = tf.data.Options()
   options.experimental_distribute.auto_shard_policy = (
       tf.data.experimental.AutoShardPolicy.FILE if len(files) >= num_workers

@@ -106,6 +106,10 @@ class PipelineConfig:
   training_memory_gib: float = 32.0
   gpus: int = 0
   gpu_type: str = 'nvidia.com/gpu'
+  # Placement of the Trainer and Tuner pods on a GPU or TPU node pool: node labels (flag: k=v,k=v) and
+  # tolerations of the pool's taints, each 'key[=value]:Effect' as `kubectl taint` writes them.
+  training_node_selector: dict = dataclasses.field(default_factory=dict)
+  training_tolerations: tuple = ()
 
   enable_cache: bool = True  # --no-cache re-runs every component
   beam_pipeline_args: tuple = ('--direct_running_mode=in_memory', '--direct_num_workers=1')

@@ -69,10 +69,46 @@ def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> No
       container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
 
 
+def _toleration(text: str) -> Dict[str, str]:
+  """'key[=value]:Effect' (as `kubectl taint` writes a taint) -> a Kubernetes toleration of it."""
+  key_value, _, effect = text.rpartition(':')
+  key, _, value = key_value.partition('=')
+  if not key or effect not in ('NoSchedule', 'PreferNoSchedule', 'NoExecute'):
+    raise ValueError(f'training toleration {text!r}: expected key[=value]:NoSchedule|PreferNoSchedule|NoExecute')
+  toleration = {'key': key, 'operator': 'Equal' if value else 'Exists', 'effect': effect}
+  if value:
+    toleration['value'] = value
+  return toleration
+
+
+def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict[str, Any]:
+  """Kubernetes placement of the Trainer and Tuner pods (GPU or TPU node pools), as kfp-kubernetes writes it.
+
+  TFX's compiler has no field for node selectors or tolerations; Kubeflow Pipelines reads them from this
+  platform spec, the YAML document after the pipeline spec. Empty when none is configured.
+  """
+  placement = {}
+  if config.training_node_selector:
+    labels = {key: str(value) for key, value in config.training_node_selector.items()}
+    placement['nodeSelector'] = {'labels': labels}
+  if config.training_tolerations:
+    placement['tolerations'] = [_toleration(text) for text in config.training_tolerations]
+  if not placement:
+    return {}
+  tasks = pipeline_spec['root']['dag']['tasks']
+  executors = {pipeline_spec['components'][tasks[task_id]['componentRef']['name']]['executorLabel']: placement
+               for task_id in TRAINING_COMPONENTS if task_id in tasks}
+  return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
+
+
 def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str) -> str:
-  """Writes the pipeline spec as YAML, the format `kfp.Client().upload_pipeline` and the KFP UI take."""
+  """Writes the pipeline spec as YAML, the format `kfp.Client().upload_pipeline` and the KFP UI take.
+
+  A second YAML document, the platform spec, follows when the training steps have a placement.
+  """
   spec = compile_pipeline_job(config, labels)['pipelineSpec']
+  documents = [spec] + [document for document in [platform_spec(config, spec)] if document]
   with open(output_file, 'w') as handle:
     handle.write(f'# {config.pipeline_name}: compiled by visionflow from the TFX DAG for Kubeflow Pipelines v2.\n')
-    yaml.safe_dump(spec, handle, sort_keys=True)
+    yaml.safe_dump_all(documents, handle, sort_keys=True)
   return output_file

@@ -151,9 +151,12 @@ class FakeKubeflowPipelines:
     return _wire('V2beta1ListPipelinesResponse', pipelines=found, total_size=len(found))
 
   def _spec_from_upload(self, body) -> dict:
-    spec = yaml.safe_load(body)
+    documents = list(yaml.safe_load_all(body))
+    spec = documents[0]
     if not isinstance(spec, dict) or 'pipelineInfo' not in spec or 'root' not in spec:
       raise ContractError('uploadfile is not a pipeline spec')
+    if any('platforms' not in document for document in documents[1:]):
+      raise ContractError('a document after the pipeline spec must be a platform spec')
     return spec
 
   def _add_version(self, pipeline_id: str, name: str, body) -> dict:

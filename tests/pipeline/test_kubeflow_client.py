@@ -76,7 +76,11 @@ def test_wait_follows_the_run_and_the_exit_code_reflects_its_end(data_flags, cap
 def test_schedule_create_sends_cron_one_at_a_time_and_no_catchup(data_flags):
   with fake_kfp_server.Server() as server:
     assert cli.main(['schedule', 'create', '--host', server.url, '--cron', '0 0 3 * * *', '--name', 'nightly',
-                     '--param', 'max_accuracy_drop=0.01', *data_flags]) == 0
+                     '--param', 'max_accuracy_drop=0.01', '--training-tolerations', 'nvidia.com/gpu:NoSchedule',
+                     *data_flags]) == 0
+    [upload] = _posts(server, '/apis/v2beta1/pipelines/upload')
+    platform = list(yaml.safe_load_all(upload.body))[1]
+    assert 'tolerations' in str(platform['platforms']['kubernetes'])
     [request] = _posts(server, '/apis/v2beta1/recurringruns')
     body = request.body
     assert body['trigger'] == {'cron_schedule': {'cron': '0 0 3 * * *'}}
@@ -115,9 +119,9 @@ def test_a_five_field_cron_is_refused_before_anything_is_sent(data_flags, capsys
 
 def test_unknown_parameter_is_refused(data_flags, capsys):
   with fake_kfp_server.Server() as server:
-    assert cli.main(['submit', '--host', server.url, '--param', 'epochs=3', *data_flags]) == 2
+    assert cli.main(['submit', '--host', server.url, '--param', 'learning_rate=0.1', *data_flags]) == 2
     assert not server.api.requests
-  assert "--param 'epochs=3': expected name=value with name one of" in capsys.readouterr().err
+  assert "--param 'learning_rate=0.1': expected name=value with name one of" in capsys.readouterr().err
 
 
 def test_unreachable_and_refusing_hosts_give_one_clear_line(data_flags, capsys):

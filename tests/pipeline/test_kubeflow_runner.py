@@ -23,7 +23,9 @@ def compiled(small_digits, tmp_path_factory):
   output = tmp_path_factory.mktemp('compiled') / 'pipeline.yaml'
   code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
                    '--output-dir', 'gs://bucket/visionflow', '--image', 'registry.example.com/visionflow:1.2',
-                   '--gpus', '2', '--min-accuracy', '0.9'])
+                   '--gpus', '2', '--min-accuracy', '0.9',
+                   '--training-node-selector', 'cloud.google.com/gke-accelerator=nvidia-tesla-t4',
+                   '--training-tolerations', 'nvidia.com/gpu=present:NoSchedule,dedicated:NoExecute'])
   assert code == 0
   return components.load_component_from_file(str(output)), output.read_text(), os.path.dirname(csv_path)
 
@@ -87,3 +89,26 @@ def test_no_resolver_task(compiled):
   assert 'resolver' not in text.lower()
   executors = component.pipeline_spec.deployment_spec['executors']
   assert all('importer' not in executor for executor in executors.values())
+
+
+def test_trainer_and_tuner_are_placed_on_the_gpu_pool_by_the_platform_spec(compiled):
+  component = compiled[0]
+  spec = component.pipeline_spec
+  executors = component.component_spec.platform_spec.platforms['kubernetes'].deployment_spec.executors
+  labels = {spec.components[spec.root.dag.tasks[task_id].component_ref.name].executor_label
+            for task_id in ('Trainer', 'Tuner')}
+  assert set(executors) == labels
+  for label in labels:
+    placement = executors[label]
+    assert dict(placement['nodeSelector']['labels']) == {'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}
+    assert [dict(toleration) for toleration in placement['tolerations']] == [
+        {'key': 'nvidia.com/gpu', 'operator': 'Equal', 'value': 'present', 'effect': 'NoSchedule'},
+        {'key': 'dedicated', 'operator': 'Exists', 'effect': 'NoExecute'}]
+
+
+def test_a_malformed_toleration_is_refused(small_digits, tmp_path, capsys):
+  csv_path, labels_path = small_digits
+  code = cli.main(['compile', '--output', str(tmp_path / 'p.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', str(tmp_path), '--training-tolerations', 'nvidia.com/gpu'])
+  assert code == 2
+  assert "training toleration 'nvidia.com/gpu': expected key[=value]:NoSchedule" in capsys.readouterr().err
