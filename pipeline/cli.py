@@ -92,9 +92,12 @@ def _kubeflow_parameters(config, pairs: List[str]) -> dict:
   parameters = {}
   for pair in pairs:
     name, separator, value = pair.partition('=')
+    if separator and name == 'span':  # shorthand for the range_config that reads that one span
+      name, value = 'range_config', json.dumps({'static_range': {'start_span_number': int(value),
+                                                                 'end_span_number': int(value)}})
     if not separator or name not in known:
-      raise ValueError(f'--param {pair!r}: expected name=value with name one of {sorted(known)}')
-    parameters[name] = known[name].ptype(yaml.safe_load(value))
+      raise ValueError(f'--param {pair!r}: expected name=value with name span or one of {sorted(known)}')
+    parameters[name] = value if known[name].ptype is str else known[name].ptype(yaml.safe_load(value))
   return parameters
 
 

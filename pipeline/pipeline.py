@@ -70,14 +70,17 @@ def data_input(config: PipelineConfig):
   return example_gen_executor.make_input_config(config.data_csv)
 
 
-def create_data_components(config: PipelineConfig, labels: List[str], data_root=None) -> List[BaseComponent]:
+def create_data_components(config: PipelineConfig, labels: List[str], data_root=None,
+                           range_config=None) -> List[BaseComponent]:
   """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG.
 
-  `data_root` replaces the input folder (a Kubeflow RuntimeParameter: the same layout somewhere else).
+  `data_root` replaces the input folder (a Kubeflow RuntimeParameter: the same layout somewhere else);
+  `range_config` (TFX's RangeConfig as JSON) pins the span to read instead of the newest.
   """
   input_base, input_config = data_input(config)
   example_gen = FileBasedExampleGen(
       input_base=data_root or input_base,
+      range_config=range_config or None,
       input_config=input_config,
       output_config=example_gen_executor.make_output_config(
           config.train_buckets, config.eval_buckets, config.test_buckets),
@@ -111,10 +114,11 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
 def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
   """The settings a compiled Kubeflow pipeline takes as runtime parameters, with the config's values.
 
-  One compiled spec then serves every scheduled run: data folder, epochs, tuner trials, push destination,
-  blessing thresholds.
+  One compiled spec then serves every scheduled run: data folder, span (range_config: empty for the newest),
+  epochs, tuner trials, push destination, blessing thresholds.
   """
-  return {'data_root': data_input(config)[0], 'epochs': config.epochs, 'tuner_trials': config.tuner_trials,
+  return {'data_root': data_input(config)[0], 'range_config': '', 'epochs': config.epochs,
+          'tuner_trials': config.tuner_trials,
           'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
           'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
 
@@ -129,7 +133,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   """
   values = runtime_defaults(config)
   values.update(runtime_values or {})
-  components = create_data_components(config, labels, values['data_root'])
+  components = create_data_components(config, labels, values['data_root'], values['range_config'])
   example_gen, schema_gen, transform = components[0], components[2], components[4]
   model_config = model_settings(config, labels)
   trainer_inputs = {}

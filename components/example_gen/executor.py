@@ -27,6 +27,7 @@ from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
+from tfx.proto import range_config_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
@@ -327,7 +328,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 def _resolve_spans_without_driver(input_base: str, input_config: example_gen_pb2.Input,
                                   exec_properties: Dict[str, Any]) -> None:
-  """Does the FileBasedExampleGen driver's work where it did not run: picks the newest span (or date).
+  """Does the FileBasedExampleGen driver's work where it did not run: picks the newest span (or date), or
+  the one range_config names.
 
   On LocalDagRunner and Vertex the driver resolves {SPAN}/{YYYY}{MM}{DD} in the pattern before the executor
   starts. Self-hosted Kubeflow Pipelines skips TFX's driver hook (a pre-cache-check lifecycle hook only
@@ -338,7 +340,12 @@ def _resolve_spans_without_driver(input_base: str, input_config: example_gen_pb2
   if not (re.search(example_gen_utils.SPAN_FULL_REGEX, pattern)
           or any(spec in pattern for spec in example_gen_utils.DATE_SPECS)):
     return
-  _, span, _ = example_gen_utils.calculate_splits_fingerprint_span_and_version(input_base, input_config.splits)
+  range_config = None
+  if exec_properties.get(standard_component_specs.RANGE_CONFIG_KEY):
+    range_config = proto_utils.json_to_proto(exec_properties[standard_component_specs.RANGE_CONFIG_KEY],
+                                             range_config_pb2.RangeConfig())
+  _, span, _ = example_gen_utils.calculate_splits_fingerprint_span_and_version(
+      input_base, input_config.splits, range_config)
   exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = span
   logging.info('No driver resolved the input pattern; newest span %d: %s', span, input_config.splits[0].pattern)
 

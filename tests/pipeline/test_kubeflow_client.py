@@ -3,6 +3,8 @@
 The fake server validates every request body against kfp-server-api's models; the tests assert on what was
 submitted: the compiled spec, parameters, pipeline root, experiment, cron and schedule policy.
 """
+import json
+
 import pytest
 import yaml
 
@@ -25,8 +27,8 @@ def _posts(server, path):
 def test_submit_uploads_the_spec_and_starts_a_run_with_parameters_and_root(data_flags, capsys):
   with fake_kfp_server.Server() as server:
     code = cli.main(['submit', '--host', server.url, '--experiment', 'flowers', '--run-name', 'nightly',
-                     '--param', 'min_accuracy=0.93', '--param', 'serving_dir=gs://bucket/prod', '--token',
-                     'secret-token', *data_flags])
+                     '--param', 'min_accuracy=0.93', '--param', 'serving_dir=gs://bucket/prod',
+                     '--param', 'span=7', '--param', 'epochs=20', '--token', 'secret-token', *data_flags])
     assert code == 0
     [upload] = _posts(server, '/apis/v2beta1/pipelines/upload')
     assert upload.query['name'] == 'visionflow'
@@ -43,7 +45,10 @@ def test_submit_uploads_the_spec_and_starts_a_run_with_parameters_and_root(data_
     assert run.body['pipeline_version_reference'] == {'pipeline_id': pipeline['pipeline_id'],
                                                       'pipeline_version_id': version['pipeline_version_id']}
     assert run.body['runtime_config'] == {'pipeline_root': 'gs://bucket/visionflow/pipeline_root',
-                                          'parameters': {'min_accuracy': 0.93, 'serving_dir': 'gs://bucket/prod'}}
+                                          'parameters': {'min_accuracy': 0.93, 'serving_dir': 'gs://bucket/prod',
+                                                         'epochs': 20, 'range_config': json.dumps(
+                                                             {'static_range': {'start_span_number': 7,
+                                                                               'end_span_number': 7}})}}
     assert all(request.headers.get('authorization') == 'Bearer secret-token' for request in server.api.requests)
   [created] = server.api.runs
   assert f'Submitted run {created}: {server.url}/#/runs/details/{created}' in capsys.readouterr().out
@@ -121,7 +126,7 @@ def test_unknown_parameter_is_refused(data_flags, capsys):
   with fake_kfp_server.Server() as server:
     assert cli.main(['submit', '--host', server.url, '--param', 'learning_rate=0.1', *data_flags]) == 2
     assert not server.api.requests
-  assert "--param 'learning_rate=0.1': expected name=value with name one of" in capsys.readouterr().err
+  assert "--param 'learning_rate=0.1': expected name=value with name span or one of" in capsys.readouterr().err
 
 
 def test_unreachable_and_refusing_hosts_give_one_clear_line(data_flags, capsys):

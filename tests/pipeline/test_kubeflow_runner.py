@@ -72,12 +72,14 @@ def test_runtime_parameters_with_their_defaults(compiled):
   component = compiled[0]
   data_root = compiled[2]
   assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
-      'data_root': ('String', data_root), 'epochs': ('Integer', 12), 'tuner_trials': ('Integer', 2),
+      'data_root': ('String', data_root), 'range_config': ('String', ''), 'epochs': ('Integer', 12),
+      'tuner_trials': ('Integer', 2),
       'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
       'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
   tasks = component.pipeline_spec.root.dag.tasks
   for task_id, name, parameter in (
-      ('FileBasedExampleGen', 'input_base', 'data_root'), ('Trainer', 'epochs', 'epochs'),
+      ('FileBasedExampleGen', 'input_base', 'data_root'), ('FileBasedExampleGen', 'range_config', 'range_config'),
+      ('Trainer', 'epochs', 'epochs'),
       ('Tuner', 'tuner_trials', 'tuner_trials'), ('Evaluator', 'min_accuracy', 'min_accuracy'),
       ('Pusher', 'serving_dir', 'serving_dir'), ('Evaluator', 'serving_dir', 'serving_dir')):
     assert tasks[task_id].inputs.parameters[name].component_input_parameter == parameter, (task_id, name)

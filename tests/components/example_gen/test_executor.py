@@ -19,7 +19,8 @@ from tests.components.example_gen import images
 SPLITS = ('train', 'eval', 'test')
 
 
-def _run_example_gen(csv_path, output_dir, **settings):
+def _run_example_gen(csv_path, output_dir, range_config=None, **settings):
+  """Calls the executor as an orchestrator that runs no driver would (self-hosted Kubeflow Pipelines)."""
   if 'labels' not in settings:
     settings['labels'] = tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt')))
   examples = standard_artifacts.Examples()
@@ -32,6 +33,7 @@ def _run_example_gen(csv_path, output_dir, **settings):
       'custom_config': proto_utils.proto_to_json(executor.make_custom_config(executor.Settings(**settings))),
       'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE,
       'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+      'range_config': range_config,
   }
   executor.Executor().Do({}, {'examples': [examples]}, exec_properties)
   return examples

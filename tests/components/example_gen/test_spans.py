@@ -95,3 +95,15 @@ def test_without_the_driver_the_executor_reads_the_newest_span(small_digits, tmp
                                        labels=tuple(labels))
   assert examples.span == 2
   assert len(_split_of_paths(examples.uri)) == 50
+
+
+def test_without_the_driver_a_range_config_pins_an_older_span(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'digits', 50)
+  _span_folder(small_digits, str(tmp_path), 'span-1', lines[:20])
+  _span_folder(small_digits, str(tmp_path), 'span-2', lines)
+  labels = image_csv.folder_classes(str(tmp_path / 'digits'))
+  examples = _run_example_gen_directly(
+      str(tmp_path / 'span-{SPAN}' / 'all.csv'), str(tmp_path / 'out'), labels=tuple(labels),
+      range_config='{"static_range": {"start_span_number": 1, "end_span_number": 1}}')
+  assert examples.span == 1
+  assert len(_split_of_paths(examples.uri)) == 20
