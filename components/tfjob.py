@@ -48,6 +48,18 @@ def tfjob_manifest(name: str, namespace: str, image: str, num_workers: int, job_
   }
 
 
+def toleration(text: str) -> Dict[str, str]:
+  """'key[=value]:Effect' (as `kubectl taint` writes a taint) -> a Kubernetes toleration of it."""
+  key_value, _, effect = text.rpartition(':')
+  key, _, value = key_value.partition('=')
+  if not key or effect not in ('NoSchedule', 'PreferNoSchedule', 'NoExecute'):
+    raise ValueError(f'training toleration {text!r}: expected key[=value]:NoSchedule|PreferNoSchedule|NoExecute')
+  result = {'key': key, 'operator': 'Equal' if value else 'Exists', 'effect': effect}
+  if value:
+    result['value'] = value
+  return result
+
+
 def job_state(tfjob: Dict) -> Optional[str]:
   """'Succeeded' or 'Failed' once the TFJob has ended, else None."""
   for condition in tfjob.get('status', {}).get('conditions', []):

@@ -50,7 +50,8 @@ def run_tfjob_workers(job: training.TrainingJob, config: dict) -> None:
   tfjob.run_tfjob(tfjob.tfjob_manifest(
       name=f'visionflow-train-{os.path.basename(job.model_run_dir.rstrip("/"))}',
       namespace=config['tfjob_namespace'], image=config['tfjob_image'], num_workers=config['num_workers'],
-      job_path=job_path, gpus=config['worker_gpus']))
+      job_path=job_path, gpus=config['worker_gpus'], node_selector=config.get('node_selector'),
+      tolerations=[tfjob.toleration(text) for text in config.get('tolerations') or ()]))
 
 
 def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:

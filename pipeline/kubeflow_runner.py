@@ -12,6 +12,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components import tfjob
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import runtime_defaults
 from pipeline.pipeline import create_pipeline
@@ -69,18 +70,6 @@ def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> No
       container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
 
 
-def _toleration(text: str) -> Dict[str, str]:
-  """'key[=value]:Effect' (as `kubectl taint` writes a taint) -> a Kubernetes toleration of it."""
-  key_value, _, effect = text.rpartition(':')
-  key, _, value = key_value.partition('=')
-  if not key or effect not in ('NoSchedule', 'PreferNoSchedule', 'NoExecute'):
-    raise ValueError(f'training toleration {text!r}: expected key[=value]:NoSchedule|PreferNoSchedule|NoExecute')
-  toleration = {'key': key, 'operator': 'Equal' if value else 'Exists', 'effect': effect}
-  if value:
-    toleration['value'] = value
-  return toleration
-
-
 def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict[str, Any]:
   """Kubernetes placement of the Trainer and Tuner pods (GPU or TPU node pools), as kfp-kubernetes writes it.
 
@@ -92,7 +81,7 @@ def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict
     labels = {key: str(value) for key, value in config.training_node_selector.items()}
     placement['nodeSelector'] = {'labels': labels}
   if config.training_tolerations:
-    placement['tolerations'] = [_toleration(text) for text in config.training_tolerations]
+    placement['tolerations'] = [tfjob.toleration(text) for text in config.training_tolerations]
   if not placement:
     return {}
   tasks = pipeline_spec['root']['dag']['tasks']

@@ -52,7 +52,8 @@ def model_settings(config: PipelineConfig, labels: List[str]) -> dict:
       'augment_colour': config.augment_colour, 'batch_size': config.batch_size, 'epochs': config.epochs,
       'strategy': config.strategy, 'num_workers': config.num_workers, 'tpu_address': config.tpu_address,
       'tfjob_image': config.tfjob_image, 'tfjob_namespace': config.tfjob_namespace,
-      'worker_gpus': config.worker_gpus,
+      'worker_gpus': config.worker_gpus, 'node_selector': dict(config.training_node_selector),
+      'tolerations': list(config.training_tolerations),
       'tuner': config.tuner, 'tuner_trials': config.tuner_trials, 'tuner_epochs': config.tuner_epochs,
       'random_seed': config.random_seed, 'hyperparameters': None,
   }

@@ -85,3 +85,22 @@ def test_a_failed_tfjob_fails_the_trainer_with_its_message(kubernetes_api):
   _FakeKubernetes.final_state = 'Failed'
   with pytest.raises(RuntimeError, match='TFJob ml/train-42 failed: worker-1 exited 1'):
     tfjob.run_tfjob(_manifest(), api_client=kubernetes_api, poll_seconds=0.01)
+
+
+@pytest.mark.parametrize('text, expected', [
+    ('nvidia.com/gpu:NoSchedule', {'key': 'nvidia.com/gpu', 'operator': 'Exists', 'effect': 'NoSchedule'}),
+    ('google.com/tpu=present:NoExecute',
+     {'key': 'google.com/tpu', 'operator': 'Equal', 'value': 'present', 'effect': 'NoExecute'}),
+])
+def test_tolerations_are_written_as_kubectl_writes_taints(text, expected):
+  assert tfjob.toleration(text) == expected
+  manifest = tfjob.tfjob_manifest('job', 'ns', 'image', 2, 'gs://b/job.json', tolerations=[tfjob.toleration(text)],
+                                  node_selector={'pool': 'gpu'})
+  pod = manifest['spec']['tfReplicaSpecs']['Worker']['template']['spec']
+  assert pod['tolerations'] == [expected] and pod['nodeSelector'] == {'pool': 'gpu'}
+
+
+@pytest.mark.parametrize('text', ['nvidia.com/gpu', ':NoSchedule', 'key=value:Sometimes'])
+def test_a_malformed_toleration_is_refused(text):
+  with pytest.raises(ValueError, match='expected key\\[=value\\]:NoSchedule'):
+    tfjob.toleration(text)

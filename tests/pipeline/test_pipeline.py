@@ -1,4 +1,6 @@
 """The DAG as wired for every runner."""
+import json
+
 import pytest
 
 from pipeline import local_runner
@@ -27,3 +29,13 @@ def test_evaluator_and_pusher_read_and_write_the_configured_serving_dir(config):
     assert nodes[node_id].exec_properties['model_name'] == 'image_classifier'
   assert {channel.producer_component_id for channel in nodes['Pusher'].inputs.values()} == {
       'Trainer', 'Evaluator', 'FileBasedExampleGen'}
+
+
+def test_training_placement_reaches_the_trainer_for_its_tfjob(config):
+  placed = config.replace(training_node_selector={'pool': 'gpu'},
+                          training_tolerations=('nvidia.com/gpu:NoSchedule',))
+  pipeline = create_pipeline(placed, read_class_labels(placed))
+  trainer = next(component for component in pipeline.components if component.id == 'Trainer')
+  custom_config = json.loads(trainer.exec_properties['custom_config'])
+  assert custom_config['node_selector'] == {'pool': 'gpu'}
+  assert custom_config['tolerations'] == ['nvidia.com/gpu:NoSchedule']
