@@ -47,6 +47,7 @@ BLESSING_REASONS = 'blessing_reasons'
 REPORT_FOLDER = 'report'
 REPORT_HTML = 'report_html'
 REPORT_MARKDOWN = 'report_markdown'
+ACCURACY = 'accuracy'  # the candidate's overall accuracy, on the evaluation artifact for listings
 
 
 def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], splits: List[str]):
@@ -105,6 +106,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     evaluate(eval_config, candidate_dir, baseline_dir, input_dict['examples'],
              json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
 
+    overall_accuracy = evaluation_report.load_metric_values(evaluation_uri).get(evaluation_report.MetricId(
+        evaluation_report.OVERALL, evaluation_report.CANDIDATE, evaluation.ACCURACY_METRIC))
+    if overall_accuracy is not None:
+      evaluation_artifact.set_float_custom_property(ACCURACY, overall_accuracy)
     validation = tfma.load_validation_result(evaluation_uri)
     reasons = evaluation_report.blessing_reasons(validation)
     blessed = validation.validation_ok

@@ -199,6 +199,47 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--service-account', dest='service_account', help='Kubernetes service account of the run')
 
 
+def _store(args: argparse.Namespace):
+  from pipeline import metadata
+  return metadata.open_store(_config_from_args(args).metadata_path)
+
+
+def _timestamp(milliseconds: int) -> str:
+  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
+
+
+def _runs(args: argparse.Namespace) -> int:
+  from pipeline import metadata
+  runs = [run for run in metadata.list_runs(_store(args)) if not args.state or run.state == args.state.upper()]
+  print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
+  for run in runs[:args.limit]:
+    blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
+    accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
+    print(f'{run.run_id}\t{_timestamp(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state}\t{blessed}\t'
+          f'{run.pushed_version or "-"}\t{accuracy}')
+  return 0
+
+
+# Properties every TFX artifact carries that say nothing about this run.
+_BOILERPLATE_PROPERTIES = {'tfx_version', 'is_external', 'state', 'name', 'producer_component', 'type_name'}
+
+
+def _show(args: argparse.Namespace) -> int:
+  from pipeline import metadata
+  nodes = metadata.run_nodes(_store(args), args.run)
+  if args.json:
+    print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
+    return 0
+  for node in nodes:
+    print(f'{node.node_id}: {node.state}, {node.duration_s:.1f}s')
+    for artifact in node.outputs:
+      print(f'  {artifact.key} ({artifact.type}): {artifact.uri}')
+      for name, value in artifact.properties.items():
+        if name not in _BOILERPLATE_PROPERTIES:
+          print(f'    {name}: {value}')
+  return 0
+
+
 def _predict(args: argparse.Namespace) -> int:
   from pipeline import predict
   config = _config_from_args(args)
@@ -247,6 +288,20 @@ def build_parser() -> argparse.ArgumentParser:
   schedule.add_argument('--name', help='the recurring run name')
   schedule.add_argument('--catchup', action='store_true', help='backfill runs missed while paused')
   schedule.set_defaults(handler=_schedule)
+
+  runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first')
+  runs.add_argument('--config')
+  runs.add_argument('--output-dir', dest='output_dir', default=None)
+  runs.add_argument('--state', choices=['complete', 'failed', 'running'], help='only runs in this state')
+  runs.add_argument('--limit', type=int, default=50)
+  runs.set_defaults(handler=_runs)
+
+  show = commands.add_parser('show', help="one run: each component's state, duration and outputs")
+  show.add_argument('run', help='a run id from `visionflow runs`')
+  show.add_argument('--config')
+  show.add_argument('--output-dir', dest='output_dir', default=None)
+  show.add_argument('--json', action='store_true')
+  show.set_defaults(handler=_show)
 
   predict = commands.add_parser('predict', help='classify images with the newest pushed model')
   predict.add_argument('--config')

@@ -1,10 +1,13 @@
 """Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
 import dataclasses
+import json
 import os
-from typing import Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 import ml_metadata as mlmd
+import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
 
@@ -67,3 +70,135 @@ def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[i
 def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[str]:
   value = artifact.custom_properties.get(name) or artifact.properties.get(name)
   return value.string_value if value is not None else None
+
+
+NODE_CONTEXT = 'node'
+_STATE = metadata_store_pb2.Execution.State
+_UNFINISHED = {_STATE.NEW, _STATE.RUNNING, _STATE.UNKNOWN}
+
+
+@dataclasses.dataclass
+class ArtifactView:
+  """An output artifact as people read it: its output key, type, URI, and its properties."""
+  key: str
+  type: str
+  uri: str
+  properties: Dict[str, Any]
+
+
+@dataclasses.dataclass
+class NodeView:
+  """One component in one run: CACHED when the run reused an earlier execution's outputs."""
+  node_id: str
+  state: str
+  started_ms: int
+  finished_ms: int
+  outputs: List[ArtifactView]
+
+  @property
+  def duration_s(self) -> float:
+    return max(0, self.finished_ms - self.started_ms) / 1000
+
+
+@dataclasses.dataclass
+class RunView:
+  """A pipeline run, for the runs list: state, timing, and what became of the model."""
+  run_id: str
+  started_ms: int
+  finished_ms: int
+  state: str
+  blessed: Optional[bool]
+  pushed_version: Optional[str]
+  accuracy: Optional[float]
+
+  @property
+  def duration_s(self) -> float:
+    return max(0, self.finished_ms - self.started_ms) / 1000
+
+
+def _value(value: metadata_store_pb2.Value) -> Any:
+  kind = value.WhichOneof('value')
+  return getattr(value, kind) if kind in ('int_value', 'double_value', 'string_value', 'bool_value') else None
+
+
+def artifact_properties(artifact: metadata_store_pb2.Artifact) -> Dict[str, Any]:
+  properties = {name: _value(value) for name, value in artifact.properties.items()}
+  properties.update({name: _value(value) for name, value in artifact.custom_properties.items()})
+  return {name: value for name, value in sorted(properties.items()) if value is not None}
+
+
+def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
+  """What some artifacts keep in files rather than properties: anomalies per split, best hyperparameters."""
+  if type_name == 'ExampleAnomalies':
+    counts = {}
+    for path in sorted(tf.io.gfile.glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))):
+      anomalies = anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, 'rb').read())
+      counts[os.path.basename(os.path.dirname(path))[len('Split-'):]] = len(anomalies.anomaly_info)
+    return {'anomalies_per_split': counts}
+  if type_name == 'HyperParameters':
+    path = os.path.join(uri, 'best_hyperparameters.txt')
+    if tf.io.gfile.exists(path):
+      return {'best_hyperparameters': json.loads(tf.io.gfile.GFile(path).read()).get('values', {})}
+  return {}
+
+
+def _run_state(states: Iterable[int]) -> str:
+  states = set(states)
+  if _STATE.FAILED in states:
+    return 'FAILED'
+  if states & _UNFINISHED:
+    return 'RUNNING'
+  return 'COMPLETE'
+
+
+def _node_ids(store: mlmd.MetadataStore, execution_ids: List[int]) -> Dict[int, str]:
+  node_type = store.get_context_type(NODE_CONTEXT).id
+  result = {}
+  for execution_id in execution_ids:
+    for context in store.get_contexts_by_execution(execution_id):
+      if context.type_id == node_type:
+        result[execution_id] = context.name.split('.')[-1]
+  return result
+
+
+def run_nodes(store: mlmd.MetadataStore, run_id: str) -> List[NodeView]:
+  """The components of one run in execution order, with state, timing and output artifacts."""
+  run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
+  if run is None:
+    raise ValueError(f'no run {run_id!r} in the metadata store (see `visionflow runs`)')
+  executions = sorted(store.get_executions_by_context(run.id), key=lambda execution: execution.id)
+  ids = [execution.id for execution in executions]
+  node_ids = _node_ids(store, ids)
+  events = [event for event in store.get_events_by_execution_ids(ids)
+            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
+  artifacts = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
+      sorted({event.artifact_id for event in events}))}
+  type_names = {artifact_type.id: artifact_type.name for artifact_type in store.get_artifact_types()}
+  outputs: Dict[int, List[ArtifactView]] = {}
+  for event in sorted(events, key=lambda event: event.artifact_id):
+    artifact = artifacts[event.artifact_id]
+    type_name = type_names.get(artifact.type_id, '')
+    properties = dict(artifact_properties(artifact), **_file_details(type_name, artifact.uri))
+    outputs.setdefault(event.execution_id, []).append(
+        ArtifactView(event.path.steps[0].key, type_name, artifact.uri, properties))
+  return [NodeView(node_ids.get(execution.id, execution.type), _STATE.Name(execution.last_known_state),
+                   execution.create_time_since_epoch, execution.last_update_time_since_epoch,
+                   outputs.get(execution.id, [])) for execution in executions]
+
+
+def list_runs(store: mlmd.MetadataStore) -> List[RunView]:
+  """Every pipeline run in the store, newest first."""
+  views = []
+  for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):
+    nodes = run_nodes(store, run.name)
+    by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
+    blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
+    views.append(RunView(
+        run_id=run.name,
+        started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
+        finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
+        state=_run_state(node_state for node_state in (_STATE.Value(node.state) for node in nodes)),
+        blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
+        pushed_version=pushed.properties.get('pushed_version') if pushed else None,
+        accuracy=evaluation.properties.get('accuracy') if evaluation else None))
+  return sorted(views, key=lambda view: (view.started_ms, view.run_id), reverse=True)

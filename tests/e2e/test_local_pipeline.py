@@ -1,5 +1,6 @@
 """The whole pipeline, as a user runs it: `visionflow run` on the embedded data, then `visionflow predict`."""
 import glob
+import json
 import os
 import re
 import subprocess
@@ -138,6 +139,12 @@ def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):
   with open(rejects_csv[0]) as handle:
     assert handle.read().splitlines()[1:] == [f'31,missing/one.jpg,zero,image file not found,{csv_path}',
                                               f'32,missing/two.jpg,nine,image file not found,{csv_path}']
+  listed = _visionflow('runs', '--output-dir', str(tmp_path / 'out'))
+  [row] = listed.stdout.splitlines()[1:]
+  run_id, _, _, state, blessed, pushed, accuracy = row.split('\t')
+  assert (state, blessed, pushed, accuracy) == ('FAILED', '-', '-', '-')
+  shown = json.loads(_visionflow('show', run_id, '--output-dir', str(tmp_path / 'out'), '--json').stdout)
+  assert [(node['node_id'], node['state']) for node in shown] == [('FileBasedExampleGen', 'FAILED')]
 
 
 def test_the_report_shows_tfma_accuracy_and_the_models_config_lists_the_model(first_run):
@@ -176,3 +183,32 @@ def test_a_model_bad_for_one_class_is_not_pushed_and_only_evaluation_reruns(firs
   assert {states[name] for name in COMPONENTS - {'Evaluator', 'Pusher'}} == {'CACHED'}
   assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
   assert len(_pushed_versions(output_dir)) == 1
+
+
+def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
+  output_dir, stdout = first_run
+  run_id = re.search(r'^Run (\S+) finished', stdout, re.MULTILINE).group(1)
+  listed = _visionflow('runs', '--output-dir', output_dir)
+  assert listed.returncode == 0, listed.stderr[-3000:]
+  rows = {row.split('\t')[0]: row.split('\t') for row in listed.stdout.splitlines()[1:]}
+  _, _, duration, state, blessed, pushed, accuracy = rows[run_id]
+  [saved_model] = _pushed_versions(output_dir)
+  assert (state, blessed, pushed) == ('COMPLETE', 'yes', os.path.basename(os.path.dirname(saved_model)))
+  assert int(duration.rstrip('s')) > 10
+  first_evaluation = os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation')
+  evaluations = sorted(glob.glob(os.path.join(first_evaluation, '*')),
+                       key=lambda path: int(os.path.basename(path)))
+  first_accuracy = tfma.load_eval_result(evaluations[0]).get_metrics_for_slice()[evaluation.ACCURACY_METRIC]
+  assert accuracy == f"{first_accuracy['doubleValue']:.4f}"
+
+  shown = _visionflow('show', run_id, '--output-dir', output_dir, '--json')
+  nodes = {node['node_id']: node for node in json.loads(shown.stdout)}
+  assert set(nodes) == COMPONENTS and {node['state'] for node in nodes.values()} == {'COMPLETE'}
+  outputs = {artifact['key']: artifact['properties'] for node in nodes.values() for artifact in node['outputs']}
+  assert outputs['examples']['accepted_rows'] == 1797 and outputs['examples']['rejected_rows'] == 0
+  assert set(outputs['anomalies']['anomalies_per_split']) == {'train', 'eval', 'test'}
+  assert set(outputs['best_hyperparameters']['best_hyperparameters']) >= {'learning_rate', 'dropout'}
+  assert outputs['blessing']['blessed'] == 1 and json.loads(outputs['blessing']['blessing_reasons']) == []
+  assert outputs['pushed_model']['pushed_version'] == pushed
+  text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
+  assert text.startswith('FileBasedExampleGen: COMPLETE, ') and '    accepted_rows: 1797' in text
