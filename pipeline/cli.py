@@ -1,9 +1,11 @@
 """The `visionflow` command. Thin: parses flags into the config and calls the runner or predictor."""
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import sys
+import tempfile
 import time
 import warnings
 from typing import List, Optional
@@ -101,14 +103,18 @@ def _kubeflow_parameters(config, pairs: List[str]) -> dict:
   return parameters
 
 
-def _compiled_for_kubeflow(args: argparse.Namespace, folder: str):
-  """(config, path of the spec compiled from the flags) for submit and schedule create."""
+@contextlib.contextmanager
+def _submission(args: argparse.Namespace):
+  """(config, compiled spec path, parameters, client) for submit and schedule create; the spec is temporary."""
   from pipeline import kubeflow_runner
   from pipeline import local_runner
   from pipeline.pipeline import read_class_labels
   config = local_runner.resolve_data(_config_from_args(args))
-  return config, kubeflow_runner.compile_pipeline(config, read_class_labels(config),
-                                                  os.path.join(folder, 'pipeline.yaml'))
+  parameters = _kubeflow_parameters(config, args.param)
+  with tempfile.TemporaryDirectory() as folder:
+    package = kubeflow_runner.compile_pipeline(config, read_class_labels(config),
+                                               os.path.join(folder, 'pipeline.yaml'))
+    yield config, package, parameters, _connect(args)
 
 
 def _connect(args: argparse.Namespace):
@@ -132,12 +138,8 @@ def _reporting_kubeflow_errors(handler):
 
 @_reporting_kubeflow_errors
 def _submit(args: argparse.Namespace) -> int:
-  import tempfile
   from pipeline import kubeflow_client
-  with tempfile.TemporaryDirectory() as folder:
-    config, package = _compiled_for_kubeflow(args, folder)
-    parameters = _kubeflow_parameters(config, args.param)
-    client = _connect(args)
+  with _submission(args) as (config, package, parameters, client):
     run = kubeflow_client.submit(
         client, args.host, package, config.pipeline_name, args.experiment,
         args.run_name or f'{config.pipeline_name} {time.strftime("%Y-%m-%d %H:%M:%S")}', parameters,
@@ -152,15 +154,12 @@ def _submit(args: argparse.Namespace) -> int:
 
 @_reporting_kubeflow_errors
 def _schedule(args: argparse.Namespace) -> int:
-  import tempfile
   from pipeline import kubeflow_client
   if args.action == 'create':
     if not args.cron:
       raise ValueError('schedule create needs --cron')
-    with tempfile.TemporaryDirectory() as folder:
-      config, package = _compiled_for_kubeflow(args, folder)
-      parameters = _kubeflow_parameters(config, args.param)
-      client = _connect(args)
+    kubeflow_client.check_cron(args.cron)
+    with _submission(args) as (config, package, parameters, client):
       recurring_run = kubeflow_client.create_schedule(
           client, args.host, package, config.pipeline_name, args.experiment,
           args.name or f'{config.pipeline_name} retraining', args.cron, parameters, config.pipeline_root,

@@ -129,6 +129,12 @@ def follow(client: kfp.Client, host: str, run_id: str, poll_seconds: float, time
     time.sleep(poll_seconds)
 
 
+def check_cron(cron: str) -> None:
+  if len(cron.split()) != 6:
+    raise ValueError(f'cron {cron!r} must have 6 fields (second minute hour day-of-month month day-of-week), '
+                     'e.g. "0 0 3 * * *" for 03:00 every day')
+
+
 def create_schedule(client: kfp.Client, host: str, package_path: str, pipeline_name: str, experiment: str,
                     name: str, cron: str, parameters: Dict, pipeline_root: str, namespace: Optional[str] = None,
                     catchup: bool = False, service_account: Optional[str] = None
@@ -137,9 +143,7 @@ def create_schedule(client: kfp.Client, host: str, package_path: str, pipeline_n
 
   Each run reads the newest data span: the compiled ExampleGen resolves {SPAN} in the data path per run.
   """
-  if len(cron.split()) != 6:
-    raise ValueError(f'cron {cron!r} must have 6 fields (second minute hour day-of-month month day-of-week), '
-                     'e.g. "0 0 3 * * *" for 03:00 every day')
+  check_cron(cron)
   references = upload_version(client, host, package_path, pipeline_name)
   return _call(host, client.create_recurring_run, experiment_id(client, host, experiment, namespace), name,
                cron_expression=cron, max_concurrency=1, no_catchup=not catchup, params=parameters,

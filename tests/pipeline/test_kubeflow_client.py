@@ -118,7 +118,7 @@ def test_schedule_list_pause_resume_delete(data_flags, capsys):
 def test_a_five_field_cron_is_refused_before_anything_is_sent(data_flags, capsys):
   with fake_kfp_server.Server() as server:
     assert cli.main(['schedule', 'create', '--host', server.url, '--cron', '0 3 * * *', *data_flags]) == 2
-    assert not _posts(server, '/apis/v2beta1/recurringruns')
+    assert not server.api.requests
   assert 'must have 6 fields' in capsys.readouterr().err
 
 
@@ -163,3 +163,13 @@ def test_token_sources(tmp_path, monkeypatch):
         (kubeflow_client.Connection(server.url, in_cluster=True), 'Bearer from-service-account')):
       kubeflow_client.list_schedules(kubeflow_client.connect(connection), server.url)
       assert server.api.requests[-1].headers.get('authorization') == expected
+
+
+def test_a_profile_namespace_reaches_the_experiment_and_the_listing(data_flags):
+  """Multi-user Kubeflow: experiments live in the user's profile namespace."""
+  with fake_kfp_server.Server() as server:
+    assert cli.main(['submit', '--host', server.url, '--namespace', 'team-a', *data_flags]) == 0
+    [experiment] = _posts(server, '/apis/v2beta1/experiments')
+    assert experiment.body['namespace'] == 'team-a'
+    assert cli.main(['schedule', 'list', '--host', server.url, '--namespace', 'team-a']) == 0
+    assert server.api.requests[-1].query.get('namespace') == 'team-a'
