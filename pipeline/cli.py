@@ -80,6 +80,9 @@ def _compile(args: argparse.Namespace) -> int:
   from pipeline.pipeline import read_class_labels
   config = local_runner.resolve_data(_config_from_args(args))
   path = kubeflow_runner.compile_pipeline(config, read_class_labels(config), args.output)
+  warning = kubeflow_runner.local_path_warning(config)
+  if warning:
+    print(warning, file=sys.stderr)
   parameters = ', '.join(f'{name}={parameter.default}'
                          for name, parameter in kubeflow_runner.runtime_parameters(config).items())
   print(f'Wrote {path}: Kubeflow Pipelines v2 spec for image {config.image}, pipeline root '
@@ -111,6 +114,9 @@ def _submission(args: argparse.Namespace):
   from pipeline.pipeline import read_class_labels
   config = local_runner.resolve_data(_config_from_args(args))
   parameters = _kubeflow_parameters(config, args.param)
+  warning = kubeflow_runner.local_path_warning(config)
+  if warning:
+    print(warning, file=sys.stderr)
   with tempfile.TemporaryDirectory() as folder:
     package = kubeflow_runner.compile_pipeline(config, read_class_labels(config),
                                                os.path.join(folder, 'pipeline.yaml'))

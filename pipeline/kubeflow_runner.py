@@ -4,7 +4,7 @@ Compiling is offline and uploads nothing: components name their code by module p
 (`components.trainer.run_fn`), never as `module_file` wheels under the pipeline root. Settings that change
 from run to run are runtime parameters, so one compiled spec serves every scheduled run.
 """
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import yaml
 from google.protobuf import json_format
@@ -88,6 +88,14 @@ def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict
   executors = {pipeline_spec['components'][tasks[task_id]['componentRef']['name']]['executorLabel']: placement
                for task_id in TRAINING_COMPONENTS if task_id in tasks}
   return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
+
+
+def local_path_warning(config: PipelineConfig) -> Optional[str]:
+  """Steps run in separate pods: a pipeline root on this machine's disk is not where they can write."""
+  if '://' in config.pipeline_root:
+    return None
+  return (f'warning: the pipeline root {config.pipeline_root} is a local path; steps on Kubeflow run in '
+          'separate pods and need storage they all reach: set --output-dir to e.g. gs://bucket/visionflow')
 
 
 def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str) -> str:

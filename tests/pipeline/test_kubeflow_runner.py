@@ -114,3 +114,11 @@ def test_a_malformed_toleration_is_refused(small_digits, tmp_path, capsys):
                    labels_path, '--output-dir', str(tmp_path), '--training-tolerations', 'nvidia.com/gpu'])
   assert code == 2
   assert "training toleration 'nvidia.com/gpu': expected key[=value]:NoSchedule" in capsys.readouterr().err
+
+
+def test_a_local_pipeline_root_is_warned_about(small_digits, tmp_path, capsys):
+  csv_path, labels_path = small_digits
+  code = cli.main(['compile', '--output', str(tmp_path / 'p.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', str(tmp_path / 'out')])
+  assert code == 0
+  assert f'the pipeline root {tmp_path}/out/pipeline_root is a local path' in capsys.readouterr().err
