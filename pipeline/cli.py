@@ -206,7 +206,8 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 
 def _store(args: argparse.Namespace):
   from pipeline import metadata
-  return metadata.open_store(_config_from_args(args).metadata_path)
+  overrides = {name: getattr(args, name, None) for name in config_lib.field_names()}
+  return metadata.open_store(config_lib.load_config(args.config, overrides, validate=False).metadata_path)
 
 
 def _timestamp(milliseconds: int) -> str:

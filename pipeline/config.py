@@ -204,9 +204,12 @@ def _checked(name: str, value: Any) -> Any:
   return value
 
 
-def load_config(path: Optional[str] = None,
-                overrides: Optional[Mapping[str, Any]] = None) -> PipelineConfig:
-  """Defaults, then the YAML file at `path`, then `overrides` whose value is not None."""
+def load_config(path: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
+                validate: bool = True) -> PipelineConfig:
+  """Defaults, then the YAML file at `path`, then `overrides` whose value is not None.
+
+  `validate=False` is for commands that only read paths (runs, show): validating imports TensorFlow.
+  """
   values: Dict[str, Any] = {}
   if path:
     with open(path, encoding='utf-8') as handle:
@@ -220,5 +223,6 @@ def load_config(path: Optional[str] = None,
   if unknown:
     raise ValueError(f'unknown config keys {unknown}; known keys: {sorted(known)}')
   config = PipelineConfig(**{name: _checked(name, value) for name, value in values.items()})
-  config.validate()
+  if validate:
+    config.validate()
   return config

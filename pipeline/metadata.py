@@ -1,11 +1,11 @@
 """Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
 import dataclasses
+import glob
 import json
 import os
 from typing import Any, Dict, Iterable, List, Optional
 
 import ml_metadata as mlmd
-import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 
@@ -127,18 +127,34 @@ def artifact_properties(artifact: metadata_store_pb2.Artifact) -> Dict[str, Any]
   return {name: value for name, value in sorted(properties.items()) if value is not None}
 
 
+def _glob(pattern: str) -> List[str]:
+  """Local paths without importing TensorFlow (seconds); gs:// and other file systems through tf.io.gfile."""
+  if '://' not in pattern:
+    return sorted(glob.glob(pattern))
+  import tensorflow as tf
+  return sorted(tf.io.gfile.glob(pattern))
+
+
+def _read(path: str) -> bytes:
+  if '://' not in path:
+    with open(path, 'rb') as handle:
+      return handle.read()
+  import tensorflow as tf
+  with tf.io.gfile.GFile(path, 'rb') as handle:
+    return handle.read()
+
+
 def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
   """What some artifacts keep in files rather than properties: anomalies per split, best hyperparameters."""
   if type_name == 'ExampleAnomalies':
-    counts = {}
-    for path in sorted(tf.io.gfile.glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))):
-      anomalies = anomalies_pb2.Anomalies.FromString(tf.io.gfile.GFile(path, 'rb').read())
-      counts[os.path.basename(os.path.dirname(path))[len('Split-'):]] = len(anomalies.anomaly_info)
-    return {'anomalies_per_split': counts}
+    return {'anomalies_per_split': {
+        os.path.basename(os.path.dirname(path))[len('Split-'):]:
+            len(anomalies_pb2.Anomalies.FromString(_read(path)).anomaly_info)
+        for path in _glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))}}
   if type_name == 'HyperParameters':
-    path = os.path.join(uri, 'best_hyperparameters.txt')
-    if tf.io.gfile.exists(path):
-      return {'best_hyperparameters': json.loads(tf.io.gfile.GFile(path).read()).get('values', {})}
+    paths = _glob(os.path.join(uri, 'best_hyperparameters.txt'))
+    if paths:
+      return {'best_hyperparameters': json.loads(_read(paths[0])).get('values', {})}
   return {}
 
 
@@ -161,8 +177,11 @@ def _node_ids(store: mlmd.MetadataStore, execution_ids: List[int]) -> Dict[int, 
   return result
 
 
-def run_nodes(store: mlmd.MetadataStore, run_id: str) -> List[NodeView]:
-  """The components of one run in execution order, with state, timing and output artifacts."""
+def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -> List[NodeView]:
+  """The components of one run in execution order, with state, timing and output artifacts.
+
+  `with_files` adds what some artifacts keep in files (anomaly counts, best hyperparameters).
+  """
   run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
   if run is None:
     raise ValueError(f'no run {run_id!r} in the metadata store (see `visionflow runs`)')
@@ -178,7 +197,9 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str) -> List[NodeView]:
   for event in sorted(events, key=lambda event: event.artifact_id):
     artifact = artifacts[event.artifact_id]
     type_name = type_names.get(artifact.type_id, '')
-    properties = dict(artifact_properties(artifact), **_file_details(type_name, artifact.uri))
+    properties = artifact_properties(artifact)
+    if with_files:
+      properties.update(_file_details(type_name, artifact.uri))
     outputs.setdefault(event.execution_id, []).append(
         ArtifactView(event.path.steps[0].key, type_name, artifact.uri, properties))
   return [NodeView(node_ids.get(execution.id, execution.type), _STATE.Name(execution.last_known_state),
@@ -190,7 +211,7 @@ def list_runs(store: mlmd.MetadataStore) -> List[RunView]:
   """Every pipeline run in the store, newest first."""
   views = []
   for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):
-    nodes = run_nodes(store, run.name)
+    nodes = run_nodes(store, run.name, with_files=False)
     by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
     blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
     views.append(RunView(
