@@ -55,9 +55,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
                       help='re-run every component instead of reusing cached results')
 
 
-def _config_from_args(args: argparse.Namespace) -> config_lib.PipelineConfig:
+def _config_from_args(args: argparse.Namespace, validate: bool = True) -> config_lib.PipelineConfig:
   overrides = {name: getattr(args, name, None) for name in config_lib.field_names()}
-  return config_lib.load_config(args.config, overrides)
+  return config_lib.load_config(args.config, overrides, validate=validate)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -206,8 +206,7 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 
 def _store(args: argparse.Namespace):
   from pipeline import metadata
-  overrides = {name: getattr(args, name, None) for name in config_lib.field_names()}
-  return metadata.open_store(config_lib.load_config(args.config, overrides, validate=False).metadata_path)
+  return metadata.open_store(_config_from_args(args, validate=False).metadata_path)
 
 
 def _timestamp(milliseconds: int) -> str:

@@ -3,7 +3,7 @@ import dataclasses
 import glob
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -52,14 +52,20 @@ def latest_run(store: mlmd.MetadataStore) -> Optional[RunOutputs]:
   if run is None:
     return None
   executions = store.get_executions_by_context(run.id)
-  events = [event for event in store.get_events_by_execution_ids([execution.id for execution in executions])
+  artifacts: Dict[str, List[metadata_store_pb2.Artifact]] = {}
+  for event, artifact in _outputs(store, [execution.id for execution in executions]):
+    artifacts.setdefault(event.path.steps[0].key, []).append(artifact)
+  return RunOutputs(run_id=run.name, artifacts=artifacts)
+
+
+def _outputs(store: mlmd.MetadataStore, execution_ids: List[int]
+             ) -> List[Tuple[metadata_store_pb2.Event, metadata_store_pb2.Artifact]]:
+  """(output event, artifact) pairs of these executions, cached outputs included, in artifact id order."""
+  events = [event for event in store.get_events_by_execution_ids(execution_ids)
             if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
   by_id = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
       sorted({event.artifact_id for event in events}))}
-  artifacts: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-  for event in sorted(events, key=lambda event: event.artifact_id):
-    artifacts.setdefault(event.path.steps[0].key, []).append(by_id[event.artifact_id])
-  return RunOutputs(run_id=run.name, artifacts=artifacts)
+  return [(event, by_id[event.artifact_id]) for event in sorted(events, key=lambda event: event.artifact_id)]
 
 
 def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[int]:
@@ -188,14 +194,9 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -
   executions = sorted(store.get_executions_by_context(run.id), key=lambda execution: execution.id)
   ids = [execution.id for execution in executions]
   node_ids = _node_ids(store, ids)
-  events = [event for event in store.get_events_by_execution_ids(ids)
-            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
-  artifacts = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
-      sorted({event.artifact_id for event in events}))}
   type_names = {artifact_type.id: artifact_type.name for artifact_type in store.get_artifact_types()}
   outputs: Dict[int, List[ArtifactView]] = {}
-  for event in sorted(events, key=lambda event: event.artifact_id):
-    artifact = artifacts[event.artifact_id]
+  for event, artifact in _outputs(store, ids):
     type_name = type_names.get(artifact.type_id, '')
     properties = artifact_properties(artifact)
     if with_files:
