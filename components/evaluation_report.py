@@ -277,10 +277,12 @@ _STYLE = ('body{font-family:sans-serif;margin:2em;color:#222}table{border-collap
           '{text-align:left}th{background:#f3f3f3}.blessed{color:#176a1a}.refused{color:#a11}.note{color:#555}')
 
 
-def write_report(report_dir: str, evaluation_uri: str, labels: Sequence[str],
+def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
                  blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> Tuple[str, str]:
-  """Writes report.html, report.md and confusion_matrix.svg into report_dir; returns the two reports' paths."""
-  values = load_metric_values(evaluation_uri)
+  """Writes report.html, report.md and confusion_matrix.svg into report_dir; returns the two reports' paths.
+
+  `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
+  """
   tables = build_tables(values, labels, baseline_dir is not None)
   svg = confusion_matrix_svg(confusion_counts(evaluation_uri, len(labels)), labels)
   calibration = Table('Calibration (all classes, one-vs-rest, micro-averaged)',

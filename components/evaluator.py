@@ -106,7 +106,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     evaluate(eval_config, candidate_dir, baseline_dir, input_dict['examples'],
              json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
 
-    overall_accuracy = evaluation_report.load_metric_values(evaluation_uri).get(evaluation_report.MetricId(
+    values = evaluation_report.load_metric_values(evaluation_uri)
+    overall_accuracy = values.get(evaluation_report.MetricId(
         evaluation_report.OVERALL, evaluation_report.CANDIDATE, evaluation.ACCURACY_METRIC))
     if overall_accuracy is not None:
       evaluation_artifact.set_float_custom_property(ACCURACY, overall_accuracy)
@@ -125,7 +126,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     report_dir = os.path.join(evaluation_uri, REPORT_FOLDER)
     html_path, markdown_path = evaluation_report.write_report(
-        report_dir, evaluation_uri, labels,
+        report_dir, evaluation_uri, values, labels,
         blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
     evaluation_artifact.set_string_custom_property(REPORT_HTML, html_path)
     evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, markdown_path)

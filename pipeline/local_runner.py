@@ -4,10 +4,8 @@ import json
 import os
 from typing import List, Optional
 
-import tensorflow_model_analysis as tfma
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from components import evaluation
 from components import evaluator
 from pipeline import metadata
 from pipeline import progress
@@ -89,8 +87,7 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
   examples = run_outputs.single('examples')
   accuracy = None
   if evaluation_artifact is not None:
-    overall = tfma.load_eval_result(evaluation_artifact.uri).get_metrics_for_slice()
-    accuracy = overall[evaluation.ACCURACY_METRIC]['doubleValue']
+    accuracy = metadata.artifact_properties(evaluation_artifact).get(evaluator.ACCURACY)
   pushed_dir = None
   if pushed is not None and metadata.int_property(pushed, 'pushed') == 1:
     pushed_dir = metadata.string_property(pushed, 'pushed_destination')
