@@ -47,7 +47,8 @@ def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:
 
 def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str, Any]:
   """The PipelineJob as a dict: {'pipelineSpec': ..., 'runtimeConfig': ...}."""
-  pipeline = create_pipeline(config, labels, runtime_values=runtime_parameters(config))
+  parameters = runtime_parameters(config)
+  pipeline = create_pipeline(config, labels, runtime_values=parameters)
   for component in pipeline.components:
     component.with_platform_config(resource_spec(config, component.id))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
@@ -55,17 +56,20 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str,
   job = runner.run(pipeline, write_out=False)
   spec = job['pipelineSpec']
   _apply_dropped_resources(spec, config)
-  for name, parameter in runtime_parameters(config).items():
+  for name, parameter in parameters.items():
     spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = parameter.default
   return job
 
 
+def _executor_label(spec: Dict[str, Any], task_id: str) -> str:
+  task = spec['root']['dag']['tasks'][task_id]
+  return spec['components'][task['componentRef']['name']]['executorLabel']
+
+
 def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> None:
   """TFX's compiler builds FileBasedExampleGen's container without its platform_config (tensorflow/tfx#6146)."""
-  tasks = spec['root']['dag']['tasks']
-  for task_id, task in tasks.items():
-    executor_label = spec['components'][task['componentRef']['name']]['executorLabel']
-    container = spec['deploymentSpec']['executors'][executor_label]['container']
+  for task_id in spec['root']['dag']['tasks']:
+    container = spec['deploymentSpec']['executors'][_executor_label(spec, task_id)]['container']
     if 'resources' not in container:
       container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
 
@@ -84,9 +88,8 @@ def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict
     placement['tolerations'] = [tfjob.toleration(text) for text in config.training_tolerations]
   if not placement:
     return {}
-  tasks = pipeline_spec['root']['dag']['tasks']
-  executors = {pipeline_spec['components'][tasks[task_id]['componentRef']['name']]['executorLabel']: placement
-               for task_id in TRAINING_COMPONENTS if task_id in tasks}
+  executors = {_executor_label(pipeline_spec, task_id): placement
+               for task_id in TRAINING_COMPONENTS if task_id in pipeline_spec['root']['dag']['tasks']}
   return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
 
 
