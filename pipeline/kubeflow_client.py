@@ -42,17 +42,30 @@ def connect(connection: Connection) -> kfp.Client:
   """
   token = connection.token or os.environ.get(TOKEN_ENV)
   if connection.token_file:
-    with open(connection.token_file) as handle:
-      token = handle.read().strip()
+    token = _read_token(connection.token_file)
   credentials = None
   if connection.in_cluster:
     token_path = os.getenv(kfp.client.KF_PIPELINES_SA_TOKEN_ENV) or kfp.client.KF_PIPELINES_SA_TOKEN_PATH
     credentials = kfp.client.ServiceAccountTokenVolumeCredentials(token_path)
-    with open(token_path) as handle:
-      token = handle.read().strip()
+    token = _read_token(token_path)
   _check_health(connection.host, token)
   return _call(connection.host, kfp.Client, connection.host, namespace=connection.namespace or 'kubeflow',
                existing_token=None if connection.in_cluster else token, credentials=credentials)
+
+
+def _read_token(path: str) -> str:
+  with open(path) as handle:
+    return handle.read().strip()
+
+
+def _refused(host: str, status: int, reason: str, body: str) -> KubeflowError:
+  detail = body.strip()[:500]
+  return KubeflowError(f'Kubeflow Pipelines at {host} refused the request: HTTP {status} {reason}'
+                       f'{": " + detail if detail else ""}')
+
+
+def _unreachable(host: str, cause) -> KubeflowError:
+  return KubeflowError(f'cannot reach Kubeflow Pipelines at {host}: {cause}')
 
 
 def _check_health(host: str, token: Optional[str]) -> None:
@@ -62,11 +75,9 @@ def _check_health(host: str, token: Optional[str]) -> None:
     with urllib.request.urlopen(request, timeout=30):
       pass
   except urllib.error.HTTPError as error:
-    detail = error.read().decode(errors='replace').strip()[:500]
-    raise KubeflowError(f'Kubeflow Pipelines at {host} refused the request: HTTP {error.code} {error.reason}'
-                        f'{": " + detail if detail else ""}') from None
+    raise _refused(host, error.code, error.reason, error.read().decode(errors='replace')) from None
   except (urllib.error.URLError, OSError) as error:
-    raise KubeflowError(f'cannot reach Kubeflow Pipelines at {host}: {getattr(error, "reason", error)}') from None
+    raise _unreachable(host, getattr(error, 'reason', error)) from None
 
 
 def _call(api_host: str, function: Callable, *args, **kwargs):
@@ -74,11 +85,9 @@ def _call(api_host: str, function: Callable, *args, **kwargs):
   try:
     return function(*args, **kwargs)
   except kfp_server_api.ApiException as error:
-    detail = (error.body or '').strip()[:500]
-    raise KubeflowError(f'Kubeflow Pipelines at {api_host} refused the request: HTTP {error.status} '
-                        f'{error.reason}{": " + detail if detail else ""}') from None
+    raise _refused(api_host, error.status, error.reason, error.body or '') from None
   except (urllib3.exceptions.HTTPError, OSError) as error:
-    raise KubeflowError(f'cannot reach Kubeflow Pipelines at {api_host}: {error}') from None
+    raise _unreachable(api_host, error) from None
 
 
 def upload_version(client: kfp.Client, host: str, package_path: str, pipeline_name: str) -> Dict[str, str]:
