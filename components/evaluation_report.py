@@ -7,7 +7,7 @@ import dataclasses
 import html
 import math
 import os
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -77,19 +77,22 @@ def load_metric_values(evaluation_uri: str) -> Dict[MetricId, float]:
   return values
 
 
-def _overall_plot(evaluation_uri: str, field: str):
+def load_overall_plots(evaluation_uri: str) -> Dict[str, Any]:
+  """The candidate's plots on the overall slice, by PlotData field name; read once for the whole report."""
+  found = {}
   for plots in tfma.load_plots(evaluation_uri):
     if slice_name(plots.slice_key) != OVERALL:
       continue
     for entry in plots.plot_keys_and_values:
-      if (entry.key.model_name or CANDIDATE) == CANDIDATE and entry.value.HasField(field):
-        return getattr(entry.value, field)
-  return None
+      if (entry.key.model_name or CANDIDATE) == CANDIDATE:
+        for field, value in entry.value.ListFields():
+          found.setdefault(field.name, value)
+  return found
 
 
-def confusion_counts(evaluation_uri: str, num_classes: int) -> List[List[float]]:
+def confusion_counts(plots: Dict[str, Any], num_classes: int) -> List[List[float]]:
   """counts[true class][predicted class] on the overall slice, predictions being the top class."""
-  plot = _overall_plot(evaluation_uri, 'multi_class_confusion_matrix_at_thresholds')
+  plot = plots.get('multi_class_confusion_matrix_at_thresholds')
   counts = [[0.0] * num_classes for _ in range(num_classes)]
   if plot is None:
     return counts
@@ -100,9 +103,9 @@ def confusion_counts(evaluation_uri: str, num_classes: int) -> List[List[float]]
   return counts
 
 
-def calibration_buckets(evaluation_uri: str) -> List[Tuple[float, float, float, float, float]]:
+def calibration_buckets(plots: Dict[str, Any]) -> List[Tuple[float, float, float, float, float]]:
   """(low, high, examples, mean predicted, observed rate) per non-empty bucket of the micro-averaged plot."""
-  plot = _overall_plot(evaluation_uri, 'calibration_histogram_buckets')
+  plot = plots.get('calibration_histogram_buckets')
   rows = []
   for bucket in plot.buckets if plot is not None else ():
     count = bucket.num_weighted_examples.value
@@ -284,11 +287,12 @@ def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, fl
   `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
   """
   tables = build_tables(values, labels, baseline_dir is not None)
-  svg = confusion_matrix_svg(confusion_counts(evaluation_uri, len(labels)), labels)
+  plots = load_overall_plots(evaluation_uri)
+  svg = confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
   calibration = Table('Calibration (all classes, one-vs-rest, micro-averaged)',
                       ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
                       [[f'{low:.1f} to {high:.1f}', _count(count), _number(predicted), _number(observed)]
-                       for low, high, count, predicted, observed in calibration_buckets(evaluation_uri)])
+                       for low, high, count, predicted, observed in calibration_buckets(plots)])
   decision = _decision_lines(blessed, reasons, baseline_dir)
 
   markdown = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
