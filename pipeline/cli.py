@@ -74,15 +74,27 @@ def _run(args: argparse.Namespace) -> int:
   return 0 if summary.pushed_model_dir else 1
 
 
-def _compile(args: argparse.Namespace) -> int:
+def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
+  """The config with data paths resolved, warning on stderr when Kubeflow pods could not share its root."""
   from pipeline import kubeflow_runner
   from pipeline import local_runner
-  from pipeline.pipeline import read_class_labels
   config = local_runner.resolve_data(_config_from_args(args))
-  path = kubeflow_runner.compile_pipeline(config, read_class_labels(config), args.output)
   warning = kubeflow_runner.local_path_warning(config)
   if warning:
     print(warning, file=sys.stderr)
+  return config
+
+
+def _compile_to(config: config_lib.PipelineConfig, output_file: str) -> str:
+  from pipeline import kubeflow_runner
+  from pipeline.pipeline import read_class_labels
+  return kubeflow_runner.compile_pipeline(config, read_class_labels(config), output_file)
+
+
+def _compile(args: argparse.Namespace) -> int:
+  from pipeline import kubeflow_runner
+  config = _kubeflow_config(args)
+  path = _compile_to(config, args.output)
   parameters = ', '.join(f'{name}={parameter.default}'
                          for name, parameter in kubeflow_runner.runtime_parameters(config).items())
   print(f'Wrote {path}: Kubeflow Pipelines v2 spec for image {config.image}, pipeline root '
@@ -109,18 +121,10 @@ def _kubeflow_parameters(config, pairs: List[str]) -> dict:
 @contextlib.contextmanager
 def _submission(args: argparse.Namespace):
   """(config, compiled spec path, parameters, client) for submit and schedule create; the spec is temporary."""
-  from pipeline import kubeflow_runner
-  from pipeline import local_runner
-  from pipeline.pipeline import read_class_labels
-  config = local_runner.resolve_data(_config_from_args(args))
+  config = _kubeflow_config(args)
   parameters = _kubeflow_parameters(config, args.param)
-  warning = kubeflow_runner.local_path_warning(config)
-  if warning:
-    print(warning, file=sys.stderr)
   with tempfile.TemporaryDirectory() as folder:
-    package = kubeflow_runner.compile_pipeline(config, read_class_labels(config),
-                                               os.path.join(folder, 'pipeline.yaml'))
-    yield config, package, parameters, _connect(args)
+    yield config, _compile_to(config, os.path.join(folder, 'pipeline.yaml')), parameters, _connect(args)
 
 
 def _connect(args: argparse.Namespace):
