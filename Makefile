@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 UV_VERSION := 0.13.9
 
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 .PHONY: run test install lock clean
 
 $(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt setup.py
@@ -21,7 +24,12 @@ install: $(VENV)/.installed
 run: install
 	$(VENV)/bin/visionflow run $(ARGS)
 
-test: install
+# The inspection UI's browser tests drive Debian's chromium (Playwright cannot download a browser here).
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+
+test: install $(CHROMIUM)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lock:

@@ -219,18 +219,14 @@ def _timestamp(milliseconds: int) -> str:
 
 def _runs(args: argparse.Namespace) -> int:
   from pipeline import metadata
-  runs = [run for run in metadata.list_runs(_store(args)) if not args.state or run.state == args.state.upper()]
+  runs, _ = metadata.list_runs(_store(args), state=args.state.upper() if args.state else None, limit=args.limit)
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
-  for run in runs[:args.limit]:
+  for run in runs:
     blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
     accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
     print(f'{run.run_id}\t{_timestamp(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state}\t{blessed}\t'
           f'{run.pushed_version or "-"}\t{accuracy}')
   return 0
-
-
-# Properties every TFX artifact carries that say nothing about this run.
-_BOILERPLATE_PROPERTIES = {'tfx_version', 'is_external', 'state', 'name', 'producer_component', 'type_name'}
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -244,8 +240,24 @@ def _show(args: argparse.Namespace) -> int:
     for artifact in node.outputs:
       print(f'  {artifact.key} ({artifact.type}): {artifact.uri}')
       for name, value in artifact.properties.items():
-        if name not in _BOILERPLATE_PROPERTIES:
+        if name not in metadata.BOILERPLATE_PROPERTIES:
           print(f'    {name}: {value}')
+  return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+  from pipeline import ui
+  config = _config_from_args(args, validate=False)
+  sources = ui.Sources(config.metadata_path, os.path.join(config.output_dir, 'logs'), config.serving_model_dir)
+  server = ui.make_server(sources, args.host, args.port)
+  host, port = server.server_address[:2]
+  print(f'visionflow UI on http://{host}:{port}/ (read-only; Ctrl+C stops it)', flush=True)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    pass
+  finally:
+    server.server_close()
   return 0
 
 
@@ -311,6 +323,13 @@ def build_parser() -> argparse.ArgumentParser:
   show.add_argument('--output-dir', dest='output_dir', default=None)
   show.add_argument('--json', action='store_true')
   show.set_defaults(handler=_show)
+
+  ui = commands.add_parser('ui', help='a read-only web UI over the runs: DAG, data, training, evaluation, models')
+  ui.add_argument('--config')
+  ui.add_argument('--output-dir', dest='output_dir', default=None)
+  ui.add_argument('--host', default='127.0.0.1', help='the address to listen on; loopback by default')
+  ui.add_argument('--port', type=int, default=8080, help='0 picks a free port')
+  ui.set_defaults(handler=_ui)
 
   predict = commands.add_parser('predict', help='classify images with the newest pushed model')
   predict.add_argument('--config')

@@ -1,6 +1,7 @@
 """Runs the pipeline on TFX's LocalDagRunner with SQLite metadata, and reports what it produced."""
 import dataclasses
 import json
+import logging
 import os
 from typing import List, Optional
 
@@ -9,6 +10,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from components import evaluator
 from pipeline import metadata
 from pipeline import progress
+from pipeline import run_logs
 from pipeline import sample_data
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -73,6 +75,9 @@ def run(config: PipelineConfig) -> RunSummary:
   pipeline = create_pipeline(config, labels,
                              metadata.sqlite_connection_config(config.metadata_path))
   log_path = progress.configure(os.path.join(config.output_dir, 'logs'), len(pipeline.components))
+  logging.info(run_logs.DAG_MESSAGE, json.dumps(
+      {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
+       for component in pipeline.components}))
   LocalDagRunner().run(pipeline)
   return summarize_latest_run(config, log_path)
 

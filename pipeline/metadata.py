@@ -1,13 +1,12 @@
 """Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
 import dataclasses
-import glob
-import json
 import os
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+
+from pipeline import artifact_contents
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
 
@@ -81,29 +80,44 @@ def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optiona
 NODE_CONTEXT = 'node'
 _STATE = metadata_store_pb2.Execution.State
 _UNFINISHED = {_STATE.NEW, _STATE.RUNNING, _STATE.UNKNOWN}
+_INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
+RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING')
+# Properties every TFX artifact carries that say nothing about this run.
+BOILERPLATE_PROPERTIES = frozenset({'tfx_version', 'is_external', 'state', 'name', 'producer_component',
+                                    'type_name'})
 
 
 @dataclasses.dataclass
 class ArtifactView:
-  """An output artifact as people read it: its output key, type, URI, and its properties."""
+  """An artifact as people read it: its input or output key, type, URI, and its properties."""
   key: str
   type: str
   uri: str
   properties: Dict[str, Any]
+  artifact_id: int = 0
 
 
 @dataclasses.dataclass
 class NodeView:
-  """One component in one run: CACHED when the run reused an earlier execution's outputs."""
+  """One component in one run: CACHED when the run reused an earlier execution's outputs.
+
+  `upstream` names the components in this run whose outputs it read.
+  """
   node_id: str
   state: str
   started_ms: int
   finished_ms: int
   outputs: List[ArtifactView]
+  inputs: List[ArtifactView] = dataclasses.field(default_factory=list)
+  execution_properties: Dict[str, Any] = dataclasses.field(default_factory=dict)
+  upstream: List[str] = dataclasses.field(default_factory=list)
 
   @property
   def duration_s(self) -> float:
     return max(0, self.finished_ms - self.started_ms) / 1000
+
+  def output(self, key: str) -> Optional[ArtifactView]:
+    return next((artifact for artifact in self.outputs if artifact.key == key), None)
 
 
 @dataclasses.dataclass
@@ -127,40 +141,25 @@ def _value(value: metadata_store_pb2.Value) -> Any:
   return getattr(value, kind) if kind in ('int_value', 'double_value', 'string_value', 'bool_value') else None
 
 
-def artifact_properties(artifact: metadata_store_pb2.Artifact) -> Dict[str, Any]:
-  properties = {name: _value(value) for name, value in artifact.properties.items()}
-  properties.update({name: _value(value) for name, value in artifact.custom_properties.items()})
+def _properties(item) -> Dict[str, Any]:
+  properties = {name: _value(value) for name, value in item.properties.items()}
+  properties.update({name: _value(value) for name, value in item.custom_properties.items()})
   return {name: value for name, value in sorted(properties.items()) if value is not None}
 
 
-def _glob(pattern: str) -> List[str]:
-  """Local paths without importing TensorFlow (seconds); gs:// and other file systems through tf.io.gfile."""
-  if '://' not in pattern:
-    return sorted(glob.glob(pattern))
-  import tensorflow as tf
-  return sorted(tf.io.gfile.glob(pattern))
-
-
-def _read(path: str) -> bytes:
-  if '://' not in path:
-    with open(path, 'rb') as handle:
-      return handle.read()
-  import tensorflow as tf
-  with tf.io.gfile.GFile(path, 'rb') as handle:
-    return handle.read()
+def artifact_properties(artifact: metadata_store_pb2.Artifact) -> Dict[str, Any]:
+  return _properties(artifact)
 
 
 def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
   """What some artifacts keep in files rather than properties: anomalies per split, best hyperparameters."""
   if type_name == 'ExampleAnomalies':
-    return {'anomalies_per_split': {
-        os.path.basename(os.path.dirname(path))[len('Split-'):]:
-            len(anomalies_pb2.Anomalies.FromString(_read(path)).anomaly_info)
-        for path in _glob(os.path.join(uri, 'Split-*', 'SchemaDiff.pb'))}}
+    return {'anomalies_per_split': {split: len(found)
+                                    for split, found in artifact_contents.anomalies(uri).items()}}
   if type_name == 'HyperParameters':
-    paths = _glob(os.path.join(uri, 'best_hyperparameters.txt'))
-    if paths:
-      return {'best_hyperparameters': json.loads(_read(paths[0])).get('values', {})}
+    values = artifact_contents.best_hyperparameters(uri)
+    if values:
+      return {'best_hyperparameters': values}
   return {}
 
 
@@ -183,44 +182,99 @@ def _node_ids(store: mlmd.MetadataStore, execution_ids: List[int]) -> Dict[int, 
   return result
 
 
-def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -> List[NodeView]:
-  """The components of one run in execution order, with state, timing and output artifacts.
-
-  `with_files` adds what some artifacts keep in files (anomaly counts, best hyperparameters).
-  """
+def _run_context(store: mlmd.MetadataStore, run_id: str) -> metadata_store_pb2.Context:
   run = store.get_context_by_type_and_name(PIPELINE_RUN_CONTEXT, run_id)
   if run is None:
     raise ValueError(f'no run {run_id!r} in the metadata store (see `visionflow runs`)')
-  executions = sorted(store.get_executions_by_context(run.id), key=lambda execution: execution.id)
+  return run
+
+
+def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -> List[NodeView]:
+  """The components of one run in execution order, with state, timing, inputs and outputs.
+
+  `with_files` adds what some artifacts keep in files (anomaly counts, best hyperparameters).
+  """
+  executions = sorted(store.get_executions_by_context(_run_context(store, run_id).id),
+                      key=lambda execution: execution.id)
   ids = [execution.id for execution in executions]
   node_ids = _node_ids(store, ids)
   type_names = {artifact_type.id: artifact_type.name for artifact_type in store.get_artifact_types()}
+  events = store.get_events_by_execution_ids(ids)
+  artifacts = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
+      sorted({event.artifact_id for event in events}))}
+  producers = {event.artifact_id: node_ids.get(event.execution_id) for event in events
+               if event.type not in _INPUT_EVENTS}
+  inputs: Dict[int, List[ArtifactView]] = {}
   outputs: Dict[int, List[ArtifactView]] = {}
-  for event, artifact in _outputs(store, ids):
+  for event in sorted(events, key=lambda event: event.artifact_id):
+    artifact = artifacts[event.artifact_id]
     type_name = type_names.get(artifact.type_id, '')
     properties = artifact_properties(artifact)
-    if with_files:
+    is_input = event.type in _INPUT_EVENTS
+    if with_files and not is_input:
       properties.update(_file_details(type_name, artifact.uri))
-    outputs.setdefault(event.execution_id, []).append(
-        ArtifactView(event.path.steps[0].key, type_name, artifact.uri, properties))
-  return [NodeView(node_ids.get(execution.id, execution.type), _STATE.Name(execution.last_known_state),
-                   execution.create_time_since_epoch, execution.last_update_time_since_epoch,
-                   outputs.get(execution.id, [])) for execution in executions]
+    (inputs if is_input else outputs).setdefault(event.execution_id, []).append(
+        ArtifactView(event.path.steps[0].key, type_name, artifact.uri, properties, artifact.id))
+  nodes = []
+  for execution in executions:
+    node_inputs = inputs.get(execution.id, [])
+    upstream = sorted({producers[artifact.artifact_id] for artifact in node_inputs
+                       if producers.get(artifact.artifact_id)})
+    nodes.append(NodeView(node_ids.get(execution.id, execution.type), _STATE.Name(execution.last_known_state),
+                          execution.create_time_since_epoch, execution.last_update_time_since_epoch,
+                          outputs.get(execution.id, []), node_inputs, _properties(execution), upstream))
+  return nodes
 
 
-def list_runs(store: mlmd.MetadataStore) -> List[RunView]:
-  """Every pipeline run in the store, newest first."""
-  views = []
-  for run in store.get_contexts_by_type(PIPELINE_RUN_CONTEXT):
-    nodes = run_nodes(store, run.name, with_files=False)
-    by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
-    blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
-    views.append(RunView(
-        run_id=run.name,
-        started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
-        finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
-        state=_run_state(node_state for node_state in (_STATE.Value(node.state) for node in nodes)),
-        blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
-        pushed_version=pushed.properties.get('pushed_version') if pushed else None,
-        accuracy=evaluation.properties.get('accuracy') if evaluation else None))
-  return sorted(views, key=lambda view: (view.started_ms, view.run_id), reverse=True)
+def _run_view(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunView:
+  nodes = run_nodes(store, run.name, with_files=False)
+  by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
+  blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
+  return RunView(
+      run_id=run.name,
+      started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
+      finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
+      state=_run_state(_STATE.Value(node.state) for node in nodes),
+      blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
+      pushed_version=pushed.properties.get('pushed_version') if pushed else None,
+      accuracy=evaluation.properties.get('accuracy') if evaluation else None)
+
+
+def run_view(store: mlmd.MetadataStore, run_id: str) -> RunView:
+  return _run_view(store, _run_context(store, run_id))
+
+
+def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: int = 0,
+              limit: Optional[int] = None) -> Tuple[List[RunView], int]:
+  """One page of the pipeline runs, newest first, and how many runs match `state` (None: all) in total.
+
+  Only the page's runs are read in full, so a store with hundreds of runs lists quickly.
+  """
+  runs = sorted(store.get_contexts_by_type(PIPELINE_RUN_CONTEXT),
+                key=lambda run: (run.create_time_since_epoch, run.name), reverse=True)
+  if state:
+    runs = [run for run in runs if _run_state(
+        execution.last_known_state for execution in store.get_executions_by_context(run.id)) == state]
+  page = runs[offset:None if limit is None else offset + limit]
+  return [_run_view(store, run) for run in page], len(runs)
+
+
+def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:
+  """{pushed version directory: id of the run whose Pusher wrote it}."""
+  pushed_type = next((artifact_type for artifact_type in store.get_artifact_types()
+                      if artifact_type.name == 'PushedModel'), None)
+  if pushed_type is None:
+    return {}
+  artifacts = {artifact.id: artifact for artifact in store.get_artifacts_by_type(pushed_type.name)
+               if int_property(artifact, 'pushed') == 1}
+  run_type = store.get_context_type(PIPELINE_RUN_CONTEXT).id
+  result = {}
+  # The first execution that output an artifact pushed it; later runs that cached the Pusher reuse it.
+  for event in sorted(store.get_events_by_artifact_ids(list(artifacts)), key=lambda event: event.execution_id):
+    destination = string_property(artifacts[event.artifact_id], 'pushed_destination')
+    if event.type in _INPUT_EVENTS or not destination or destination in result:
+      continue
+    for context in store.get_contexts_by_execution(event.execution_id):
+      if context.type_id == run_type:
+        result[destination] = context.name
+  return result

@@ -1,0 +1,109 @@
+"""Inline SVG for the inspection UI: the run's DAG, bar charts and line charts. No script, no remote asset."""
+import html
+from typing import Dict, List, Sequence, Tuple
+
+STATE_COLOURS = {'COMPLETE': '#cdeccf', 'CACHED': '#d6e4f5', 'FAILED': '#f6c9c9', 'RUNNING': '#fdf0c2',
+                 'NEW': '#fdf0c2', 'NOT RUN': '#eeeeee'}
+SERIES_COLOURS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b')
+
+
+def _layers(upstream: Dict[str, List[str]]) -> Dict[str, int]:
+  """Each node's column: one more than its deepest upstream node's (the order given is topological)."""
+  layer: Dict[str, int] = {}
+  for node, parents in upstream.items():
+    layer[node] = 1 + max((layer.get(parent, 0) for parent in parents), default=-1)
+  return layer
+
+
+def dag_svg(upstream: Dict[str, List[str]], states: Dict[str, str], durations: Dict[str, float],
+            links: Dict[str, str]) -> str:
+  """The DAG left to right; each node a link showing its state and duration, coloured by state."""
+  width, height, gap_x, gap_y = 150, 54, 40, 22
+  layer = _layers(upstream)
+  rows: Dict[int, int] = {}
+  position: Dict[str, Tuple[int, int]] = {}
+  for node in upstream:
+    row = rows.get(layer[node], 0)
+    rows[layer[node]] = row + 1
+    position[node] = (10 + layer[node] * (width + gap_x), 10 + row * (height + gap_y))
+  total_width = 20 + (max(layer.values(), default=0) + 1) * (width + gap_x) - gap_x
+  total_height = 20 + max(rows.values(), default=1) * (height + gap_y) - gap_y
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="dag" width="{total_width}" height="{total_height}" '
+           f'font-family="sans-serif" font-size="12">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
+           'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#777"/></marker></defs>']
+  for node, parents in upstream.items():
+    x, y = position[node]
+    for parent in parents:
+      px, py = position[parent]
+      parts.append(f'<line x1="{px + width}" y1="{py + height / 2}" x2="{x}" y2="{y + height / 2}" '
+                   f'stroke="#777" marker-end="url(#arrow)"/>')
+  for node in upstream:
+    x, y = position[node]
+    state = states.get(node, 'NOT RUN')
+    duration = f'{durations[node]:.1f} s' if node in durations else ''
+    fill = STATE_COLOURS.get(state, '#fff')
+    box = (f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="6" fill="{fill}" stroke="#555"/>'
+           f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{html.escape(node[:20])}</text>'
+           f'<text x="{x + 8}" y="{y + 36}">{html.escape(state.lower())}</text>'
+           f'<text x="{x + width - 8}" y="{y + 36}" text-anchor="end">{duration}</text>')
+    if node in links:
+      box = f'<a href="{html.escape(links[node])}" class="dag-node" data-node="{html.escape(node)}">{box}</a>'
+    else:
+      box = f'<g class="dag-node" data-node="{html.escape(node)}">{box}</g>'
+    parts.append(box)
+  parts.append('</svg>')
+  return '\n'.join(parts)
+
+
+def bar_chart(items: Sequence[Tuple[str, float]], title: str) -> str:
+  """Horizontal bars, one per (label, count), with the count written at the bar's end."""
+  bar_height, label_width, bar_width = 18, 140, 320
+  largest = max([count for _, count in items] + [1])
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_width + bar_width + 70}" '
+           f'height="{len(items) * (bar_height + 4) + 10}" font-family="sans-serif" font-size="12" '
+           f'role="img" aria-label="{html.escape(title)}">']
+  for index, (label, count) in enumerate(items):
+    y = 5 + index * (bar_height + 4)
+    length = bar_width * count / largest
+    name = html.escape(str(label)[:22])
+    parts.append(f'<text x="{label_width - 6}" y="{y + 13}" text-anchor="end">{name}</text>'
+                 f'<rect x="{label_width}" y="{y}" width="{length:.1f}" height="{bar_height}" fill="#6b9bd1"/>'
+                 f'<text x="{label_width + length + 4}" y="{y + 13}">{count:g}</text>')
+  parts.append('</svg>')
+  return '\n'.join(parts)
+
+
+def line_chart(series: Dict[str, List[Tuple[int, float]]], title: str) -> str:
+  """One line per series over epochs (x: step + 1), with axes, their ranges and a legend."""
+  width, height, left, bottom, top = 460, 220, 50, 30, 24
+  points = [point for values in series.values() for point in values]
+  if not points:
+    return ''
+  low, high = min(value for _, value in points), max(value for _, value in points)
+  high = high if high > low else low + 1
+  last_step = max(max(step for step, _ in points), 1)
+  plot_width, plot_height = width - left - 10, height - top - bottom
+
+  def xy(step: int, value: float) -> str:
+    x = left + plot_width * step / last_step
+    return f'{x:.1f},{top + plot_height * (1 - (value - low) / (high - low)):.1f}'
+
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 18 * len(series)}" '
+           f'font-family="sans-serif" font-size="11" role="img" aria-label="{html.escape(title)}">',
+           f'<text x="{left}" y="14" font-weight="bold">{html.escape(title)}</text>',
+           f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" stroke="#bbb"/>',
+           f'<text x="{left - 4}" y="{top + 8}" text-anchor="end">{high:.3g}</text>',
+           f'<text x="{left - 4}" y="{top + plot_height}" text-anchor="end">{low:.3g}</text>',
+           f'<text x="{left}" y="{top + plot_height + 14}">epoch 1</text>',
+           f'<text x="{left + plot_width}" y="{top + plot_height + 14}" text-anchor="end">'
+           f'epoch {last_step + 1}</text>']
+  for index, (name, values) in enumerate(series.items()):
+    colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                 f'points="{" ".join(xy(step, value) for step, value in values)}"/>')
+    legend_y = height + 4 + 18 * index
+    parts.append(f'<rect x="{left}" y="{legend_y}" width="12" height="4" fill="{colour}"/>'
+                 f'<text x="{left + 18}" y="{legend_y + 6}">{html.escape(name)} (last {values[-1][1]:.4f})</text>')
+  parts.append('</svg>')
+  return '\n'.join(parts)

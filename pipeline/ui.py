@@ -1,0 +1,247 @@
+"""`visionflow ui`: a read-only web UI over a local run's metadata store, artifacts and logs.
+
+Server-rendered pages with inline SVG and CSS: nothing is fetched from the internet, so it works offline.
+It binds to loopback unless told otherwise, and never writes to the store.
+"""
+import dataclasses
+import http.server
+import json
+import math
+import re
+import time
+import traceback
+import urllib.parse
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import jinja2
+
+from components import features
+from components import serving
+from pipeline import artifact_contents
+from pipeline import charts
+from pipeline import metadata
+from pipeline import run_logs
+
+RUNS_PER_PAGE = 25
+_TOP_VALUES_SHOWN = 10
+_BYTES_PLACEHOLDER = '__BYTES_VALUE__'  # TFDV's stand-in for binary values such as the image bytes
+
+
+class NotFound(Exception):
+  """A run, component or artifact the page asks for is not in the store."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+  """Where a local run keeps what the UI reads."""
+  metadata_path: str
+  log_dir: str
+  serving_model_dir: str
+
+
+def run_url(run_id: str, *rest: str) -> str:
+  return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
+
+
+def _fmt_time(milliseconds: int) -> str:
+  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
+
+
+def _environment() -> jinja2.Environment:
+  environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline', 'templates'),
+                                   autoescape=True, undefined=jinja2.StrictUndefined)
+  environment.filters['time'] = _fmt_time
+  environment.globals['run_url'] = run_url
+  return environment
+
+
+class Inspector:
+  """Builds each page's template context from the store; one store connection per request."""
+
+  def __init__(self, sources: Sources):
+    self.sources = sources
+
+  def _store(self):
+    return metadata.open_store(self.sources.metadata_path)
+
+  def runs(self, state: Optional[str], page: int) -> Dict[str, Any]:
+    state = state.upper() if state else None
+    if state and state not in metadata.RUN_STATES:
+      raise NotFound(f'no run state {state!r}: choose one of {", ".join(metadata.RUN_STATES)}')
+    views, total = metadata.list_runs(self._store(), state=state, offset=(page - 1) * RUNS_PER_PAGE,
+                                      limit=RUNS_PER_PAGE)
+    return dict(runs=views, total=total, state=state or '', states=metadata.RUN_STATES, page=page,
+                pages=max(1, math.ceil(total / RUNS_PER_PAGE)), section='runs')
+
+  def _run(self, run_id: str):
+    store = self._store()
+    try:
+      view = metadata.run_view(store, run_id)
+    except ValueError as error:
+      raise NotFound(str(error)) from error
+    return view, metadata.run_nodes(store, run_id)
+
+  def run(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    log_path = run_logs.find_log(self.sources.log_dir, run_id)
+    upstream = run_logs.logged_dag(log_path) if log_path else {}
+    for node in nodes:  # a run without its log still shows what ran, with the edges the metadata records
+      upstream.setdefault(node.node_id, node.upstream)
+    by_id = {node.node_id: node for node in nodes}
+    svg = charts.dag_svg(upstream, {node.node_id: node.state for node in nodes},
+                         {node.node_id: node.duration_s for node in nodes},
+                         {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
+    steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
+    return dict(run=view, dag_svg=svg, steps=steps, log_path=log_path, section='run')
+
+  def node(self, run_id: str, node_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    node = next((node for node in nodes if node.node_id == node_id), None)
+    if node is None:
+      raise NotFound(f'component {node_id!r} did not run in run {run_id}')
+    log_path = run_logs.find_log(self.sources.log_dir, run_id)
+    return dict(run=view, node=node, boilerplate=metadata.BOILERPLATE_PROPERTIES,
+                log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
+                max_log_lines=run_logs.MAX_NODE_LOG_LINES, section='run')
+
+  @staticmethod
+  def _outputs(nodes: List[metadata.NodeView]) -> Dict[str, metadata.ArtifactView]:
+    return {artifact.key: artifact for node in nodes for artifact in node.outputs}
+
+  def data(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    examples, statistics, anomalies = outputs.get('examples'), outputs.get('statistics'), outputs.get('anomalies')
+    rejects_uri = examples.properties.get('rejects_uri') if examples else None
+    rejects = artifact_contents.rejects(rejects_uri) if rejects_uri else ([], [])
+    splits = []
+    per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
+    for split, summaries in sorted(per_split.items(), key=lambda item: _split_order(item[0])):
+      by_name = {summary.name: summary for summary in summaries}
+      charts_by_title = []
+      for name, title in ((features.LABEL, 'Label distribution'),
+                          (features.SIZE_BUCKET, 'Image size (longer side)')):
+        if name in by_name:
+          charts_by_title.append((title, charts.bar_chart(by_name[name].top_values, f'{title}, {split}')))
+      for summary in summaries:
+        summary.top_values = [item for item in summary.top_values if item[0] != _BYTES_PLACEHOLDER]
+      splits.append(dict(name=split, examples=max([summary.present + summary.missing for summary in summaries]
+                                                  + [0]),
+                         features=summaries, charts=charts_by_title))
+    return dict(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
+                anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
+                top_values_shown=_TOP_VALUES_SHOWN, section='data')
+
+  def training(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    model_run, hyperparameters, results = (outputs.get(key) for key in
+                                           ('model_run', 'best_hyperparameters', 'tuner_results'))
+    curves = artifact_contents.training_curves(model_run.uri) if model_run else {}
+    trials = artifact_contents.tuner_trials(results.uri) if results else []
+    return dict(run=view, model_run=model_run,
+                curves=[charts.line_chart(series, metric) for metric, series in curves.items()],
+                best_hyperparameters=artifact_contents.best_hyperparameters(hyperparameters.uri)
+                if hyperparameters else None,
+                trial_columns=sorted({key for trial in trials for key in trial} - {'trial_id', 'score'}),
+                trials=trials, section='training')
+
+  def evaluation(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    evaluation, blessing = outputs.get('evaluation'), outputs.get('blessing')
+    report_path = evaluation.properties.get('report_html') if evaluation else None
+    report = _report_body(artifact_contents.read_bytes(report_path).decode('utf-8')) if report_path else None
+    reasons = json.loads(blessing.properties.get('blessing_reasons') or '[]') if blessing else []
+    return dict(run=view, evaluation=evaluation, blessing=blessing, reasons=reasons, report=report,
+                report_path=report_path, pushed=outputs.get('pushed_model'), section='evaluation')
+
+  def models(self) -> Dict[str, Any]:
+    store = self._store()
+    producers = metadata.pushed_versions(store)
+    model_dir = self.sources.serving_model_dir
+    rows = []
+    for version in reversed(serving.versions(model_dir)):
+      directory = f'{model_dir.rstrip("/")}/{version}'
+      run_id = producers.get(directory)
+      accuracy = metadata.run_view(store, run_id).accuracy if run_id else None
+      rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
+    return dict(model_dir=model_dir, versions=rows, section='models')
+
+
+def _split_order(split: str) -> Tuple[int, str]:
+  return (features.SPLITS.index(split) if split in features.SPLITS else len(features.SPLITS), split)
+
+
+_REPORT_BODY = re.compile(r'<body>(.*)</body>', re.DOTALL)
+_REPORT_HEADING = re.compile(r'<h1>.*?</h1>\s*<ul[^>]*id="decision".*?</ul>', re.DOTALL)
+
+
+def _report_body(page: str) -> str:
+  """The Evaluator's report without its page frame and decision, which the evaluation page shows itself."""
+  match = _REPORT_BODY.search(page)
+  return _REPORT_HEADING.sub('', match.group(1) if match else page, count=1)
+
+
+def _page_number(query: Dict[str, List[str]]) -> int:
+  try:
+    return max(1, int(query.get('page', ['1'])[0]))
+  except ValueError:
+    return 1
+
+
+Route = Tuple[re.Pattern, str, Callable[..., Dict[str, Any]]]
+
+
+def _routes(inspector: Inspector) -> List[Route]:
+  run = r'/runs/(?P<run_id>[^/]+)'
+  return [
+      (re.compile(r'/'), 'runs.html',
+       lambda query: inspector.runs(query.get('state', [''])[0], _page_number(query))),
+      (re.compile(run), 'run.html', lambda query, run_id: inspector.run(run_id)),
+      (re.compile(run + r'/nodes/(?P<node_id>[^/]+)'), 'node.html',
+       lambda query, run_id, node_id: inspector.node(run_id, node_id)),
+      (re.compile(run + r'/data'), 'data.html', lambda query, run_id: inspector.data(run_id)),
+      (re.compile(run + r'/training'), 'training.html', lambda query, run_id: inspector.training(run_id)),
+      (re.compile(run + r'/evaluation'), 'evaluation.html', lambda query, run_id: inspector.evaluation(run_id)),
+      (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
+  ]
+
+
+def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:
+  """A server for the pages; port 0 picks a free port (server.server_address has it)."""
+  inspector = Inspector(sources)
+  environment = _environment()
+  routes = _routes(inspector)
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+      url = urllib.parse.urlsplit(self.path)
+      query = urllib.parse.parse_qs(url.query)
+      for pattern, template, build in routes:
+        match = pattern.fullmatch(url.path)
+        if match:
+          arguments = {name: urllib.parse.unquote(value) for name, value in match.groupdict().items()}
+          try:
+            self._send(200, environment.get_template(template).render(**build(query, **arguments)))
+          except NotFound as error:
+            self._send(404, environment.get_template('error.html').render(message=str(error), section=''))
+          except Exception:  # a broken artifact must not take the server down: show what failed
+            self._send(500, environment.get_template('error.html').render(
+                message=traceback.format_exc(), section=''))
+          return
+      self._send(404, environment.get_template('error.html').render(message=f'no page {url.path}', section=''))
+
+    def _send(self, status: int, body: str) -> None:
+      data = body.encode('utf-8')
+      self.send_response(status)
+      self.send_header('Content-Type', 'text/html; charset=utf-8')
+      self.send_header('Content-Length', str(len(data)))
+      self.end_headers()
+      self.wfile.write(data)
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+      pass
+
+  return http.server.ThreadingHTTPServer((host, port), Handler)
