@@ -78,7 +78,11 @@ def run(config: PipelineConfig) -> RunSummary:
   logging.info(run_logs.DAG_MESSAGE, json.dumps(
       {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
        for component in pipeline.components}))
-  LocalDagRunner().run(pipeline)
+  try:
+    LocalDagRunner().run(pipeline)
+  except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
+    logging.exception('The run failed')
+    raise
   return summarize_latest_run(config, log_path)
 
 

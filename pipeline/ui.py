@@ -7,6 +7,7 @@ import dataclasses
 import http.server
 import json
 import math
+import os
 import re
 import time
 import traceback
@@ -158,15 +159,20 @@ class Inspector:
 
   def models(self) -> Dict[str, Any]:
     store = self._store()
-    producers = metadata.pushed_versions(store)
+    producers = {_canonical(directory): run_id for directory, run_id in metadata.pushed_versions(store).items()}
     model_dir = self.sources.serving_model_dir
     rows = []
     for version in reversed(serving.versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
-      run_id = producers.get(directory)
+      run_id = producers.get(_canonical(directory))
       accuracy = metadata.run_view(store, run_id).accuracy if run_id else None
       rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
     return dict(model_dir=model_dir, versions=rows, section='models')
+
+
+def _canonical(path: str) -> str:
+  """Local paths with symbolic links resolved, so that two spellings of one directory match."""
+  return path if '://' in path else os.path.realpath(path)
 
 
 def _split_order(split: str) -> Tuple[int, str]:
