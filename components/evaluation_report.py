@@ -1,7 +1,7 @@
 """The evaluation report people read: TFMA's output and the blessing decision as HTML and Markdown.
 
-Self-contained (inline CSS, the confusion matrix as an SVG file beside the reports and inline in the HTML),
-so it renders offline, in a browser, in the Kubeflow Pipelines UI, or on a code host, without a notebook.
+Self-contained (see report_format; the confusion matrix as an SVG file beside the reports and inline in the
+HTML), so it renders offline without a notebook.
 """
 import dataclasses
 import html
@@ -14,6 +14,7 @@ import tensorflow_model_analysis as tfma
 
 from components import evaluation
 from components import features
+from components import report_format
 
 HTML_FILE = 'report.html'
 MARKDOWN_FILE = 'report.md'
@@ -139,24 +140,8 @@ def blessing_reasons(validation) -> List[str]:
   return reasons
 
 
-@dataclasses.dataclass
-class Table:
-  title: str
-  header: Sequence[str]
-  rows: List[Sequence[str]]
-  note: str = ''
-
-
-def _number(value: Optional[float]) -> str:
-  return 'n/a' if value is None or math.isnan(value) else f'{value:.4f}'
-
-
-def _count(value: Optional[float]) -> str:
-  return 'n/a' if value is None or math.isnan(value) else f'{value:.0f}'
-
-
 def _cell(name: str, value: Optional[float]) -> str:
-  return _count(value) if name == evaluation.EXAMPLE_COUNT_METRIC else _number(value)
+  return report_format.count(value) if name == evaluation.EXAMPLE_COUNT_METRIC else report_format.number(value)
 
 
 def _slices(values: Dict[MetricId, float]) -> List[str]:
@@ -172,7 +157,8 @@ def _slice_value(values, slice_label, name, model=CANDIDATE):
   return None
 
 
-def build_tables(values: Dict[MetricId, float], labels: Sequence[str], has_baseline: bool) -> List[Table]:
+def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
+                 has_baseline: bool) -> List[report_format.Table]:
   tables = []
   if has_baseline:
     rows = []
@@ -182,23 +168,25 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str], has_basel
       change = None if candidate is None or baseline is None else candidate - baseline
       rows.append([title, _cell(name, candidate), _cell(name, baseline),
                    'n/a' if change is None or math.isnan(change) else f'{change:+.4f}'])
-    tables.append(Table('Candidate against the model in production (overall slice)',
-                        ['metric', 'candidate', 'in production', 'change'], rows))
-  tables.append(Table(
+    tables.append(report_format.Table('Candidate against the model in production (overall slice)',
+                                      ['metric', 'candidate', 'in production', 'change'], rows))
+  tables.append(report_format.Table(
       'Metrics per slice', ['slice'] + [title for _, title in _SLICE_COLUMNS],
       [[label] + [_cell(name, _slice_value(values, label, name)) for name, _ in _SLICE_COLUMNS]
        for label in _slices(values)],
       note='Precision, recall, F1 and AUCs are macro averages over classes (one-vs-rest); micro averages '
            'are in the overall row of the next table.'))
-  class_rows = [[f'{class_id}: {label}'] + [_number(values.get(MetricId(OVERALL, CANDIDATE, name, class_id)))
-                                           for name, _ in _CLASS_COLUMNS]
+  class_rows = [[f'{class_id}: {label}']
+                + [report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, class_id)))
+                   for name, _ in _CLASS_COLUMNS]
                 for class_id, label in enumerate(labels)]
   for average in ('macro', 'micro'):
     class_rows.append([f'{average} average'] + [
-        _number(values.get(MetricId(OVERALL, CANDIDATE, name, average=average))) for name, _ in _CLASS_COLUMNS])
-  tables.append(Table('Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS],
-                      class_rows, note='Calibration is mean predicted probability / observed frequency (1 is '
-                                       'calibrated).'))
+        report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, average=average)))
+        for name, _ in _CLASS_COLUMNS])
+  tables.append(report_format.Table(
+      'Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS], class_rows,
+      note='Calibration is mean predicted probability / observed frequency (1 is calibrated).'))
   fairness_rows = {}
   for metric, value in values.items():
     if (metric.model != CANDIDATE or not metric.name.startswith(evaluation.FAIRNESS_METRIC + '/')
@@ -209,10 +197,10 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str], has_basel
       key = (metric.slice, metric.class_id, threshold)
       fairness_rows.setdefault(key, {})[rate] = value
   order = {name: index for index, name in enumerate(_slices(values))}
-  tables.append(Table(
+  tables.append(report_format.Table(
       'Fairness Indicators', ['slice', 'class', 'threshold'] + [title for _, title in _FAIRNESS_RATES],
       [[slice_label, labels[class_id] if class_id is not None else 'all', threshold]
-       + [_number(rates.get(rate)) for rate, _ in _FAIRNESS_RATES]
+       + [report_format.number(rates.get(rate)) for rate, _ in _FAIRNESS_RATES]
        for (slice_label, class_id, threshold), rates in sorted(
            fairness_rows.items(), key=lambda item: (order[item[0][0]], item[0][1] or 0, item[0][2]))],
       note='Per class, one-vs-rest: a prediction counts as the class when its probability is at or above '
@@ -248,25 +236,6 @@ def confusion_matrix_svg(counts: List[List[float]], labels: Sequence[str]) -> st
   return '\n'.join(parts)
 
 
-def _markdown_table(table: Table) -> str:
-  lines = [f'## {table.title}', '']
-  if table.note:
-    lines += [table.note, '']
-  lines.append('| ' + ' | '.join(table.header) + ' |')
-  lines.append('|' + '---|' * len(table.header))
-  lines += ['| ' + ' | '.join(str(cell).replace('|', '\\|') for cell in row) + ' |' for row in table.rows]
-  return '\n'.join(lines) + '\n'
-
-
-def _html_table(table: Table) -> str:
-  head = ''.join(f'<th>{html.escape(title)}</th>' for title in table.header)
-  body = ''.join('<tr>' + ''.join(f'<td>{html.escape(str(cell))}</td>' for cell in row) + '</tr>'
-                 for row in table.rows)
-  note = f'<p class="note">{html.escape(table.note)}</p>' if table.note else ''
-  return (f'<h2>{html.escape(table.title)}</h2>{note}'
-          f'<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>')
-
-
 def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> List[str]:
   lines = [f'Blessed: {"yes, the model may be pushed" if blessed else "no, the model is not pushed"}.']
   lines.append(f'Compared with the model in production: {baseline_dir}.' if baseline_dir else
@@ -275,43 +244,53 @@ def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optiona
   return lines
 
 
-_STYLE = ('body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}'
-          'td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child,th:first-child'
-          '{text-align:left}th{background:#f3f3f3}.blessed{color:#176a1a}.refused{color:#a11}.note{color:#555}')
+@dataclasses.dataclass
+class WrittenReport:
+  """The report's files, and its texts for the system.HTML and system.Markdown artifacts.
+
+  The Markdown file links confusion_matrix.svg beside it; the Markdown artifact, a single file, has the SVG
+  inline instead.
+  """
+  html_path: str
+  markdown_path: str
+  html: str
+  markdown: str
 
 
 def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
-                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> Tuple[str, str]:
-  """Writes report.html, report.md and confusion_matrix.svg into report_dir; returns the two reports' paths.
+                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> WrittenReport:
+  """Writes report.html, report.md and confusion_matrix.svg into report_dir.
 
   `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
   """
   tables = build_tables(values, labels, baseline_dir is not None)
   plots = load_overall_plots(evaluation_uri)
   svg = confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
-  calibration = Table('Calibration (all classes, one-vs-rest, micro-averaged)',
-                      ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
-                      [[f'{low:.1f} to {high:.1f}', _count(count), _number(predicted), _number(observed)]
-                       for low, high, count, predicted, observed in calibration_buckets(plots)])
+  calibration = report_format.Table(
+      'Calibration (all classes, one-vs-rest, micro-averaged)',
+      ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
+      [[f'{low:.1f} to {high:.1f}', report_format.count(examples), report_format.number(predicted),
+        report_format.number(observed)]
+       for low, high, examples, predicted, observed in calibration_buckets(plots)])
   decision = _decision_lines(blessed, reasons, baseline_dir)
 
-  markdown = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
-  markdown += [_markdown_table(table) for table in tables]
-  markdown += ['## Confusion matrix (overall slice)', '', f'![confusion matrix]({CONFUSION_MATRIX_SVG})', '']
-  markdown.append(_markdown_table(calibration))
+  def markdown(confusion_matrix: str) -> str:
+    lines = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
+    lines += [report_format.markdown_table(table) for table in tables]
+    lines += ['## Confusion matrix (overall slice)', '', confusion_matrix, '']
+    lines.append(report_format.markdown_table(calibration))
+    return '\n'.join(lines)
+
   status = 'blessed' if blessed else 'refused'
-  page = [f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Evaluation report</title>'
-          f'<style>{_STYLE}</style></head><body><h1>Evaluation report</h1>',
-          f'<ul class="{status}" id="decision">' + ''.join(f'<li>{html.escape(line)}</li>' for line in decision)
-          + '</ul>']
-  page += [_html_table(table) for table in tables]
-  page += ['<h2>Confusion matrix (overall slice)</h2>', svg, _html_table(calibration), '</body></html>']
+  page = report_format.html_page('Evaluation report', [
+      f'<ul class="{status}" id="decision">' + ''.join(f'<li>{html.escape(line)}</li>' for line in decision)
+      + '</ul>', *[report_format.html_table(table) for table in tables],
+      '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration)])
 
   tf.io.gfile.makedirs(report_dir)
   paths = {name: os.path.join(report_dir, name) for name in (HTML_FILE, MARKDOWN_FILE, CONFUSION_MATRIX_SVG)}
-  for name, text in ((HTML_FILE, '\n'.join(page)), (MARKDOWN_FILE, '\n'.join(markdown)),
+  for name, text in ((HTML_FILE, page), (MARKDOWN_FILE, markdown(f'![confusion matrix]({CONFUSION_MATRIX_SVG})')),
                      (CONFUSION_MATRIX_SVG, svg)):
     with tf.io.gfile.GFile(paths[name], 'w') as handle:
       handle.write(text)
-  return paths[HTML_FILE], paths[MARKDOWN_FILE]
-
+  return WrittenReport(paths[HTML_FILE], paths[MARKDOWN_FILE], page, markdown(svg))

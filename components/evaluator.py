@@ -7,7 +7,8 @@ the same way on LocalDagRunner and on Kubeflow, and a model pushed by another pi
 
 It runs TFMA as TFX's Evaluator does (same outputs: ModelEvaluation and ModelBlessing), then stores why a
 model was or was not blessed on the blessing artifact and writes the evaluation report (HTML and Markdown)
-into the evaluation artifact, under report/, named by its properties report_html and report_markdown.
+into the evaluation artifact, under report/, named by its properties report_html and report_markdown. The
+same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders.
 """
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -29,6 +30,7 @@ from tfx.utils import path_utils
 
 from components import evaluation
 from components import evaluation_report
+from components import report_artifacts
 from components import serving
 
 EXAMPLE_SPLITS = 'example_splits'
@@ -47,6 +49,9 @@ BLESSING_REASONS = 'blessing_reasons'
 REPORT_FOLDER = 'report'
 REPORT_HTML = 'report_html'
 REPORT_MARKDOWN = 'report_markdown'
+# The same report as artifacts the Kubeflow Pipelines UI renders.
+HTML_REPORT = 'html_report'
+MARKDOWN_REPORT = 'markdown_report'
 ACCURACY = 'accuracy'  # the candidate's overall accuracy, on the evaluation artifact for listings
 
 
@@ -124,12 +129,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     blessing.set_string_custom_property(BASELINE_VERSION_DIR, baseline_dir or '')
     blessing.set_string_custom_property(BLESSING_REASONS, json_utils.dumps(reasons))
 
-    report_dir = os.path.join(evaluation_uri, REPORT_FOLDER)
-    html_path, markdown_path = evaluation_report.write_report(
-        report_dir, evaluation_uri, values, labels,
+    report = evaluation_report.write_report(
+        os.path.join(evaluation_uri, REPORT_FOLDER), evaluation_uri, values, labels,
         blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
-    evaluation_artifact.set_string_custom_property(REPORT_HTML, html_path)
-    evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, markdown_path)
+    evaluation_artifact.set_string_custom_property(REPORT_HTML, report.html_path)
+    evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, report.markdown_path)
+    artifact_utils.get_single_instance(output_dict[HTML_REPORT]).value = report.html
+    artifact_utils.get_single_instance(output_dict[MARKDOWN_REPORT]).value = report.markdown
 
 
 class ProductionEvaluatorSpec(component_spec.ComponentSpec):
@@ -152,6 +158,8 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
   OUTPUTS = {
       'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
       'blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+      HTML_REPORT: component_spec.ChannelParameter(type=report_artifacts.HtmlReport),
+      MARKDOWN_REPORT: component_spec.ChannelParameter(type=report_artifacts.MarkdownReport),
   }
 
 
@@ -176,4 +184,6 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
         min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
         max_accuracy_drop=max_accuracy_drop,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
-        blessing=types.Channel(type=standard_artifacts.ModelBlessing)))
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        html_report=types.Channel(type=report_artifacts.HtmlReport),
+        markdown_report=types.Channel(type=report_artifacts.MarkdownReport)))

@@ -19,6 +19,8 @@ from pipeline.pipeline import create_pipeline
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 TRAINING_COMPONENTS = ('Trainer', 'Tuner')
+# TFX's executor entrypoint, taught the artifact types the Kubeflow UI renders (components/kfp_entrypoint.py).
+EXECUTOR_COMMAND = ['python', '-m', 'components.kfp_entrypoint']
 
 
 def runtime_parameters(config: PipelineConfig) -> Dict[str, data_types.RuntimeParameter]:
@@ -52,7 +54,8 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str,
   for component in pipeline.components:
     component.with_platform_config(resource_spec(config, component.id))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-      display_name=config.pipeline_name, default_image=config.image, use_pipeline_spec_2_1=True))
+      display_name=config.pipeline_name, default_image=config.image, default_commands=EXECUTOR_COMMAND,
+      use_pipeline_spec_2_1=True))
   job = runner.run(pipeline, write_out=False)
   spec = job['pipelineSpec']
   _apply_dropped_resources(spec, config)

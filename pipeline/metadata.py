@@ -6,7 +6,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import artifact_contents
+from components import artifact_contents
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
 

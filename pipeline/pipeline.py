@@ -17,6 +17,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
+from components.data_report import DataReport
 from components import evaluator as evaluator_lib
 from components import pusher as pusher_lib
 from components import training_components
@@ -73,7 +74,8 @@ def data_input(config: PipelineConfig):
 
 def create_data_components(config: PipelineConfig, labels: List[str], data_root=None,
                            range_config=None) -> List[BaseComponent]:
-  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG.
+  """ExampleGen -> StatisticsGen -> SchemaGen -> ExampleValidator -> Transform: the data half of the DAG,
+  with the DataReport beside ExampleValidator.
 
   `data_root` replaces the input folder (a Kubeflow RuntimeParameter: the same layout somewhere else);
   `range_config` (TFX's RangeConfig as JSON) pins the span to read instead of the newest.
@@ -98,10 +100,12 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = SchemaGen(statistics=statistics_gen.outputs['statistics'],
-                                        infer_feature_shape=True)
+  schema_gen = SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
   example_validator = ExampleValidator(statistics=statistics_gen.outputs['statistics'],
-                                                      schema=schema_gen.outputs['schema'])
+                                       schema=schema_gen.outputs['schema'])
+  data_report = DataReport(examples=example_gen.outputs['examples'],
+                           statistics=statistics_gen.outputs['statistics'],
+                           anomalies=example_validator.outputs['anomalies'])
 
   transform = Transform(
       examples=example_gen.outputs['examples'],
@@ -109,7 +113,7 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
       custom_config={'labels': labels, 'image_size': config.image_size})
-  return [example_gen, statistics_gen, schema_gen, example_validator, transform]
+  return [example_gen, statistics_gen, schema_gen, example_validator, data_report, transform]
 
 
 def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
@@ -135,7 +139,8 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   values = runtime_defaults(config)
   values.update(runtime_values or {})
   components = create_data_components(config, labels, values['data_root'], values['range_config'])
-  example_gen, schema_gen, transform = components[0], components[2], components[4]
+  by_id = {component.id: component for component in components}
+  example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
   model_config = model_settings(config, labels)
   trainer_inputs = {}
   if config.tuner_trials > 0 and not config.hyperparameters:

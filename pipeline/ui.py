@@ -16,16 +16,14 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jinja2
 
-from components import features
 from components import serving
-from pipeline import artifact_contents
+from components import artifact_contents
+from components import data_report
 from pipeline import charts
 from pipeline import metadata
 from pipeline import run_logs
 
 RUNS_PER_PAGE = 25
-_TOP_VALUES_SHOWN = 10
-_BYTES_PLACEHOLDER = '__BYTES_VALUE__'  # TFDV's stand-in for binary values such as the image bytes
 
 
 class NotFound(Exception):
@@ -113,25 +111,22 @@ class Inspector:
     view, nodes = self._run(run_id)
     outputs = self._outputs(nodes)
     examples, statistics, anomalies = outputs.get('examples'), outputs.get('statistics'), outputs.get('anomalies')
-    rejects_uri = examples.properties.get('rejects_uri') if examples else None
-    rejects = artifact_contents.rejects(rejects_uri) if rejects_uri else ([], [])
+    rejects = data_report.read_rejects(examples.properties) if examples else ([], [])
     splits = []
     per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
-    for split, summaries in sorted(per_split.items(), key=lambda item: _split_order(item[0])):
+    for split, summaries in sorted(per_split.items(), key=lambda item: data_report.split_order(item[0])):
       by_name = {summary.name: summary for summary in summaries}
       charts_by_title = []
-      for name, title in ((features.LABEL, 'Label distribution'),
-                          (features.SIZE_BUCKET, 'Image size (longer side)')):
+      for name, title in data_report.DISTRIBUTIONS:
         if name in by_name:
           charts_by_title.append((title, charts.bar_chart(by_name[name].top_values, f'{title}, {split}')))
-      for summary in summaries:
-        summary.top_values = [item for item in summary.top_values if item[0] != _BYTES_PLACEHOLDER]
       splits.append(dict(name=split, examples=max([summary.present + summary.missing for summary in summaries]
                                                   + [0]),
-                         features=summaries, charts=charts_by_title))
+                         features=[(summary, data_report.shown_values(summary)) for summary in summaries],
+                         charts=charts_by_title))
     return dict(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
                 anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
-                top_values_shown=_TOP_VALUES_SHOWN, section='data')
+                section='data')
 
   def training(self, run_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
@@ -173,10 +168,6 @@ class Inspector:
 def _canonical(path: str) -> str:
   """Local paths with symbolic links resolved, so that two spellings of one directory match."""
   return path if '://' in path else os.path.realpath(path)
-
-
-def _split_order(split: str) -> Tuple[int, str]:
-  return (features.SPLITS.index(split) if split in features.SPLITS else len(features.SPLITS), split)
 
 
 _REPORT_BODY = re.compile(r'<body>(.*)</body>', re.DOTALL)

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+import yaml
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
@@ -21,8 +22,8 @@ from pipeline import sample_data
 pytestmark = pytest.mark.slow
 
 VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
-COMPONENTS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner',
-              'Trainer', 'Evaluator', 'Pusher'}
+COMPONENTS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport', 'Transform',
+              'Tuner', 'Trainer', 'Evaluator', 'Pusher'}
 
 
 def _visionflow(*args):
@@ -212,3 +213,61 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   assert outputs['pushed_model']['pushed_version'] == pushed
   text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
   assert text.startswith('FileBasedExampleGen: COMPLETE, ') and '    accepted_rows: 1797' in text
+
+
+def _newest_outputs(output_dir):
+  """{(component, output key): ArtifactView} of the newest run."""
+  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  nodes = metadata.run_nodes(store, metadata.newest_run_context(store).name)
+  return {(node.node_id, artifact.key): artifact for node in nodes for artifact in node.outputs}
+
+
+def test_the_data_and_evaluation_reports_are_html_and_markdown_artifacts(first_run):
+  output_dir, _ = first_run
+  outputs = _newest_outputs(output_dir)
+  assert {outputs[('DataReport', key)].type for key in ('html_report', 'markdown_report')} == {
+      'system.HTML', 'system.Markdown'}
+  with open(outputs[('DataReport', 'html_report')].uri) as handle:
+    data_page = handle.read()
+  assert '<h1>Data report</h1>' in data_page and '<tr><td>accepted</td><td>1797</td></tr>' in data_page
+  with open(outputs[('DataReport', 'markdown_report')].uri) as handle:
+    assert '| rejected | 0 |' in handle.read()
+  evaluation_artifact = outputs[('Evaluator', 'evaluation')]
+  with open(outputs[('Evaluator', 'html_report')].uri) as artifact, \
+      open(evaluation_artifact.properties['report_html']) as report_file:
+    assert artifact.read() == report_file.read()
+  with open(outputs[('Evaluator', 'markdown_report')].uri) as handle:
+    assert '<svg' in handle.read()  # one file: the confusion matrix inline rather than linked
+
+
+def test_the_kubeflow_entrypoint_runs_the_data_report_step_as_the_compiled_spec_says(first_run, tmp_path):
+  """The DataReport step as a Kubeflow pod runs it, minus the pod: the compiled command and arguments, with
+  an executor input naming this run's artifacts; its outputs are typed system.HTML and system.Markdown."""
+  output_dir, _ = first_run
+  spec_path = tmp_path / 'pipeline.yaml'
+  compiled = _visionflow('compile', '--output', str(spec_path), '--output-dir', output_dir)
+  assert compiled.returncode == 0, compiled.stderr[-3000:]
+  spec = next(yaml.safe_load_all(spec_path.read_text()))
+  component = spec['components'][spec['root']['dag']['tasks']['DataReport']['componentRef']['name']]
+  container = spec['deploymentSpec']['executors'][component['executorLabel']]['container']
+  produced = {key: artifact for (_, key), artifact in _newest_outputs(output_dir).items()}
+  task_dir = tmp_path / 'task'
+  task_dir.mkdir()
+  executor_input = {
+      'inputs': {'artifacts': {
+          key: {'artifacts': [{'name': key, 'type': definition['artifactType'], 'uri': produced[key].uri,
+                               'metadata': produced[key].properties}]}
+          for key, definition in component['inputDefinitions']['artifacts'].items()}},
+      'outputs': {'artifacts': {
+          key: {'artifacts': [{'name': key, 'type': definition['artifactType'], 'uri': str(task_dir / key)}]}
+          for key, definition in component['outputDefinitions']['artifacts'].items()},
+          'outputFile': str(task_dir / 'executor_output.json')}}
+  command = [sys.executable if part == 'python' else part for part in container['command']]
+  arguments = [json.dumps(executor_input) if part == '{{$}}' else part for part in container['args']]
+  result = subprocess.run(command + arguments, capture_output=True, text=True, timeout=600)
+  assert result.returncode == 0, result.stderr[-5000:]
+  html_report = (task_dir / 'html_report').read_text()
+  assert '<tr><td>accepted</td><td>1797</td></tr>' in html_report and '<td>rejected</td><td>0</td>' in html_report
+  assert (task_dir / 'markdown_report').read_text().startswith('# Data report')
+  written = json.loads((task_dir / 'executor_output.json').read_text())
+  assert set(written['artifacts']) == {'html_report', 'markdown_report'}

@@ -2,19 +2,21 @@
 import os
 
 import pytest
+import yaml
 from kfp import components
 
 from pipeline import cli
 
-COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner',
-                 'Trainer', 'Evaluator', 'Pusher'}
+COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport',
+                 'Transform', 'Tuner', 'Trainer', 'Evaluator', 'Pusher'}
 DEPENDENCIES = {
     'FileBasedExampleGen': [], 'StatisticsGen': ['FileBasedExampleGen'], 'SchemaGen': ['StatisticsGen'],
     'ExampleValidator': ['SchemaGen', 'StatisticsGen'], 'Transform': ['FileBasedExampleGen', 'SchemaGen'],
+    'DataReport': ['ExampleValidator', 'FileBasedExampleGen', 'StatisticsGen'],
     'Tuner': ['Transform'], 'Trainer': ['SchemaGen', 'Transform', 'Tuner'],
     'Evaluator': ['FileBasedExampleGen', 'Trainer'], 'Pusher': ['Evaluator', 'FileBasedExampleGen', 'Trainer'],
 }
-EXECUTOR_ENTRY_POINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
+EXECUTOR_ENTRY_POINT = ['python', '-m', 'components.kfp_entrypoint']
 
 
 @pytest.fixture(scope='module')
@@ -52,6 +54,15 @@ def test_every_task_runs_the_tfx_entry_point_in_the_image_with_code_named_not_up
   assert 'components.evaluator.Executor' in _executor(spec, 'Evaluator')['args']
   assert 'components.trainer.run_fn' in text
   assert 'module_file' not in text and '.whl' not in text  # component code is in the image, not uploaded
+
+
+def test_reports_are_html_and_markdown_artifacts_that_the_kubeflow_ui_renders(compiled):
+  spec = compiled[0].pipeline_spec
+  for task_id in ('DataReport', 'Evaluator'):
+    outputs = spec.components[spec.root.dag.tasks[task_id].component_ref.name].output_definitions.artifacts
+    titles = {key: yaml.safe_load(outputs[key].artifact_type.instance_schema)['title']
+              for key in ('html_report', 'markdown_report')}
+    assert titles == {'html_report': 'system.HTML', 'markdown_report': 'system.Markdown'}
 
 
 def test_trainer_and_tuner_get_gpus_and_every_step_cpu_and_memory(compiled):

@@ -8,8 +8,8 @@ from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
 
-COMPONENT_IDS = ['FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform', 'Tuner',
-                 'Trainer', 'Evaluator', 'Pusher']
+COMPONENT_IDS = ['FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform',
+                 'DataReport', 'Tuner', 'Trainer', 'Evaluator', 'Pusher']
 
 
 @pytest.fixture(scope='module')

@@ -143,8 +143,8 @@ def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('Evaluator') == states.pop('Pusher') == 'COMPLETE'
-  assert set(states.values()) == {'CACHED'} and len(states) == 7
-  assert page.locator('svg#dag a.dag-node').count() == 9
+  assert set(states.values()) == {'CACHED'} and len(states) == 8
+  assert page.locator('svg#dag a.dag-node').count() == 10
   page.click('nav.tabs a:text-is("Evaluation")')
   assert page.locator('#blessed').inner_text() == 'Blessed: no, the model is not pushed.'
   reasons = page.locator('#decision li.reason').all_inner_texts()
@@ -184,7 +184,7 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('FileBasedExampleGen') == 'FAILED'
-  assert set(states.values()) == {'NOT RUN'} and len(states) == 8
+  assert set(states.values()) == {'NOT RUN'} and len(states) == 9
   page.click('a.dag-node[data-node="FileBasedExampleGen"]')
   log = page.locator('#log').inner_text()
   assert 'RejectedRowsError' in log and 'accepted 20, rejected 2 of 22 rows' in log

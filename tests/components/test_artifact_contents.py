@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from pipeline import artifact_contents
+from components import artifact_contents
 
 
 def test_training_curves_are_the_epochs_keras_logged(tmp_path):
