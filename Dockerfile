@@ -23,6 +23,6 @@ RUN python -m pip install --no-deps --no-build-isolation . \
  && useradd --create-home --uid 1000 --gid 1000 visionflow
 USER 1000:1000
 
-# TFX's Kubeflow v2 entry point (KUBEFLOW_TFX_CMD in tfx's kubeflow_v2_dag_runner). The compiled pipeline
-# spec names it as every component's command anyway; TFJob workers override it with their own.
-CMD ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+# TFX's Kubeflow v2 entry point, taught the report artifact types (components/kfp_entrypoint.py). The
+# compiled pipeline spec names it as every component's command anyway; TFJob workers override it.
+CMD ["python", "-m", "components.kfp_entrypoint"]

@@ -1,8 +1,6 @@
 """The Dockerfiles, checked for real without a Docker engine: hadolint on each, and what each installs
 read from its instructions and compared with the committed lock and the installed TensorFlow and TFX."""
-import ast
 import importlib.metadata
-import importlib.util
 import json
 import os
 import re
@@ -13,6 +11,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from pipeline import kubeflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = 'requirements/lock.txt'
@@ -129,15 +129,11 @@ def test_legacy_keras_and_numeric_non_root_user(dockerfile):
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
-def test_default_command_is_the_tfx_kubeflow_v2_executor(dockerfile):
-  tfx_dir = Path(importlib.util.find_spec('tfx').submodule_search_locations[0])
-  runner = tfx_dir / 'orchestration/kubeflow/v2/kubeflow_v2_dag_runner.py'
-  tfx_cmd = next(ast.literal_eval(node.value) for node in ast.parse(runner.read_text()).body
-                 if isinstance(node, ast.Assign) and getattr(node.targets[0], 'id', '') == 'KUBEFLOW_TFX_CMD')
-  module = tfx_cmd[tfx_cmd.index('-m') + 1]
-  assert (tfx_dir.parent / (module.replace('.', '/') + '.py')).is_file()
+def test_default_command_is_the_executor_entrypoint_the_compiled_spec_names(dockerfile):
+  module = kubeflow_runner.EXECUTOR_COMMAND[kubeflow_runner.EXECUTOR_COMMAND.index('-m') + 1]
+  assert (ROOT / (module.replace('.', '/') + '.py')).is_file()
   commands = [arguments for keyword, arguments in instructions(dockerfile) if keyword == 'CMD']
-  assert commands and json.loads(commands[-1]) == list(tfx_cmd)
+  assert commands and json.loads(commands[-1]) == kubeflow_runner.EXECUTOR_COMMAND
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
