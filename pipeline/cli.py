@@ -210,11 +210,7 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 
 def _store(args: argparse.Namespace):
   from pipeline import metadata
-  return metadata.open_store(_config_from_args(args, validate=False).metadata_path)
-
-
-def _timestamp(milliseconds: int) -> str:
-  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
+  return metadata.open_store(_config_from_args(args, validate=False).metadata_path, read_only=True)
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -224,7 +220,7 @@ def _runs(args: argparse.Namespace) -> int:
   for run in runs:
     blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
     accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
-    print(f'{run.run_id}\t{_timestamp(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state}\t{blessed}\t'
+    print(f'{run.run_id}\t{metadata.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state}\t{blessed}\t'
           f'{run.pushed_version or "-"}\t{accuracy}')
   return 0
 

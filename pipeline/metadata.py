@@ -1,6 +1,7 @@
 """Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
 import dataclasses
 import os
+import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import ml_metadata as mlmd
@@ -11,17 +12,24 @@ from components import artifact_contents
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
 
 
-def sqlite_connection_config(metadata_path: str) -> metadata_store_pb2.ConnectionConfig:
+def sqlite_connection_config(metadata_path: str, read_only: bool = False) -> metadata_store_pb2.ConnectionConfig:
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = metadata_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+  config.sqlite.connection_mode = (metadata_store_pb2.SqliteMetadataSourceConfig.READONLY if read_only else
+                                   metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE)
   return config
 
 
-def open_store(metadata_path: str) -> mlmd.MetadataStore:
+def open_store(metadata_path: str, read_only: bool = False) -> mlmd.MetadataStore:
+  """The store of an existing run; `read_only` for readers beside a pipeline that may be writing to it."""
   if not os.path.exists(metadata_path):
     raise FileNotFoundError(f'no metadata store at {metadata_path}: run the pipeline first')
-  return mlmd.MetadataStore(sqlite_connection_config(metadata_path))
+  return mlmd.MetadataStore(sqlite_connection_config(metadata_path, read_only))
+
+
+def format_time(milliseconds: int) -> str:
+  """A metadata timestamp (milliseconds since the epoch) in local time, to the second."""
+  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
 
 
 @dataclasses.dataclass

@@ -9,16 +9,15 @@ import json
 import math
 import os
 import re
-import time
 import traceback
 import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jinja2
 
-from components import serving
 from components import artifact_contents
 from components import data_report
+from components import serving
 from pipeline import charts
 from pipeline import metadata
 from pipeline import run_logs
@@ -42,14 +41,10 @@ def run_url(run_id: str, *rest: str) -> str:
   return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
 
 
-def _fmt_time(milliseconds: int) -> str:
-  return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
-
-
 def _environment() -> jinja2.Environment:
   environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline', 'templates'),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
-  environment.filters['time'] = _fmt_time
+  environment.filters['time'] = metadata.format_time
   environment.globals['run_url'] = run_url
   return environment
 
@@ -61,7 +56,7 @@ class Inspector:
     self.sources = sources
 
   def _store(self):
-    return metadata.open_store(self.sources.metadata_path)
+    return metadata.open_store(self.sources.metadata_path, read_only=True)
 
   def runs(self, state: Optional[str], page: int) -> Dict[str, Any]:
     state = state.upper() if state else None
