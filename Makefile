@@ -27,7 +27,7 @@ run: install
 # The inspection UI's browser tests drive Debian's chromium (Playwright cannot download a browser here).
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
 
 test: install $(CHROMIUM)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
