@@ -94,10 +94,15 @@ def page(browser, request):
   opened.on('request', lambda sent: remote.append(sent.url) if not sent.url.startswith(
       ('http://127.0.0.1', 'data:', 'about:')) else None)
   yield opened
-  os.makedirs(SCREENSHOTS, exist_ok=True)
-  opened.screenshot(path=os.path.join(SCREENSHOTS, f'{request.node.name}.png'), full_page=True)
+  _snapshot(opened, request.node.name)
   context.close()
   assert remote == [], f'the page fetched from outside this machine: {remote}'
+
+
+def _snapshot(page, name):
+  """A screenshot of the page as it is now, besides the one each test leaves of its last page."""
+  os.makedirs(SCREENSHOTS, exist_ok=True)
+  page.screenshot(path=os.path.join(SCREENSHOTS, f'{name}.png'), full_page=True)
 
 
 def _tfma_accuracy(output_dir, execution_dir):
@@ -124,8 +129,10 @@ def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_ur
 def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
   page.goto(ui_url + '/')
   page.click(f'#runs a:text-is("{runs["pushed"]}")')
+  _snapshot(page, 'pushed_run_components')
   page.click('a.dag-node[data-node="Evaluator"]')
   assert page.locator('#node-state').inner_text() == 'COMPLETE'
+  _snapshot(page, 'pushed_run_evaluator')
   evaluation_uri = page.locator('td:text-is("evaluation") + td + td').inner_text()
   page.click('nav.tabs a:text-is("Evaluation")')
   expected = _tfma_accuracy(runs['output_dir'], os.path.basename(evaluation_uri))
@@ -185,9 +192,11 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('FileBasedExampleGen') == 'FAILED'
   assert set(states.values()) == {'NOT RUN'} and len(states) == 9
+  _snapshot(page, 'failed_run_components')
   page.click('a.dag-node[data-node="FileBasedExampleGen"]')
   log = page.locator('#log').inner_text()
   assert 'RejectedRowsError' in log and 'accepted 20, rejected 2 of 22 rows' in log
+  _snapshot(page, 'failed_run_example_gen')
   page.click('nav.tabs a:text-is("Evaluation")')
   assert 'The Evaluator did not run in this run.' in page.inner_text('main')
 
