@@ -19,7 +19,11 @@ from tensorboard.compat.proto import summary_pb2
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
+from components import features
+
 SPLIT_PREFIX = 'Split-'
+REJECTS_FILE = 'rejects.csv'   # ExampleGen's rows that became no example, with the reason for each
+SAVED_MODEL_FILE = 'saved_model.pb'
 STATISTICS_FILE = 'FeatureStats.pb'
 ANOMALIES_FILE = 'SchemaDiff.pb'
 BEST_HYPERPARAMETERS_FILE = 'best_hyperparameters.txt'
@@ -48,6 +52,18 @@ def _per_split(uri: str, file_name: str) -> Dict[str, str]:
           for path in glob_paths(os.path.join(uri, SPLIT_PREFIX + '*', file_name))}
 
 
+def split_order(split: str) -> Tuple[int, str]:
+  """Train, eval, test first, then any other split by name."""
+  return (features.SPLITS.index(split) if split in features.SPLITS else len(features.SPLITS), split)
+
+
+def serving_versions(model_dir: str) -> List[int]:
+  """The numeric version folders under `<serving_dir>/<model_name>/` that hold a SavedModel, ascending."""
+  names = [os.path.basename(os.path.dirname(path))
+           for path in glob_paths(os.path.join(model_dir, '*', SAVED_MODEL_FILE))]
+  return sorted(int(name) for name in names if name.isdigit())
+
+
 @dataclasses.dataclass
 class FeatureSummary:
   """One feature of one split: how often it is present, and its values in brief."""
@@ -57,6 +73,17 @@ class FeatureSummary:
   missing: int
   summary: str                                       # min/mean/max for numbers, distinct values for strings
   top_values: List[Tuple[str, float]]                # (value, count), most frequent first, strings only
+
+
+# (feature, title) of the value distributions shown per split.
+DISTRIBUTIONS = ((features.LABEL, 'Label distribution'), (features.SIZE_BUCKET, 'Image size (longer side)'))
+_BYTES_PLACEHOLDER = '__BYTES_VALUE__'  # TFDV's stand-in for binary values such as the image bytes
+_TOP_VALUES_SHOWN = 10
+
+
+def shown_values(summary: FeatureSummary) -> List[Tuple[str, float]]:
+  """The most frequent values worth showing: none for binary features such as the image bytes."""
+  return [item for item in summary.top_values if item[0] != _BYTES_PLACEHOLDER][:_TOP_VALUES_SHOWN]
 
 
 def _numeric_summary(stats: statistics_pb2.NumericStatistics) -> str:

@@ -15,7 +15,6 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
 from components import artifact_contents
-from components import features
 from components import report_artifacts
 from components import report_format
 
@@ -23,26 +22,12 @@ TITLE = 'Data report'
 HTML_REPORT = 'html_report'
 MARKDOWN_REPORT = 'markdown_report'
 MAX_REJECTS_SHOWN = 1000
-_BYTES_PLACEHOLDER = '__BYTES_VALUE__'  # TFDV's stand-in for binary values such as the image bytes
-_TOP_VALUES_SHOWN = 10
-# (feature, title) of the value distributions shown per split.
-DISTRIBUTIONS = ((features.LABEL, 'Label distribution'), (features.SIZE_BUCKET, 'Image size (longer side)'))
-
-
-def split_order(split: str) -> Tuple[int, str]:
-  """Train, eval, test first, then any other split by name."""
-  return (features.SPLITS.index(split) if split in features.SPLITS else len(features.SPLITS), split)
-
-
-def shown_values(summary: artifact_contents.FeatureSummary) -> List[Tuple[str, float]]:
-  """The most frequent values worth showing: none for binary features such as the image bytes."""
-  return [item for item in summary.top_values if item[0] != _BYTES_PLACEHOLDER][:_TOP_VALUES_SHOWN]
 
 
 def build_tables(examples_properties: Dict[str, Any], rejects: Tuple[List[str], List[List[str]]],
                  summaries: Dict[str, List[artifact_contents.FeatureSummary]],
                  anomalies: Dict[str, List[artifact_contents.Anomaly]]) -> List[report_format.Table]:
-  splits = sorted(summaries, key=split_order)
+  splits = sorted(summaries, key=artifact_contents.split_order)
   header, rows = rejects
   def rows_counted(name: str) -> str:
     return report_format.count(examples_properties.get(name))
@@ -57,21 +42,22 @@ def build_tables(examples_properties: Dict[str, Any], rejects: Tuple[List[str], 
         'Rejected rows', header, rows[:MAX_REJECTS_SHOWN],
         note=f'The first {MAX_REJECTS_SHOWN} of {len(rows)}; all are in the rejects report.'
         if len(rows) > MAX_REJECTS_SHOWN else ''))
+  anomaly_splits = sorted(anomalies, key=artifact_contents.split_order)
   tables.append(report_format.Table(
       'Schema anomalies', ['split', 'feature', 'severity', 'description'],
       [[split, anomaly.feature, anomaly.severity, anomaly.description]
-       for split in sorted(anomalies, key=split_order) for anomaly in anomalies[split]]
-      + [[split, '', '', 'no anomalies'] for split in sorted(anomalies, key=split_order) if not anomalies[split]]))
+       for split in anomaly_splits for anomaly in anomalies[split]]
+      + [[split, '', '', 'no anomalies'] for split in anomaly_splits if not anomalies[split]]))
   for split in splits:
     by_name = {summary.name: summary for summary in summaries[split]}
-    for name, title in DISTRIBUTIONS:
+    for name, title in artifact_contents.DISTRIBUTIONS:
       if name in by_name:
         tables.append(report_format.Table(f'{title}, {split}', [name, 'examples'],
                                           [[value, f'{count:g}'] for value, count in by_name[name].top_values]))
     tables.append(report_format.Table(
         f'Features, {split}', ['feature', 'type', 'present', 'missing', 'values', 'most frequent'],
         [[summary.name, summary.type, summary.present, summary.missing, summary.summary,
-          ', '.join(f'{value} ({count:g})' for value, count in shown_values(summary))]
+          ', '.join(f'{value} ({count:g})' for value, count in artifact_contents.shown_values(summary))]
          for summary in summaries[split]]))
   return tables
 

@@ -11,19 +11,17 @@ from typing import List, Optional
 
 import tensorflow as tf
 
+from components import artifact_contents
+
 MODELS_CONFIG = 'models.config'
 # Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
 _STAGING_PREFIX = '.incoming-'
-_SAVED_MODEL_FILE = 'saved_model.pb'
+_SAVED_MODEL_FILE = artifact_contents.SAVED_MODEL_FILE
 
 
 def versions(model_dir: str) -> List[int]:
   """The numeric version folders under `<serving_dir>/<model_name>/`, ascending; [] when none."""
-  if not tf.io.gfile.isdir(model_dir):
-    return []
-  names = [name.rstrip('/') for name in tf.io.gfile.listdir(model_dir)]
-  return sorted(int(name) for name in names
-                if name.isdigit() and tf.io.gfile.exists(os.path.join(model_dir, name, _SAVED_MODEL_FILE)))
+  return artifact_contents.serving_versions(model_dir)
 
 
 def newest_version_dir(model_dir: str) -> Optional[str]:

@@ -81,7 +81,7 @@ def run(config: PipelineConfig) -> RunSummary:
   try:
     LocalDagRunner().run(pipeline)
   except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
-    logging.exception('The run failed')
+    logging.exception(run_logs.FAILURE_MESSAGE)
     raise
   return summarize_latest_run(config, log_path)
 

@@ -1,5 +1,6 @@
 """Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -90,6 +91,8 @@ _STATE = metadata_store_pb2.Execution.State
 _UNFINISHED = {_STATE.NEW, _STATE.RUNNING, _STATE.UNKNOWN}
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING')
+# Where TFX's launcher records why an execution failed (an ExecutionResult as JSON).
+EXECUTION_RESULT_PROPERTY = '__execution_result__'
 # Properties every TFX artifact carries that say nothing about this run.
 BOILERPLATE_PROPERTIES = frozenset({'tfx_version', 'is_external', 'state', 'name', 'producer_component',
                                     'type_name'})
@@ -124,8 +127,11 @@ class NodeView:
   def duration_s(self) -> float:
     return max(0, self.finished_ms - self.started_ms) / 1000
 
-  def output(self, key: str) -> Optional[ArtifactView]:
-    return next((artifact for artifact in self.outputs if artifact.key == key), None)
+  @property
+  def error(self) -> Optional[str]:
+    """Why the execution failed, where the orchestrator recorded it (on Kubeflow; a local run logs it)."""
+    result = self.execution_properties.get(EXECUTION_RESULT_PROPERTY)
+    return json.loads(result).get('resultMessage') if result else None
 
 
 @dataclasses.dataclass

@@ -12,6 +12,7 @@ import os
 from typing import Dict, List, Optional
 
 DAG_MESSAGE = 'Pipeline DAG (component: upstream components): %s'
+FAILURE_MESSAGE = 'The run failed'  # logged with the traceback of whatever stopped the run
 _DAG_PREFIX = DAG_MESSAGE.split('%s')[0]
 _LOG_NAME = 'run-%Y%m%d-%H%M%S.log'
 _HEAD_BYTES = 1 << 20            # the run id is logged within the first few hundred lines
@@ -66,3 +67,13 @@ def node_log(log_path: str, node_id: str) -> List[str]:
         if line.rstrip().endswith(finished):
           break
   return list(lines)
+
+
+def failure(log_path: str) -> Optional[str]:
+  """The traceback the runner logged when the run stopped on an error; None for a run that did not."""
+  lines: List[str] = []
+  with open(log_path, encoding='utf-8', errors='replace') as handle:
+    for line in handle:
+      if lines or line.rstrip().endswith(FAILURE_MESSAGE):
+        lines.append(line.rstrip('\n'))
+  return '\n'.join(lines) or None

@@ -16,8 +16,6 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import jinja2
 
 from components import artifact_contents
-from components import data_report
-from components import serving
 from pipeline import charts
 from pipeline import metadata
 from pipeline import run_logs
@@ -86,7 +84,8 @@ class Inspector:
                          {node.node_id: node.duration_s for node in nodes},
                          {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    return dict(run=view, dag_svg=svg, steps=steps, log_path=log_path, section='run')
+    return dict(run=view, dag_svg=svg, steps=steps, log_path=log_path, section='run',
+                errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
 
   def node(self, run_id: str, node_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
@@ -95,6 +94,9 @@ class Inspector:
       raise NotFound(f'component {node_id!r} did not run in run {run_id}')
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
     return dict(run=view, node=node, boilerplate=metadata.BOILERPLATE_PROPERTIES,
+                error=_errors([node], log_path).get(node_id),
+                execution_properties={name: value for name, value in node.execution_properties.items()
+                                      if name != metadata.EXECUTION_RESULT_PROPERTY},
                 log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
                 max_log_lines=run_logs.MAX_NODE_LOG_LINES, section='run')
 
@@ -106,20 +108,24 @@ class Inspector:
     view, nodes = self._run(run_id)
     outputs = self._outputs(nodes)
     examples, statistics, anomalies = outputs.get('examples'), outputs.get('statistics'), outputs.get('anomalies')
-    rejects = data_report.read_rejects(examples.properties) if examples else ([], [])
+    errors = _errors(nodes, run_logs.find_log(self.sources.log_dir, run_id))
+    failure = next(iter(errors.items()), None)
+    rejects_path = examples.properties.get('rejects_uri') if examples else _named_rejects(failure)
+    rejects = artifact_contents.rejects(rejects_path) if rejects_path else ([], [])
     splits = []
     per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
-    for split, summaries in sorted(per_split.items(), key=lambda item: data_report.split_order(item[0])):
+    for split, summaries in sorted(per_split.items(), key=lambda item: artifact_contents.split_order(item[0])):
       by_name = {summary.name: summary for summary in summaries}
       charts_by_title = []
-      for name, title in data_report.DISTRIBUTIONS:
+      for name, title in artifact_contents.DISTRIBUTIONS:
         if name in by_name:
           charts_by_title.append((title, charts.bar_chart(by_name[name].top_values, f'{title}, {split}')))
       splits.append(dict(name=split, examples=max([summary.present + summary.missing for summary in summaries]
                                                   + [0]),
-                         features=[(summary, data_report.shown_values(summary)) for summary in summaries],
+                         features=[(summary, artifact_contents.shown_values(summary)) for summary in summaries],
                          charts=charts_by_title))
     return dict(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
+                failure=(failure[0], _last_line(failure[1])) if failure else None, rejects_path=rejects_path,
                 anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
                 section='data')
 
@@ -152,12 +158,33 @@ class Inspector:
     producers = {_canonical(directory): run_id for directory, run_id in metadata.pushed_versions(store).items()}
     model_dir = self.sources.serving_model_dir
     rows = []
-    for version in reversed(serving.versions(model_dir)):
+    for version in reversed(artifact_contents.serving_versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
       run_id = producers.get(_canonical(directory))
       accuracy = metadata.run_view(store, run_id).accuracy if run_id else None
       rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
     return dict(model_dir=model_dir, versions=rows, section='models')
+
+
+def _errors(nodes: List[metadata.NodeView], log_path: Optional[str]) -> Dict[str, str]:
+  """{component: why it failed} for the failed components: from the metadata, else from the run's log."""
+  logged = run_logs.failure(log_path) if log_path else None
+  return {node.node_id: node.error or logged or 'no error recorded'
+          for node in nodes if node.state == 'FAILED'}
+
+
+def _last_line(error: str) -> str:
+  """For a traceback, the exception and its message."""
+  lines = [line for line in error.splitlines() if line.strip()]
+  return lines[-1] if lines else error
+
+
+def _named_rejects(failure: Optional[Tuple[str, str]]) -> Optional[str]:
+  """The rejects report a failed ExampleGen names in its error (it refused the data), if it exists."""
+  if failure is None:
+    return None
+  match = re.search(r'(\S+/' + re.escape(artifact_contents.REJECTS_FILE) + ')', failure[1])
+  return match.group(1) if match and artifact_contents.glob_paths(match.group(1)) else None
 
 
 def _canonical(path: str) -> str:

@@ -32,9 +32,10 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
+from components import artifact_contents
 from components.example_gen import image_csv
 
-REJECTS_FILE = 'rejects.csv'
+REJECTS_FILE = artifact_contents.REJECTS_FILE
 DERIVED_CSV_FILE = 'derived_input.csv'
 SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
 _METRICS_NAMESPACE = 'visionflow_example_gen'

@@ -58,7 +58,7 @@ def runs(tmp_path_factory):
                        *SMALL_RUN)
   assert failed.returncode == 1, failed.stdout + failed.stderr[-5000:]
   listed = _visionflow('runs', '--output-dir', output_dir, '--state', 'failed').stdout.splitlines()
-  return dict(output_dir=output_dir, csv_path=csv_path, pushed=_run_id(pushed.stdout),
+  return dict(output_dir=output_dir, csv_path=csv_path, bad_csv=bad_csv, pushed=_run_id(pushed.stdout),
               refused=_run_id(refused.stdout), failed=listed[1].split('\t')[0])
 
 
@@ -192,11 +192,20 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('FileBasedExampleGen') == 'FAILED'
   assert set(states.values()) == {'NOT RUN'} and len(states) == 9
+  refusal = 'accepted 20, rejected 2 of 22 rows (9.1%), above max_reject_fraction=0.05'
+  assert refusal in page.locator('p.error').inner_text()
   _snapshot(page, 'failed_run_components')
   page.click('a.dag-node[data-node="FileBasedExampleGen"]')
-  log = page.locator('#log').inner_text()
-  assert 'RejectedRowsError' in log and 'accepted 20, rejected 2 of 22 rows' in log
+  assert 'RejectedRowsError' in page.locator('#error').inner_text()
+  assert refusal in page.locator('#log').inner_text()
   _snapshot(page, 'failed_run_example_gen')
+  page.click('nav.tabs a:text-is("Data")')
+  assert refusal in page.locator('#failure').inner_text()
+  rejects = [[cell.inner_text() for cell in row.locator('td').all()]
+             for row in page.locator('#rejects tbody tr').all()]
+  assert rejects == [['21', 'missing/one.jpg', 'zero', 'image file not found', runs['bad_csv']],
+                     ['22', 'missing/two.jpg', 'nine', 'image file not found', runs['bad_csv']]]
+  _snapshot(page, 'failed_run_data')
   page.click('nav.tabs a:text-is("Evaluation")')
   assert 'The Evaluator did not run in this run.' in page.inner_text('main')
 
