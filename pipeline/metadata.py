@@ -240,8 +240,7 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -
   return nodes
 
 
-def _run_view(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> RunView:
-  nodes = run_nodes(store, run.name, with_files=False)
+def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView]) -> RunView:
   by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
   blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
   return RunView(
@@ -255,7 +254,14 @@ def _run_view(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> Run
 
 
 def run_view(store: mlmd.MetadataStore, run_id: str) -> RunView:
-  return _run_view(store, _run_context(store, run_id))
+  return _run_view(_run_context(store, run_id), run_nodes(store, run_id, with_files=False))
+
+
+def run_details(store: mlmd.MetadataStore, run_id: str) -> Tuple[RunView, List[NodeView]]:
+  """One run's summary and its components, read once (what artifacts keep in files included)."""
+  run = _run_context(store, run_id)
+  nodes = run_nodes(store, run_id)
+  return _run_view(run, nodes), nodes
 
 
 def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: int = 0,
@@ -270,7 +276,7 @@ def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: in
     runs = [run for run in runs if _run_state(
         execution.last_known_state for execution in store.get_executions_by_context(run.id)) == state]
   page = runs[offset:None if limit is None else offset + limit]
-  return [_run_view(store, run) for run in page], len(runs)
+  return [_run_view(run, run_nodes(store, run.name, with_files=False)) for run in page], len(runs)
 
 
 def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:

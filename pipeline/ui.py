@@ -65,13 +65,11 @@ class Inspector:
     return dict(runs=views, total=total, state=state or '', states=metadata.RUN_STATES, page=page,
                 pages=max(1, math.ceil(total / RUNS_PER_PAGE)), section='runs')
 
-  def _run(self, run_id: str):
-    store = self._store()
+  def _run(self, run_id: str) -> Tuple[metadata.RunView, List[metadata.NodeView]]:
     try:
-      view = metadata.run_view(store, run_id)
+      return metadata.run_details(self._store(), run_id)
     except ValueError as error:
       raise NotFound(str(error)) from error
-    return view, metadata.run_nodes(store, run_id)
 
   def run(self, run_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
