@@ -244,7 +244,7 @@ def _show(args: argparse.Namespace) -> int:
 def _ui(args: argparse.Namespace) -> int:
   from pipeline import ui
   config = _config_from_args(args, validate=False)
-  sources = ui.Sources(config.metadata_path, os.path.join(config.output_dir, 'logs'), config.serving_model_dir)
+  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
   server = ui.make_server(sources, args.host, args.port)
   host, port = server.server_address[:2]
   print(f'visionflow UI on http://{host}:{port}/ (read-only; Ctrl+C stops it)', flush=True)

@@ -123,6 +123,11 @@ class PipelineConfig:
     return os.path.join(self.output_dir, 'pipeline_root')
 
   @property
+  def log_dir(self) -> str:
+    """Each local run's full log, which `visionflow ui` reads back."""
+    return os.path.join(self.output_dir, 'logs')
+
+  @property
   def serving_root(self) -> str:
     """The push destination: one folder per model name, and models.config."""
     return self.serving_dir or os.path.join(self.output_dir, 'serving')

@@ -74,7 +74,7 @@ def run(config: PipelineConfig) -> RunSummary:
   os.makedirs(config.output_dir, exist_ok=True)
   pipeline = create_pipeline(config, labels,
                              metadata.sqlite_connection_config(config.metadata_path))
-  log_path = progress.configure(os.path.join(config.output_dir, 'logs'), len(pipeline.components))
+  log_path = progress.configure(config.log_dir, len(pipeline.components))
   logging.info(run_logs.DAG_MESSAGE, json.dumps(
       {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
        for component in pipeline.components}))
