@@ -138,8 +138,10 @@ def anomalies(anomalies_uri: str) -> Dict[str, List[Anomaly]]:
   return result
 
 
-def rejects(rejects_path: str) -> Tuple[List[str], List[List[str]]]:
-  """(header, rows) of ExampleGen's rejects.csv: row, path, label, reason, csv."""
+def rejects(rejects_path: Optional[str]) -> Tuple[List[str], List[List[str]]]:
+  """(header, rows) of ExampleGen's rejects.csv: row, path, label, reason, csv; none without a path."""
+  if not rejects_path:
+    return [], []
   rows = list(csv.reader(io.StringIO(read_bytes(rejects_path).decode('utf-8'))))
   return (rows[0], rows[1:]) if rows else ([], [])
 

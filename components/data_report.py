@@ -4,7 +4,7 @@ per split (label and image size distributions, each feature's presence and value
 A component of its own so that the report is a system.HTML and a system.Markdown artifact, which the
 Kubeflow Pipelines UI renders; TFDV's own visualisation needs a notebook and scripts from the internet.
 """
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Sequence, Tuple
 
 from tfx import types
 from tfx.dsl.components.base import base_component
@@ -69,11 +69,6 @@ def render(tables: Sequence[report_format.Table]) -> Tuple[str, str]:
   return html, markdown
 
 
-def read_rejects(examples_properties: Dict[str, Any]) -> Tuple[List[str], List[List[str]]]:
-  rejects_uri: Optional[str] = examples_properties.get('rejects_uri')
-  return artifact_contents.rejects(rejects_uri) if rejects_uri else ([], [])
-
-
 def custom_properties(artifact: types.Artifact) -> Dict[str, Any]:
   """The artifact's custom properties, also as Kubeflow passes them: JSON values, where TFX reads a 0 as None."""
   values = {}
@@ -90,7 +85,7 @@ class Executor(base_executor.BaseExecutor):
     examples = artifact_utils.get_single_instance(input_dict['examples'])
     properties = custom_properties(examples)
     tables = build_tables(
-        properties, read_rejects(properties),
+        properties, artifact_contents.rejects(properties.get('rejects_uri')),
         artifact_contents.feature_summaries(artifact_utils.get_single_uri(input_dict['statistics'])),
         artifact_contents.anomalies(artifact_utils.get_single_uri(input_dict['anomalies'])))
     html, markdown = render(tables)

@@ -109,7 +109,7 @@ class Inspector:
     errors = _errors(nodes, run_logs.find_log(self.sources.log_dir, run_id))
     failure = next(iter(errors.items()), None)
     rejects_path = examples.properties.get('rejects_uri') if examples else _named_rejects(failure)
-    rejects = artifact_contents.rejects(rejects_path) if rejects_path else ([], [])
+    rejects = artifact_contents.rejects(rejects_path)
     splits = []
     per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
     for split, summaries in sorted(per_split.items(), key=lambda item: artifact_contents.split_order(item[0])):
