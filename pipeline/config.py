@@ -32,6 +32,8 @@ class PipelineConfig:
   # Bad input: rows are rejected into rejects.csv; the run fails above this fraction or with none valid.
   max_reject_fraction: float = 0.05
   max_image_pixels: int = 50_000_000  # width x height from the header; decompression bombs are refused
+  max_image_bytes: int = 100_000_000  # file size, from stat before reading; only regular files are read
+  max_aspect_ratio: float = 20.0  # longer over shorter side; beyond it an image is rejected
   example_shard_bytes: int = 100_000_000  # ExampleGen output files of about this size
 
   # Where a local run writes everything: metadata store, pipeline root, serving directory.
@@ -166,8 +168,10 @@ class PipelineConfig:
     for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
-    if self.max_image_pixels < 1 or self.example_shard_bytes < 1:
-      raise ValueError('max_image_pixels and example_shard_bytes must be positive')
+    if min(self.max_image_pixels, self.max_image_bytes, self.example_shard_bytes) < 1:
+      raise ValueError('max_image_pixels, max_image_bytes and example_shard_bytes must be positive')
+    if self.max_aspect_ratio < 1:
+      raise ValueError(f'max_aspect_ratio must be at least 1, got {self.max_aspect_ratio}')
     if self.csv_columns and self.csv_header:
       raise ValueError('csv_columns and csv_header exclude each other: name the columns in one place')
     unknown_slices = set(self.slice_features) - set(self.csv_columns) - {'label', 'size_bucket'}

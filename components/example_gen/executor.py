@@ -50,6 +50,9 @@ class Settings:
   csv_columns: Optional[Tuple[str, ...]] = None  # names of the CSV's columns; None: image_path,label[,split]
   csv_header: bool = False                         # the CSV's first line names its columns
   max_image_pixels: int = 50_000_000               # width x height from the header; larger is rejected
+  max_image_bytes: int = 100_000_000               # file size from stat, before reading; larger is rejected
+  max_aspect_ratio: float = 20.0                   # longer over shorter side; larger is rejected
+  image_size: int = 32                             # Transform's square: a side resizing to 0 is rejected
   max_reject_fraction: float = 0.05                # above this the run fails (after writing rejects.csv)
   shard_bytes: int = 100_000_000                   # output files of about this many bytes
   verify_decode: bool = True                       # decode each image once to reject corrupt files
@@ -58,6 +61,11 @@ class Settings:
   # newest spans to read; the driver resolves only the newest.
   input_pattern: Optional[str] = None
   num_spans: int = 1
+
+  @property
+  def limits(self) -> image_csv.ImageLimits:
+    return image_csv.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
+                                 max_aspect_ratio=self.max_aspect_ratio, image_size=self.image_size)
 
 
 class RejectedRowsError(RuntimeError):
@@ -85,7 +93,7 @@ def parse_custom_config(custom_config_json: str) -> Settings:
   for key in ('labels', 'csv_columns'):
     if key in values:
       values[key] = tuple(values[key])
-  for key in ('max_image_pixels', 'shard_bytes', 'num_spans'):
+  for key in ('max_image_pixels', 'max_image_bytes', 'image_size', 'shard_bytes', 'num_spans'):
     if key in values:
       values[key] = int(values[key])
   return Settings(**values)
@@ -139,7 +147,7 @@ class _LoadImages(beam.DoFn):
       return
     try:
       example, content_sha256 = image_csv.load_example(
-          row, self._settings.labels, self._settings.max_image_pixels, self._settings.verify_decode)
+          row, self._settings.labels, self._settings.limits, self._settings.verify_decode)
     except image_csv.RowRejected as rejected:
       self._rejected.inc()
       yield beam.pvalue.TaggedOutput(_REJECTED, image_csv.Rejection(row.row_number, row.path, row.label,
@@ -283,6 +291,8 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     sources = _input_sources(input_base, input_config.splits[0].pattern, settings, exec_properties,
                              examples.uri)
     csv_path = ', '.join(source for source, _ in sources)
+    for source, _ in sources:
+      image_csv.check_text(source)
     logging.info('Reading %s', csv_path)
     pipeline = self._make_beam_pipeline()
     build_beam_pipeline(pipeline, sources, settings, split_names, bucket_ends, examples.uri)
@@ -291,12 +301,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     counts = _counters(result)
     if tf.io.gfile.exists(_temp_dir(examples.uri)):
       tf.io.gfile.rmtree(_temp_dir(examples.uri))
-    for name in split_names:  # downstream readers expect at least one file per split
-      directory = split_dir(examples.uri, name)
-      if not tf.io.gfile.exists(directory) or not tf.io.gfile.listdir(directory):
-        tf.io.gfile.makedirs(directory)
-        tf.io.TFRecordWriter(os.path.join(directory, f'{write_split.DEFAULT_FILE_NAME}-empty.gz'),
-                             options='GZIP').close()
 
     accepted = {name: counts.get(f'accepted_{name}', 0) for name in split_names}
     rejected = counts.get(_REJECTED, 0)
@@ -324,6 +328,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       raise RejectedRowsError(
           f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
           f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
+          f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+    empty = [name for name, count in accepted.items() if not count]
+    if empty:
+      raise RejectedRowsError(
+          f'{csv_path}: split {", ".join(empty)} would be empty: accepted {total - rejected} rows '
+          f'({", ".join(f"{name} {count}" for name, count in accepted.items())}), rejected {rejected}; '
+          f'every split needs examples (add rows, or name splits in a split column). '
           f'Reasons per row: {_keep_after_failure(rejects_uri)}')
 
 

@@ -10,9 +10,11 @@ import io
 import os
 import posixpath
 import re
+import stat
 import warnings
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import tensorflow as tf
 from PIL import Image
 
@@ -28,6 +30,25 @@ SPLIT_NAMES = {'train': 'train', 'eval': 'eval', 'validation': 'eval', 'valid': 
 # What tf.io.decode_image (and so Transform and serving) can decode.
 SUPPORTED_FORMATS = ('jpeg', 'png', 'gif', 'bmp')
 _FEATURE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
+# Longer paths are not file names (Linux's PATH_MAX); a rejected one is shown cut to _SHOWN_PATH_CHARS.
+MAX_PATH_CHARS = 4096
+_SHOWN_PATH_CHARS = 200
+_LINE_BREAK = re.compile(rb'\r\n|\r|\n')
+_FILE_KINDS = ((stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a character device'),
+               (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageLimits:
+  """What an image file must satisfy before it becomes an example (or is sent to a model).
+
+  `image_size` is the square Transform resizes to: an image whose shorter side would resize to 0 pixels
+  there cannot become a tensor, so it is refused here instead of failing Transform for every row.
+  """
+  max_pixels: int = 50_000_000       # width x height declared in the header (decompression bombs)
+  max_bytes: int = 100_000_000       # file size, from stat, before anything is read
+  max_aspect_ratio: float = 20.0     # longer side over shorter side
+  image_size: int = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +75,61 @@ class RowRejected(ValueError):
   """Raised by `load_example`: the row's image or label cannot make an example."""
 
 
+class InputFileError(ValueError):
+  """A CSV or labels file that cannot be read as text; the message names the file, line and byte."""
+
+
+def _raw_lines(handle, block_bytes: int = 1 << 20) -> Iterator[Tuple[int, bytes]]:
+  """(byte offset, line without its break) for each line of a binary stream, in blocks of block_bytes.
+
+  Lines end at \\n, \\r\\n or a lone \\r. (GFile's own line iteration splits at \\n only and drops
+  every \\r, which would join all the lines of an old Mac file into one.)
+  """
+  pending, offset, finished = b'', 0, False
+  while not finished:
+    block = handle.read(block_bytes)
+    finished = not block
+    data, start = pending + block, 0
+    for match in _LINE_BREAK.finditer(data):
+      if not finished and match.end() == len(data) and data.endswith(b'\r'):
+        break  # the \r may be the first half of a \r\n in the next block
+      yield offset + start, data[start:match.start()]
+      start = match.end()
+    pending, offset = data[start:], offset + start
+  if pending:
+    yield offset, pending
+
+
+def text_lines(path: str) -> Iterator[str]:
+  """The lines of a UTF-8 text file without their line breaks (\\n, \\r\\n, or old Macs' lone \\r).
+
+  A leading byte-order mark is dropped. Raises InputFileError at the first byte that is not UTF-8,
+  naming the line and the byte offset.
+  """
+  try:
+    with tf.io.gfile.GFile(path, 'rb') as handle:
+      for line_number, (offset, raw) in enumerate(_raw_lines(handle), start=1):
+        try:
+          text = raw.decode('utf-8')
+        except UnicodeDecodeError as error:
+          raise InputFileError(
+              f'{path}: line {line_number}, byte {offset + error.start}: byte 0x{raw[error.start]:02x} is not '
+              f'UTF-8 (a Latin-1 or Windows-1252 file?); re-save it as UTF-8, e.g. with '
+              f'iconv -f latin1 -t utf-8') from None
+        yield text.lstrip('\ufeff') if offset == 0 else text
+  except (tf.errors.NotFoundError, FileNotFoundError):
+    raise InputFileError(f'{path}: file not found') from None
+
+
+def check_text(path: str) -> None:
+  """Reads the whole file once as UTF-8 text: an encoding error then stops a run before any row is read."""
+  for _ in text_lines(path):
+    pass
+
+
 def read_labels(labels_file: str) -> List[str]:
   """Class names in file order (that order is the model's output order); blank lines are ignored."""
-  with tf.io.gfile.GFile(labels_file, 'r') as handle:
-    labels = [line.strip() for line in handle.read().lstrip('\ufeff').splitlines()]
+  labels = [line.strip() for line in text_lines(labels_file)]
   labels = [label for label in labels if label]
   if not labels:
     raise ValueError(f'{labels_file}: no class names found (expected one per line)')
@@ -104,25 +176,32 @@ def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None, heade
   """
   base_dir = base_dir or parent_dir(csv_path)
   seen_paths: Dict[str, int] = {}
-  with tf.io.gfile.GFile(csv_path, 'r') as handle:
-    reader = csv.reader(_strip_bom(handle))
-    names = list(column_names) if column_names else None
-    if header:
-      names = [name.strip() for name in next(reader, [])]
-      check_column_names(names, f'{csv_path} header')
-    elif names:
-      check_column_names(names, 'configured csv_columns')
-    for cells in reader:
-      if not any(cell.strip() for cell in cells):
-        continue
-      yield _parse_row(csv_path, base_dir, reader.line_num, [cell.strip() for cell in cells], names, seen_paths)
+  reader = csv.reader(text_lines(csv_path))
+  names = list(column_names) if column_names else None
+  if header:
+    names = [name.strip() for name in next(reader, [])]
+    check_column_names(names, f'{csv_path} header')
+  elif names:
+    check_column_names(names, 'configured csv_columns')
+  for row_number, cells, problem in _csv_rows(reader):
+    if problem:
+      yield Rejection(row_number, '', '', f'unreadable CSV row: {problem}', csv_path)
+    elif any(cell.strip() for cell in cells):
+      yield _parse_row(csv_path, base_dir, row_number, [cell.strip() for cell in cells], names, seen_paths)
 
 
-def _strip_bom(lines):
-  first = True
-  for line in lines:
-    yield line.lstrip('\ufeff') if first else line
-    first = False
+def _csv_rows(reader) -> Iterator[Tuple[int, List[str], Optional[str]]]:
+  """(line number, cells, None), or (line number, [], what is wrong) for a row the csv module refuses,
+  such as a cell above its field limit; the reader goes on with the next line."""
+  while True:
+    try:
+      cells = next(reader)
+    except StopIteration:
+      return
+    except csv.Error as error:
+      yield reader.line_num, [], f'{error} (a cell of more than {csv.field_size_limit():,} characters is no path)'
+      continue
+    yield reader.line_num, cells, None
 
 
 def _parse_row(csv_path, base_dir, row_number, cells, names, seen_paths) -> Union[ImageRow, Rejection]:
@@ -140,6 +219,9 @@ def _parse_row(csv_path, base_dir, row_number, cells, names, seen_paths) -> Unio
   path, label = values[PATH_COLUMN], values[LABEL_COLUMN]
   if not path:
     return reject('empty image path')
+  if len(path) > MAX_PATH_CHARS:
+    path = path[:_SHOWN_PATH_CHARS] + '...'
+    return reject(f'image path of {len(values[PATH_COLUMN]):,} characters, above the limit of {MAX_PATH_CHARS:,}')
   if not label:
     return reject('empty label')
   split = None
@@ -195,28 +277,57 @@ def _int_feature(value: int) -> tf.train.Feature:
   return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
 
 
-def read_image_bytes(location: str) -> bytes:
+def _file_size(location: str) -> int:
+  """The size of a regular file, from stat, without opening it: a named pipe would block a reader forever
+  and a link to /dev/zero never ends. Raises RowRejected for anything else."""
   try:
-    with tf.io.gfile.GFile(location, 'rb') as handle:
-      return handle.read()
+    if '://' in location:
+      if tf.io.gfile.isdir(location):
+        raise RowRejected('image file unreadable: a folder, not a file')
+      return tf.io.gfile.stat(location).length
+    info = os.stat(location)
   except (tf.errors.NotFoundError, FileNotFoundError):
     raise RowRejected('image file not found') from None
   except (tf.errors.OpError, OSError) as error:
     raise RowRejected(f'image file unreadable: {getattr(error, "message", None) or error}') from None
+  if stat.S_ISDIR(info.st_mode):
+    raise RowRejected('image file unreadable: a folder, not a file')
+  if not stat.S_ISREG(info.st_mode):
+    kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), 'a special file')
+    raise RowRejected(f'not a regular file ({kind}): only regular image files are read')
+  return info.st_size
 
 
-def load_example(row: ImageRow, labels: Sequence[str], max_image_pixels: int,
-                 verify_decode: bool = True) -> Tuple[tf.train.Example, str]:
-  """Reads and checks the row's image; returns (its tf.Example, the SHA-256 of its bytes).
+def read_image_bytes(location: str, max_bytes: int) -> bytes:
+  """The file's bytes, if it is a regular file of at most `max_bytes`; else RowRejected with the reason."""
+  size = _file_size(location)
+  if size > max_bytes:
+    raise RowRejected(f'file of {size:,} bytes, above max_image_bytes={max_bytes:,}')
+  try:
+    with tf.io.gfile.GFile(location, 'rb') as handle:
+      data = handle.read(max_bytes + 1)  # a file that grew since stat still cannot exceed the limit
+  except (tf.errors.NotFoundError, FileNotFoundError):
+    raise RowRejected('image file not found') from None
+  except (tf.errors.OpError, OSError) as error:
+    raise RowRejected(f'image file unreadable: {getattr(error, "message", None) or error}') from None
+  if len(data) > max_bytes:
+    raise RowRejected(f'file of more than {max_bytes:,} bytes (max_image_bytes)')
+  return data
 
-  The example holds the encoded bytes, never decoded pixels. The size limit is checked on the header
-  before anything is decoded (decompression bombs); `verify_decode` then decodes once with the decoder
+
+def resized_shorter_side(height: int, width: int, image_size: int) -> int:
+  """The shorter side after tf.image.resize_with_pad to image_size, computed as TensorFlow does."""
+  ratio = max(np.float32(width) / np.float32(image_size), np.float32(height) / np.float32(image_size))
+  return int(np.floor(np.float32(min(height, width)) / ratio))
+
+
+def check_image(image_bytes: bytes, limits: ImageLimits, verify_decode: bool = True) -> Tuple[str, int, int]:
+  """(format, height, width) of an image the model's preprocessing can use; else RowRejected with why.
+
+  The size limit is checked on the header before anything is decoded (decompression bombs); the shape
+  must survive the resize to limits.image_size; `verify_decode` then decodes once with the decoder
   Transform uses, so a truncated or corrupt file is rejected here rather than failing Transform.
-  Raises RowRejected with the reason.
   """
-  if row.label not in labels:
-    raise RowRejected(f'label {row.label!r} is not in the labels file')
-  image_bytes = read_image_bytes(resolve_image_path(row.base_dir, row.path))
   if not image_bytes:
     raise RowRejected('empty file (0 bytes)')
   try:
@@ -229,14 +340,36 @@ def load_example(row: ImageRow, labels: Sequence[str], max_image_pixels: int,
     raise RowRejected(f'not a readable image: {type(error).__name__}: {error}') from None
   if image_format not in SUPPORTED_FORMATS:
     raise RowRejected(f'unsupported image format {image_format!r} (supported: {", ".join(SUPPORTED_FORMATS)})')
-  if height * width > max_image_pixels:
+  if height * width > limits.max_pixels:
     raise RowRejected(f'image too large: {width}x{height} = {width * height} pixels declared in its header, '
-                      f'above the limit of {max_image_pixels}')
+                      f'above the limit of {limits.max_pixels}')
+  if min(height, width) < 1:
+    raise RowRejected(f'image of {width}x{height} pixels has no area')
+  aspect_ratio = max(height, width) / min(height, width)
+  if aspect_ratio > limits.max_aspect_ratio:
+    raise RowRejected(f'image of {width}x{height} pixels has an aspect ratio of {aspect_ratio:.1f}:1, above '
+                      f'max_aspect_ratio={limits.max_aspect_ratio:g}')
+  if resized_shorter_side(height, width, limits.image_size) < 1:
+    raise RowRejected(f'image of {width}x{height} pixels: its shorter side resizes to 0 pixels at '
+                      f'image_size={limits.image_size}')
   if verify_decode:
     try:
       tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
     except tf.errors.OpError as error:
       raise RowRejected(f'corrupt or truncated {image_format} data: {error.message.splitlines()[0]}') from None
+  return image_format, height, width
+
+
+def load_example(row: ImageRow, labels: Sequence[str], limits: ImageLimits,
+                 verify_decode: bool = True) -> Tuple[tf.train.Example, str]:
+  """Reads and checks the row's image; returns (its tf.Example, the SHA-256 of its bytes).
+
+  The example holds the encoded bytes, never decoded pixels. Raises RowRejected with the reason.
+  """
+  if row.label not in labels:
+    raise RowRejected(f'label {row.label!r} is not in the labels file')
+  image_bytes = read_image_bytes(resolve_image_path(row.base_dir, row.path), limits.max_bytes)
+  image_format, height, width = check_image(image_bytes, limits, verify_decode)
   feature = {
       features.IMAGE: _bytes_feature(image_bytes),
       features.LABEL: _bytes_feature(row.label.encode('utf-8')),

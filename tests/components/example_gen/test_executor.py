@@ -19,7 +19,7 @@ from tests.components.example_gen import images
 SPLITS = ('train', 'eval', 'test')
 
 
-def _run_example_gen(csv_path, output_dir, range_config=None, **settings):
+def _run_example_gen(csv_path, output_dir, range_config=None, buckets=(8, 1, 1), **settings):
   """Calls the executor as an orchestrator that runs no driver would (self-hosted Kubeflow Pipelines)."""
   if 'labels' not in settings:
     settings['labels'] = tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt')))
@@ -29,7 +29,7 @@ def _run_example_gen(csv_path, output_dir, range_config=None, **settings):
   exec_properties = {
       'input_base': input_base,
       'input_config': proto_utils.proto_to_json(input_config),
-      'output_config': proto_utils.proto_to_json(executor.make_output_config(8, 1, 1)),
+      'output_config': proto_utils.proto_to_json(executor.make_output_config(*buckets)),
       'custom_config': proto_utils.proto_to_json(executor.make_custom_config(executor.Settings(**settings))),
       'output_data_format': example_gen_pb2.FORMAT_TF_EXAMPLE,
       'output_file_format': example_gen_pb2.FORMAT_TFRECORDS_GZIP,
@@ -249,7 +249,7 @@ def test_csv_and_images_on_a_non_local_file_system(small_digits, tmp_path):
   csv_path, labels_path = small_digits
   remote = f'ram://visionflow-test-{os.getpid()}/flowers'
   with open(csv_path, newline='') as handle:
-    rows = list(csv.reader(handle))[:20]
+    rows = list(csv.reader(handle))[:40]
   for relative, _ in rows:
     tf.io.gfile.makedirs(f'{remote}/{os.path.dirname(relative)}')
     tf.io.gfile.copy(os.path.join(os.path.dirname(csv_path), relative), f'{remote}/{relative}')
@@ -260,3 +260,28 @@ def test_csv_and_images_on_a_non_local_file_system(small_digits, tmp_path):
                               labels=tuple(image_csv.read_labels(labels_path)))
   assert set(_split_of_paths(examples.uri)) == {relative for relative, _ in rows}
   assert examples.get_int_custom_property('rejected_rows') == 0
+
+
+def test_a_split_left_empty_fails_in_example_gen_naming_it_and_the_counts(small_digits, tmp_path):
+  """Rows that are rejected or duplicated can leave a split with nothing: Transform and the Trainer would
+  fail far later on a missing feature, so ExampleGen refuses the data, keeping the rejects report."""
+  lines = _copy_digits(small_digits, tmp_path / 'data', 6)
+  rows = [f'{line},train' for line in lines[:4]] + [f'{lines[4]},test', f'{lines[4]},test', 'gone.jpg,zero,eval']
+  (tmp_path / 'data' / 'all.csv').write_text('\n'.join(rows) + '\n')
+  with pytest.raises(executor.RejectedRowsError) as error:
+    _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'), max_reject_fraction=0.5)
+  refused_rejects = os.path.join(str(tmp_path / 'out-refused'), 'rejects.csv')
+  assert str(error.value) == (
+      f'{tmp_path / "data" / "all.csv"}: split eval would be empty: accepted 5 rows (train 4, eval 0, test 1), '
+      f'rejected 2; every split needs examples (add rows, or name splits in a split column). '
+      f'Reasons per row: {refused_rejects}')
+  assert [row['reason'] for row in _rejects(str(tmp_path / 'out-refused'))] == [
+      'duplicate of row 5 (same image path)', 'image file not found']
+
+
+def test_a_csv_that_is_not_utf8_stops_example_gen_before_any_row(small_digits, tmp_path):
+  lines = _copy_digits(small_digits, tmp_path / 'data', 3)
+  (tmp_path / 'data' / 'all.csv').write_bytes(('\n'.join(lines) + '\nna\xefve.jpg,zero\n').encode('latin-1'))
+  with pytest.raises(image_csv.InputFileError, match=r'all\.csv: line 4, byte \d+: byte 0xef is not UTF-8'):
+    _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'))
+  assert not glob.glob(str(tmp_path / 'out' / 'Split-*' / '*'))

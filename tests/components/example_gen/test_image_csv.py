@@ -1,4 +1,5 @@
 import hashlib
+import io
 import os
 
 import pytest
@@ -105,7 +106,7 @@ def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
   csv_path, labels_path = small_digits
   labels = image_csv.read_labels(labels_path)
   row = next(image_csv.read_rows(csv_path))
-  example, content_hash = image_csv.load_example(row, labels, max_image_pixels=10_000)
+  example, content_hash = image_csv.load_example(row, labels, image_csv.ImageLimits(max_pixels=10_000))
   feature = example.features.feature
   with open(image_csv.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
     image_bytes = handle.read()
@@ -129,7 +130,7 @@ def test_size_bucket_follows_the_longer_side(height, width, bucket):
 def test_png_gif_bmp_are_accepted_and_their_format_recorded(tmp_path, image_format):
   (tmp_path / 'x.img').write_bytes(images.encoded(image_format, size=(40, 24)))
   row = image_csv.ImageRow(str(tmp_path), 1, 'x.img', 'red', extras=(('site', 'a'),))
-  feature = image_csv.load_example(row, ['red'], max_image_pixels=10_000)[0].features.feature
+  feature = image_csv.load_example(row, ["red"], image_csv.ImageLimits(max_pixels=10_000))[0].features.feature
   assert feature[features.FORMAT].bytes_list.value[0].decode() == image_format.lower()
   assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (24, 40)
   assert feature['site'].bytes_list.value[0] == b'a'
@@ -157,4 +158,104 @@ def test_bad_images_are_rejected_with_the_reason(tmp_path, content, label, limit
     (tmp_path / 'x.jpg').write_bytes(content)
   row = image_csv.ImageRow(str(tmp_path), 7, 'x.jpg', label)
   with pytest.raises(image_csv.RowRejected, match=reason):
-    image_csv.load_example(row, ['red'], max_image_pixels=limit)
+    image_csv.load_example(row, ["red"], image_csv.ImageLimits(max_pixels=limit))
+
+
+@pytest.mark.parametrize('size, limits, reason', [
+    ((4000, 10), image_csv.ImageLimits(max_aspect_ratio=1000.0, image_size=32),
+     r'image of 4000x10 pixels: its shorter side resizes to 0 pixels at image_size=32'),
+    ((4000, 10), image_csv.ImageLimits(), r'image of 4000x10 pixels has an aspect ratio of 400.0:1, above '
+                                          r'max_aspect_ratio=20'),
+    ((10, 300), image_csv.ImageLimits(max_aspect_ratio=25.0), r'aspect ratio of 30.0:1'),
+])
+def test_images_transform_cannot_resize_are_rejected(tmp_path, size, limits, reason):
+  (tmp_path / 'x.png').write_bytes(images.encoded('PNG', size=size))
+  row = image_csv.ImageRow(str(tmp_path), 3, 'x.png', 'red')
+  with pytest.raises(image_csv.RowRejected, match=reason):
+    image_csv.load_example(row, ['red'], limits)
+
+
+def test_the_narrowest_image_transform_can_resize_is_accepted(tmp_path):
+  """Exactly at the bound: 32 px wide and 1 px high resizes to 32x1 at image_size 32."""
+  (tmp_path / 'x.png').write_bytes(images.encoded('PNG', size=(32, 1)))
+  row = image_csv.ImageRow(str(tmp_path), 3, 'x.png', 'red')
+  image_csv.load_example(row, ['red'], image_csv.ImageLimits(max_aspect_ratio=32.0, image_size=32))
+  assert image_csv.resized_shorter_side(1, 33, 32) == 0 and image_csv.resized_shorter_side(1, 32, 32) == 1
+
+
+def _bounded(function, seconds=20):
+  """Runs function in a thread; a hang past `seconds` is the failure (a FIFO read blocks forever)."""
+  import concurrent.futures
+  pool = concurrent.futures.ThreadPoolExecutor(1)
+  try:
+    return pool.submit(function).result(timeout=seconds)
+  except concurrent.futures.TimeoutError:
+    pytest.fail(f'{function} did not return within {seconds} s')
+  finally:
+    pool.shutdown(wait=False)
+
+
+def test_a_named_pipe_is_rejected_without_being_opened(tmp_path):
+  os.mkfifo(tmp_path / 'x.jpg')
+  row = image_csv.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
+
+  def load():
+    with pytest.raises(image_csv.RowRejected, match=r'not a regular file \(a named pipe\)'):
+      image_csv.load_example(row, ['red'], image_csv.ImageLimits())
+  _bounded(load)
+
+
+def test_a_link_to_an_endless_device_is_rejected(tmp_path):
+  os.symlink('/dev/zero', tmp_path / 'x.jpg')
+  row = image_csv.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
+  with pytest.raises(image_csv.RowRejected, match=r'not a regular file \(a character device\)'):
+    _bounded(lambda: image_csv.load_example(row, ['red'], image_csv.ImageLimits()))
+
+
+def test_a_file_above_max_image_bytes_is_rejected_from_its_size(tmp_path):
+  data = images.noisy_jpeg()
+  (tmp_path / 'x.jpg').write_bytes(data)
+  row = image_csv.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
+  with pytest.raises(image_csv.RowRejected, match=f'file of {len(data):,} bytes, above max_image_bytes=1,000'):
+    image_csv.load_example(row, ['red'], image_csv.ImageLimits(max_bytes=1000))
+
+
+def test_a_latin1_csv_is_refused_naming_file_line_and_byte(tmp_path):
+  csv_path = tmp_path / 'all.csv'
+  csv_path.write_bytes('a.jpg,daisy\ncaf\xe9.jpg,roses\n'.encode('latin-1'))
+  with pytest.raises(image_csv.InputFileError) as error:
+    list(image_csv.read_rows(str(csv_path)))
+  assert str(error.value).startswith(f'{csv_path}: line 2, byte 15: byte 0xe9 is not UTF-8')
+  assert 're-save it as UTF-8' in str(error.value) and '\n' not in str(error.value)
+
+
+def test_a_latin1_labels_file_is_refused_naming_file_line_and_byte(tmp_path):
+  labels_path = tmp_path / 'labels.txt'
+  labels_path.write_bytes('daisy\r\nroses\r\nn\xe9roli\r\n'.encode('latin-1'))
+  with pytest.raises(image_csv.InputFileError, match=rf'^{labels_path}: line 3, byte 15: byte 0xe9 is not UTF-8'):
+    image_csv.read_labels(str(labels_path))
+
+
+def test_old_mac_line_endings_are_lines(tmp_path):
+  csv_path = tmp_path / 'all.csv'
+  csv_path.write_bytes(''.join(f'img{index}.jpg,daisy\r' for index in range(60)).encode())
+  rows = _rows(str(csv_path))
+  assert len(rows) == 60 and rows[59] == (60, 'img59.jpg', 'daisy', None, None)
+
+
+def test_a_huge_path_is_rejected_and_the_rest_read(tmp_path):
+  csv_path = _write(tmp_path / 'all.csv', 'a.jpg,daisy\n' + 'x' * 200_000 + '.jpg,daisy\n'
+                    + 'y' * 5000 + '.jpg,daisy\nb.jpg,daisy\n')
+  rows = _rows(csv_path)
+  assert [row[0] for row in rows] == [1, 2, 3, 4]
+  assert rows[1][4].startswith('unreadable CSV row: field larger than field limit')
+  assert rows[2][4] == 'image path of 5,004 characters, above the limit of 4,096'
+  assert len(rows[2][1]) == 203
+  assert rows[3] == (4, 'b.jpg', 'daisy', None, None)
+
+
+@pytest.mark.parametrize('block_bytes', [1, 2, 3, 5, 1 << 20])
+def test_line_breaks_split_across_read_blocks_are_one_break(block_bytes):
+  data = b'a,1\r\nbb,2\rccc,3\n\nd,4'
+  lines = list(image_csv._raw_lines(io.BytesIO(data), block_bytes))
+  assert lines == [(0, b'a,1'), (5, b'bb,2'), (10, b'ccc,3'), (16, b''), (17, b'd,4')]

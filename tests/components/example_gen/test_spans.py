@@ -16,13 +16,13 @@ from tests.components.example_gen.test_executor import _run_example_gen as _run_
 from tests.components.example_gen.test_executor import _split_of_paths
 
 
-def _run_example_gen(csv_pattern, work_dir, num_spans=1):
+def _run_example_gen(csv_pattern, work_dir, num_spans=1, buckets=(8, 1, 1)):
   """Runs ExampleGen alone, as the pipeline wires it; returns the newest Examples artifact."""
   input_base, input_config = executor.make_input_config(csv_pattern)
   labels = image_csv.folder_classes(os.path.join(work_dir, 'digits'))
   example_gen = FileBasedExampleGen(
       input_base=input_base, input_config=input_config,
-      output_config=executor.make_output_config(8, 1, 1),
+      output_config=executor.make_output_config(*buckets),
       custom_config=executor.make_custom_config(executor.Settings(
           labels=tuple(labels), input_pattern=input_config.splits[0].pattern, num_spans=num_spans)),
       custom_executor_spec=executor_spec.BeamExecutorSpec(executor.Executor))
@@ -80,7 +80,7 @@ def test_dated_folders_read_the_newest_day(small_digits, tmp_path):
   lines = _copy_digits(small_digits, tmp_path / 'digits', 40)
   _span_folder(small_digits, str(tmp_path), '2026-11-20', lines[:25])
   _span_folder(small_digits, str(tmp_path), '2026-11-22', lines[25:])
-  artifact = _run_example_gen(str(tmp_path / '{YYYY}-{MM}-{DD}' / 'all.csv'), str(tmp_path))
+  artifact = _run_example_gen(str(tmp_path / '{YYYY}-{MM}-{DD}' / 'all.csv'), str(tmp_path), buckets=(1, 1, 1))
   assert set(_paths(artifact)) == {line.split(',')[0] for line in lines[25:]}
 
 
@@ -104,6 +104,6 @@ def test_without_the_driver_a_range_config_pins_an_older_span(small_digits, tmp_
   labels = image_csv.folder_classes(str(tmp_path / 'digits'))
   examples = _run_example_gen_directly(
       str(tmp_path / 'span-{SPAN}' / 'all.csv'), str(tmp_path / 'out'), labels=tuple(labels),
-      range_config='{"static_range": {"start_span_number": 1, "end_span_number": 1}}')
+      range_config='{"static_range": {"start_span_number": 1, "end_span_number": 1}}', buckets=(1, 1, 1))
   assert examples.span == 1
   assert len(_split_of_paths(examples.uri)) == 20
