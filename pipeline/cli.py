@@ -258,10 +258,13 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
+  from components.example_gen import image_csv
   from pipeline import predict
   config = _config_from_args(args)
   model_dir = predict.newest_model_version(config.serving_model_dir)
-  predictor = predict.Predictor(model_dir)
+  predictor = predict.Predictor(model_dir, image_csv.ImageLimits(
+      max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,
+      max_aspect_ratio=config.max_aspect_ratio))
   results = list(predictor.predict_files(predict.expand_inputs(args.inputs), batch_size=args.batch_size))
   if args.json:
     print(json.dumps([dataclasses.asdict(result) for result in results], indent=2))

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from components import features
 from components import serving
+from components.example_gen import image_csv
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 
@@ -40,12 +41,26 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[str]:
       yield path
 
 
-class Predictor:
-  """Loads a SavedModel once; predicts batches of images, isolating the ones that fail."""
+def model_image_size(loaded) -> Optional[int]:
+  """The square the model's Transform graph resizes images to, from its transform_features signature."""
+  signature = loaded.signatures.get(features.TRANSFORM_SIGNATURE)
+  pixels = signature.structured_outputs.get(features.PIXELS) if signature is not None else None
+  return int(pixels.shape[1]) if pixels is not None and pixels.shape.rank == 4 else None
 
-  def __init__(self, model_dir: str):
+
+class Predictor:
+  """Loads a SavedModel once; predicts batches of images, isolating the ones that fail.
+
+  Each file is checked as ExampleGen checks it before it reaches the model: a regular file within
+  `limits.max_bytes`, a supported format, and a shape the model's resize can take (its image size is read
+  from the model). A file that fails gets the same reason ExampleGen would give.
+  """
+
+  def __init__(self, model_dir: str, limits: image_csv.ImageLimits = image_csv.ImageLimits()):
     self.model_dir = model_dir
-    self._serve = tf.saved_model.load(model_dir).signatures['serving_default']
+    loaded = tf.saved_model.load(model_dir)
+    self._serve = loaded.signatures['serving_default']
+    self.limits = dataclasses.replace(limits, image_size=model_image_size(loaded))
 
   def predict_bytes(self, images: Sequence[bytes]):
     outputs = self._serve(**{features.SERVING_INPUT: tf.constant(list(images))})
@@ -53,15 +68,19 @@ class Predictor:
     probabilities = tf.reduce_max(outputs[features.PROBABILITIES], axis=1).numpy()
     return list(zip(names, probabilities.tolist()))
 
+  def _read(self, path: str) -> bytes:
+    data = image_csv.read_image_bytes(path, self.limits.max_bytes)
+    image_csv.check_image(data, self.limits, verify_decode=False)
+    return data
+
   def predict_files(self, paths: Iterable[str], batch_size: int = 64) -> Iterator[Prediction]:
-    """One Prediction per path, in input order; unreadable or undecodable files carry an error."""
+    """One Prediction per path, in input order; files that cannot be classified carry the reason."""
     batch: List[Tuple[Prediction, Optional[bytes]]] = []
     for path in paths:
       try:
-        with open(path, 'rb') as handle:
-          batch.append((Prediction(path), handle.read()))
-      except OSError as error:
-        batch.append((Prediction(path, error=f'unreadable: {error.strerror or error}'), None))
+        batch.append((Prediction(path), self._read(path)))
+      except image_csv.RowRejected as rejected:
+        batch.append((Prediction(path, error=str(rejected)), None))
       if len(batch) == batch_size:
         yield from self._predict_batch(batch)
         batch = []
@@ -73,9 +92,9 @@ class Predictor:
     if readable:
       try:
         results = self.predict_bytes([data for _, data in readable])
-      except tf.errors.InvalidArgumentError:
+      except tf.errors.InvalidArgumentError as error:
         if len(readable) == 1:
-          readable[0][0].error = 'not a decodable image'
+          readable[0][0].error = f'not a decodable image: {error.message.splitlines()[0]}'
         else:  # one bad image fails the whole batch: retry one by one to find it
           for item in readable:
             self._predict_batch([item])

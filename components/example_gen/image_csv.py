@@ -43,12 +43,13 @@ class ImageLimits:
   """What an image file must satisfy before it becomes an example (or is sent to a model).
 
   `image_size` is the square Transform resizes to: an image whose shorter side would resize to 0 pixels
-  there cannot become a tensor, so it is refused here instead of failing Transform for every row.
+  there cannot become a tensor, so it is refused here instead of failing Transform for every row (None:
+  no resize to check, for a model without a Transform signature).
   """
   max_pixels: int = 50_000_000       # width x height declared in the header (decompression bombs)
   max_bytes: int = 100_000_000       # file size, from stat, before anything is read
   max_aspect_ratio: float = 20.0     # longer side over shorter side
-  image_size: int = 32
+  image_size: Optional[int] = 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -349,7 +350,7 @@ def check_image(image_bytes: bytes, limits: ImageLimits, verify_decode: bool = T
   if aspect_ratio > limits.max_aspect_ratio:
     raise RowRejected(f'image of {width}x{height} pixels has an aspect ratio of {aspect_ratio:.1f}:1, above '
                       f'max_aspect_ratio={limits.max_aspect_ratio:g}')
-  if resized_shorter_side(height, width, limits.image_size) < 1:
+  if limits.image_size and resized_shorter_side(height, width, limits.image_size) < 1:
     raise RowRejected(f'image of {width}x{height} pixels: its shorter side resizes to 0 pixels at '
                       f'image_size={limits.image_size}')
   if verify_decode:

@@ -1,5 +1,6 @@
 """The whole pipeline, as a user runs it: `visionflow run` on the embedded data, then `visionflow predict`."""
 import glob
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 import tensorflow as tf
+from PIL import Image
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
@@ -26,8 +28,8 @@ COMPONENTS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValid
               'Tuner', 'Trainer', 'Evaluator', 'Pusher'}
 
 
-def _visionflow(*args):
-  return subprocess.run([VISIONFLOW, *args], capture_output=True, text=True, timeout=1500)
+def _visionflow(*args, timeout=1500):
+  return subprocess.run([VISIONFLOW, *args], capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope='module')
@@ -112,17 +114,30 @@ def test_serving_on_raw_jpeg_bytes_matches_evaluation(first_run):
   assert len(serialized) > 100
 
 
-def test_predict_prints_the_class_of_a_sample_jpeg(first_run):
+def test_predict_prints_the_class_of_a_sample_jpeg(first_run, tmp_path):
+  """Files the model cannot take get ExampleGen's reasons, without reading a pipe or an endless device."""
   output_dir, _ = first_run
   feature = tf.train.Example.FromString(_test_split(output_dir)[0]).features.feature
   image_path = os.path.join(output_dir, 'sample_data', feature[features.PATH].bytes_list.value[0].decode())
   missing_path = os.path.join(output_dir, 'no_such.jpg')
-  result = _visionflow('predict', '--output-dir', output_dir, image_path, missing_path)
-  assert result.returncode == 1, result.stderr[-3000:]  # one input could not be read
-  first, second = result.stdout.splitlines()
+  os.mkfifo(tmp_path / 'pipe.jpg')
+  os.symlink('/dev/zero', tmp_path / 'zero.jpg')
+  buffer = io.BytesIO()
+  Image.new('RGB', (4000, 10)).save(buffer, format='PNG')
+  (tmp_path / 'strip.png').write_bytes(buffer.getvalue())
+  result = _visionflow('predict', '--output-dir', output_dir, image_path, missing_path, str(tmp_path / 'pipe.jpg'),
+                       str(tmp_path / 'zero.jpg'), str(tmp_path / 'strip.png'), timeout=300)
+  assert result.returncode == 1, result.stderr[-3000:]  # some inputs could not be classified
+  first, *errors = result.stdout.splitlines()
   path, class_name, probability = first.split('\t')
   assert path == image_path and class_name in sample_data.CLASS_NAMES and 0.0 < float(probability) <= 1.0
-  assert second.startswith(f'{missing_path}\tERROR\tunreadable')
+  assert errors == [f'{missing_path}\tERROR\timage file not found',
+                    f'{tmp_path / "pipe.jpg"}\tERROR\tnot a regular file (a named pipe): only regular image files '
+                    'are read',
+                    f'{tmp_path / "zero.jpg"}\tERROR\tnot a regular file (a character device): only regular image '
+                    'files are read',
+                    f'{tmp_path / "strip.png"}\tERROR\timage of 4000x10 pixels has an aspect ratio of 400.0:1, above '
+                    'max_aspect_ratio=20']
 
 
 def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from pipeline import predict
@@ -22,3 +24,31 @@ def test_folders_expand_to_their_images_in_order(tmp_path):
     (tmp_path / name).write_bytes(b'')
   assert list(predict.expand_inputs([str(tmp_path), 'given.txt'])) == [
       str(tmp_path / 'a.jpeg'), str(tmp_path / 'b' / '1.JPG'), str(tmp_path / 'b' / '2.png'), 'given.txt']
+
+
+@pytest.mark.timeout(120)  # a read of the pipe would block forever: the hang is the failure
+def test_files_a_model_cannot_take_are_reported_and_the_rest_classified(tmp_path):
+  """A named pipe, a link to /dev/zero and a file above max_image_bytes are refused from stat, unread."""
+  import numpy as np
+  import tensorflow as tf
+
+  from components.example_gen import image_csv
+  from tests.components.test_pusher import LABELS
+  from tests.components.test_pusher import _Classifier
+  from tests.components.test_pusher import _save
+
+  predictor = predict.Predictor(_save(tmp_path, 'model', _Classifier(LABELS)),
+                                image_csv.ImageLimits(max_bytes=20_000))
+  good = tf.io.encode_jpeg(np.full((20, 30, 3), 90, np.uint8)).numpy()
+  (tmp_path / 'good.jpg').write_bytes(good)
+  (tmp_path / 'big.jpg').write_bytes(good + b'\0' * 20_000)
+  os.mkfifo(tmp_path / 'pipe.jpg')
+  os.symlink('/dev/zero', tmp_path / 'zero.jpg')
+  paths = [str(tmp_path / name) for name in ('pipe.jpg', 'good.jpg', 'zero.jpg', 'big.jpg')]
+  results = list(predictor.predict_files(paths))
+  assert [result.path for result in results] == paths
+  assert results[1].class_name in LABELS and results[1].error is None
+  assert [results[index].error for index in (0, 2, 3)] == [
+      'not a regular file (a named pipe): only regular image files are read',
+      'not a regular file (a character device): only regular image files are read',
+      f'file of {len(good) + 20_000:,} bytes, above max_image_bytes=20,000']
