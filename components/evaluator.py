@@ -42,6 +42,10 @@ FAIRNESS_THRESHOLDS = 'fairness_thresholds'
 MIN_ACCURACY = 'min_accuracy'
 MIN_SLICE_ACCURACY = 'min_slice_accuracy'
 MAX_ACCURACY_DROP = 'max_accuracy_drop'
+# The newest version in the serving directory as the runner saw it before the run. Unused by the executor,
+# which reads the serving directory itself: it is there so that TFX's cache key changes with production,
+# and a verdict against an older production model is not reused.
+PRODUCTION_MODEL = 'production_model'
 # Custom properties of the blessing artifact.
 BASELINE_VERSION_DIR = 'baseline_version_dir'
 BLESSING_REASONS = 'blessing_reasons'
@@ -150,6 +154,7 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
       MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
       MIN_SLICE_ACCURACY: component_spec.ExecutionParameter(type=float),
       MAX_ACCURACY_DROP: component_spec.ExecutionParameter(type=float),
+      PRODUCTION_MODEL: component_spec.ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
@@ -167,14 +172,15 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
   """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir.
 
   `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/evaluation.py for
-  what is measured.
+  what is measured. `production_model` (see PRODUCTION_MODEL) is what the local runner finds in production.
   """
   SPEC_CLASS = ProductionEvaluatorSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
   def __init__(self, examples, model, serving_dir, model_name: str, class_names: Sequence[str],
                example_splits: Sequence[str], min_accuracy, min_slice_accuracy, max_accuracy_drop,
-               slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,)):
+               slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,),
+               production_model: str = ''):
     super().__init__(spec=ProductionEvaluatorSpec(
         examples=examples, model=model, serving_dir=serving_dir, model_name=model_name,
         example_splits=json_utils.dumps(list(example_splits)),
@@ -182,7 +188,7 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
         slice_features=json_utils.dumps(list(slice_features)),
         fairness_thresholds=json_utils.dumps([float(threshold) for threshold in fairness_thresholds]),
         min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
-        max_accuracy_drop=max_accuracy_drop,
+        max_accuracy_drop=max_accuracy_drop, production_model=production_model,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         html_report=types.Channel(type=report_artifacts.HtmlReport),

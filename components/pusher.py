@@ -5,10 +5,11 @@ half-copied model, and it pushes whatever it is given. This one keeps TFX's Push
 properties (pushed, pushed_destination, pushed_version), and adds the check, the staging, and models.config.
 """
 import os
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
+from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as tfx_pusher_executor
 from tfx.dsl.components.base import base_component
@@ -20,12 +21,17 @@ from tfx.utils import json_utils
 
 from components import features
 from components import serving
+from components.evaluator import BASELINE_VERSION_DIR
 
 SERVING_DIR = 'serving_dir'
 MODEL_NAME = 'model_name'
 SERVING_BASE_PATH = 'serving_base_path'
 CLASS_NAMES = 'class_names'
 CHECK_SPLIT = 'test'
+# Custom properties of the PushedModel artifact: why a blessed model was not pushed, and whether the
+# version it names was already there (the same bytes, pushed before: not copied again).
+NOT_PUSHED_REASON = 'not_pushed_reason'
+ALREADY_SERVED = 'already_served'
 
 
 class ModelCheckError(RuntimeError):
@@ -91,8 +97,19 @@ def first_image(examples: types.Artifact, split: str = CHECK_SPLIT) -> bytes:
   raise ModelCheckError(f'no example in {pattern} to check the model with')
 
 
+def _same_dir(first: Optional[str], second: Optional[str]) -> bool:
+  return (first or '').rstrip('/') == (second or '').rstrip('/')
+
+
 class Executor(tfx_pusher_executor.Executor):
-  """Checks, then pushes a blessed model; an unblessed one is recorded as not pushed."""
+  """Checks, then pushes a blessed model; an unblessed one is recorded as not pushed.
+
+  A blessing holds only against the model in production it was computed against: a cached Evaluator
+  (its inputs unchanged) keeps its old verdict although production has moved on since. So the Pusher
+  reads the newest version again and pushes only if it is the one the blessing names. A model whose
+  bytes are already the newest version (a push whose run was killed before it was recorded) is
+  recorded as pushed under that version and not copied again.
+  """
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
@@ -102,12 +119,34 @@ class Executor(tfx_pusher_executor.Executor):
       self._MarkNotPushed(pushed_model)
       return
     saved_model_dir = self.GetModelPath(input_dict)
+    serving_dir = exec_properties[SERVING_DIR]
+    model_dir = os.path.join(serving_dir, exec_properties[MODEL_NAME])
+    production = serving.newest_version_dir(model_dir)
+    if production and serving.same_content(saved_model_dir, production):
+      logging.info('Pusher: %s is already the newest version %s: not copied again', saved_model_dir, production)
+      pushed_model.set_int_custom_property(ALREADY_SERVED, 1)
+      self._MarkPushed(pushed_model, pushed_destination=production, pushed_version=os.path.basename(production))
+      return
+    blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
+    compared_with = blessing.get_string_custom_property(BASELINE_VERSION_DIR) or None
+    older_copy = serving.version_with_content(saved_model_dir, model_dir)
+    reason = None
+    if not _same_dir(compared_with, production):
+      reason = (f'the blessing was computed against {compared_with or "no model in production"}, but '
+                f'{production or "no model"} is in production now; run again to evaluate against it')
+    elif older_copy:
+      reason = (f'the model is version {older_copy} already, older than {production} which TF Serving '
+                f'serves; to roll back, remove the newer versions')
+    if reason:
+      logging.warning('Pusher: not pushed: %s', reason)
+      pushed_model.set_string_custom_property(NOT_PUSHED_REASON, reason)
+      self._MarkNotPushed(pushed_model)
+      return
     labels = json_utils.loads(exec_properties[CLASS_NAMES])
     examples = artifact_utils.get_single_instance(input_dict['examples'])
     check_saved_model(saved_model_dir, first_image(examples), labels)
 
-    serving_dir = exec_properties[SERVING_DIR]
-    version_dir = serving.push_version(saved_model_dir, os.path.join(serving_dir, exec_properties[MODEL_NAME]))
+    version_dir = serving.push_version(saved_model_dir, model_dir)
     serving.write_models_config(serving_dir, exec_properties.get(SERVING_BASE_PATH) or None)
     self._MarkPushed(pushed_model, pushed_destination=version_dir,
                      pushed_version=os.path.basename(version_dir))

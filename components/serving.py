@@ -4,6 +4,7 @@ Pusher writes it; the Evaluator reads its newest version as the model in product
 baseline is whatever a server watching this directory serves, on every orchestrator. Paths go through
 tf.io.gfile, so local paths and any file system TensorFlow writes (gs://, s3://, hdfs://) work alike.
 """
+import hashlib
 import os
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import List, Optional
 import tensorflow as tf
 
 from components import artifact_contents
+from components import disk_space
 
 MODELS_CONFIG = 'models.config'
 # Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
@@ -28,6 +30,35 @@ def newest_version_dir(model_dir: str) -> Optional[str]:
   """The highest complete version folder, which is what TF Serving's default version policy serves."""
   found = versions(model_dir)
   return os.path.join(model_dir, str(found[-1])) if found else None
+
+
+def content_digest(directory: str) -> str:
+  """SHA-256 over every file's relative path and bytes: equal for a SavedModel and its pushed copy."""
+  digest = hashlib.sha256()
+  for folder, _, names in sorted(tf.io.gfile.walk(directory)):
+    for name in sorted(names):
+      path = os.path.join(folder, name)
+      digest.update(os.path.relpath(path, directory).encode('utf-8') + b'\0')
+      with tf.io.gfile.GFile(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+          digest.update(block)
+      digest.update(b'\0')
+  return digest.hexdigest()
+
+
+def same_content(first: str, second: str) -> bool:
+  """Whether two folders hold the same files with the same bytes (sizes compared first, then digests)."""
+  return (disk_space.tree_bytes(first) == disk_space.tree_bytes(second)
+          and content_digest(first) == content_digest(second))
+
+
+def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
+  """The version folder under model_dir holding exactly these bytes, or None."""
+  for version in reversed(versions(model_dir)):
+    candidate = os.path.join(model_dir, str(version))
+    if same_content(saved_model_dir, candidate):
+      return candidate
+  return None
 
 
 def _copy_tree(source: str, destination: str) -> None:
@@ -63,7 +94,8 @@ def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = 
   staging = os.path.join(model_dir, f'{_STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
   final = os.path.join(model_dir, str(version))
   try:
-    _copy_tree(saved_model_dir, staging)
+    with disk_space.reporting_disk_full(model_dir, disk_space.tree_bytes(saved_model_dir), 'the model'):
+      _copy_tree(saved_model_dir, staging)
     tf.io.gfile.rename(staging, final)
   finally:
     if tf.io.gfile.exists(staging):
@@ -90,7 +122,13 @@ def write_models_config(serving_dir: str, base_path: Optional[str] = None) -> st
   """Rewrites `<serving_dir>/models.config` atomically (servers re-read it with --model_config_file_poll)."""
   path = os.path.join(serving_dir, MODELS_CONFIG)
   staging = os.path.join(serving_dir, f'{_STAGING_PREFIX}{MODELS_CONFIG}-{uuid.uuid4().hex[:8]}')
-  with tf.io.gfile.GFile(staging, 'w') as handle:
-    handle.write(models_config_text(serving_dir, base_path))
-  tf.io.gfile.rename(staging, path, overwrite=True)
+  text = models_config_text(serving_dir, base_path)
+  try:
+    with disk_space.reporting_disk_full(serving_dir, len(text), MODELS_CONFIG):
+      with tf.io.gfile.GFile(staging, 'w') as handle:
+        handle.write(text)
+    tf.io.gfile.rename(staging, path, overwrite=True)
+  finally:
+    if tf.io.gfile.exists(staging):
+      tf.io.gfile.remove(staging)
   return path

@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
+from components import disk_space
 from components import features
 from components import model as model_lib
 from components import strategy as strategy_lib
@@ -127,6 +128,22 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
     config = dict(config, steps_per_execution=config.get('steps_per_execution') or 32)
   with strategy.scope():
     model = model_lib.build_model(hp, config)
+  # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
+  with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
+                                      'a checkpoint (the weights and the optimizer state)'):
+    _fit_and_export(job, model, strategy, hp, config, train, validation, steps_per_epoch, tf_transform_output)
+
+
+def checkpoint_bytes(model: tf.keras.Model) -> int:
+  """About one checkpoint's size: the weights, plus Adam's two moments of each trainable weight."""
+  return (sum(weight.numpy().nbytes for weight in model.weights)
+          + 2 * sum(weight.numpy().nbytes for weight in model.trainable_weights))
+
+
+def _fit_and_export(job: TrainingJob, model: tf.keras.Model, strategy, hp: keras_tuner.HyperParameters,
+                    config: Dict, train: tf.data.Dataset, validation: tf.data.Dataset, steps_per_epoch: int,
+                    tf_transform_output: tft.TFTransformOutput) -> None:
+  """Fits (then fine-tunes, if asked) and exports: every write the Trainer makes."""
   chief = strategy_lib.is_chief()
   log_dir = job.model_run_dir if chief else tempfile.mkdtemp(prefix='tensorboard_worker_')
   callbacks = [

@@ -3,7 +3,7 @@ import html
 from typing import Dict, List, Sequence, Tuple
 
 STATE_COLOURS = {'COMPLETE': '#cdeccf', 'CACHED': '#d6e4f5', 'FAILED': '#f6c9c9', 'RUNNING': '#fdf0c2',
-                 'NEW': '#fdf0c2', 'NOT RUN': '#eeeeee'}
+                 'NEW': '#fdf0c2', 'ABANDONED': '#e6d4f0', 'NOT RUN': '#eeeeee'}
 SERIES_COLOURS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b')
 
 

@@ -61,13 +61,14 @@ def _config_from_args(args: argparse.Namespace, validate: bool = True) -> config
 
 
 def _run(args: argparse.Namespace) -> int:
+  config = _config_from_args(args)  # a config that cannot run fails here, before TFX is imported
   from components.example_gen.executor import RejectedRowsError
   from pipeline import local_runner
   try:
-    summary = local_runner.run(_config_from_args(args))
+    summary = local_runner.run(config)
   except RejectedRowsError as error:
     print(f'visionflow run: ExampleGen refused the data: {error}', file=sys.stderr)
-    return 1
+    return 2
   print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
   print(summary.describe_data())
   print(summary.describe())
@@ -209,25 +210,32 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def _store(args: argparse.Namespace):
+  """(the metadata store, read-only; whether a run id names an abandoned run)."""
   from pipeline import metadata
-  return metadata.open_store(_config_from_args(args, validate=False).metadata_path, read_only=True)
+  from pipeline import run_process
+  config = _config_from_args(args, validate=False)
+  return (metadata.open_store(config.metadata_path, read_only=True),
+          lambda run_id: run_process.is_abandoned(config.log_dir, run_id))
 
 
 def _runs(args: argparse.Namespace) -> int:
   from pipeline import metadata
-  runs, _ = metadata.list_runs(_store(args), state=args.state.upper() if args.state else None, limit=args.limit)
+  store, is_abandoned = _store(args)
+  runs, _ = metadata.list_runs(store, state=args.state.upper() if args.state else None, limit=args.limit,
+                               is_abandoned=is_abandoned)
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
   for run in runs:
     blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
     accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
-    print(f'{run.run_id}\t{metadata.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state}\t{blessed}\t'
-          f'{run.pushed_version or "-"}\t{accuracy}')
+    print(f'{run.run_id}\t{metadata.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
+          f'{blessed}\t{run.pushed_version or "-"}\t{accuracy}')
   return 0
 
 
 def _show(args: argparse.Namespace) -> int:
   from pipeline import metadata
-  nodes = metadata.run_nodes(_store(args), args.run)
+  store, is_abandoned = _store(args)
+  nodes = metadata.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
   if args.json:
     print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
     return 0
@@ -242,8 +250,10 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _ui(args: argparse.Namespace) -> int:
+  from pipeline import metadata
   from pipeline import ui
   config = _config_from_args(args, validate=False)
+  metadata.check_store(config.metadata_path)
   sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
   server = ui.make_server(sources, args.host, args.port)
   host, port = server.server_address[:2]
@@ -312,7 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
   runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first')
   runs.add_argument('--config')
   runs.add_argument('--output-dir', dest='output_dir', default=None)
-  runs.add_argument('--state', choices=['complete', 'failed', 'running'], help='only runs in this state')
+  runs.add_argument('--state', choices=['complete', 'failed', 'running', 'abandoned'],
+                    help='only runs in this state')
   runs.add_argument('--limit', type=int, default=50)
   runs.set_defaults(handler=_runs)
 
@@ -345,7 +356,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   try:
     return args.handler(args)
-  except (ValueError, FileNotFoundError) as error:
+  except (ValueError, OSError) as error:  # a user's mistake or the machine's state: one line, no traceback
     print(f'visionflow {args.command}: error: {error}', file=sys.stderr)
     return 2
 

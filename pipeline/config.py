@@ -154,9 +154,12 @@ class PipelineConfig:
         raise ValueError(f'{name} must be one of {choices}, got {value!r}')
     if self.num_workers < 1:
       raise ValueError(f'num_workers must be at least 1, got {self.num_workers}')
-    unknown = set(self.hyperparameters) - set(model_lib.hyperparameter_space(self.backbone).values)
+    space = {hp.name: hp for hp in model_lib.hyperparameter_space(self.backbone).space}
+    unknown = set(self.hyperparameters) - set(space)
     if unknown:
       raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone}')
+    for name, value in self.hyperparameters.items():
+      _check_hyperparameter(space[name], value)
     if self.tuner_trials < 0 or self.tuner_epochs < 1:
       raise ValueError('tuner_trials must be >= 0 and tuner_epochs >= 1')
     try:
@@ -191,6 +194,27 @@ class PipelineConfig:
     return dataclasses.replace(self, **changes)
 
 
+def _is_number(value: Any) -> bool:
+  return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_hyperparameter(hp: Any, value: Any) -> None:
+  """A fixed hyperparameter must have its search space's type: a number for a Float, an integer for an
+  Int, true/false for a Boolean, the choices' type for a Choice (values outside the range are allowed)."""
+  kind = type(hp).__name__
+  choices = list(hp.values) if kind == 'Choice' else []
+  if kind == 'Boolean':
+    expected, ok = 'true or false', isinstance(value, bool)
+  elif kind == 'Int' or (choices and all(isinstance(choice, int) for choice in choices)):
+    expected, ok = 'an integer', _is_number(value) and isinstance(value, int)
+  elif kind == 'Float' or (choices and all(_is_number(choice) for choice in choices)):
+    expected, ok = 'a number', _is_number(value)
+  else:
+    expected, ok = f'one of {choices}', value in choices
+  if not ok:
+    raise ValueError(f'hyperparameter {hp.name} must be {expected}, got {value!r}')
+
+
 def field_names() -> Dict[str, dataclasses.Field]:
   return {field.name: field for field in dataclasses.fields(PipelineConfig)}
 
@@ -213,6 +237,21 @@ def _checked(name: str, value: Any) -> Any:
   return value
 
 
+def _read_yaml(path: str) -> Any:
+  try:
+    with open(path, encoding='utf-8') as handle:
+      return yaml.safe_load(handle) or {}
+  except FileNotFoundError:
+    raise ValueError(f'{path}: config file not found') from None
+  except UnicodeDecodeError as error:
+    raise ValueError(f'{path}: byte {error.start} is not UTF-8; re-save the config as UTF-8') from None
+  except yaml.YAMLError as error:
+    mark = getattr(error, 'problem_mark', None)
+    where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+    problem = getattr(error, 'problem', None) or str(error).splitlines()[0]
+    raise ValueError(f'{path}: not valid YAML{where}: {problem}') from None
+
+
 def load_config(path: Optional[str] = None, overrides: Optional[Mapping[str, Any]] = None,
                 validate: bool = True) -> PipelineConfig:
   """Defaults, then the YAML file at `path`, then `overrides` whose value is not None.
@@ -221,8 +260,7 @@ def load_config(path: Optional[str] = None, overrides: Optional[Mapping[str, Any
   """
   values: Dict[str, Any] = {}
   if path:
-    with open(path, encoding='utf-8') as handle:
-      loaded = yaml.safe_load(handle) or {}
+    loaded = _read_yaml(path)
     if not isinstance(loaded, dict):
       raise ValueError(f'{path}: expected a mapping of config keys, got {type(loaded).__name__}')
     values.update(loaded)

@@ -1,16 +1,28 @@
 """Runs the pipeline on TFX's LocalDagRunner with SQLite metadata, and reports what it produced."""
 import dataclasses
+import glob
 import json
 import logging
 import os
+import re
+import time
 from typing import List, Optional
 
+from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import constants
+from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.portable import runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
 
 from components import evaluator
+from components import pusher as pusher_lib
+from components import serving
+from components.example_gen import image_csv
 from pipeline import metadata
 from pipeline import progress
 from pipeline import run_logs
+from pipeline import run_process
 from pipeline import sample_data
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -30,6 +42,8 @@ class RunSummary:
   baseline_dir: Optional[str]
   report_html: Optional[str]
   log_path: str
+  push_refusal: Optional[str] = None  # why a blessed model was not pushed
+  already_served: bool = False        # the pushed version held these bytes already: not copied again
 
   def describe_data(self) -> str:
     return (f'ExampleGen accepted {self.accepted_rows} rows and rejected {self.rejected_rows}; '
@@ -40,11 +54,16 @@ class RunSummary:
     accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
     baseline = (f'compared with the model in production {self.baseline_dir}' if self.baseline_dir
                 else 'no model in production yet')
-    if self.pushed_model_dir:
+    if self.pushed_model_dir and self.already_served:
+      lines = [f'Model already in production: {self.pushed_model_dir} holds these bytes, not copied again '
+               f'(test accuracy {accuracy}; {baseline})']
+    elif self.pushed_model_dir:
       lines = [f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
     elif not self.blessed:
       lines = [f'No model pushed: not blessed (test accuracy {accuracy}; {baseline}). Reasons:']
       lines += [f'  - {reason}' for reason in self.blessing_reasons]
+    elif self.push_refusal:
+      lines = [f'No model pushed: {self.push_refusal} (test accuracy {accuracy})']
     else:
       lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
     if self.report_html:
@@ -68,28 +87,76 @@ def _absolute(path: Optional[str]) -> Optional[str]:
   return path if path is None or '://' in path else os.path.abspath(path)
 
 
-def run(config: PipelineConfig) -> RunSummary:
-  config = resolve_data(config)
-  labels: List[str] = read_class_labels(config)
-  os.makedirs(config.output_dir, exist_ok=True)
-  pipeline = create_pipeline(config, labels,
-                             metadata.sqlite_connection_config(config.metadata_path))
-  log_path = progress.configure(config.log_dir, len(pipeline.components))
-  logging.info(run_logs.DAG_MESSAGE, json.dumps(
-      {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
-       for component in pipeline.components}))
+def prepare_output_dir(output_dir: str) -> None:
+  """The output folder exists and is a folder; raises ValueError (one line) before anything is written."""
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise ValueError(f'--output-dir {output_dir} is a file, not a folder: give a folder (it is created if missing)')
   try:
-    LocalDagRunner().run(pipeline)
-  except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
-    logging.exception(run_logs.FAILURE_MESSAGE)
-    raise
-  return summarize_latest_run(config, log_path)
+    os.makedirs(output_dir, exist_ok=True)
+  except OSError as error:
+    raise ValueError(f'--output-dir {output_dir} cannot be created: {error.strerror}') from None
 
 
-def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSummary:
-  run_outputs = metadata.latest_run(metadata.open_store(config.metadata_path))
-  if run_outputs is None:
-    raise RuntimeError(f'{config.metadata_path} records no pipeline run')
+_SPAN_SPECS = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)(:\d+)?\}')
+
+
+def check_inputs(config: PipelineConfig) -> None:
+  """The data a run reads is there and readable: raises ValueError (one line) before TFX starts.
+
+  Local paths only; gs:// and other file systems are read, and checked, by ExampleGen.
+  """
+  def local(path: Optional[str]) -> bool:
+    return path is not None and '://' not in path
+
+  if local(config.image_folder) and not os.path.isdir(config.image_folder):
+    raise ValueError(f'--image-folder {config.image_folder} is not a folder')
+  if local(config.data_csv):
+    if _SPAN_SPECS.search(config.data_csv):
+      if not glob.glob(_SPAN_SPECS.sub('*', config.data_csv)):
+        raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
+    else:
+      image_csv.check_text(config.data_csv)
+  if local(config.labels_file):
+    image_csv.check_text(config.labels_file)
+
+
+def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR with this run's id, which LocalDagRunner otherwise sets to the current time."""
+  ir = compiler.Compiler().compile(pipeline)
+  runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  return ir
+
+
+def run(config: PipelineConfig) -> RunSummary:
+  """One run, holding the output folder so that no second run writes its store, root or serving folder."""
+  config = config.replace(output_dir=_absolute(config.output_dir))
+  prepare_output_dir(config.output_dir)
+  run_id = run_logs.new_run_id()
+  process = run_process.RunProcess.current(run_id)
+  with run_process.OutputLock(config.output_dir, process):
+    metadata.check_store(config.metadata_path)
+    config = resolve_data(config)
+    check_inputs(config)
+    labels: List[str] = read_class_labels(config)
+    pipeline = create_pipeline(config, labels, metadata.sqlite_connection_config(config.metadata_path),
+                               production_model=serving.newest_version_dir(config.serving_model_dir) or '')
+    log_path = progress.configure(config.log_dir, run_id, len(pipeline.components))
+    run_process.record(config.log_dir, process)
+    logging.info(run_logs.DAG_MESSAGE, json.dumps(
+        {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
+         for component in pipeline.components}))
+    try:
+      LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
+    except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
+      logging.exception(run_logs.FAILURE_MESSAGE)
+      raise
+    finally:
+      run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))
+    return summarize_run(config, run_id, log_path)
+
+
+def summarize_run(config: PipelineConfig, run_id: str, log_path: str = '') -> RunSummary:
+  run_outputs = metadata.run_outputs(metadata.open_store(config.metadata_path), run_id)
   blessing = run_outputs.single('blessing')
   pushed = run_outputs.single('pushed_model')
   evaluation_artifact = run_outputs.single('evaluation')
@@ -114,4 +181,6 @@ def summarize_latest_run(config: PipelineConfig, log_path: str = '') -> RunSumma
       if blessing else None,
       report_html=metadata.string_property(evaluation_artifact, evaluator.REPORT_HTML)
       if evaluation_artifact else None,
-      log_path=log_path)
+      log_path=log_path,
+      push_refusal=(metadata.string_property(pushed, pusher_lib.NOT_PUSHED_REASON) or None) if pushed else None,
+      already_served=bool(metadata.int_property(pushed, pusher_lib.ALREADY_SERVED)) if pushed else False)

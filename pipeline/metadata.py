@@ -2,8 +2,10 @@
 import dataclasses
 import json
 import os
+import sqlite3
 import time
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+import urllib.parse
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -21,10 +23,37 @@ def sqlite_connection_config(metadata_path: str, read_only: bool = False) -> met
   return config
 
 
+class DamagedStoreError(ValueError):
+  """The SQLite metadata store cannot be read; the message names it and says what to do."""
+
+
+def check_store(metadata_path: str) -> None:
+  """Raises DamagedStoreError when the store exists but SQLite finds it truncated or corrupt.
+
+  A missing or empty file is not damaged: the first run creates it.
+  """
+  if not os.path.exists(metadata_path) or os.path.getsize(metadata_path) == 0:
+    return
+  try:
+    connection = sqlite3.connect(f'file:{urllib.parse.quote(os.path.abspath(metadata_path))}?mode=ro', uri=True)
+    try:
+      problems = [row[0] for row in connection.execute('PRAGMA quick_check').fetchall() if row[0] != 'ok']
+    finally:
+      connection.close()
+  except sqlite3.Error as error:
+    problems = [str(error)]
+  if problems:
+    raise DamagedStoreError(
+        f'the metadata store {metadata_path} is damaged ({problems[0]}): move it aside (mv {metadata_path} '
+        f'{metadata_path}.damaged) and run again. Nothing else was touched: the pipeline root, the serving '
+        f'folder and the logs stay, but the run history and the cache start over')
+
+
 def open_store(metadata_path: str, read_only: bool = False) -> mlmd.MetadataStore:
   """The store of an existing run; `read_only` for readers beside a pipeline that may be writing to it."""
-  if not os.path.exists(metadata_path):
+  if not os.path.exists(metadata_path) or (read_only and os.path.getsize(metadata_path) == 0):
     raise FileNotFoundError(f'no metadata store at {metadata_path}: run the pipeline first')
+  check_store(metadata_path)
   return mlmd.MetadataStore(sqlite_connection_config(metadata_path, read_only))
 
 
@@ -57,13 +86,16 @@ def newest_run_context(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2
 def latest_run(store: mlmd.MetadataStore) -> Optional[RunOutputs]:
   """The newest pipeline run's output artifacts, cached ones included; None for an empty store."""
   run = newest_run_context(store)
-  if run is None:
-    return None
-  executions = store.get_executions_by_context(run.id)
+  return None if run is None else run_outputs(store, run.name)
+
+
+def run_outputs(store: mlmd.MetadataStore, run_id: str) -> RunOutputs:
+  """One pipeline run's output artifacts, cached ones included."""
+  executions = store.get_executions_by_context(_run_context(store, run_id).id)
   artifacts: Dict[str, List[metadata_store_pb2.Artifact]] = {}
   for event, artifact in _outputs(store, [execution.id for execution in executions]):
     artifacts.setdefault(event.path.steps[0].key, []).append(artifact)
-  return RunOutputs(run_id=run.name, artifacts=artifacts)
+  return RunOutputs(run_id=run_id, artifacts=artifacts)
 
 
 def _outputs(store: mlmd.MetadataStore, execution_ids: List[int]
@@ -88,9 +120,12 @@ def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optiona
 
 NODE_CONTEXT = 'node'
 _STATE = metadata_store_pb2.Execution.State
-_UNFINISHED = {_STATE.NEW, _STATE.RUNNING, _STATE.UNKNOWN}
+_UNFINISHED = {'NEW', 'RUNNING', 'UNKNOWN'}
+ABANDONED = 'ABANDONED'  # unfinished, and the process that ran it is gone: nothing will finish it
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
-RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING')
+RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING', ABANDONED)
+# Whether a run's process is gone (see pipeline/run_process.py); by default no run is.
+AbandonedCheck = Callable[[str], bool]
 # Where TFX's launcher records why an execution failed (an ExecutionResult as JSON).
 EXECUTION_RESULT_PROPERTY = '__execution_result__'
 # Properties every TFX artifact carries that say nothing about this run.
@@ -144,6 +179,12 @@ class RunView:
   blessed: Optional[bool]
   pushed_version: Optional[str]
   accuracy: Optional[float]
+  last_step: Optional[str] = None  # the last component the run reached
+
+  @property
+  def state_text(self) -> str:
+    """The state, and for an abandoned run where it stopped."""
+    return f'{self.state} at {self.last_step}' if self.state == ABANDONED and self.last_step else self.state
 
   @property
   def duration_s(self) -> float:
@@ -177,10 +218,19 @@ def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
   return {}
 
 
-def _run_state(states: Iterable[int]) -> str:
+def _node_state(execution: metadata_store_pb2.Execution, abandoned: bool) -> str:
+  state = _STATE.Name(execution.last_known_state)
+  return ABANDONED if abandoned and state in _UNFINISHED else state
+
+
+def _run_state(states: Iterable[str], abandoned: bool) -> str:
+  """FAILED if a step failed; else ABANDONED if the run's process is gone before it ended (even between
+  two steps, when no step is left unfinished); else RUNNING while a step is unfinished; else COMPLETE."""
   states = set(states)
-  if _STATE.FAILED in states:
+  if 'FAILED' in states:
     return 'FAILED'
+  if abandoned:
+    return ABANDONED
   if states & _UNFINISHED:
     return 'RUNNING'
   return 'COMPLETE'
@@ -203,10 +253,12 @@ def _run_context(store: mlmd.MetadataStore, run_id: str) -> metadata_store_pb2.C
   return run
 
 
-def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -> List[NodeView]:
+def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True,
+              abandoned: bool = False) -> List[NodeView]:
   """The components of one run in execution order, with state, timing, inputs and outputs.
 
-  `with_files` adds what some artifacts keep in files (anomaly counts, best hyperparameters).
+  `with_files` adds what some artifacts keep in files (anomaly counts, best hyperparameters);
+  `abandoned` (the run's process is gone) shows an unfinished component as ABANDONED.
   """
   executions = sorted(store.get_executions_by_context(_run_context(store, run_id).id),
                       key=lambda execution: execution.id)
@@ -234,38 +286,47 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True) -
     node_inputs = inputs.get(execution.id, [])
     upstream = sorted({producers[artifact.artifact_id] for artifact in node_inputs
                        if producers.get(artifact.artifact_id)})
-    nodes.append(NodeView(node_ids.get(execution.id, execution.type), _STATE.Name(execution.last_known_state),
+    nodes.append(NodeView(node_ids.get(execution.id, execution.type), _node_state(execution, abandoned),
                           execution.create_time_since_epoch, execution.last_update_time_since_epoch,
                           outputs.get(execution.id, []), node_inputs, _properties(execution), upstream))
   return nodes
 
 
-def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView]) -> RunView:
+def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned: bool) -> RunView:
   by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
   blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
   return RunView(
       run_id=run.name,
       started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
       finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
-      state=_run_state(_STATE.Value(node.state) for node in nodes),
+      state=_run_state((node.state for node in nodes), abandoned),
       blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
       pushed_version=pushed.properties.get('pushed_version') if pushed else None,
-      accuracy=evaluation.properties.get('accuracy') if evaluation else None)
+      accuracy=evaluation.properties.get('accuracy') if evaluation else None,
+      last_step=nodes[-1].node_id if nodes else None)
 
 
-def run_view(store: mlmd.MetadataStore, run_id: str) -> RunView:
-  return _run_view(_run_context(store, run_id), run_nodes(store, run_id, with_files=False))
+def _never_abandoned(run_id: str) -> bool:
+  return False
 
 
-def run_details(store: mlmd.MetadataStore, run_id: str) -> Tuple[RunView, List[NodeView]]:
+def run_view(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned) -> RunView:
+  abandoned = is_abandoned(run_id)
+  return _run_view(_run_context(store, run_id), run_nodes(store, run_id, False, abandoned), abandoned)
+
+
+def run_details(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned
+                ) -> Tuple[RunView, List[NodeView]]:
   """One run's summary and its components, read once (what artifacts keep in files included)."""
   run = _run_context(store, run_id)
-  nodes = run_nodes(store, run_id)
-  return _run_view(run, nodes), nodes
+  abandoned = is_abandoned(run_id)
+  nodes = run_nodes(store, run_id, abandoned=abandoned)
+  return _run_view(run, nodes, abandoned), nodes
 
 
 def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: int = 0,
-              limit: Optional[int] = None) -> Tuple[List[RunView], int]:
+              limit: Optional[int] = None, is_abandoned: AbandonedCheck = _never_abandoned
+              ) -> Tuple[List[RunView], int]:
   """One page of the pipeline runs, newest first, and how many runs match `state` (None: all) in total.
 
   Only the page's runs are read in full, so a store with hundreds of runs lists quickly.
@@ -274,9 +335,10 @@ def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: in
                 key=lambda run: (run.create_time_since_epoch, run.name), reverse=True)
   if state:
     runs = [run for run in runs if _run_state(
-        execution.last_known_state for execution in store.get_executions_by_context(run.id)) == state]
+        (_STATE.Name(execution.last_known_state) for execution in store.get_executions_by_context(run.id)),
+        is_abandoned(run.name)) == state]
   page = runs[offset:None if limit is None else offset + limit]
-  return [_run_view(run, run_nodes(store, run.name, with_files=False)) for run in page], len(runs)
+  return [run_view(store, run.name, is_abandoned) for run in page], len(runs)
 
 
 def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:

@@ -133,11 +133,13 @@ def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
 
 def create_pipeline(config: PipelineConfig, labels: List[str],
                     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
-                    runtime_values: Optional[Dict[str, Any]] = None) -> tfx_pipeline.Pipeline:
+                    runtime_values: Optional[Dict[str, Any]] = None,
+                    production_model: str = '') -> tfx_pipeline.Pipeline:
   """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
   `runtime_values` replaces values named in runtime_defaults (with Kubeflow RuntimeParameters).
+  `production_model`, the version in production before the run, keys the Evaluator's cache.
   """
   values = runtime_defaults(config)
   values.update(runtime_values or {})
@@ -181,7 +183,8 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       min_slice_accuracy=values['min_slice_accuracy'],
       max_accuracy_drop=values['max_accuracy_drop'],
       slice_features=config.slice_features,
-      fairness_thresholds=config.fairness_thresholds).with_id('Evaluator')
+      fairness_thresholds=config.fairness_thresholds,
+      production_model=production_model).with_id('Evaluator')
 
   pusher = pusher_lib.ServingPusher(
       model=trainer.outputs['model'],

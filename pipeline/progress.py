@@ -11,6 +11,8 @@ from typing import Optional, TextIO
 
 from absl import logging as absl_logging
 
+from pipeline import run_logs
+
 _RUNNING = 'Component %s is running.'
 _FINISHED = 'Component %s is finished.'
 _CACHED = 'A cached execution %d is used.'
@@ -47,10 +49,10 @@ class ProgressHandler(logging.Handler):
     self._stream.flush()
 
 
-def configure(log_dir: str, total_components: int) -> str:
-  """Sends all INFO logs to a file under log_dir and progress lines to stderr; returns the file's path."""
+def configure(log_dir: str, run_id: str, total_components: int) -> str:
+  """Sends all INFO logs to the run's file under log_dir and progress lines to stderr; returns its path."""
   os.makedirs(log_dir, exist_ok=True)
-  log_path = os.path.join(log_dir, time.strftime('run-%Y%m%d-%H%M%S.log'))
+  log_path = run_logs.log_path(log_dir, run_id)
   absl_logging.set_verbosity(absl_logging.INFO)
   absl_logging.get_absl_handler().setLevel(logging.WARNING)
   root = logging.getLogger()

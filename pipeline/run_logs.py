@@ -1,46 +1,45 @@
 """A local run's log file, read back per run and per component.
 
-The local runner logs everything to <output_dir>/logs/run-YYYYmmdd-HHMMSS.log (see progress.py), starting
-with the pipeline's DAG; TFX's runner then logs the run id and brackets each component's lines with
-'Component X is running.' and 'Component X is finished.'.
+The local runner gives each run its own id (`new_run_id`) and logs everything to
+<output_dir>/logs/run-<run id>.log (see progress.py), starting with the pipeline's DAG; TFX's runner then
+brackets each component's lines with 'Component X is running.' and 'Component X is finished.'.
 """
 import collections
-import datetime
-import glob
 import json
 import os
+import re
+import secrets
+import time
 from typing import Dict, List, Optional
 
 DAG_MESSAGE = 'Pipeline DAG (component: upstream components): %s'
 FAILURE_MESSAGE = 'The run failed'  # logged with the traceback of whatever stopped the run
 _DAG_PREFIX = DAG_MESSAGE.split('%s')[0]
-_LOG_NAME = 'run-%Y%m%d-%H%M%S.log'
-_HEAD_BYTES = 1 << 20            # the run id is logged within the first few hundred lines
-_LOG_BEFORE_RUN_S = 600          # the log file is opened at most this long before TFX names the run
+_LOG_NAME = 'run-{run_id}.log'
+# Local run ids: the start time to the second and a random suffix, unique for runs started together.
+_RUN_ID = re.compile(r'^\d{8}-\d{6}-[0-9a-f]{6}$')
 MAX_NODE_LOG_LINES = 400
 
 
+def new_run_id() -> str:
+  return f'{time.strftime("%Y%m%d-%H%M%S")}-{secrets.token_hex(3)}'
+
+
+def log_path(log_dir: str, run_id: str) -> str:
+  return os.path.join(log_dir, _LOG_NAME.format(run_id=run_id))
+
+
+def is_local_run_id(run_id: str) -> bool:
+  """Whether the id is one `new_run_id` makes (and so safe to put in a file name)."""
+  return bool(_RUN_ID.match(run_id))
+
+
 def find_log(log_dir: str, run_id: str) -> Optional[str]:
-  """The log file of the run, found by the run id TFX logs near its start; None when there is none."""
-  try:
-    started = datetime.datetime.fromisoformat(run_id)
-  except ValueError:
+  """The log file of a local run; None for any other run id, or when the file is gone."""
+  if not is_local_run_id(run_id):
     return None
-  candidates = []
-  for path in glob.glob(os.path.join(log_dir, 'run-*.log')):
-    try:
-      opened = datetime.datetime.strptime(os.path.basename(path), _LOG_NAME)
-    except ValueError:
-      continue
-    lead = (started - opened).total_seconds()
-    if -1 <= lead <= _LOG_BEFORE_RUN_S:
-      candidates.append((lead, path))
-  marker = f"pipeline_run_id='{run_id}'"
-  for _, path in sorted(candidates):
-    with open(path, encoding='utf-8', errors='replace') as handle:
-      if marker in handle.read(_HEAD_BYTES):
-        return path
-  return None
+  path = log_path(log_dir, run_id)
+  return path if os.path.isfile(path) else None
 
 
 def logged_dag(log_path: str) -> Dict[str, List[str]]:

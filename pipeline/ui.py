@@ -9,6 +9,7 @@ import json
 import math
 import os
 import re
+import socket
 import traceback
 import urllib.parse
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -19,6 +20,7 @@ from components import artifact_contents
 from pipeline import charts
 from pipeline import metadata
 from pipeline import run_logs
+from pipeline import run_process
 
 RUNS_PER_PAGE = 25
 
@@ -56,18 +58,21 @@ class Inspector:
   def _store(self):
     return metadata.open_store(self.sources.metadata_path, read_only=True)
 
+  def _is_abandoned(self, run_id: str) -> bool:
+    return run_process.is_abandoned(self.sources.log_dir, run_id)
+
   def runs(self, state: Optional[str], page: int) -> Dict[str, Any]:
     state = state.upper() if state else None
     if state and state not in metadata.RUN_STATES:
       raise NotFound(f'no run state {state!r}: choose one of {", ".join(metadata.RUN_STATES)}')
     views, total = metadata.list_runs(self._store(), state=state, offset=(page - 1) * RUNS_PER_PAGE,
-                                      limit=RUNS_PER_PAGE)
+                                      limit=RUNS_PER_PAGE, is_abandoned=self._is_abandoned)
     return dict(runs=views, total=total, state=state or '', states=metadata.RUN_STATES, page=page,
                 pages=max(1, math.ceil(total / RUNS_PER_PAGE)), section='runs')
 
   def _run(self, run_id: str) -> Tuple[metadata.RunView, List[metadata.NodeView]]:
     try:
-      return metadata.run_details(self._store(), run_id)
+      return metadata.run_details(self._store(), run_id, self._is_abandoned)
     except ValueError as error:
       raise NotFound(str(error)) from error
 
@@ -159,7 +164,7 @@ class Inspector:
     for version in reversed(artifact_contents.serving_versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
       run_id = producers.get(_canonical(directory))
-      accuracy = metadata.run_view(store, run_id).accuracy if run_id else None
+      accuracy = metadata.run_view(store, run_id, self._is_abandoned).accuracy if run_id else None
       rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
     return dict(model_dir=model_dir, versions=rows, section='models')
 
@@ -225,15 +230,46 @@ def _routes(inspector: Inspector) -> List[Route]:
   ]
 
 
+_LOOPBACK_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
+_WILDCARD_ADDRESSES = frozenset({'', '0.0.0.0', '::'})
+
+
+def _host_name(header: str) -> str:
+  """A Host header's name, without its port or an IPv6 address's brackets, lower case."""
+  header = header.strip().lower()
+  if header.startswith('['):
+    return header[1:].split(']', 1)[0]
+  return header.rsplit(':', 1)[0] if header.count(':') == 1 else header
+
+
+def allowed_host_names(listen_host: str) -> frozenset:
+  """The Host header names the server answers: loopback names and the address it listens on (with a
+  wildcard address, this machine's names too). Any other name is a page elsewhere reaching this server
+  through DNS rebinding, refused with 421."""
+  names = set(_LOOPBACK_NAMES)
+  if listen_host.lower() in _WILDCARD_ADDRESSES:
+    names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+  else:
+    names.add(_host_name(listen_host))
+  return frozenset(names)
+
+
 def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:
   """A server for the pages; port 0 picks a free port (server.server_address has it)."""
   inspector = Inspector(sources)
   environment = _environment()
   routes = _routes(inspector)
 
+  allowed_hosts = allowed_host_names(host)
+
   class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):  # noqa: N802 (the name http.server calls)
+      requested = self.headers.get('Host')
+      if requested is not None and _host_name(requested) not in allowed_hosts:
+        self._send(421, environment.get_template('error.html').render(
+            message=f'this server answers only for {", ".join(sorted(allowed_hosts))}', section=''))
+        return
       url = urllib.parse.urlsplit(self.path)
       query = urllib.parse.parse_qs(url.query)
       for pattern, template, build in routes:
@@ -244,6 +280,8 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
             self._send(200, environment.get_template(template).render(**build(query, **arguments)))
           except NotFound as error:
             self._send(404, environment.get_template('error.html').render(message=str(error), section=''))
+          except (metadata.DamagedStoreError, FileNotFoundError) as error:
+            self._send(503, environment.get_template('error.html').render(message=str(error), section=''))
           except Exception:  # a broken artifact must not take the server down: show what failed
             self._send(500, environment.get_template('error.html').render(
                 message=traceback.format_exc(), section=''))

@@ -14,3 +14,22 @@ from pipeline import sample_data  # noqa: E402
 def small_digits(tmp_path_factory):
   """(csv_path, labels_path) of the first 120 digit scans as JPEG files."""
   return sample_data.materialize_digits(str(tmp_path_factory.mktemp('digits')), limit=120)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+  """A real, nearly full file system: a 256 KiB tmpfs mounted under tmp_path (unmounted afterwards).
+
+  Skipped only where mounting is not allowed (not root, or a sandbox without CAP_SYS_ADMIN).
+  """
+  import subprocess
+  mount_point = tmp_path / 'small_disk'
+  mount_point.mkdir()
+  mounted = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=256k', 'tmpfs', str(mount_point)],
+                           capture_output=True, text=True, timeout=30)
+  if mounted.returncode != 0:
+    pytest.skip(f'cannot mount a tmpfs here: {mounted.stderr.strip()}')
+  try:
+    yield str(mount_point)
+  finally:
+    subprocess.run(['umount', '-l', str(mount_point)], capture_output=True, timeout=30)

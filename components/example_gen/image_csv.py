@@ -104,9 +104,18 @@ def _raw_lines(handle, block_bytes: int = 1 << 20) -> Iterator[Tuple[int, bytes]
 def text_lines(path: str) -> Iterator[str]:
   """The lines of a UTF-8 text file without their line breaks (\\n, \\r\\n, or old Macs' lone \\r).
 
-  A leading byte-order mark is dropped. Raises InputFileError at the first byte that is not UTF-8,
-  naming the line and the byte offset.
+  A leading byte-order mark is dropped. Raises InputFileError for anything but a regular file (a named
+  pipe would block forever), and at the first byte that is not UTF-8, naming the line and the byte offset.
   """
+  if '://' not in path:
+    try:
+      mode = os.stat(path).st_mode
+    except FileNotFoundError:
+      raise InputFileError(f'{path}: file not found') from None
+    except OSError as error:
+      raise InputFileError(f'{path}: unreadable: {error.strerror}') from None
+    if not stat.S_ISREG(mode):
+      raise InputFileError(f'{path}: not a regular file ({_file_kind(mode)})')
   try:
     with tf.io.gfile.GFile(path, 'rb') as handle:
       for line_number, (offset, raw) in enumerate(_raw_lines(handle), start=1):
@@ -294,9 +303,12 @@ def _file_size(location: str) -> int:
   if stat.S_ISDIR(info.st_mode):
     raise RowRejected('image file unreadable: a folder, not a file')
   if not stat.S_ISREG(info.st_mode):
-    kind = next((name for test, name in _FILE_KINDS if test(info.st_mode)), 'a special file')
-    raise RowRejected(f'not a regular file ({kind}): only regular image files are read')
+    raise RowRejected(f'not a regular file ({_file_kind(info.st_mode)}): only regular image files are read')
   return info.st_size
+
+
+def _file_kind(mode: int) -> str:
+  return next((name for test, name in _FILE_KINDS if test(mode)), 'a folder' if stat.S_ISDIR(mode) else 'a special file')
 
 
 def read_image_bytes(location: str, max_bytes: int) -> bytes:

@@ -1,4 +1,6 @@
-"""The Pusher's check that a SavedModel serves what clients expect, on real SavedModels and a real JPEG."""
+"""The Pusher: its check that a SavedModel serves what clients expect, and when it pushes, on real SavedModels
+and a real JPEG."""
+import json
 import os
 
 import numpy as np
@@ -6,8 +8,10 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
+from components import evaluator
 from components import features
 from components import pusher
+from components import serving
 
 LABELS = ['cat', 'dog', 'fish']
 
@@ -84,3 +88,77 @@ def test_first_image_reads_the_test_split(tmp_path, jpeg):
   assert pusher.first_image(examples) == jpeg
   with pytest.raises(pusher.ModelCheckError, match='no example'):
     pusher.first_image(examples, split='train')
+
+
+def _push_inputs(tmp_path, jpeg, name, blessed_against, module=None):
+  """The Pusher's inputs as TFX hands them over: a Model (Format-Serving), a blessing naming the production
+  model it was computed against, and Examples whose test split holds a real JPEG."""
+  model = standard_artifacts.Model()
+  model.uri = str(tmp_path / name / 'model')
+  _save(tmp_path / name / 'model', 'Format-Serving', module or _Classifier(LABELS))
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.uri = str(tmp_path / name / 'blessing')
+  blessing.set_int_custom_property('blessed', 1)
+  blessing.set_string_custom_property(evaluator.BASELINE_VERSION_DIR, blessed_against or '')
+  examples = standard_artifacts.Examples()
+  examples.uri = str(tmp_path / 'examples')
+  examples.split_names = '["test"]'
+  if not os.path.exists(tmp_path / 'examples'):
+    os.makedirs(tmp_path / 'examples' / 'Split-test')
+    example = tf.train.Example(features=tf.train.Features(feature={
+        features.IMAGE: tf.train.Feature(bytes_list=tf.train.BytesList(value=[jpeg]))}))
+    with tf.io.TFRecordWriter(str(tmp_path / 'examples' / 'Split-test' / 'data.gz'), 'GZIP') as writer:
+      writer.write(example.SerializeToString())
+  return {'model': [model], 'model_blessing': [blessing], 'examples': [examples]}
+
+
+def _push(tmp_path, inputs):
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / 'pushed')
+  pusher.Executor().Do(inputs, {'pushed_model': [pushed]}, {
+      pusher.SERVING_DIR: str(tmp_path / 'serving'), pusher.MODEL_NAME: 'm',
+      pusher.CLASS_NAMES: json.dumps(LABELS), pusher.SERVING_BASE_PATH: ''})
+  return pushed
+
+
+def test_a_blessing_computed_against_an_older_production_model_pushes_nothing(tmp_path, jpeg):
+  """A cached Evaluator keeps a verdict computed before production changed: it must not push over it."""
+  first = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'a', blessed_against=None))
+  [production] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  assert first.get_int_custom_property('pushed') == 1
+  stale = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=None,
+                                       module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
+  assert stale.get_int_custom_property('pushed') == 0
+  assert stale.get_string_custom_property(pusher.NOT_PUSHED_REASON) == (
+      f'the blessing was computed against no model in production, but {tmp_path}/serving/m/{production} is in '
+      'production now; run again to evaluate against it')
+  assert serving.versions(str(tmp_path / 'serving' / 'm')) == [production]
+
+
+def test_a_model_already_in_production_is_recorded_under_its_version_and_not_copied(tmp_path, jpeg):
+  """A run killed after its push but before the push was recorded: the rerun must not push a second copy."""
+  inputs = _push_inputs(tmp_path, jpeg, 'a', blessed_against=None)
+  first = _push(tmp_path, inputs)
+  again = _push(tmp_path, inputs)  # the same model and the same (now stale) blessing, as after the kill
+  [version] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  assert again.get_int_custom_property('pushed') == 1
+  assert again.get_int_custom_property(pusher.ALREADY_SERVED) == 1
+  assert again.get_string_custom_property('pushed_destination') == first.get_string_custom_property(
+      'pushed_destination') == f'{tmp_path}/serving/m/{version}'
+
+
+def test_a_model_identical_to_an_older_version_is_not_pushed_again(tmp_path, jpeg):
+  old = _push_inputs(tmp_path, jpeg, 'a', blessed_against=None)
+  _push(tmp_path, old)
+  [first] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  newer = f'{tmp_path}/serving/m/{first}'
+  _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=newer,
+                               module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
+  [_, second] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  old['model_blessing'][0].set_string_custom_property(evaluator.BASELINE_VERSION_DIR,
+                                                       f'{tmp_path}/serving/m/{second}')
+  refused = _push(tmp_path, old)
+  assert refused.get_int_custom_property('pushed') == 0
+  assert refused.get_string_custom_property(pusher.NOT_PUSHED_REASON).startswith(
+      f'the model is version {newer} already, older than {tmp_path}/serving/m/{second}')
+  assert serving.versions(str(tmp_path / 'serving' / 'm')) == [first, second]

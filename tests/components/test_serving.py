@@ -1,11 +1,13 @@
 """The TF Serving directory: versions, atomic pushes, models.config."""
 import os
+import re
 import threading
 
 import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from components import disk_space
 from components import serving
 
 
@@ -109,3 +111,25 @@ def test_models_config_lists_each_model_with_versions(tmp_path):
   parsed = text_format.Parse(open(path).read(), model_server_config_pb2.ModelServerConfig())
   assert [(entry.name, entry.base_path, entry.model_platform) for entry in parsed.model_config_list.config] == [
       ('digits', '/models/digits', 'tensorflow'), ('flowers', '/models/flowers', 'tensorflow')]
+
+
+def test_a_push_onto_a_full_disk_fails_in_one_line_and_leaves_no_staging(tmp_path, small_disk):
+  source = _fake_saved_model(tmp_path / 'trained', files=4, size=200_000)
+  model_dir = os.path.join(small_disk, 'm')
+  with pytest.raises(disk_space.DiskFullError) as error:
+    serving.push_version(source, model_dir, version=7)
+  message = str(error.value)
+  assert message.startswith(f'no space left on the device writing {model_dir}/.incoming-7-')
+  assert re.search(r': the model needs about 0\.8 MB, 0\.[0-3] MB free there; free some space or write '
+                   r'elsewhere$', message), message
+  assert '\n' not in message
+  assert os.listdir(model_dir) == []  # neither a version nor the half-written staging folder
+
+
+def test_the_content_digest_tells_copies_from_other_models(tmp_path):
+  source = _fake_saved_model(tmp_path / 'trained')
+  copy = serving.push_version(source, str(tmp_path / 'serving'), version=3)
+  other = _fake_saved_model(tmp_path / 'other')
+  assert serving.same_content(source, copy) and not serving.same_content(source, other)
+  assert serving.version_with_content(source, str(tmp_path / 'serving')) == copy
+  assert serving.version_with_content(other, str(tmp_path / 'serving')) is None

@@ -14,6 +14,7 @@ import tensorflow_transform as tft
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
+from components import disk_space
 from components import features
 from components import training
 from components import trainer
@@ -106,3 +107,15 @@ def test_a_killed_training_resumes_from_its_last_epoch(transformed, tmp_path):
   assert epochs_after[0] > 1 and epochs_after[-1] == 40  # started after epoch 1, ran to the end
   assert epochs_after[0] <= max(epochs_before) + 1
   assert os.path.exists(os.path.join(job.serving_model_dir, 'saved_model.pb'))
+
+
+def test_checkpoints_onto_a_full_disk_fail_in_one_line(transformed, tmp_path, small_disk):
+  job = _job(transformed, str(tmp_path), epochs=1)
+  job.backup_dir = os.path.join(small_disk, 'backup')
+  with pytest.raises(disk_space.DiskFullError) as error:
+    training.train_and_export(job, 'one_device')
+  message = str(error.value)
+  assert message.startswith(f'no space left on the device writing {small_disk}/backup'), message
+  assert re.search(r': a checkpoint \(the weights and the optimizer state\) needs about [0-9.]+ MB, 0\.[0-3] MB '
+                   r'free there; free some space or write elsewhere$', message), message
+  assert '\n' not in message

@@ -4,9 +4,6 @@ import os
 
 from pipeline import run_logs
 
-RUN_ID = '2026-03-01T10:00:05.123456'
-
-
 def _write(folder, name, lines):
   path = os.path.join(folder, name)
   with open(path, 'w') as handle:
@@ -14,14 +11,15 @@ def _write(folder, name, lines):
   return path
 
 
-def test_the_log_naming_the_run_id_is_found_among_its_neighbours(tmp_path):
-  other = _write(tmp_path, 'run-20260301-100003.log', ["pipeline_run_id='2026-03-01T10:00:03.000001'"])
-  mine = _write(tmp_path, 'run-20260301-100004.log', ["x", f"pipeline_run_id='{RUN_ID}', top_level=None"])
-  _write(tmp_path, 'run-20260301-120000.log', [f"pipeline_run_id='{RUN_ID}'"])  # opened after the run began
-  assert run_logs.find_log(str(tmp_path), RUN_ID) == mine
-  assert run_logs.find_log(str(tmp_path), '2026-03-01T10:00:03.000001') == other
-  assert run_logs.find_log(str(tmp_path), '2026-03-02T10:00:00') is None
-  assert run_logs.find_log(str(tmp_path), 'not-a-local-run-id') is None
+def test_each_run_has_its_own_id_and_log_file(tmp_path):
+  ids = {run_logs.new_run_id() for _ in range(200)}  # runs started in the same second still differ
+  assert len(ids) == 200 and all(run_logs.is_local_run_id(run_id) for run_id in ids)
+  run_id = sorted(ids)[0]
+  mine = _write(tmp_path, f'run-{run_id}.log', ['x'])
+  assert run_logs.find_log(str(tmp_path), run_id) == mine == run_logs.log_path(str(tmp_path), run_id)
+  assert run_logs.find_log(str(tmp_path), sorted(ids)[1]) is None  # no log written for it
+  for unsafe in ('../run-x', '2026-03-01T10:00:05.123456', f'{run_id}/../../etc'):
+    assert not run_logs.is_local_run_id(unsafe) and run_logs.find_log(str(tmp_path), unsafe) is None
 
 
 def test_component_lines_run_from_start_to_finish_or_to_the_end(tmp_path):
