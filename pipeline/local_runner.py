@@ -8,6 +8,7 @@ import re
 import time
 from typing import List, Optional
 
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -97,7 +98,13 @@ def prepare_output_dir(output_dir: str) -> None:
     raise ValueError(f'--output-dir {output_dir} cannot be created: {error.strerror}') from None
 
 
-_SPAN_SPECS = re.compile(r'\{(SPAN|VERSION|YYYY|MM|DD)(:\d+)?\}')
+def _as_glob(pattern: str) -> str:
+  """A CSV path with TFX's span, version and date specs replaced by `*`."""
+  for regex in (example_gen_utils.SPAN_FULL_REGEX, example_gen_utils.VERSION_FULL_REGEX):
+    pattern = re.sub(regex, '*', pattern)
+  for spec in example_gen_utils.DATE_SPECS:
+    pattern = pattern.replace(spec, '*')
+  return pattern
 
 
 def check_inputs(config: PipelineConfig) -> None:
@@ -111,8 +118,8 @@ def check_inputs(config: PipelineConfig) -> None:
   if local(config.image_folder) and not os.path.isdir(config.image_folder):
     raise ValueError(f'--image-folder {config.image_folder} is not a folder')
   if local(config.data_csv):
-    if _SPAN_SPECS.search(config.data_csv):
-      if not glob.glob(_SPAN_SPECS.sub('*', config.data_csv)):
+    if _as_glob(config.data_csv) != config.data_csv:
+      if not glob.glob(_as_glob(config.data_csv)):
         raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
     else:
       image_csv.check_text(config.data_csv)

@@ -180,11 +180,14 @@ class RunView:
   pushed_version: Optional[str]
   accuracy: Optional[float]
   last_step: Optional[str] = None  # the last component the run reached
+  last_step_state: Optional[str] = None
 
   @property
   def state_text(self) -> str:
-    """The state, and for an abandoned run where it stopped."""
-    return f'{self.state} at {self.last_step}' if self.state == ABANDONED and self.last_step else self.state
+    """The state, and for an abandoned run where it stopped: in a step, or after one (between two)."""
+    if self.state != ABANDONED or not self.last_step:
+      return self.state
+    return f'{ABANDONED} {"at" if self.last_step_state == ABANDONED else "after"} {self.last_step}'
 
   @property
   def duration_s(self) -> float:
@@ -303,7 +306,8 @@ def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned:
       blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
       pushed_version=pushed.properties.get('pushed_version') if pushed else None,
       accuracy=evaluation.properties.get('accuracy') if evaluation else None,
-      last_step=nodes[-1].node_id if nodes else None)
+      last_step=nodes[-1].node_id if nodes else None,
+      last_step_state=nodes[-1].state if nodes else None)
 
 
 def _never_abandoned(run_id: str) -> bool:

@@ -41,8 +41,11 @@ def runs(tmp_path_factory):
   """stdout of run A (3 epochs), the worse run (1 epoch) and the better run (12 epochs), with versions."""
   output_dir = str(tmp_path_factory.mktemp('blessing'))
   outcome = {'output_dir': output_dir}
-  for name, epochs, expected_code in (('a', '3', 0), ('worse', '1', 1), ('better', '12', 0)):
-    result = _visionflow(output_dir, '--epochs', epochs, '--min-accuracy', '0.05')
+  # The last is run A's exact command again, with only the Pusher's serving_base_path changed: every step up
+  # to the Trainer is cached, and the Evaluator's inputs are unchanged, but production is now the better run.
+  for name, epochs, expected_code, extra in (('a', '3', 0, ()), ('worse', '1', 1, ()), ('better', '12', 0, ()),
+                                             ('a_again', '3', 1, ('--serving-base-path', '/models'))):
+    result = _visionflow(output_dir, '--epochs', epochs, '--min-accuracy', '0.05', *extra)
     assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
     outcome[name] = result.stdout
     outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
@@ -102,3 +105,20 @@ def test_a_better_model_is_pushed_next_to_the_one_in_production(runs):
   config = open(os.path.join(runs['output_dir'], 'serving', serving.MODELS_CONFIG)).read()
   assert f'base_path: "{_model_dir(runs["output_dir"])}"' in config
   assert not glob.glob(os.path.join(_model_dir(runs['output_dir']), '.incoming-*'))
+
+
+def test_a_weaker_model_is_not_pushed_from_a_cached_verdict_over_a_better_one(runs):
+  """Run A again after the better run: its old "nothing in production" verdict must not be reused."""
+  output_dir = runs['output_dir']
+  better = os.path.join(_model_dir(output_dir), str(runs['versions_after_better'][-1]))
+  assert runs['versions_after_a_again'] == runs['versions_after_better']
+  assert 'no model in production yet' not in runs['a_again']
+  refused = re.search(r'^No model pushed: not blessed \(test accuracy ([0-9.]+); compared with the model in '
+                      r'production (\S+)\)\. Reasons:$', runs['a_again'], re.MULTILINE)
+  assert refused, runs['a_again']
+  assert refused.group(2) == better
+  assert float(refused.group(1)) == pytest.approx(float(PUSHED.search(runs['a']).group(2)), abs=1e-4)
+  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  states = {node.node_id: node.state for node in metadata.run_nodes(store, metadata.newest_run_context(store).name)}
+  assert states['Trainer'] == 'CACHED' and states['Evaluator'] == 'COMPLETE', states
+  assert metadata.string_property(runs['blessing_a_again'], evaluator.BASELINE_VERSION_DIR) == better

@@ -1,3 +1,4 @@
+import glob
 import re
 
 import pytest
@@ -116,3 +117,51 @@ def test_cli_sets_training_options():
           config.augment_colour, config.tuner) == ('efficientnet_lite0', '/w.h5', 'multi_worker', 2, True,
                                                    False, 'hyperband')
   assert config.hyperparameters == {'learning_rate': 0.001, 'dense_units': 64}
+
+
+def test_invalid_yaml_is_named_with_line_and_column(tmp_path):
+  path = tmp_path / 'run.yaml'
+  path.write_text('epochs: 3\nslice_features: [camera\n')
+  with pytest.raises(ValueError, match=rf'^{path}: not valid YAML at line 3, column 1: expected \',\' or \']\''):
+    config_lib.load_config(str(path))
+  with pytest.raises(ValueError, match=rf'^{tmp_path / "absent.yaml"}: config file not found$'):
+    config_lib.load_config(str(tmp_path / 'absent.yaml'))
+
+
+@pytest.mark.parametrize('hyperparameters, message', [
+    ({'learning_rate': 'abc'}, "hyperparameter learning_rate must be a number, got 'abc'"),
+    ({'dense_units': 64.5}, 'hyperparameter dense_units must be an integer, got 64.5'),
+    ({'filters': True}, 'hyperparameter filters must be an integer, got True'),
+])
+def test_a_fixed_hyperparameter_of_the_wrong_type_is_refused(hyperparameters, message):
+  with pytest.raises(ValueError, match=f'^{re.escape(message)}$'):
+    config_lib.load_config(overrides={'hyperparameters': hyperparameters})
+  config_lib.load_config(overrides={'hyperparameters': {'learning_rate': 0.05, 'dense_units': 512}})  # any value
+
+
+def test_run_checks_its_inputs_before_tfx_starts(tmp_path, capsys, small_digits):
+  """Each mistake ends in one line and exit code 2 before a pipeline run begins."""
+  csv_path, labels_path = small_digits
+  (tmp_path / 'bad.yaml').write_text('epochs: [\n')
+  (tmp_path / 'a_file').write_text('')
+  (tmp_path / 'latin1.txt').write_bytes('zero\nn\xe9uf\n'.encode('latin-1'))
+  output = ['--output-dir', str(tmp_path / 'out')]
+  data = ['--data-csv', csv_path, '--labels-file', labels_path]
+  cases = [
+      (['--config', str(tmp_path / 'bad.yaml')], f'{tmp_path / "bad.yaml"}: not valid YAML at line 2'),
+      (output + ['--data-csv', str(tmp_path / 'nothing.csv'), '--labels-file', labels_path],
+       f'{tmp_path / "nothing.csv"}: file not found'),
+      (output + ['--data-csv', str(tmp_path / 'span-{SPAN}' / 'all.csv'), '--labels-file', labels_path],
+       f'--data-csv {tmp_path / "span-{SPAN}" / "all.csv"}: no file matches the pattern'),
+      (output + ['--data-csv', csv_path, '--labels-file', str(tmp_path / 'latin1.txt')],
+       f'{tmp_path / "latin1.txt"}: line 2, byte 6: byte 0xe9 is not UTF-8'),
+      (output + data + ['--hyperparameters', 'learning_rate=abc'],
+       "hyperparameter learning_rate must be a number, got 'abc'"),
+      (['--output-dir', str(tmp_path / 'a_file')] + data,
+       f'--output-dir {tmp_path / "a_file"} is a file, not a folder: give a folder (it is created if missing)'),
+  ]
+  for flags, message in cases:
+    code = cli.main(['run', *flags])
+    errors = capsys.readouterr().err.splitlines()
+    assert code == 2 and len(errors) == 1 and errors[0].startswith(f'visionflow run: error: {message}'), errors
+    assert not glob.glob(str(tmp_path / 'out' / 'logs' / '*')), flags  # no pipeline run began

@@ -3,7 +3,14 @@
 The store is written through ML Metadata's own API with the context and execution types TFX's runner
 uses; test_ui.py covers stores that real pipeline runs wrote.
 """
+import dataclasses
 import datetime
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -13,6 +20,8 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import metadata
+from pipeline import run_logs
+from pipeline import run_process
 from pipeline import ui
 
 RUNS = 300
@@ -69,9 +78,10 @@ def server(many_runs, tmp_path_factory):
   served.server_close()
 
 
-def _get(url):
+def _get(url, host=None):
+  request = urllib.request.Request(url, headers={'Host': host} if host else {})
   try:
-    with urllib.request.urlopen(url, timeout=30) as response:
+    with urllib.request.urlopen(request, timeout=30) as response:
       return response.status, response.read().decode('utf-8')
   except urllib.error.HTTPError as error:
     return error.code, error.read().decode('utf-8')
@@ -103,3 +113,103 @@ def test_unknown_runs_and_pages_are_404_with_a_reason(server):
   assert status == 404 and "no run &#39;no-such-run&#39; in the metadata store" in page
   assert _get(server + '/nowhere')[0] == 404
   assert _get(server + '/?state=bogus')[0] == 404
+
+
+def test_only_loopback_host_names_are_answered(server):
+  """A page elsewhere reaching the server through DNS rebinding sends its own name as Host: refused."""
+  port = server.rsplit(':', 1)[1]
+  for host in ('attacker.example', f'attacker.example:{port}', '10.0.0.5', f'evil.localhost.example:{port}'):
+    status, page = _get(server + '/', host)
+    assert status == 421 and 'answers only for' in page, host
+  for host in (f'127.0.0.1:{port}', f'localhost:{port}', 'LOCALHOST', f'[::1]:{port}'):
+    assert _get(server + '/', host)[0] == 200, host
+
+
+def test_a_server_on_a_named_address_answers_that_name_too():
+  assert ui.allowed_host_names('192.168.7.2') == {'localhost', '127.0.0.1', '::1', '192.168.7.2'}
+  assert ui.allowed_host_names('0.0.0.0') >= {'localhost', '127.0.0.1', '::1', socket.gethostname().lower()}
+
+
+def _truncated_copy(many_runs, folder):
+  path = os.path.join(str(folder), 'metadata.sqlite')
+  with open(many_runs, 'rb') as source, open(path, 'wb') as target:
+    data = source.read()
+    target.write(data[:len(data) // 2])
+  return path
+
+
+def test_a_truncated_store_is_named_with_what_to_do(many_runs, tmp_path, capsys):
+  from pipeline import cli
+  path = _truncated_copy(many_runs, tmp_path)
+  expected = (f'the metadata store {path} is damaged (database disk image is malformed): move it aside (mv '
+              f'{path} {path}.damaged) and run again. Nothing else was touched')
+  with pytest.raises(metadata.DamagedStoreError, match=re.escape(expected)):
+    metadata.open_store(path, read_only=True)
+  for command in (['run'], ['runs'], ['show', _run_id(3)], ['ui', '--port', '0']):
+    assert cli.main([*command, '--output-dir', str(tmp_path)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f'visionflow {command[0]}: error: {expected}')
+
+
+def test_the_ui_says_so_when_the_store_is_damaged_after_it_started(many_runs, tmp_path):
+  path = os.path.join(str(tmp_path), 'metadata.sqlite')
+  shutil.copy(many_runs, path)
+  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving')), port=0)
+  threading.Thread(target=served.serve_forever, daemon=True).start()
+  try:
+    url = 'http://127.0.0.1:%d/' % served.server_address[1]
+    assert _get(url)[0] == 200
+    _truncated_copy(many_runs, tmp_path)
+    status, page = _get(url)
+    assert status == 503 and 'is damaged (database disk image is malformed): move it aside' in page
+  finally:
+    served.shutdown()
+    served.server_close()
+
+
+def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step(tmp_path):
+  """The Trainer was RUNNING when the process died: it stays so in the store, and reads as ABANDONED."""
+  path = str(tmp_path / 'metadata.sqlite')
+  store = mlmd.MetadataStore(metadata.sqlite_connection_config(path))
+  run_type = store.put_context_type(metadata_store_pb2.ContextType(name=metadata.PIPELINE_RUN_CONTEXT))
+  node_type = store.put_context_type(metadata_store_pb2.ContextType(name=metadata.NODE_CONTEXT))
+  execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name='Step'))
+  nodes = {}
+  for step in ('Transform', 'Trainer'):
+    nodes[step] = metadata_store_pb2.Context(type_id=node_type, name=f'visionflow.{step}')
+    [nodes[step].id] = store.put_contexts([nodes[step]])
+  child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
+  run_ids = []
+  for live in (True, False):
+    run_id = run_logs.new_run_id()
+    run_ids.append(run_id)
+    run = metadata_store_pb2.Context(type_id=run_type, name=run_id)
+    [run.id] = store.put_contexts([run])
+    for step, state in (('Transform', metadata_store_pb2.Execution.COMPLETE),
+                        ('Trainer', metadata_store_pb2.Execution.RUNNING)):
+      store.put_execution(metadata_store_pb2.Execution(type_id=execution_type, last_known_state=state),
+                          artifact_and_events=[], contexts=[run, nodes[step]])
+    process = run_process.RunProcess.current(run_id)
+    if not live:
+      process = dataclasses.replace(process, pid=child.pid, process_start=run_process._process_start(child.pid))
+    run_process.record(str(tmp_path / 'logs'), process)
+  child.kill()
+  child.wait(timeout=30)
+
+  def is_abandoned(run_id):
+    return run_process.is_abandoned(str(tmp_path / 'logs'), run_id)
+  live_run, killed_run = run_ids
+  views, _ = metadata.list_runs(metadata.open_store(path, read_only=True), is_abandoned=is_abandoned)
+  assert {view.run_id: view.state_text for view in views} == {live_run: 'RUNNING',
+                                                              killed_run: 'ABANDONED at Trainer'}
+  abandoned, total = metadata.list_runs(metadata.open_store(path), state='ABANDONED', is_abandoned=is_abandoned)
+  assert total == 1 and abandoned[0].run_id == killed_run
+  nodes = metadata.run_nodes(metadata.open_store(path), killed_run, abandoned=True)
+  assert [(node.node_id, node.state) for node in nodes] == [('Transform', 'COMPLETE'), ('Trainer', 'ABANDONED')]
+
+
+def test_a_run_killed_between_two_steps_is_abandoned_after_the_last_one():
+  view = metadata.RunView('r', 0, 0, metadata.ABANDONED, None, None, None, last_step='Evaluator',
+                          last_step_state='COMPLETE')
+  assert view.state_text == 'ABANDONED after Evaluator'
+  assert metadata.RunView('r', 0, 0, 'COMPLETE', None, None, None, last_step='Pusher').state_text == 'COMPLETE'

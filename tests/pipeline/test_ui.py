@@ -56,7 +56,7 @@ def runs(tmp_path_factory):
     handle.write('\n'.join(MISSING_ROWS) + '\n')
   failed = _visionflow('run', '--output-dir', output_dir, '--data-csv', bad_csv, '--labels-file', labels_path,
                        *SMALL_RUN)
-  assert failed.returncode == 1, failed.stdout + failed.stderr[-5000:]
+  assert failed.returncode == 2, failed.stdout + failed.stderr[-5000:]
   listed = _visionflow('runs', '--output-dir', output_dir, '--state', 'failed').stdout.splitlines()
   return dict(output_dir=output_dir, csv_path=csv_path, bad_csv=bad_csv, pushed=_run_id(pushed.stdout),
               refused=_run_id(refused.stdout), failed=listed[1].split('\t')[0])
