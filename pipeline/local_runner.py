@@ -155,7 +155,7 @@ def run(config: PipelineConfig) -> RunSummary:
     try:
       LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
     except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
-      logging.exception(run_logs.FAILURE_MESSAGE)
+      progress.log_failure()
       raise
     finally:
       run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))

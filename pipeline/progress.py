@@ -61,10 +61,21 @@ def configure(log_dir: str, run_id: str, total_components: int) -> str:
     if isinstance(handler, (ProgressHandler, logging.FileHandler)):
       root.removeHandler(handler)
       handler.close()
-    else:  # a console handler some library installed: keep it for warnings and errors only
-      handler.setLevel(logging.WARNING)
+    else:  # a console handler some library installed: its warnings and errors are in the log file, and the
+      handler.setLevel(logging.CRITICAL)  # CLI says in one line how the run ended
   file_handler = logging.FileHandler(log_path, encoding='utf-8')
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
   root.addHandler(file_handler)
   root.addHandler(ProgressHandler(total_components))
+  _FAILURES.handlers = [file_handler]
   return log_path
+
+
+# Why a run stopped, with its traceback: for the run's log file only. The console gets the CLI's one line.
+_FAILURES = logging.getLogger('visionflow.failure')
+_FAILURES.propagate = False
+
+
+def log_failure() -> None:
+  """Logs the exception being handled, traceback included, to the run's log file alone."""
+  _FAILURES.exception(run_logs.FAILURE_MESSAGE)

@@ -148,6 +148,7 @@ def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):
   result = _visionflow('run', '--output-dir', str(tmp_path / 'out'), '--data-csv', csv_path,
                        '--labels-file', labels_path, '--max-reject-fraction', '0.05')
   assert result.returncode == 2, result.stdout + result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr  # the traceback is in the run's log, not on the console
   rejects_csv = glob.glob(str(tmp_path / 'out' / 'pipeline_root' / '*' / 'examples' / '*-refused' / 'rejects.csv'))
   assert len(rejects_csv) == 1
   assert (f'ExampleGen refused the data: {csv_path}: accepted 30, rejected 2 of 32 rows (6.2%), above '
