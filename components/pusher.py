@@ -122,20 +122,20 @@ class Executor(tfx_pusher_executor.Executor):
     serving_dir = exec_properties[SERVING_DIR]
     model_dir = os.path.join(serving_dir, exec_properties[MODEL_NAME])
     production = serving.newest_version_dir(model_dir)
-    if production and serving.same_content(saved_model_dir, production):
+    copy = serving.version_with_content(saved_model_dir, model_dir)
+    if copy is not None and copy == production:
       logging.info('Pusher: %s is already the newest version %s: not copied again', saved_model_dir, production)
       pushed_model.set_int_custom_property(ALREADY_SERVED, 1)
       self._MarkPushed(pushed_model, pushed_destination=production, pushed_version=os.path.basename(production))
       return
     blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
     compared_with = blessing.get_string_custom_property(BASELINE_VERSION_DIR) or None
-    older_copy = serving.version_with_content(saved_model_dir, model_dir)
     reason = None
     if not _same_dir(compared_with, production):
       reason = (f'the blessing was computed against {compared_with or "no model in production"}, but '
                 f'{production or "no model"} is in production now; run again to evaluate against it')
-    elif older_copy:
-      reason = (f'the model is version {older_copy} already, older than {production} which TF Serving '
+    elif copy:
+      reason = (f'the model is version {copy} already, older than {production} which TF Serving '
                 f'serves; to roll back, remove the newer versions')
     if reason:
       logging.warning('Pusher: not pushed: %s', reason)

@@ -46,17 +46,18 @@ def content_digest(directory: str) -> str:
   return digest.hexdigest()
 
 
-def same_content(first: str, second: str) -> bool:
-  """Whether two folders hold the same files with the same bytes (sizes compared first, then digests)."""
-  return (disk_space.tree_bytes(first) == disk_space.tree_bytes(second)
-          and content_digest(first) == content_digest(second))
-
-
 def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
-  """The version folder under model_dir holding exactly these bytes, or None."""
+  """The newest version folder under model_dir holding exactly these bytes, or None.
+
+  Sizes are compared first; the SavedModel's digest is computed once, and only if some version matches it.
+  """
+  size, digest = disk_space.tree_bytes(saved_model_dir), None
   for version in reversed(versions(model_dir)):
     candidate = os.path.join(model_dir, str(version))
-    if same_content(saved_model_dir, candidate):
+    if disk_space.tree_bytes(candidate) != size:
+      continue
+    digest = digest or content_digest(saved_model_dir)
+    if content_digest(candidate) == digest:
       return candidate
   return None
 

@@ -110,7 +110,8 @@ def _as_glob(pattern: str) -> str:
 def check_inputs(config: PipelineConfig) -> None:
   """The data a run reads is there and readable: raises ValueError (one line) before TFX starts.
 
-  Local paths only; gs:// and other file systems are read, and checked, by ExampleGen.
+  Local paths only; gs:// and other file systems are read, and checked, by ExampleGen. The labels file
+  is checked by reading it (read_class_labels), just after.
   """
   def local(path: Optional[str]) -> bool:
     return path is not None and '://' not in path
@@ -123,8 +124,6 @@ def check_inputs(config: PipelineConfig) -> None:
         raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
     else:
       image_csv.check_text(config.data_csv)
-  if local(config.labels_file):
-    image_csv.check_text(config.labels_file)
 
 
 def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:

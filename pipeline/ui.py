@@ -267,8 +267,7 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
     def do_GET(self):  # noqa: N802 (the name http.server calls)
       requested = self.headers.get('Host')
       if requested is not None and _host_name(requested) not in allowed_hosts:
-        self._send(421, environment.get_template('error.html').render(
-            message=f'this server answers only for {", ".join(sorted(allowed_hosts))}', section=''))
+        self._send_error(421, f'this server answers only for {", ".join(sorted(allowed_hosts))}')
         return
       url = urllib.parse.urlsplit(self.path)
       query = urllib.parse.parse_qs(url.query)
@@ -279,14 +278,16 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
           try:
             self._send(200, environment.get_template(template).render(**build(query, **arguments)))
           except NotFound as error:
-            self._send(404, environment.get_template('error.html').render(message=str(error), section=''))
+            self._send_error(404, str(error))
           except (metadata.DamagedStoreError, FileNotFoundError) as error:
-            self._send(503, environment.get_template('error.html').render(message=str(error), section=''))
+            self._send_error(503, str(error))
           except Exception:  # a broken artifact must not take the server down: show what failed
-            self._send(500, environment.get_template('error.html').render(
-                message=traceback.format_exc(), section=''))
+            self._send_error(500, traceback.format_exc())
           return
-      self._send(404, environment.get_template('error.html').render(message=f'no page {url.path}', section=''))
+      self._send_error(404, f'no page {url.path}')
+
+    def _send_error(self, status: int, message: str) -> None:
+      self._send(status, environment.get_template('error.html').render(message=message, section=''))
 
     def _send(self, status: int, body: str) -> None:
       data = body.encode('utf-8')
