@@ -1,26 +1,47 @@
 # The pipeline image: every TFX component runs in it on Kubeflow, and so do the Trainer's TFJob workers.
-# Installed from the same lock as `make run`. The tag pins Python 3.11.7 on Debian 12; for byte-identical
-# rebuilds also pin what it resolves to, `FROM python:3.11.7-slim-bookworm@sha256:<digest>` (the digest from
-# `docker buildx imagetools inspect python:3.11.7-slim-bookworm`).
-# GPU and TPU variants: containers/README.md.
-FROM python:3.11.7-slim-bookworm
+# It installs the runtime lock (requirements/runtime.txt: no test, lint or notebook tooling) into a virtual
+# environment at /opt/visionflow, on PATH, so that the official Python image and a Debian 12 base with
+# Debian's python3 behave the same. Wheels that need a compiler (pyfarmhash) are built in the builder stage;
+# the runtime stage has no compiler.
+#   docker build -t visionflow:dev .                                   # on python:3.11.7-slim-bookworm
+#   docker build --build-arg BASE_IMAGE=visionflow-base:bookworm ...   # on scripts/debian-base.sh's base
+# For byte-identical rebuilds pin the digest too: python:3.11.7-slim-bookworm@sha256:<digest>.
+# GPU and TPU variants build on this image: containers/README.md.
+ARG BASE_IMAGE=python:3.11.7-slim-bookworm
 
-ENV TF_USE_LEGACY_KERAS=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1
-
-WORKDIR /pipeline
-COPY requirements/lock.txt requirements/no-deps.txt requirements/
-RUN python -m pip install --no-deps --requirement requirements/lock.txt \
+FROM ${BASE_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/visionflow/bin:${PATH}
+# Debian's python3 has no headers without python3-dev; the official image has its own in /usr/local.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends g++=4:12.2.* libc6-dev=2.36-* \
+ && if ! python3 -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(sysconfig.get_path("include") + "/Python.h"))'; \
+    then apt-get install -y --no-install-recommends python3-dev=3.11.2-*; fi \
+ && rm -rf /var/lib/apt/lists/* \
+ && python3 -m venv /opt/visionflow
+WORKDIR /build
+COPY requirements/runtime.txt requirements/no-deps.txt requirements/
+RUN python -m pip install --no-deps --requirement requirements/runtime.txt \
  && python -m pip install --no-deps --ignore-requires-python --requirement requirements/no-deps.txt
-
 COPY setup.py ./
 COPY pipeline/ pipeline/
 COPY components/ components/
+# TensorFlow's C++ headers (420 MB) serve only to compile custom ops, which no image does.
 RUN python -m pip install --no-deps --no-build-isolation . \
- && groupadd --gid 1000 visionflow \
+ && find /opt/visionflow -name __pycache__ -prune -exec rm -rf {} + \
+ && rm -rf /opt/visionflow/lib/python3.11/site-packages/tensorflow/include
+
+FROM ${BASE_IMAGE}
+ENV TF_USE_LEGACY_KERAS=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/visionflow/bin:${PATH}
+COPY --from=builder /opt/visionflow /opt/visionflow
+RUN groupadd --gid 1000 visionflow \
  && useradd --create-home --uid 1000 --gid 1000 visionflow
+WORKDIR /home/visionflow
 USER 1000:1000
 
 # TFX's Kubeflow v2 entry point, taught the report artifact types (components/kfp_entrypoint.py). The

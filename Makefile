@@ -6,14 +6,16 @@ UV_VERSION := 0.13.9
 
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The pipeline images: $(IMAGE):dev (CPU), $(IMAGE):dev-gpu and $(IMAGE):dev-tpu.
+IMAGE ?= visionflow
 
-.PHONY: run test install lock clean
+.PHONY: run test install lock clean images docker-engine
 
-$(VENV)/.installed: requirements/lock.txt requirements/no-deps.txt setup.py
+$(VENV)/.installed: requirements/dev.txt requirements/no-deps.txt setup.py
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 	$(VENV)/bin/uv pip install --python $(VENV)/bin/python --index-url https://pypi.org/simple \
-		--no-deps --requirement requirements/lock.txt
+		--no-deps --requirement requirements/dev.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --ignore-requires-python \
 		--requirement requirements/no-deps.txt
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --editable .
@@ -29,8 +31,16 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
 
-test: install $(CHROMIUM)
-	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+docker-engine:
+	scripts/docker-engine.sh
+
+images: docker-engine
+	scripts/build-images.sh $(IMAGE) cpu gpu tpu
+
+# The container tests run the compiled DAG in the CPU image: it is (re)built first, from Docker's cache.
+test: install $(CHROMIUM) docker-engine
+	scripts/build-images.sh $(IMAGE) cpu
+	VISIONFLOW_TEST_IMAGE=$(IMAGE):dev $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 lock:
 	scripts/lock.sh

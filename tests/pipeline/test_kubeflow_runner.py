@@ -133,3 +133,15 @@ def test_a_local_pipeline_root_is_warned_about(small_digits, tmp_path, capsys):
                    labels_path, '--output-dir', str(tmp_path / 'out')])
   assert code == 0
   assert f'the pipeline root {tmp_path}/out/pipeline_root is a local path' in capsys.readouterr().err
+
+
+def test_without_tuner_trials_there_is_no_tuner_and_no_tuner_trials_parameter(small_digits, tmp_path):
+  csv_path, labels_path = small_digits
+  output = tmp_path / 'p.yaml'
+  code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
+                   '--output-dir', 'gs://bucket/visionflow', '--tuner-trials', '0'])
+  assert code == 0
+  spec = next(yaml.safe_load_all(output.read_text()))
+  assert 'Tuner' not in spec['root']['dag']['tasks']
+  assert 'tuner_trials' not in spec['root']['inputDefinitions']['parameters']
+  assert spec['root']['inputDefinitions']['parameters']['epochs']['defaultValue'] == 12

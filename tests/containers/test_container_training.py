@@ -1,0 +1,87 @@
+"""Multi-worker training in containers: the TFJob worker command the Trainer creates, run as two containers
+on one Docker network with TF_CONFIG as Kubeflow's Training Operator sets it (worker service names as host
+names, port 2222). The Transform outputs come from the container DAG's first run."""
+import json
+import subprocess
+import uuid
+
+import pytest
+
+from components import tfjob
+from tests.containers.kfp_harness import load_spec
+
+pytestmark = [pytest.mark.containers, pytest.mark.slow]
+WORKERS = 2
+WORKER_TIMEOUT_S = 900
+
+
+def _training_job(shared, spec_path, first_run):
+  """A training job over the first run's Transform outputs, as the Trainer writes it for a TFJob."""
+  config = json.loads(load_spec(str(spec_path))['root']['dag']['tasks']['Trainer']['inputs']['parameters']
+                      ['custom_config']['runtimeValue']['constant'])
+  config.update(num_workers=WORKERS, strategy='multi_worker', epochs=2)
+  examples = first_run.artifact('Transform', 'transformed_examples')['uri']
+  folder = shared / 'multi_worker'
+  job = {'train_files': [f'{examples}/Split-train/*'], 'eval_files': [f'{examples}/Split-eval/*'],
+         'transform_output': first_run.artifact('Transform', 'transform_graph')['uri'],
+         'serving_model_dir': str(folder / 'model' / 'Format-Serving'), 'model_run_dir': str(folder / 'model_run'),
+         'backup_dir': str(folder / 'backup'), 'config': config, 'hyperparameters': None}
+  folder.mkdir(mode=0o777)
+  folder.chmod(0o777)
+  job_path = folder / 'training_job.json'
+  job_path.write_text(json.dumps(job))
+  return job_path, job
+
+
+@pytest.fixture(scope='module')
+def worker_results(container_runs, pipeline_image):
+  shared, spec_path, first, _ = container_runs
+  job_path, job = _training_job(shared, spec_path, first)
+  manifest = tfjob.tfjob_manifest(name='visionflow-train-test', namespace='kubeflow', image=pipeline_image,
+                                  num_workers=WORKERS, job_path=str(job_path))
+  container = manifest['spec']['tfReplicaSpecs']['Worker']['template']['spec']['containers'][0]
+  network = f'visionflow-tfjob-{uuid.uuid4().hex[:8]}'
+  hosts = [f'visionflow-train-test-worker-{index}' for index in range(WORKERS)]
+  subprocess.run(['docker', 'network', 'create', network], check=True, capture_output=True)
+  try:
+    for index, host in enumerate(hosts):
+      tf_config = {'cluster': {'worker': [f'{name}:2222' for name in hosts]}, 'task': {'type': 'worker', 'index': index}}
+      env = [f'--env={variable["name"]}={variable["value"]}' for variable in container['env']]
+      subprocess.run(['docker', 'run', '--detach', '--name', host, '--hostname', host, '--network', network,
+                      '--volume', f'{shared}:{shared}', *env, f'--env=TF_CONFIG={json.dumps(tf_config)}',
+                      '--entrypoint', container['command'][0], container['image'], *container['command'][1:]],
+                     check=True, capture_output=True)
+    results = []
+    for host in hosts:
+      try:
+        waited = subprocess.run(['docker', 'wait', host], capture_output=True, text=True,
+                                timeout=WORKER_TIMEOUT_S, check=True)
+      except subprocess.TimeoutExpired as timeout:
+        raise AssertionError(f'worker {host} ran past {WORKER_TIMEOUT_S} s') from timeout
+      logs = subprocess.run(['docker', 'logs', host], capture_output=True, text=True, check=False)
+      results.append((int(waited.stdout.strip()), logs.stdout + logs.stderr))
+    return job, results
+  finally:
+    subprocess.run(['docker', 'rm', '--force', *hosts], capture_output=True, check=False)
+    subprocess.run(['docker', 'network', 'rm', network], capture_output=True, check=False)
+
+
+def test_both_workers_finish(worker_results):
+  _, results = worker_results
+  for index, (exit_code, log) in enumerate(results):
+    assert exit_code == 0, f'worker {index}:\n{log[-4000:]}'
+    assert f'strategy multi_worker, {WORKERS} replicas' in log, log[-2000:]
+
+
+def test_the_chief_exports_the_model(worker_results, pipeline_image):
+  job, results = worker_results
+  export = job['serving_model_dir']
+  assert f'Trainer exported the model to {export}' in results[0][1]
+  assert f'Trainer exported the model to {export}' not in results[1][1]
+  loaded = subprocess.run(
+      ['docker', 'run', '--rm', '--network', 'none', '--volume', f'{export}:{export}:ro', pipeline_image,
+       'python', '-c', 'import sys, tensorflow as tf; model = tf.saved_model.load(sys.argv[1]); '
+       'print(sorted(model.signatures))', export],
+      capture_output=True, text=True, timeout=300, check=False)
+  assert loaded.returncode == 0, loaded.stderr[-3000:]
+  assert 'serving_default' in loaded.stdout
