@@ -15,7 +15,7 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
 from components import artifact_contents
-from components import report_artifacts
+from components import kfp_artifacts
 from components import report_format
 
 TITLE = 'Data report'
@@ -101,8 +101,8 @@ class DataReportSpec(component_spec.ComponentSpec):
       'anomalies': component_spec.ChannelParameter(type=standard_artifacts.ExampleAnomalies),
   }
   OUTPUTS = {
-      HTML_REPORT: component_spec.ChannelParameter(type=report_artifacts.HtmlReport),
-      MARKDOWN_REPORT: component_spec.ChannelParameter(type=report_artifacts.MarkdownReport),
+      HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
+      MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
   }
 
 
@@ -115,5 +115,5 @@ class DataReport(base_component.BaseComponent):
   def __init__(self, examples, statistics, anomalies):
     super().__init__(spec=DataReportSpec(
         examples=examples, statistics=statistics, anomalies=anomalies,
-        html_report=types.Channel(type=report_artifacts.HtmlReport),
-        markdown_report=types.Channel(type=report_artifacts.MarkdownReport)))
+        html_report=types.Channel(type=kfp_artifacts.HtmlReport),
+        markdown_report=types.Channel(type=kfp_artifacts.MarkdownReport)))

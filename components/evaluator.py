@@ -30,7 +30,7 @@ from tfx.utils import path_utils
 
 from components import evaluation
 from components import evaluation_report
-from components import report_artifacts
+from components import kfp_artifacts
 from components import serving
 
 EXAMPLE_SPLITS = 'example_splits'
@@ -163,8 +163,8 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
   OUTPUTS = {
       'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
       'blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
-      HTML_REPORT: component_spec.ChannelParameter(type=report_artifacts.HtmlReport),
-      MARKDOWN_REPORT: component_spec.ChannelParameter(type=report_artifacts.MarkdownReport),
+      HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
+      MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
   }
 
 
@@ -191,5 +191,5 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
         max_accuracy_drop=max_accuracy_drop, production_model=production_model,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
-        html_report=types.Channel(type=report_artifacts.HtmlReport),
-        markdown_report=types.Channel(type=report_artifacts.MarkdownReport)))
+        html_report=types.Channel(type=kfp_artifacts.HtmlReport),
+        markdown_report=types.Channel(type=kfp_artifacts.MarkdownReport)))

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.containers.kfp_harness import ContainerDag
+from tests.containers.kfp_harness import ContainerDag, InputTyping
 
 VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
 
@@ -29,7 +29,11 @@ def visionflow(*args: str, cwd: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope='session')
 def container_runs(pipeline_image, tmp_path_factory):
-  """(shared folder, spec path, first run, second run with epochs=1), all in containers."""
+  """(shared folder, spec path, first run, second run with epochs=1), all in containers.
+
+  Each run types its inputs as a self-hosted Kubeflow Pipelines backend does: the first as KFP 2.x's driver
+  (an empty instance schema), the second with KFP's own titles and an `executor-logs` output on every step.
+  """
   shared = tmp_path_factory.mktemp('kfp')
   os.chmod(shared, 0o777)
   output_dir = shared / 'out'
@@ -39,6 +43,6 @@ def container_runs(pipeline_image, tmp_path_factory):
   assert compiled.returncode == 0, compiled.stderr
   subprocess.run(['chmod', '-R', 'a+rwX', str(shared)], check=True)
   dag = ContainerDag(str(spec_path), shared, pipeline_root=str(output_dir / 'pipeline_root'))
-  first = dag.run()
-  second = dag.run({'epochs': 1})
+  first = dag.run(typing=InputTyping.EMPTY_SCHEMA)
+  second = dag.run({'epochs': 1}, typing=InputTyping.KFP_TITLE, publish_logs=True)
   return shared, spec_path, first, second

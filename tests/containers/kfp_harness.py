@@ -7,8 +7,12 @@ artifact a URI under the pipeline root, replaces `{{$}}` with that ExecutorInput
 container's command and args in a fresh container of the spec's image (as the image's user, no network, one
 shared volume), and reads `/tmp/kfp_outputs/output_metadata.json` back from the container as the launcher
 does. It keeps no metadata store and caches nothing.
+
+Backends differ in how they type the input artifacts they pass (`InputTyping`), and some add an output of
+their own to every step (`publish_logs`): a run picks one of them.
 """
 import dataclasses
+import enum
 import graphlib
 import io
 import json
@@ -24,6 +28,32 @@ import yaml
 
 OUTPUT_FILE = '/tmp/kfp_outputs/output_metadata.json'
 TASK_TIMEOUT_S = 1200
+# The output a backend that publishes each step's log adds to it (KFP's driver, provisionOutputs).
+EXECUTOR_LOGS = 'executor-logs'
+# KFP's system titles for TFX's types, as a backend that keeps only KFP's own types passes them.
+KFP_TITLES = {'tfx.Examples': 'system.Dataset', 'tfx.Model': 'system.Model', 'tfx.PushedModel': 'system.Model',
+              'system.HTML': 'system.HTML', 'system.Markdown': 'system.Markdown'}
+
+
+class InputTyping(enum.Enum):
+  """How a backend types each input artifact of the executor input it builds."""
+  AS_COMPILED = 'as compiled'  # the spec's instance schema, as Vertex AI Pipelines passes it
+  # KFP 2.x's driver reads an upstream output back from ML Metadata without its schema (GetOutputArtifactsByExecutionId)
+  EMPTY_SCHEMA = 'empty instance schema'
+  UNTYPED = 'untyped'  # an ML Metadata artifact converted with no type at all (toRuntimeArtifact)
+  KFP_TITLE = 'KFP title'  # KFP's own title in place of TFX's (sky-uk/kfp-operator PR 1248)
+
+
+def input_type(typing: InputTyping, compiled: Dict[str, Any]) -> Optional[Dict[str, Any]]:
+  """The `type` of an input artifact whose compiled type is `compiled`; None: the field is left out."""
+  if typing is InputTyping.AS_COMPILED:
+    return compiled
+  if typing is InputTyping.EMPTY_SCHEMA:
+    return {'instanceSchema': ''}
+  if typing is InputTyping.UNTYPED:
+    return None
+  title = compiled.get('schemaTitle') or yaml.safe_load(compiled['instanceSchema'])['title']
+  return {'schemaTitle': KFP_TITLES.get(title, 'system.Artifact')}
 
 
 class TaskFailed(AssertionError):
@@ -36,6 +66,7 @@ class TaskRun:
   exit_code: int
   seconds: float
   log: str
+  executor_input: Dict[str, Any]
   executor_output: Dict[str, Any]
   outputs: Dict[str, Dict[str, Any]]  # output key -> the RuntimeArtifact passed downstream
 
@@ -77,7 +108,8 @@ class ContainerDag:
     self.shared = shared
     self.pipeline_root = pipeline_root.rstrip('/')
 
-  def run(self, parameters: Optional[Dict[str, Any]] = None) -> PipelineRun:
+  def run(self, parameters: Optional[Dict[str, Any]] = None, typing: InputTyping = InputTyping.AS_COMPILED,
+          publish_logs: bool = False) -> PipelineRun:
     root_parameters = {name: definition.get('defaultValue') for name, definition
                        in self.spec['root'].get('inputDefinitions', {}).get('parameters', {}).items()}
     unknown = set(parameters or {}) - set(root_parameters)
@@ -88,18 +120,18 @@ class ContainerDag:
     started = time.monotonic()
     done: Dict[str, TaskRun] = {}
     for name in task_order(self.spec):
-      done[name] = self._run_task(run_id, name, root_parameters, done)
+      done[name] = self._run_task(run_id, name, root_parameters, done, typing, publish_logs)
     return PipelineRun(run_id, done, time.monotonic() - started)
 
-  def _run_task(self, run_id: str, name: str, root_parameters: Dict[str, Any],
-                done: Dict[str, TaskRun]) -> TaskRun:
+  def _run_task(self, run_id: str, name: str, root_parameters: Dict[str, Any], done: Dict[str, TaskRun],
+                typing: InputTyping, publish_logs: bool) -> TaskRun:
     task = self.spec['root']['dag']['tasks'][name]
     component = self.spec['components'][task['componentRef']['name']]
     container = self.spec['deploymentSpec']['executors'][component['executorLabel']]['container']
     executor_input = {
         'inputs': {'parameterValues': self._parameters(task, root_parameters),
-                   'artifacts': self._input_artifacts(task, done)},
-        'outputs': {'artifacts': self._output_artifacts(run_id, name, component),
+                   'artifacts': self._input_artifacts(task, component, done, typing)},
+        'outputs': {'artifacts': self._output_artifacts(run_id, name, component, publish_logs),
                     'outputFile': OUTPUT_FILE},
     }
     args = [json.dumps(executor_input) if arg == '{{$}}' else arg for arg in container.get('args', [])]
@@ -132,7 +164,7 @@ class ContainerDag:
       if recorded:  # the launcher stores what the executor reported: URI and metadata
         artifact.update({field: value for field, value in recorded[0].items() if field != 'type'})
       outputs[key] = artifact
-    return TaskRun(name, result.returncode, seconds, log, executor_output, outputs)
+    return TaskRun(name, result.returncode, seconds, log, executor_input, executor_output, outputs)
 
   @staticmethod
   def _parameters(task: Dict[str, Any], root_parameters: Dict[str, Any]) -> Dict[str, Any]:
@@ -147,16 +179,24 @@ class ContainerDag:
     return values
 
   @staticmethod
-  def _input_artifacts(task: Dict[str, Any], done: Dict[str, TaskRun]) -> Dict[str, Any]:
+  def _input_artifacts(task: Dict[str, Any], component: Dict[str, Any], done: Dict[str, TaskRun],
+                       typing: InputTyping) -> Dict[str, Any]:
     artifacts = {}
     for key, source in task.get('inputs', {}).get('artifacts', {}).items():
       producer = source['taskOutputArtifact']
-      artifacts[key] = {'artifacts': [done[producer['producerTask']].outputs[producer['outputArtifactKey']]]}
+      artifact = dict(done[producer['producerTask']].outputs[producer['outputArtifactKey']])
+      artifact.pop('type')
+      passed_type = input_type(typing, component['inputDefinitions']['artifacts'][key]['artifactType'])
+      artifacts[key] = {'artifacts': [artifact if passed_type is None else {**artifact, 'type': passed_type}]}
     return artifacts
 
-  def _output_artifacts(self, run_id: str, task_name: str, component: Dict[str, Any]) -> Dict[str, Any]:
+  def _output_artifacts(self, run_id: str, task_name: str, component: Dict[str, Any],
+                        publish_logs: bool) -> Dict[str, Any]:
+    definitions = dict(component.get('outputDefinitions', {}).get('artifacts', {}))
+    if publish_logs:
+      definitions[EXECUTOR_LOGS] = {'artifactType': {'schemaTitle': 'system.Artifact'}}
     artifacts = {}
-    for key, definition in component.get('outputDefinitions', {}).get('artifacts', {}).items():
+    for key, definition in definitions.items():
       uri = f'{self.pipeline_root}/{run_id}/{task_name}/{key}'
       _make_writable_folder(os.path.dirname(uri))  # the launcher prepares each output's parent folder
       artifacts[key] = {'artifacts': [{

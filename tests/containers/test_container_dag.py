@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from tests.containers.kfp_harness import load_spec
+from tests.containers.kfp_harness import EXECUTOR_LOGS, load_spec
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
 MODEL = 'image_classifier'
@@ -23,6 +23,24 @@ def test_every_task_of_the_spec_ran_and_exited_zero(container_runs):
   for run in (first, second):
     assert set(run.tasks) == tasks
     assert all(task.exit_code == 0 for task in run.tasks.values())
+
+
+def test_the_runs_typed_inputs_as_self_hosted_kubeflow_does(container_runs):
+  _, _, first, second = container_runs
+  for run, expected_types in ((first, [{'instanceSchema': ''}]),
+                              (second, [{'schemaTitle': 'system.Dataset'}, {'schemaTitle': 'system.Model'},
+                                        {'schemaTitle': 'system.Artifact'}])):
+    passed_types = [artifact['type'] for task in run.tasks.values()
+                    for artifact_list in task.executor_input['inputs']['artifacts'].values()
+                    for artifact in artifact_list['artifacts']]
+    assert passed_types and all(passed in expected_types for passed in passed_types), passed_types
+  assert {'system.Dataset', 'system.Model'} <= {passed.get('schemaTitle') for passed in passed_types}
+
+
+def test_every_step_recorded_the_executor_logs_output_that_kubeflow_added(container_runs):
+  _, _, _, second = container_runs
+  for task in second.tasks.values():
+    assert EXECUTOR_LOGS in task.executor_output['artifacts'], task.name
 
 
 def test_the_first_run_pushes_a_model_in_the_tf_serving_layout(container_runs):
