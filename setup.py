@@ -1,7 +1,8 @@
 """visionflow: an end-to-end TFX image classification pipeline for local runs and Kubeflow Pipelines.
 
-Dependencies are pinned in requirements/lock.txt and installed from it (see the Makefile): tfx 1.16 declares
-Requires-Python <3.11, so no resolver would accept it from install_requires on Python 3.11.
+Dependencies are pinned in requirements/dev.txt and requirements/runtime.txt and installed from them (see the
+Makefile and the Dockerfile): tfx 1.16 declares Requires-Python <3.11, so no resolver would accept it from
+install_requires on Python 3.11.
 """
 from setuptools import find_packages, setup
 

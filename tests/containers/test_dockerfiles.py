@@ -186,15 +186,21 @@ def test_requirement_files_are_copied_in_and_exist(dockerfile):
     assert all((ROOT / source).is_file() for source in sources), sources
 
 
-def test_cpu_image_installs_the_runtime_lock_then_tfx_then_the_project():
+def test_cpu_image_installs_the_runtime_lock_then_tfx_then_the_project_as_a_wheel_of_its_own():
+  """The project's wheel is built after the environment and installed in a layer of its own, so that a change to
+  the code leaves the environment's layers cached."""
   installs = pip_installs(ROOT / 'Dockerfile')
   assert list(installs)[:2] == [LOCK, NO_DEPS]
   assert '--no-deps' in installs[LOCK]
   assert {'--no-deps', '--ignore-requires-python'} <= installs[NO_DEPS]
-  project = [tokens for tokens in shell_commands(ROOT / 'Dockerfile')
-             if tokens[:4] == ['python', '-m', 'pip', 'install'] and tokens[-1] == '.']
-  assert project and '--no-deps' in project[0]
+  commands = shell_commands(ROOT / 'Dockerfile')
+  built = [tokens for tokens in commands if tokens[:4] == ['python', '-m', 'pip', 'wheel'] and tokens[-1] == '.']
+  installed = [tokens for tokens in commands if tokens[:4] == ['python', '-m', 'pip', 'install']
+               and tokens[-1] == '/wheels/*.whl']
+  assert built and '--no-deps' in built[0] and installed and '--no-deps' in installed[0]
   assert {'setup.py', 'pipeline', 'components'} <= set(copied_paths(ROOT / 'Dockerfile'))
+  text = (ROOT / 'Dockerfile').read_text()
+  assert text.index('requirements/runtime.txt') < text.index('COPY components/') < text.index('pip wheel')
 
 
 def test_runtime_lock_is_the_dev_lock_without_test_and_notebook_tooling():
