@@ -20,6 +20,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components import features
+from components import paths
 
 SPLIT_PREFIX = 'Split-'
 REJECTS_FILE = 'rejects.csv'   # ExampleGen's rows that became no example, with the reason for each
@@ -31,14 +32,14 @@ TUNER_RESULTS_FILE = 'tuner_results.json'
 
 
 def glob_paths(pattern: str) -> List[str]:
-  if '://' not in pattern:
+  if not paths.is_remote(pattern):
     return sorted(glob.glob(pattern))
   import tensorflow as tf
   return sorted(tf.io.gfile.glob(pattern))
 
 
 def read_bytes(path: str) -> bytes:
-  if '://' not in path:
+  if not paths.is_remote(path):
     with open(path, 'rb') as handle:
       return handle.read()
   import tensorflow as tf
@@ -147,14 +148,14 @@ def rejects(rejects_path: Optional[str]) -> Tuple[List[str], List[List[str]]]:
 
 
 def best_hyperparameters(hyperparameters_uri: str) -> Dict[str, object]:
-  paths = glob_paths(os.path.join(hyperparameters_uri, BEST_HYPERPARAMETERS_FILE))
-  return json.loads(read_bytes(paths[0])).get('values', {}) if paths else {}
+  found = glob_paths(os.path.join(hyperparameters_uri, BEST_HYPERPARAMETERS_FILE))
+  return json.loads(read_bytes(found[0])).get('values', {}) if found else {}
 
 
 def tuner_trials(tuner_results_uri: str) -> List[Dict[str, object]]:
   """The Tuner's completed trials, best first: trial_id, score, and the hyperparameter values."""
-  paths = glob_paths(os.path.join(tuner_results_uri, TUNER_RESULTS_FILE))
-  return json.loads(read_bytes(paths[0])) if paths else []
+  found = glob_paths(os.path.join(tuner_results_uri, TUNER_RESULTS_FILE))
+  return json.loads(read_bytes(found[0])) if found else []
 
 
 def _tfrecords(data: bytes):
@@ -190,9 +191,9 @@ def training_curves(model_run_uri: str) -> Dict[str, Dict[str, List[Tuple[int, f
   under fine_tune/, so its series are named 'fine_tune/train' and 'fine_tune/validation'.
   """
   curves: Dict[str, Dict[str, Dict[int, float]]] = {}
-  paths = [path for depth in ('*', os.path.join('*', '*'))
-           for path in glob_paths(os.path.join(model_run_uri, depth, 'events.out.tfevents.*'))]
-  for path in paths:
+  event_files = [path for depth in ('*', os.path.join('*', '*'))
+                 for path in glob_paths(os.path.join(model_run_uri, depth, 'events.out.tfevents.*'))]
+  for path in event_files:
     series = os.path.relpath(os.path.dirname(path), model_run_uri)
     for record in _tfrecords(read_bytes(path)):
       event = event_pb2.Event.FromString(record)

@@ -13,6 +13,8 @@ from typing import Iterator, Optional
 
 import tensorflow as tf
 
+from components import paths
+
 _NO_SPACE = 'No space left on device'
 _OP_PREFIX = re.compile(r'^\s*\{\{[^}]*\}\}')  # '{{function_node ...}} ' before a path, from inside a graph
 
@@ -31,7 +33,7 @@ def _failed_path(error: BaseException) -> Optional[str]:
 
 def free_bytes(path: str) -> Optional[int]:
   """Free space for unprivileged writers on the file system holding `path` (its nearest existing folder)."""
-  if '://' in path:
+  if paths.is_remote(path):
     return None
   folder = os.path.abspath(path)
   while not os.path.isdir(folder) and os.path.dirname(folder) != folder:

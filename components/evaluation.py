@@ -18,8 +18,6 @@ from components import features
 
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
 EXAMPLE_COUNT_METRIC = 'example_count'
-CONFUSION_MATRIX_PLOT = 'multi_class_confusion_matrix_plot'
-CALIBRATION_PLOT = 'calibration_plot'
 FAIRNESS_MODULE = 'fairness_indicators.fairness_indicators_metrics'
 FAIRNESS_METRIC = 'fairness_indicators_metrics'
 # Per class (one-vs-rest) and averaged over classes.

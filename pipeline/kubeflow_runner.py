@@ -12,6 +12,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components import paths
 from components import tfjob
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import runtime_defaults
@@ -98,7 +99,7 @@ def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict
 
 def local_path_warning(config: PipelineConfig) -> Optional[str]:
   """Steps run in separate pods: a pipeline root on this machine's disk is not where they can write."""
-  if '://' in config.pipeline_root:
+  if paths.is_remote(config.pipeline_root):
     return None
   return (f'warning: the pipeline root {config.pipeline_root} is a local path; steps on Kubeflow run in '
           'separate pods and need storage they all reach: set --output-dir to e.g. gs://bucket/visionflow')

@@ -17,6 +17,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import evaluator
+from components import paths
 from components import pusher as pusher_lib
 from components import serving
 from components.example_gen import image_csv
@@ -85,7 +86,7 @@ def resolve_data(config: PipelineConfig) -> PipelineConfig:
 
 def _absolute(path: Optional[str]) -> Optional[str]:
   """Local paths made absolute; URLs such as gs://... and None stay as they are."""
-  return path if path is None or '://' in path else os.path.abspath(path)
+  return path if path is None or paths.is_remote(path) else os.path.abspath(path)
 
 
 def prepare_output_dir(output_dir: str) -> None:
@@ -114,7 +115,7 @@ def check_inputs(config: PipelineConfig) -> None:
   is checked by reading it (read_class_labels), just after.
   """
   def local(path: Optional[str]) -> bool:
-    return path is not None and '://' not in path
+    return path is not None and not paths.is_remote(path)
 
   if local(config.image_folder) and not os.path.isdir(config.image_folder):
     raise ValueError(f'--image-folder {config.image_folder} is not a folder')

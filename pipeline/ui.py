@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import jinja2
 
 from components import artifact_contents
+from components import paths
 from pipeline import charts
 from pipeline import metadata
 from pipeline import run_logs
@@ -192,7 +193,7 @@ def _named_rejects(failure: Optional[Tuple[str, str]]) -> Optional[str]:
 
 def _canonical(path: str) -> str:
   """Local paths with symbolic links resolved, so that two spellings of one directory match."""
-  return path if '://' in path else os.path.realpath(path)
+  return path if paths.is_remote(path) else os.path.realpath(path)
 
 
 _REPORT_BODY = re.compile(r'<body>(.*)</body>', re.DOTALL)

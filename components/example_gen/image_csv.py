@@ -19,6 +19,7 @@ import tensorflow as tf
 from PIL import Image
 
 from components import features
+from components import paths
 
 PATH_COLUMN = 'image_path'
 LABEL_COLUMN = 'label'
@@ -107,7 +108,7 @@ def text_lines(path: str) -> Iterator[str]:
   A leading byte-order mark is dropped. Raises InputFileError for anything but a regular file (a named
   pipe would block forever), and at the first byte that is not UTF-8, naming the line and the byte offset.
   """
-  if '://' not in path:
+  if not paths.is_remote(path):
     try:
       mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -169,10 +170,6 @@ def check_column_names(names: Sequence[str], source: str) -> None:
     if name not in DEFAULT_COLUMNS and (not _FEATURE_NAME.match(name) or name in features.RAW_FEATURES):
       raise ValueError(f'{source}: extra column name {name!r} must be a letter/digit/underscore name '
                        f'other than the built-in features {list(features.RAW_FEATURES)}')
-
-
-def extra_column_names(column_names: Optional[Sequence[str]]) -> List[str]:
-  return [name for name in column_names or () if name not in DEFAULT_COLUMNS]
 
 
 def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None, header: bool = False,
@@ -240,7 +237,7 @@ def _parse_row(csv_path, base_dir, row_number, cells, names, seen_paths) -> Unio
     if split is None:
       return reject(f'unknown split {values[SPLIT_COLUMN]!r} (use one of {sorted(SPLIT_NAMES)})')
   location = resolve_image_path(base_dir, path)
-  location = location if '://' in location else os.path.normpath(location)
+  location = location if paths.is_remote(location) else os.path.normpath(location)
   if location in seen_paths:
     return reject(f'duplicate of row {seen_paths[location]} (same image path)')
   seen_paths[location] = row_number
@@ -250,13 +247,13 @@ def _parse_row(csv_path, base_dir, row_number, cells, names, seen_paths) -> Unio
 
 def resolve_image_path(base_dir: str, image_path: str) -> str:
   """Relative paths resolve against base_dir; absolute paths and URLs (gs://...) stay as they are."""
-  if '://' in image_path or os.path.isabs(image_path):
+  if paths.is_remote(image_path) or os.path.isabs(image_path):
     return image_path
-  return (posixpath.join if '://' in base_dir else os.path.join)(base_dir, image_path)
+  return (posixpath.join if paths.is_remote(base_dir) else os.path.join)(base_dir, image_path)
 
 
 def parent_dir(path: str) -> str:
-  return (posixpath.dirname if '://' in path else os.path.dirname)(path)
+  return (posixpath.dirname if paths.is_remote(path) else os.path.dirname)(path)
 
 
 def image_header(image_bytes: bytes) -> Tuple[str, int, int]:
@@ -291,7 +288,7 @@ def _file_size(location: str) -> int:
   """The size of a regular file, from stat, without opening it: a named pipe would block a reader forever
   and a link to /dev/zero never ends. Raises RowRejected for anything else."""
   try:
-    if '://' in location:
+    if paths.is_remote(location):
       if tf.io.gfile.isdir(location):
         raise RowRejected('image file unreadable: a folder, not a file')
       return tf.io.gfile.stat(location).length

@@ -1,0 +1,7 @@
+"""Whether a path is on this machine's file system or behind a scheme (gs://, s3://, hdfs://) that only
+tf.io.gfile reaches. It imports nothing, so readers that must not import TensorFlow can ask too."""
+
+
+def is_remote(path: str) -> bool:
+  """`gs://bucket/x` and other scheme-qualified paths; a local path has no scheme."""
+  return '://' in path
