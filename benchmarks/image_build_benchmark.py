@@ -1,11 +1,11 @@
 """Size and cold build time of each pipeline image:
 `python -m benchmarks.image_build_benchmark [--repeats N] [cpu gpu tpu]`.
 
-Each image is built N times (default 3) with --no-cache (every layer, every download) by scripts/build-images.sh's
-Dockerfiles on the base it picks; the median, minimum and maximum build times are printed (builds download
-from the package registries, so they vary), and the size is read from the engine. The official TFX image (tensorflow/tfx:1.16.0) is the
-comparison users make (12.3 GB, tensorflow/tfx#6921); it cannot be pulled where no registry is reachable, so
-its size is read from the engine only when it is present.
+Each image is built N times (default 3) with --no-cache (every layer, every download) by
+scripts/build-images.sh's Dockerfiles on the base it picks; the median, minimum and maximum build times are
+printed (builds download from the package registries, so they vary), and the size is read from the engine.
+The official TFX image (tensorflow/tfx:1.16.0) is the comparison users make (12.3 GB, tensorflow/tfx#6921); it
+cannot be pulled where no registry is reachable, so its size is read from the engine only when it is present.
 """
 import argparse
 import re

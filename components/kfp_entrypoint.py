@@ -40,21 +40,13 @@ compiler_utils.TITLE_TO_CLASS_PATH.update(kfp_artifacts.CLASS_PATHS)
 GCS_SCHEME = 'gs://'
 
 
-def typed_inputs(executor_input_json: str, inputs_spec_json: str) -> str:
-  """The executor input with each input artifact typed as the compiled spec declares that input."""
-  executor_input = _parse(executor_input_json, pipeline_spec_pb2.ExecutorInput())
-  inputs_spec = _parse(inputs_spec_json, pipeline_spec_pb2.ComponentInputsSpec())
+def type_inputs_as_compiled(executor_input: pipeline_spec_pb2.ExecutorInput,
+                            inputs_spec: pipeline_spec_pb2.ComponentInputsSpec) -> None:
+  """Gives each input artifact the type that the compiled spec declares for its input."""
   for key, artifact_list in executor_input.inputs.artifacts.items():
     if key in inputs_spec.artifacts:
       for artifact in artifact_list.artifacts:
         artifact.type.CopyFrom(inputs_spec.artifacts[key].artifact_type)
-  return json_format.MessageToJson(executor_input)
-
-
-def output_uris(executor_input_json: str) -> List[str]:
-  executor_input = _parse(executor_input_json, pipeline_spec_pb2.ExecutorInput())
-  return [artifact.uri for artifact_list in executor_input.outputs.artifacts.values()
-          for artifact in artifact_list.artifacts]
 
 
 def remove_directory_markers(uri: str) -> List[str]:
@@ -63,22 +55,26 @@ def remove_directory_markers(uri: str) -> List[str]:
   from google.cloud import storage  # only gs:// outputs need the client
   bucket_name, _, prefix = uri[len(GCS_SCHEME):].partition('/')
   client = storage.Client()
-  objects = {blob.name: blob for blob in client.list_blobs(bucket_name, prefix=prefix.rstrip('/') + '/')}
-  markers = sorted(name for name, blob in objects.items()
-                   if name.endswith('/') and blob.size == 0
-                   and any(other != name and other.startswith(name) for other in objects))
-  for name in markers:
-    objects[name].delete()
-  return markers
+  blobs = sorted(client.list_blobs(bucket_name, prefix=prefix.rstrip('/') + '/'), key=lambda blob: blob.name)
+  # In name order, whatever lies in a folder comes right after the folder's own `folder/` object.
+  markers = [blob for blob, following in zip(blobs, blobs[1:])
+             if blob.name.endswith('/') and blob.size == 0 and following.name.startswith(blob.name)]
+  for blob in markers:
+    blob.delete()
+  return [blob.name for blob in markers]
 
 
 def run(args: argparse.Namespace, beam_args: List[str]) -> None:
   """TFX's executor run on inputs typed as compiled; then the gs:// outputs' folder markers removed."""
+  executor_input = _parse(args.json_serialized_invocation_args, pipeline_spec_pb2.ExecutorInput())
   if args.json_serialized_inputs_spec_args:
-    args.json_serialized_invocation_args = typed_inputs(args.json_serialized_invocation_args,
-                                                        args.json_serialized_inputs_spec_args)
+    type_inputs_as_compiled(
+        executor_input, _parse(args.json_serialized_inputs_spec_args, pipeline_spec_pb2.ComponentInputsSpec()))
+    args.json_serialized_invocation_args = json_format.MessageToJson(executor_input)
   kubeflow_v2_run_executor._run_executor(args, beam_args)  # pylint: disable=protected-access
-  for uri in output_uris(args.json_serialized_invocation_args):
+  output_uris = [artifact.uri for artifact_list in executor_input.outputs.artifacts.values()
+                 for artifact in artifact_list.artifacts]
+  for uri in output_uris:
     if uri.startswith(GCS_SCHEME):
       try:
         removed = remove_directory_markers(uri)
