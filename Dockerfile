@@ -56,6 +56,6 @@ RUN python -m pip install --no-deps /wheels/*.whl && rm -rf /wheels
 WORKDIR /home/visionflow
 USER 1000:1000
 
-# TFX's Kubeflow v2 entry point, fitted to self-hosted Kubeflow Pipelines (components/kfp_entrypoint.py). The
+# TFX's Kubeflow v2 entry point, fitted to self-hosted Kubeflow Pipelines (pipeline/runners/kubeflow_entrypoint.py). The
 # compiled pipeline spec names it as every component's command anyway; TFJob workers override it.
-CMD ["python", "-m", "components.kfp_entrypoint"]
+CMD ["python", "-m", "pipeline.runners.kubeflow_entrypoint"]

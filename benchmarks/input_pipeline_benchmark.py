@@ -1,7 +1,7 @@
 """Is the input pipeline fast enough? Its images/s alone versus the model's training images/s.
 
 Writes Transform-shaped examples (float32 pixels, label index) as GZIP TFRecord shards, then measures in
-one run, for each model: iterating components.training.make_dataset alone (parallel interleaved reads,
+one run, for each model: iterating components.trainer.training.make_dataset alone (parallel interleaved reads,
 batched parsing, prefetch) and model.fit on the same dataset. Prints the ratio: the input pipeline must be
 several times faster than the model consumes, or an accelerator would wait on it.
 
@@ -22,8 +22,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from components import features  # noqa: E402
-from components import model as model_lib  # noqa: E402
-from components import training  # noqa: E402
+from components.trainer import model as model_lib  # noqa: E402
+from components.trainer import training  # noqa: E402
 
 MODELS = (('small_cnn', 32, None), ('efficientnet_lite0', 96, 'imagenet'))
 BATCH_SIZE = 32

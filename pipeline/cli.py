@@ -63,7 +63,7 @@ def _config_from_args(args: argparse.Namespace, validate: bool = True) -> config
 def _run(args: argparse.Namespace) -> int:
   config = _config_from_args(args)  # a config that cannot run fails here, before TFX is imported
   from components.example_gen.executor import RejectedRowsError
-  from pipeline import local_runner
+  from pipeline.runners import local as local_runner
   try:
     summary = local_runner.run(config)
   except RejectedRowsError as error:
@@ -77,8 +77,8 @@ def _run(args: argparse.Namespace) -> int:
 
 def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
   """The config with data paths resolved, warning on stderr when Kubeflow pods could not share its root."""
-  from pipeline import kubeflow_runner
-  from pipeline import local_runner
+  from pipeline.runners import kubeflow as kubeflow_runner
+  from pipeline.runners import local as local_runner
   config = local_runner.resolve_data(_config_from_args(args))
   warning = kubeflow_runner.local_path_warning(config)
   if warning:
@@ -87,13 +87,13 @@ def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
 
 
 def _compile_to(config: config_lib.PipelineConfig, output_file: str) -> str:
-  from pipeline import kubeflow_runner
+  from pipeline.runners import kubeflow as kubeflow_runner
   from pipeline.pipeline import read_class_labels
   return kubeflow_runner.compile_pipeline(config, read_class_labels(config), output_file)
 
 
 def _compile(args: argparse.Namespace) -> int:
-  from pipeline import kubeflow_runner
+  from pipeline.runners import kubeflow as kubeflow_runner
   config = _kubeflow_config(args)
   path = _compile_to(config, args.output)
   parameters = ', '.join(f'{name}={parameter.default}'
@@ -105,7 +105,7 @@ def _compile(args: argparse.Namespace) -> int:
 
 def _kubeflow_parameters(config, pairs: List[str]) -> dict:
   """`--param name=value` pairs, checked against the compiled spec's runtime parameters."""
-  from pipeline import kubeflow_runner
+  from pipeline.runners import kubeflow as kubeflow_runner
   known = kubeflow_runner.runtime_parameters(config)
   parameters = {}
   for pair in pairs:
@@ -129,7 +129,7 @@ def _submission(args: argparse.Namespace):
 
 
 def _connect(args: argparse.Namespace):
-  from pipeline import kubeflow_client
+  from pipeline.runners import kubeflow_client
   return kubeflow_client.connect(kubeflow_client.Connection(
       host=args.host, namespace=args.namespace, token=args.token, token_file=args.token_file,
       in_cluster=args.in_cluster))
@@ -138,7 +138,7 @@ def _connect(args: argparse.Namespace):
 def _reporting_kubeflow_errors(handler):
   """Unreachable or refusing Kubeflow: one line on stderr, exit code 2, no traceback."""
   def wrapped(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow_client
+    from pipeline.runners import kubeflow_client
     try:
       return handler(args)
     except kubeflow_client.KubeflowError as error:
@@ -149,7 +149,7 @@ def _reporting_kubeflow_errors(handler):
 
 @_reporting_kubeflow_errors
 def _submit(args: argparse.Namespace) -> int:
-  from pipeline import kubeflow_client
+  from pipeline.runners import kubeflow_client
   with _submission(args) as (config, package, parameters, client):
     run = kubeflow_client.submit(
         client, args.host, package, config.pipeline_name, args.experiment,
@@ -165,7 +165,7 @@ def _submit(args: argparse.Namespace) -> int:
 
 @_reporting_kubeflow_errors
 def _schedule(args: argparse.Namespace) -> int:
-  from pipeline import kubeflow_client
+  from pipeline.runners import kubeflow_client
   if args.action == 'create':
     if not args.cron:
       raise ValueError('schedule create needs --cron')
@@ -211,31 +211,31 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 
 def _store(args: argparse.Namespace):
   """(the metadata store, read-only; whether a run id names an abandoned run)."""
-  from pipeline import metadata
-  from pipeline import run_process
+  from pipeline.inspect import runs as runs_lib
+  from pipeline.runners import run_process
   config = _config_from_args(args, validate=False)
-  return (metadata.open_store(config.metadata_path, read_only=True),
+  return (runs_lib.open_store(config.metadata_path, read_only=True),
           lambda run_id: run_process.is_abandoned(config.log_dir, run_id))
 
 
 def _runs(args: argparse.Namespace) -> int:
-  from pipeline import metadata
+  from pipeline.inspect import runs as runs_lib
   store, is_abandoned = _store(args)
-  runs, _ = metadata.list_runs(store, state=args.state.upper() if args.state else None, limit=args.limit,
+  runs, _ = runs_lib.list_runs(store, state=args.state.upper() if args.state else None, limit=args.limit,
                                is_abandoned=is_abandoned)
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
   for run in runs:
     blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
     accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
-    print(f'{run.run_id}\t{metadata.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
+    print(f'{run.run_id}\t{runs_lib.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
           f'{blessed}\t{run.pushed_version or "-"}\t{accuracy}')
   return 0
 
 
 def _show(args: argparse.Namespace) -> int:
-  from pipeline import metadata
+  from pipeline.inspect import runs as runs_lib
   store, is_abandoned = _store(args)
-  nodes = metadata.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
+  nodes = runs_lib.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
   if args.json:
     print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
     return 0
@@ -244,16 +244,16 @@ def _show(args: argparse.Namespace) -> int:
     for artifact in node.outputs:
       print(f'  {artifact.key} ({artifact.type}): {artifact.uri}')
       for name, value in artifact.properties.items():
-        if name not in metadata.BOILERPLATE_PROPERTIES:
+        if name not in runs_lib.BOILERPLATE_PROPERTIES:
           print(f'    {name}: {value}')
   return 0
 
 
 def _ui(args: argparse.Namespace) -> int:
-  from pipeline import metadata
-  from pipeline import ui
+  from pipeline.inspect import runs as runs_lib
+  from pipeline.inspect import ui
   config = _config_from_args(args, validate=False)
-  metadata.check_store(config.metadata_path)
+  runs_lib.check_store(config.metadata_path)
   sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
   server = ui.make_server(sources, args.host, args.port)
   host, port = server.server_address[:2]

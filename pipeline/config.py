@@ -75,7 +75,7 @@ class PipelineConfig:
   tfjob_namespace: str = 'kubeflow'
   worker_gpus: int = 0
   # Tuning: random, bayesian or hyperband; tuner_trials 0 skips it. Fixed hyperparameters (a mapping of
-  # names in components/model.py:hyperparameter_space) also skip it.
+  # names in components/trainer/model.py:hyperparameter_space) also skip it.
   tuner: str = 'random'
   tuner_trials: int = 2
   tuner_epochs: int = 8
@@ -144,9 +144,9 @@ class PipelineConfig:
     for name in ('train_buckets', 'eval_buckets', 'test_buckets', 'image_size', 'batch_size', 'epochs'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
-    from components import model as model_lib  # the choices live with the code that uses them
-    from components import strategy as strategy_lib
-    from components import tuner as tuner_lib
+    from components.trainer import model as model_lib  # the choices live with the code that uses them
+    from components.trainer import strategy as strategy_lib
+    from components.trainer import tuner_fn as tuner_lib
     for name, value, choices in (('backbone', self.backbone, model_lib.BACKBONES),
                                  ('strategy', self.strategy, strategy_lib.STRATEGIES),
                                  ('tuner', self.tuner, tuner_lib.TUNERS)):

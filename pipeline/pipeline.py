@@ -17,18 +17,18 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
-from components.data_report import DataReport
-from components import evaluator as evaluator_lib
-from components import pusher as pusher_lib
-from components import training_components
-from components import model as model_lib
+from components.data_report.component import DataReport
+from components.evaluator import component as evaluator_lib
+from components.pusher import component as pusher_lib
+from components.trainer import component as training_components
+from components.trainer import model as model_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
 from pipeline.config import PipelineConfig
 
-PREPROCESSING_FN = 'components.preprocessing.preprocessing_fn'
-TUNER_FN = 'components.tuner.tuner_fn'
-RUN_FN = 'components.trainer.run_fn'
+PREPROCESSING_FN = 'components.transform.preprocessing.preprocessing_fn'
+TUNER_FN = 'components.trainer.tuner_fn.tuner_fn'
+RUN_FN = 'components.trainer.run_fn.run_fn'
 
 
 def read_class_labels(config: PipelineConfig) -> List[str]:

@@ -6,7 +6,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 import tensorflow as tf
 
 from components import features
-from components import serving
+from components.pusher import serving
 from components.example_gen import image_csv
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')

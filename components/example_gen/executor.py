@@ -32,7 +32,7 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components import artifact_contents
+from components.reports import artifact_contents
 from components.example_gen import image_csv
 
 REJECTS_FILE = artifact_contents.REJECTS_FILE

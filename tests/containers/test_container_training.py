@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from components import tfjob
+from components.trainer import tfjob
 from tests.containers.kfp_harness import load_spec
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]

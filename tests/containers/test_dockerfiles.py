@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import kubeflow_runner
+from pipeline.runners import kubeflow as kubeflow_runner
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = 'requirements/runtime.txt'

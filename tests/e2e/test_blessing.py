@@ -13,10 +13,10 @@ import sys
 
 import pytest
 
-from components import evaluation_report
-from components import evaluator
-from components import serving
-from pipeline import metadata
+from components.evaluator import evaluation_report
+from components.evaluator import component as evaluator
+from components.pusher import serving
+from pipeline.inspect import runs as runs_lib
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,8 @@ def runs(tmp_path_factory):
     assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
     outcome[name] = result.stdout
     outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
-    outcome[f'blessing_{name}'] = metadata.latest_run(
-        metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))).single('blessing')
+    outcome[f'blessing_{name}'] = runs_lib.latest_run(
+        runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))).single('blessing')
   return outcome
 
 
@@ -77,9 +77,9 @@ def test_a_worse_model_is_refused_with_the_metric_slice_and_margin(runs):
   assert runs['versions_after_worse'] == runs['versions_after_a']
 
   blessing = runs['blessing_worse']
-  assert metadata.int_property(blessing, 'blessed') == 0
-  assert metadata.string_property(blessing, evaluator.BASELINE_VERSION_DIR) == production
-  [stored_reason] = json.loads(metadata.string_property(blessing, evaluator.BLESSING_REASONS))
+  assert runs_lib.int_property(blessing, 'blessed') == 0
+  assert runs_lib.string_property(blessing, evaluator.BASELINE_VERSION_DIR) == production
+  [stored_reason] = json.loads(runs_lib.string_property(blessing, evaluator.BLESSING_REASONS))
   assert stored_reason.startswith(f'sparse_categorical_accuracy on slice overall changed by {change:+.4f}')
 
 
@@ -101,7 +101,7 @@ def test_a_better_model_is_pushed_next_to_the_one_in_production(runs):
   assert match, runs['better']
   assert float(match.group(2)) > float(PUSHED.search(runs['a']).group(2))
   assert match.group(3) == f'compared with the model in production {_model_dir(runs["output_dir"])}/{first}'
-  assert metadata.string_property(runs['blessing_better'], evaluator.BLESSING_REASONS) == '[]'
+  assert runs_lib.string_property(runs['blessing_better'], evaluator.BLESSING_REASONS) == '[]'
   config = open(os.path.join(runs['output_dir'], 'serving', serving.MODELS_CONFIG)).read()
   assert f'base_path: "{_model_dir(runs["output_dir"])}"' in config
   assert not glob.glob(os.path.join(_model_dir(runs['output_dir']), '.incoming-*'))
@@ -118,7 +118,7 @@ def test_a_weaker_model_is_not_pushed_from_a_cached_verdict_over_a_better_one(ru
   assert refused, runs['a_again']
   assert refused.group(2) == better
   assert float(refused.group(1)) == pytest.approx(float(PUSHED.search(runs['a']).group(2)), abs=1e-4)
-  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  states = {node.node_id: node.state for node in metadata.run_nodes(store, metadata.newest_run_context(store).name)}
+  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  states = {node.node_id: node.state for node in runs_lib.run_nodes(store, runs_lib.newest_run_context(store).name)}
   assert states['Trainer'] == 'CACHED' and states['Evaluator'] == 'COMPLETE', states
-  assert metadata.string_property(runs['blessing_a_again'], evaluator.BASELINE_VERSION_DIR) == better
+  assert runs_lib.string_property(runs['blessing_a_again'], evaluator.BASELINE_VERSION_DIR) == better

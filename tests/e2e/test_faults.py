@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from components import serving
+from components.pusher import serving
 from pipeline import sample_data
 
 pytestmark = pytest.mark.slow

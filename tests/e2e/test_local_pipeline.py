@@ -15,10 +15,10 @@ from PIL import Image
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
-from components import evaluation
-from components import evaluation_report
+from components.evaluator import eval_config
+from components.evaluator import evaluation_report
 from components import features
-from pipeline import metadata
+from pipeline.inspect import runs as runs_lib
 from pipeline import sample_data
 
 pytestmark = pytest.mark.slow
@@ -42,8 +42,8 @@ def first_run(tmp_path_factory):
 
 def _node_states(output_dir):
   """{component id: execution state} for the newest pipeline run."""
-  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  newest = metadata.newest_run_context(store)
+  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  newest = runs_lib.newest_run_context(store)
   states = {}
   for execution in store.get_executions_by_context(newest.id):
     node_contexts = [context for context in store.get_contexts_by_execution(execution.id)
@@ -67,7 +67,7 @@ def _test_split(output_dir):
 def _tfma_accuracy(output_dir):
   evaluations = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*'))
   newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
-  return tfma.load_eval_result(newest).get_metrics_for_slice()[evaluation.ACCURACY_METRIC]['doubleValue']
+  return tfma.load_eval_result(newest).get_metrics_for_slice()[eval_config.ACCURACY_METRIC]['doubleValue']
 
 
 def test_every_component_executed_once(first_run):
@@ -180,7 +180,7 @@ def _worst_class_slice(output_dir):
   newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
   values = evaluation_report.load_metric_values(newest)
   return min((value, metric.slice) for metric, value in values.items()
-             if metric.name == evaluation.ACCURACY_METRIC and metric.slice.startswith('label='))
+             if metric.name == eval_config.ACCURACY_METRIC and metric.slice.startswith('label='))
 
 
 def test_a_model_bad_for_one_class_is_not_pushed_and_only_evaluation_reruns(first_run):
@@ -215,7 +215,7 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   first_evaluation = os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation')
   evaluations = sorted(glob.glob(os.path.join(first_evaluation, '*')),
                        key=lambda path: int(os.path.basename(path)))
-  first_accuracy = tfma.load_eval_result(evaluations[0]).get_metrics_for_slice()[evaluation.ACCURACY_METRIC]
+  first_accuracy = tfma.load_eval_result(evaluations[0]).get_metrics_for_slice()[eval_config.ACCURACY_METRIC]
   assert accuracy == f"{first_accuracy['doubleValue']:.4f}"
 
   shown = _visionflow('show', run_id, '--output-dir', output_dir, '--json')
@@ -233,8 +233,8 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
 
 def _newest_outputs(output_dir):
   """{(component, output key): ArtifactView} of the newest run."""
-  store = metadata.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  nodes = metadata.run_nodes(store, metadata.newest_run_context(store).name)
+  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  nodes = runs_lib.run_nodes(store, runs_lib.newest_run_context(store).name)
   return {(node.node_id, artifact.key): artifact for node in nodes for artifact in node.outputs}
 
 

@@ -16,7 +16,7 @@ OVERLAYS = ['cpu', 'gpu']
 # The kubectl client these tests render with is 1.32; KFP 2.4 and the Training Operator run there too.
 KUBERNETES_VERSION = '1.32.0'
 SERVING = 'visionflow-serving'
-# What each CustomObjectsApi call components/tfjob.py makes needs on its resource.
+# What each CustomObjectsApi call components/trainer/tfjob.py makes needs on its resource.
 VERBS = {'create_namespaced_custom_object': 'create', 'get_namespaced_custom_object': 'get',
          'list_namespaced_custom_object': 'list', 'delete_namespaced_custom_object': 'delete',
          'patch_namespaced_custom_object': 'patch', 'replace_namespaced_custom_object': 'update'}
@@ -50,8 +50,8 @@ def only_container(objects):
 
 
 def tfjob_needs():
-  """(group, plural, verbs) that components/tfjob.py uses, read from its source."""
-  tree = ast.parse((ROOT / 'components/tfjob.py').read_text())
+  """(group, plural, verbs) that components/trainer/tfjob.py uses, read from its source."""
+  tree = ast.parse((ROOT / 'components/trainer/tfjob.py').read_text())
   constants = next(node for node in tree.body if isinstance(node, ast.Assign)
                    and getattr(node.targets[0], 'elts', None) and node.targets[0].elts[0].id == 'GROUP')
   group, _, plural = ast.literal_eval(constants.value)

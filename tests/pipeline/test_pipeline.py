@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from pipeline import local_runner
+from pipeline.runners import local as local_runner
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels

@@ -33,9 +33,9 @@ def test_files_a_model_cannot_take_are_reported_and_the_rest_classified(tmp_path
   import tensorflow as tf
 
   from components.example_gen import image_csv
-  from tests.components.test_pusher import LABELS
-  from tests.components.test_pusher import _Classifier
-  from tests.components.test_pusher import _save
+  from tests.components.pusher.test_component import LABELS
+  from tests.components.pusher.test_component import _Classifier
+  from tests.components.pusher.test_component import _save
 
   predictor = predict.Predictor(_save(tmp_path, 'model', _Classifier(LABELS)),
                                 image_csv.ImageLimits(max_bytes=20_000))

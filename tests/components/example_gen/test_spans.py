@@ -10,7 +10,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.example_gen import executor
 from components.example_gen import image_csv
-from pipeline import metadata
+from pipeline.inspect import runs as runs_lib
 from tests.components.example_gen.test_executor import _copy_digits
 from tests.components.example_gen.test_executor import _run_example_gen as _run_example_gen_directly
 from tests.components.example_gen.test_executor import _split_of_paths
@@ -29,8 +29,8 @@ def _run_example_gen(csv_pattern, work_dir, num_spans=1, buckets=(8, 1, 1)):
   metadata_path = os.path.join(work_dir, 'metadata.sqlite')
   LocalDagRunner().run(tfx_pipeline.Pipeline(
       pipeline_name='spans', pipeline_root=os.path.join(work_dir, 'root'), components=[example_gen],
-      metadata_connection_config=metadata.sqlite_connection_config(metadata_path), enable_cache=False))
-  return max(metadata.open_store(metadata_path).get_artifacts_by_type('Examples'), key=lambda a: a.id)
+      metadata_connection_config=runs_lib.sqlite_connection_config(metadata_path), enable_cache=False))
+  return max(runs_lib.open_store(metadata_path).get_artifacts_by_type('Examples'), key=lambda a: a.id)
 
 
 def _span_folder(small_digits, root, name, lines):

@@ -1,0 +1,195 @@
+"""Evaluator that compares the candidate with the model in production, read from the serving directory.
+
+TFX's Evaluator takes its baseline from a Resolver node, which self-hosted Kubeflow Pipelines v2 does not
+run ("resolver executors not implemented"). The model in production is, by definition, the newest version
+under the serving directory that the Pusher writes; this executor reads it there, so the same DAG blesses
+the same way on LocalDagRunner and on Kubeflow, and a model pushed by another pipeline counts too.
+
+It runs TFMA as TFX's Evaluator does (same outputs: ModelEvaluation and ModelBlessing), then stores why a
+model was or was not blessed on the blessing artifact and writes the evaluation report (HTML and Markdown)
+into the evaluation artifact, under report/, named by its properties report_html and report_markdown. The
+same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders.
+"""
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import apache_beam as beam
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.components.evaluator import constants
+from tfx.components.util import tfxio_utils
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import component_spec
+from tfx.types import standard_artifacts
+from tfx.utils import io_utils
+from tfx.utils import json_utils
+from tfx.utils import path_utils
+
+from components.evaluator import eval_config
+from components.evaluator import evaluation_report
+from components.reports import kfp_artifacts
+from components.pusher import serving
+
+EXAMPLE_SPLITS = 'example_splits'
+SERVING_DIR = 'serving_dir'
+MODEL_NAME = 'model_name'
+CLASS_NAMES = 'class_names'
+SLICE_FEATURES = 'slice_features'
+FAIRNESS_THRESHOLDS = 'fairness_thresholds'
+MIN_ACCURACY = 'min_accuracy'
+MIN_SLICE_ACCURACY = 'min_slice_accuracy'
+MAX_ACCURACY_DROP = 'max_accuracy_drop'
+# The newest version in the serving directory as the runner saw it before the run. Unused by the executor,
+# which reads the serving directory itself: it is there so that TFX's cache key changes with production,
+# and a verdict against an older production model is not reused.
+PRODUCTION_MODEL = 'production_model'
+# Custom properties of the blessing artifact.
+BASELINE_VERSION_DIR = 'baseline_version_dir'
+BLESSING_REASONS = 'blessing_reasons'
+# The report, in the evaluation artifact: its folder, and the properties naming its files.
+REPORT_FOLDER = 'report'
+REPORT_HTML = 'report_html'
+REPORT_MARKDOWN = 'report_markdown'
+# The same report as artifacts the Kubeflow Pipelines UI renders.
+HTML_REPORT = 'html_report'
+MARKDOWN_REPORT = 'markdown_report'
+ACCURACY = 'accuracy'  # the candidate's overall accuracy, on the evaluation artifact for listings
+
+
+def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], splits: List[str]):
+  tfxio_factory = tfxio_utils.get_tfxio_factory_from_artifact(
+      examples=examples, telemetry_descriptors=['Evaluator'],
+      raw_record_column_name=tfma.constants.ARROW_INPUT_COLUMN)
+  batches = []
+  for split in splits:
+    for index, uri in enumerate(artifact_utils.get_split_uris(examples, split)):
+      batches.append(pipeline | f'Read[{split}][{index}]' >> tfxio_factory(
+          io_utils.all_files_pattern(uri)).BeamSource())
+  return batches | 'Flatten' >> beam.Flatten()
+
+
+def evaluate(eval_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
+             examples: List[types.Artifact], splits: List[str], output_uri: str,
+             beam_pipeline: beam.Pipeline) -> None:
+  """Runs TFMA on the candidate and, when there is one, the baseline; writes to output_uri."""
+  eval_config = tfma.utils.update_eval_config_with_defaults(
+      eval_config, has_baseline=baseline_dir is not None, rubber_stamp=baseline_dir is None)
+  tfma.utils.verify_eval_config(eval_config)
+  model_dirs = {spec.name: baseline_dir if spec.is_baseline else candidate_dir
+                for spec in eval_config.model_specs}
+  shared_models = [tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name,
+                                                  eval_config=eval_config)
+                   for name, path in model_dirs.items()]
+  with beam_pipeline as pipeline:
+    _ = (_read_examples(pipeline, examples, splits)
+         | 'ExtractEvaluateAndWriteResults' >> tfma.ExtractEvaluateAndWriteResults(
+             eval_shared_model=shared_models[0] if len(shared_models) == 1 else shared_models,
+             eval_config=eval_config, output_path=output_uri))
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Evaluates, blesses or not (with reasons), and writes the report."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    labels = json_utils.loads(exec_properties[CLASS_NAMES])
+    eval_config = eval_config.build_eval_config(
+        labels,
+        eval_config.BlessingPolicy(min_accuracy=float(exec_properties[MIN_ACCURACY]),
+                                  min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
+                                  max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP])),
+        extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
+        fairness_thresholds=json_utils.loads(exec_properties[FAIRNESS_THRESHOLDS]))
+    model = artifact_utils.get_single_instance(input_dict['model'])
+    evaluation_artifact = artifact_utils.get_single_instance(output_dict['evaluation'])
+    evaluation_uri = evaluation_artifact.uri
+    blessing = artifact_utils.get_single_instance(output_dict['blessing'])
+    baseline_dir = serving.newest_version_dir(
+        os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
+
+    candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
+    evaluate(eval_config, candidate_dir, baseline_dir, input_dict['examples'],
+             json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
+
+    values = evaluation_report.load_metric_values(evaluation_uri)
+    overall_accuracy = values.get(evaluation_report.MetricId(
+        evaluation_report.OVERALL, evaluation_report.CANDIDATE, eval_config.ACCURACY_METRIC))
+    if overall_accuracy is not None:
+      evaluation_artifact.set_float_custom_property(ACCURACY, overall_accuracy)
+    validation = tfma.load_validation_result(evaluation_uri)
+    reasons = evaluation_report.blessing_reasons(validation)
+    blessed = validation.validation_ok
+    io_utils.write_string_file(os.path.join(
+        blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
+    blessing.set_int_custom_property(
+        constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+        constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE)
+    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+    blessing.set_string_custom_property(BASELINE_VERSION_DIR, baseline_dir or '')
+    blessing.set_string_custom_property(BLESSING_REASONS, json_utils.dumps(reasons))
+
+    report = evaluation_report.write_report(
+        os.path.join(evaluation_uri, REPORT_FOLDER), evaluation_uri, values, labels,
+        blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
+    evaluation_artifact.set_string_custom_property(REPORT_HTML, report.html_path)
+    evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, report.markdown_path)
+    artifact_utils.get_single_instance(output_dict[HTML_REPORT]).value = report.html
+    artifact_utils.get_single_instance(output_dict[MARKDOWN_REPORT]).value = report.markdown
+
+
+class ProductionEvaluatorSpec(component_spec.ComponentSpec):
+  # Plain values rather than a TFMA EvalConfig, so that each can be a Kubeflow runtime parameter.
+  PARAMETERS = {
+      EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
+      SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+      SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
+      FAIRNESS_THRESHOLDS: component_spec.ExecutionParameter(type=str),
+      MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
+      MIN_SLICE_ACCURACY: component_spec.ExecutionParameter(type=float),
+      MAX_ACCURACY_DROP: component_spec.ExecutionParameter(type=float),
+      PRODUCTION_MODEL: component_spec.ExecutionParameter(type=str, optional=True),
+  }
+  INPUTS = {
+      'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
+      'model': component_spec.ChannelParameter(type=standard_artifacts.Model),
+  }
+  OUTPUTS = {
+      'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
+      'blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+      HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
+      MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
+  }
+
+
+class ProductionEvaluator(base_beam_component.BaseBeamComponent):
+  """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir.
+
+  `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/evaluator/eval_config.py for
+  what is measured. `production_model` (see PRODUCTION_MODEL) is what the local runner finds in production.
+  """
+  SPEC_CLASS = ProductionEvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples, model, serving_dir, model_name: str, class_names: Sequence[str],
+               example_splits: Sequence[str], min_accuracy, min_slice_accuracy, max_accuracy_drop,
+               slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,),
+               production_model: str = ''):
+    super().__init__(spec=ProductionEvaluatorSpec(
+        examples=examples, model=model, serving_dir=serving_dir, model_name=model_name,
+        example_splits=json_utils.dumps(list(example_splits)),
+        class_names=json_utils.dumps(list(class_names)),
+        slice_features=json_utils.dumps(list(slice_features)),
+        fairness_thresholds=json_utils.dumps([float(threshold) for threshold in fairness_thresholds]),
+        min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
+        max_accuracy_drop=max_accuracy_drop, production_model=production_model,
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+        html_report=types.Channel(type=kfp_artifacts.HtmlReport),
+        markdown_report=types.Channel(type=kfp_artifacts.MarkdownReport)))

@@ -1,0 +1,296 @@
+"""The evaluation report people read: TFMA's output and the blessing decision as HTML and Markdown.
+
+Self-contained (see report_format; the confusion matrix as an SVG file beside the reports and inline in the
+HTML), so it renders offline without a notebook.
+"""
+import dataclasses
+import html
+import math
+import os
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+
+from components.evaluator import eval_config
+from components import features
+from components.reports import report_format
+
+HTML_FILE = 'report.html'
+MARKDOWN_FILE = 'report.md'
+CONFUSION_MATRIX_SVG = 'confusion_matrix.svg'
+OVERALL = 'overall'
+CANDIDATE = tfma.CANDIDATE_KEY
+BASELINE = tfma.BASELINE_KEY
+
+# (metric name, column title) of the per-slice and comparison tables; averages are macro unless stated.
+_SLICE_COLUMNS = (
+    (eval_config.EXAMPLE_COUNT_METRIC, 'examples'),
+    (eval_config.ACCURACY_METRIC, 'accuracy'),
+    ('precision', 'precision'),
+    ('recall', 'recall'),
+    ('f1_score', 'F1'),
+    ('auc', 'AUC-ROC'),
+    ('auc_precision_recall', 'AUC-PR'),
+)
+_CLASS_COLUMNS = (('precision', 'precision'), ('recall', 'recall'), ('f1_score', 'F1'), ('auc', 'AUC-ROC'),
+                  ('auc_precision_recall', 'AUC-PR'), ('calibration', 'calibration'))
+_FAIRNESS_RATES = (('false_positive_rate', 'false positive rate'), ('false_negative_rate', 'false negative rate'))
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricId:
+  """One value in TFMA's output: a metric on a slice for a model, per class or averaged over classes."""
+  slice: str
+  model: str
+  name: str
+  class_id: Optional[int] = None
+  average: Optional[str] = None  # 'macro', 'micro', or None
+  is_diff: bool = False
+
+
+def slice_name(slice_key) -> str:
+  """'overall', or 'feature=value[, feature=value]' for a TFMA SliceKey proto."""
+  parts = []
+  for single in slice_key.single_slice_keys:
+    kind = single.WhichOneof('kind')
+    value = getattr(single, kind) if kind else ''
+    parts.append(f'{single.column}={value.decode() if isinstance(value, bytes) else value}')
+  return ', '.join(parts) or OVERALL
+
+
+def _metric_id(slice_label: str, key) -> MetricId:
+  average = None
+  if key.HasField('aggregation_type'):
+    average = 'micro' if key.aggregation_type.micro_average else 'macro'
+  class_id = key.sub_key.class_id.value if key.sub_key.HasField('class_id') else None
+  return MetricId(slice_label, key.model_name or CANDIDATE, key.name, class_id, average, key.is_diff)
+
+
+def load_metric_values(evaluation_uri: str) -> Dict[MetricId, float]:
+  """Every scalar metric TFMA wrote, keyed for lookup; NaN where TFMA could not compute one."""
+  values = {}
+  for metrics in tfma.load_metrics(evaluation_uri):
+    label = slice_name(metrics.slice_key)
+    for entry in metrics.metric_keys_and_values:
+      if entry.value.HasField('double_value'):
+        values[_metric_id(label, entry.key)] = entry.value.double_value.value
+  return values
+
+
+def load_overall_plots(evaluation_uri: str) -> Dict[str, Any]:
+  """The candidate's plots on the overall slice, by PlotData field name; read once for the whole report."""
+  found = {}
+  for plots in tfma.load_plots(evaluation_uri):
+    if slice_name(plots.slice_key) != OVERALL:
+      continue
+    for entry in plots.plot_keys_and_values:
+      if (entry.key.model_name or CANDIDATE) == CANDIDATE:
+        for field, value in entry.value.ListFields():
+          found.setdefault(field.name, value)
+  return found
+
+
+def confusion_counts(plots: Dict[str, Any], num_classes: int) -> List[List[float]]:
+  """counts[true class][predicted class] on the overall slice, predictions being the top class."""
+  plot = plots.get('multi_class_confusion_matrix_at_thresholds')
+  counts = [[0.0] * num_classes for _ in range(num_classes)]
+  if plot is None:
+    return counts
+  matrix = min(plot.matrices, key=lambda candidate: candidate.threshold)
+  for entry in matrix.entries:
+    if 0 <= entry.actual_class_id < num_classes and 0 <= entry.predicted_class_id < num_classes:
+      counts[entry.actual_class_id][entry.predicted_class_id] += entry.num_weighted_examples
+  return counts
+
+
+def calibration_buckets(plots: Dict[str, Any]) -> List[Tuple[float, float, float, float, float]]:
+  """(low, high, examples, mean predicted, observed rate) per non-empty bucket of the micro-averaged plot."""
+  plot = plots.get('calibration_histogram_buckets')
+  rows = []
+  for bucket in plot.buckets if plot is not None else ():
+    count = bucket.num_weighted_examples.value
+    if count > 0 and not math.isinf(bucket.upper_threshold_exclusive):
+      rows.append((bucket.lower_threshold_inclusive, bucket.upper_threshold_exclusive, count,
+                   bucket.total_weighted_refined_prediction.value / count,
+                   bucket.total_weighted_label.value / count))
+  return rows
+
+
+def blessing_reasons(validation) -> List[str]:
+  """One sentence per failed threshold of a TFMA ValidationResult: metric, slice, value, bound, margin."""
+  reasons = []
+  for per_slice in validation.metric_validations_per_slice:
+    where = slice_name(per_slice.slice_key)
+    for failure in per_slice.failures:
+      name = failure.metric_key.name
+      value = failure.metric_value.double_value.value
+      if failure.metric_key.is_diff:
+        bound = failure.metric_threshold.change_threshold.absolute.value
+        reasons.append(f'{name} on slice {where} changed by {value:+.4f} against the model in production; '
+                       f'it may drop by at most {max(0.0, -bound):.4f}')
+      else:
+        bound = failure.metric_threshold.value_threshold.lower_bound.value
+        reasons.append(f'{name} on slice {where} is {value:.4f}, below the minimum {bound:.4f} by '
+                       f'{bound - value:.4f}')
+  for missing in validation.missing_slices:
+    described = ', '.join([f'{key}={value}' for key, value in missing.feature_values.items()]
+                          + list(missing.feature_keys)) or OVERALL
+    reasons.append(f'no examples for slice {described}, so its thresholds could not be checked')
+  return reasons
+
+
+def _cell(name: str, value: Optional[float]) -> str:
+  return report_format.count(value) if name == eval_config.EXAMPLE_COUNT_METRIC else report_format.number(value)
+
+
+def _slices(values: Dict[MetricId, float]) -> List[str]:
+  names = {metric.slice for metric in values}
+  return [OVERALL] + sorted(names - {OVERALL})
+
+
+def _slice_value(values, slice_label, name, model=CANDIDATE):
+  for average in (None, 'macro'):
+    value = values.get(MetricId(slice_label, model, name, average=average))
+    if value is not None:
+      return value
+  return None
+
+
+def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
+                 has_baseline: bool) -> List[report_format.Table]:
+  tables = []
+  if has_baseline:
+    rows = []
+    for name, title in _SLICE_COLUMNS:
+      candidate = _slice_value(values, OVERALL, name)
+      baseline = _slice_value(values, OVERALL, name, BASELINE)
+      change = None if candidate is None or baseline is None else candidate - baseline
+      rows.append([title, _cell(name, candidate), _cell(name, baseline),
+                   'n/a' if change is None or math.isnan(change) else f'{change:+.4f}'])
+    tables.append(report_format.Table('Candidate against the model in production (overall slice)',
+                                      ['metric', 'candidate', 'in production', 'change'], rows))
+  tables.append(report_format.Table(
+      'Metrics per slice', ['slice'] + [title for _, title in _SLICE_COLUMNS],
+      [[label] + [_cell(name, _slice_value(values, label, name)) for name, _ in _SLICE_COLUMNS]
+       for label in _slices(values)],
+      note='Precision, recall, F1 and AUCs are macro averages over classes (one-vs-rest); micro averages '
+           'are in the overall row of the next table.'))
+  class_rows = [[f'{class_id}: {label}']
+                + [report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, class_id)))
+                   for name, _ in _CLASS_COLUMNS]
+                for class_id, label in enumerate(labels)]
+  for average in ('macro', 'micro'):
+    class_rows.append([f'{average} average'] + [
+        report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, average=average)))
+        for name, _ in _CLASS_COLUMNS])
+  tables.append(report_format.Table(
+      'Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS], class_rows,
+      note='Calibration is mean predicted probability / observed frequency (1 is calibrated).'))
+  fairness_rows = {}
+  for metric, value in values.items():
+    if (metric.model != CANDIDATE or not metric.name.startswith(eval_config.FAIRNESS_METRIC + '/')
+        or metric.slice.startswith(f'{features.LABEL}=')):
+      continue
+    rate, threshold = metric.name.split('/', 1)[1].split('@')
+    if rate in dict(_FAIRNESS_RATES):
+      key = (metric.slice, metric.class_id, threshold)
+      fairness_rows.setdefault(key, {})[rate] = value
+  order = {name: index for index, name in enumerate(_slices(values))}
+  tables.append(report_format.Table(
+      'Fairness Indicators', ['slice', 'class', 'threshold'] + [title for _, title in _FAIRNESS_RATES],
+      [[slice_label, labels[class_id] if class_id is not None else 'all', threshold]
+       + [report_format.number(rates.get(rate)) for rate, _ in _FAIRNESS_RATES]
+       for (slice_label, class_id, threshold), rates in sorted(
+           fairness_rows.items(), key=lambda item: (order[item[0][0]], item[0][1] or 0, item[0][2]))],
+      note='Per class, one-vs-rest: a prediction counts as the class when its probability is at or above '
+           'the threshold. Slices by true class are left out: within one, only one class has positives.'))
+  return tables
+
+
+def confusion_matrix_svg(counts: List[List[float]], labels: Sequence[str]) -> str:
+  """The confusion matrix as a heat map: rows are true classes, columns predicted, counts in the cells."""
+  cell, margin = 44, 110
+  size = margin + cell * len(labels)
+  largest = max([max(row) for row in counts] + [1.0])
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 10}" height="{size + 10}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{margin}" y="14">predicted class</text>',
+           f'<text x="12" y="{margin}" transform="rotate(-90 12 {margin})" text-anchor="end">true class</text>']
+  for index, label in enumerate(labels):
+    name = html.escape(label[:12])
+    parts.append(f'<text x="{margin + cell * index + cell / 2}" y="{margin - 8}" text-anchor="middle" '
+                 f'transform="rotate(-45 {margin + cell * index + cell / 2} {margin - 8})">{name}</text>')
+    parts.append(f'<text x="{margin - 8}" y="{margin + cell * index + cell / 2 + 4}" '
+                 f'text-anchor="end">{name}</text>')
+  for true_index, row in enumerate(counts):
+    for predicted_index, count in enumerate(row):
+      shade = count / largest
+      red, green, blue = (int(255 - shade * 200), int(255 - shade * 140), 255) \
+          if true_index == predicted_index else (255, int(255 - shade * 200), int(255 - shade * 200))
+      x, y = margin + cell * predicted_index, margin + cell * true_index
+      parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="rgb({red},{green},{blue})" '
+                   f'stroke="#ccc"/>')
+      parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle">{count:.0f}</text>')
+  parts.append('</svg>')
+  return '\n'.join(parts)
+
+
+def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> List[str]:
+  lines = [f'Blessed: {"yes, the model may be pushed" if blessed else "no, the model is not pushed"}.']
+  lines.append(f'Compared with the model in production: {baseline_dir}.' if baseline_dir else
+               'No model in production yet: only the value thresholds applied.')
+  lines += [f'Reason: {reason}.' for reason in reasons]
+  return lines
+
+
+@dataclasses.dataclass
+class WrittenReport:
+  """The report's files, and its texts for the system.HTML and system.Markdown artifacts.
+
+  The Markdown file links confusion_matrix.svg beside it; the Markdown artifact, a single file, has the SVG
+  inline instead.
+  """
+  html_path: str
+  markdown_path: str
+  html: str
+  markdown: str
+
+
+def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
+                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> WrittenReport:
+  """Writes report.html, report.md and confusion_matrix.svg into report_dir.
+
+  `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
+  """
+  tables = build_tables(values, labels, baseline_dir is not None)
+  plots = load_overall_plots(evaluation_uri)
+  svg = confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
+  calibration = report_format.Table(
+      'Calibration (all classes, one-vs-rest, micro-averaged)',
+      ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
+      [[f'{low:.1f} to {high:.1f}', report_format.count(examples), report_format.number(predicted),
+        report_format.number(observed)]
+       for low, high, examples, predicted, observed in calibration_buckets(plots)])
+  decision = _decision_lines(blessed, reasons, baseline_dir)
+
+  def markdown(confusion_matrix: str) -> str:
+    lines = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
+    lines += [report_format.markdown_table(table) for table in tables]
+    lines += ['## Confusion matrix (overall slice)', '', confusion_matrix, '']
+    lines.append(report_format.markdown_table(calibration))
+    return '\n'.join(lines)
+
+  status = 'blessed' if blessed else 'refused'
+  page = report_format.html_page('Evaluation report', [
+      f'<ul class="{status}" id="decision">' + ''.join(f'<li>{html.escape(line)}</li>' for line in decision)
+      + '</ul>', *[report_format.html_table(table) for table in tables],
+      '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration)])
+
+  tf.io.gfile.makedirs(report_dir)
+  paths = {name: os.path.join(report_dir, name) for name in (HTML_FILE, MARKDOWN_FILE, CONFUSION_MATRIX_SVG)}
+  for name, text in ((HTML_FILE, page), (MARKDOWN_FILE, markdown(f'![confusion matrix]({CONFUSION_MATRIX_SVG})')),
+                     (CONFUSION_MATRIX_SVG, svg)):
+    with tf.io.gfile.GFile(paths[name], 'w') as handle:
+      handle.write(text)
+  return WrittenReport(paths[HTML_FILE], paths[MARKDOWN_FILE], page, markdown(svg))

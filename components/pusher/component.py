@@ -1,0 +1,184 @@
+"""Pusher to a TF Serving directory: checks the SavedModel answers a real image, then pushes it atomically.
+
+TFX's own Pusher copies straight into the version folder, so a server polling the directory can load a
+half-copied model, and it pushes whatever it is given. This one keeps TFX's PushedModel artifact and its
+properties (pushed, pushed_destination, pushed_version), and adds the check, the staging, and models.config.
+"""
+import os
+from typing import Any, Dict, List, Optional, Sequence
+
+import numpy as np
+import tensorflow as tf
+from absl import logging
+from tfx import types
+from tfx.components.pusher import executor as tfx_pusher_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import component_spec
+from tfx.types import standard_artifacts
+from tfx.utils import json_utils
+
+from components import features
+from components.pusher import serving
+from components.evaluator.component import BASELINE_VERSION_DIR
+
+SERVING_DIR = 'serving_dir'
+MODEL_NAME = 'model_name'
+SERVING_BASE_PATH = 'serving_base_path'
+CLASS_NAMES = 'class_names'
+CHECK_SPLIT = 'test'
+# Custom properties of the PushedModel artifact: why a blessed model was not pushed, and whether the
+# version it names was already there (the same bytes, pushed before: not copied again).
+NOT_PUSHED_REASON = 'not_pushed_reason'
+ALREADY_SERVED = 'already_served'
+
+
+class ModelCheckError(RuntimeError):
+  """The model is not what serving clients expect; it is not pushed."""
+
+
+def _signature_error(signature, labels: Sequence[str]) -> List[str]:
+  """What differs from the serving contract: one string image input, probabilities/class outputs."""
+  problems = []
+  inputs = signature.structured_input_signature[1]
+  if set(inputs) != {features.SERVING_INPUT} or inputs[features.SERVING_INPUT].dtype != tf.string:
+    problems.append(f'serving_default inputs are {inputs}, expected one string tensor '
+                    f'{features.SERVING_INPUT!r}')
+  outputs = signature.structured_outputs
+  expected = {features.PROBABILITIES: tf.float32, features.CLASS_INDEX: tf.int64,
+              features.CLASS_NAME: tf.string}
+  for name, dtype in expected.items():
+    if name not in outputs or outputs[name].dtype != dtype:
+      problems.append(f'serving_default output {name!r} missing or not {dtype.name}')
+  probabilities = outputs.get(features.PROBABILITIES)
+  if probabilities is not None and probabilities.shape[-1] != len(labels):
+    problems.append(f'{features.PROBABILITIES} has {probabilities.shape[-1]} classes, the labels file '
+                    f'{len(labels)}')
+  return problems
+
+
+def check_saved_model(saved_model_dir: str, image_bytes: bytes, labels: Sequence[str]) -> None:
+  """Loads the SavedModel in this process and asks serving_default about a real image.
+
+  Raises ModelCheckError naming every problem: a missing signature, outputs of the wrong type or size,
+  probabilities that are not a distribution, or a class name outside the labels file.
+  """
+  try:
+    loaded = tf.saved_model.load(saved_model_dir)
+  except Exception as error:  # any load failure means the server would fail too
+    raise ModelCheckError(f'{saved_model_dir} does not load as a SavedModel: {error}') from error
+  if 'serving_default' not in loaded.signatures:
+    raise ModelCheckError(f'{saved_model_dir} has no serving_default signature '
+                          f'(has {sorted(loaded.signatures)})')
+  signature = loaded.signatures['serving_default']
+  problems = _signature_error(signature, labels)
+  if not problems:
+    answer = signature(**{features.SERVING_INPUT: tf.constant([image_bytes])})
+    probabilities = answer[features.PROBABILITIES].numpy()
+    class_name = answer[features.CLASS_NAME].numpy()[0].decode()
+    if probabilities.shape != (1, len(labels)) or not np.all(np.isfinite(probabilities)):
+      problems.append(f'probabilities of shape {probabilities.shape} with non-finite values')
+    elif probabilities.min() < 0 or abs(probabilities.sum() - 1.0) > 1e-3:
+      problems.append(f'probabilities are not a distribution (min {probabilities.min()}, sum '
+                      f'{probabilities.sum()})')
+    if class_name not in labels:
+      problems.append(f'class name {class_name!r} is not in the labels file')
+  if problems:
+    raise ModelCheckError(f'{saved_model_dir} fails the serving check: ' + '; '.join(problems))
+
+
+def first_image(examples: types.Artifact, split: str = CHECK_SPLIT) -> bytes:
+  """The encoded image of the first example in a split: a real input the pipeline has already accepted."""
+  pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
+  files = sorted(tf.io.gfile.glob(pattern))
+  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(1):
+    return tf.train.Example.FromString(record.numpy()).features.feature[features.IMAGE].bytes_list.value[0]
+  raise ModelCheckError(f'no example in {pattern} to check the model with')
+
+
+def _same_dir(first: Optional[str], second: Optional[str]) -> bool:
+  return (first or '').rstrip('/') == (second or '').rstrip('/')
+
+
+class Executor(tfx_pusher_executor.Executor):
+  """Checks, then pushes a blessed model; an unblessed one is recorded as not pushed.
+
+  A blessing holds only against the model in production it was computed against: a cached Evaluator
+  (its inputs unchanged) keeps its old verdict although production has moved on since. So the Pusher
+  reads the newest version again and pushes only if it is the one the blessing names. A model whose
+  bytes are already the newest version (a push whose run was killed before it was recorded) is
+  recorded as pushed under that version and not copied again.
+  """
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    pushed_model = artifact_utils.get_single_instance(output_dict['pushed_model'])
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(pushed_model)
+      return
+    saved_model_dir = self.GetModelPath(input_dict)
+    serving_dir = exec_properties[SERVING_DIR]
+    model_dir = os.path.join(serving_dir, exec_properties[MODEL_NAME])
+    production = serving.newest_version_dir(model_dir)
+    copy = serving.version_with_content(saved_model_dir, model_dir)
+    if copy is not None and copy == production:
+      logging.info('Pusher: %s is already the newest version %s: not copied again', saved_model_dir, production)
+      pushed_model.set_int_custom_property(ALREADY_SERVED, 1)
+      self._MarkPushed(pushed_model, pushed_destination=production, pushed_version=os.path.basename(production))
+      return
+    blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
+    compared_with = blessing.get_string_custom_property(BASELINE_VERSION_DIR) or None
+    reason = None
+    if not _same_dir(compared_with, production):
+      reason = (f'the blessing was computed against {compared_with or "no model in production"}, but '
+                f'{production or "no model"} is in production now; run again to evaluate against it')
+    elif copy:
+      reason = (f'the model is version {copy} already, older than {production} which TF Serving '
+                f'serves; to roll back, remove the newer versions')
+    if reason:
+      logging.warning('Pusher: not pushed: %s', reason)
+      pushed_model.set_string_custom_property(NOT_PUSHED_REASON, reason)
+      self._MarkNotPushed(pushed_model)
+      return
+    labels = json_utils.loads(exec_properties[CLASS_NAMES])
+    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    check_saved_model(saved_model_dir, first_image(examples), labels)
+
+    version_dir = serving.push_version(saved_model_dir, model_dir)
+    serving.write_models_config(serving_dir, exec_properties.get(SERVING_BASE_PATH) or None)
+    self._MarkPushed(pushed_model, pushed_destination=version_dir,
+                     pushed_version=os.path.basename(version_dir))
+
+
+class ServingPusherSpec(component_spec.ComponentSpec):
+  PARAMETERS = {
+      SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      SERVING_BASE_PATH: component_spec.ExecutionParameter(type=str, optional=True),
+      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+  }
+  INPUTS = {
+      'model': component_spec.ChannelParameter(type=standard_artifacts.Model),
+      'model_blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
+      'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
+  }
+  OUTPUTS = {'pushed_model': component_spec.ChannelParameter(type=standard_artifacts.PushedModel)}
+
+
+class ServingPusher(base_component.BaseComponent):
+  """Pushes a blessed model to `<serving_dir>/<model_name>/<version>/` and updates models.config.
+
+  `examples` (ExampleGen's output) supplies the real image the model must answer before it is pushed.
+  """
+  SPEC_CLASS = ServingPusherSpec
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, model, model_blessing, examples, serving_dir: str, model_name: str,
+               class_names: Sequence[str], serving_base_path: str = ''):
+    super().__init__(spec=ServingPusherSpec(
+        model=model, model_blessing=model_blessing, examples=examples,
+        serving_dir=serving_dir, model_name=model_name, serving_base_path=serving_base_path,
+        class_names=json_utils.dumps(list(class_names)),
+        pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -1,0 +1,135 @@
+"""The TF Serving directory: `<serving_dir>/<model_name>/<version>/` SavedModels and a `models.config`.
+
+Pusher writes it; the Evaluator reads its newest version as the model in production (the baseline), so the
+baseline is whatever a server watching this directory serves, on every orchestrator. Paths go through
+tf.io.gfile, so local paths and any file system TensorFlow writes (gs://, s3://, hdfs://) work alike.
+"""
+import hashlib
+import os
+import time
+import uuid
+from typing import List, Optional
+
+import tensorflow as tf
+
+from components.reports import artifact_contents
+from components import disk_space
+
+MODELS_CONFIG = 'models.config'
+# Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
+_STAGING_PREFIX = '.incoming-'
+_SAVED_MODEL_FILE = artifact_contents.SAVED_MODEL_FILE
+
+
+def versions(model_dir: str) -> List[int]:
+  """The numeric version folders under `<serving_dir>/<model_name>/`, ascending; [] when none."""
+  return artifact_contents.serving_versions(model_dir)
+
+
+def newest_version_dir(model_dir: str) -> Optional[str]:
+  """The highest complete version folder, which is what TF Serving's default version policy serves."""
+  found = versions(model_dir)
+  return os.path.join(model_dir, str(found[-1])) if found else None
+
+
+def content_digest(directory: str) -> str:
+  """SHA-256 over every file's relative path and bytes: equal for a SavedModel and its pushed copy."""
+  digest = hashlib.sha256()
+  for folder, _, names in sorted(tf.io.gfile.walk(directory)):
+    for name in sorted(names):
+      path = os.path.join(folder, name)
+      digest.update(os.path.relpath(path, directory).encode('utf-8') + b'\0')
+      with tf.io.gfile.GFile(path, 'rb') as handle:
+        for block in iter(lambda: handle.read(1 << 20), b''):
+          digest.update(block)
+      digest.update(b'\0')
+  return digest.hexdigest()
+
+
+def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
+  """The newest version folder under model_dir holding exactly these bytes, or None.
+
+  Sizes are compared first; the SavedModel's digest is computed once, and only if some version matches it.
+  """
+  size, digest = disk_space.tree_bytes(saved_model_dir), None
+  for version in reversed(versions(model_dir)):
+    candidate = os.path.join(model_dir, str(version))
+    if disk_space.tree_bytes(candidate) != size:
+      continue
+    digest = digest or content_digest(saved_model_dir)
+    if content_digest(candidate) == digest:
+      return candidate
+  return None
+
+
+def _copy_tree(source: str, destination: str) -> None:
+  """Copies every file, saved_model.pb last: its presence marks a SavedModel complete to its readers."""
+  saved_model_file = None
+  for folder, _, names in tf.io.gfile.walk(source):
+    relative = os.path.relpath(folder, source)
+    target_folder = os.path.normpath(os.path.join(destination, relative))
+    tf.io.gfile.makedirs(target_folder)
+    for name in names:
+      if relative == '.' and name == _SAVED_MODEL_FILE:
+        saved_model_file = os.path.join(folder, name)
+        continue
+      tf.io.gfile.copy(os.path.join(folder, name), os.path.join(target_folder, name), overwrite=True)
+  if saved_model_file is None:
+    raise FileNotFoundError(f'{source} holds no {_SAVED_MODEL_FILE}: not a SavedModel')
+  tf.io.gfile.copy(saved_model_file, os.path.join(destination, _SAVED_MODEL_FILE), overwrite=True)
+
+
+def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = None) -> str:
+  """Copies a SavedModel to `<model_dir>/<version>/` so that no server ever sees it half written.
+
+  The copy goes to a hidden staging folder beside the versions and is renamed into place when complete:
+  atomic on local and POSIX file systems. Object stores (gs://) have no atomic rename; there the rename
+  copies object by object, and saved_model.pb, the file servers wait for, is written last.
+  The version is the Unix time in seconds (TFX's convention), bumped past any existing version.
+  """
+  existing = versions(model_dir)
+  version = version or int(time.time())
+  if existing and version <= existing[-1]:
+    version = existing[-1] + 1
+  tf.io.gfile.makedirs(model_dir)
+  staging = os.path.join(model_dir, f'{_STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
+  final = os.path.join(model_dir, str(version))
+  try:
+    with disk_space.reporting_disk_full(model_dir, disk_space.tree_bytes(saved_model_dir), 'the model'):
+      _copy_tree(saved_model_dir, staging)
+    tf.io.gfile.rename(staging, final)
+  finally:
+    if tf.io.gfile.exists(staging):
+      tf.io.gfile.rmtree(staging)
+  return final
+
+
+def models_config_text(serving_dir: str, base_path: Optional[str] = None) -> str:
+  """TF Serving's --model_config_file: one entry per model folder holding at least one version.
+
+  `base_path` is the serving directory as the server sees it (e.g. `/models` where a Kubernetes volume is
+  mounted); by default the directory itself.
+  """
+  base_path = (base_path or serving_dir).rstrip('/')
+  names = sorted(name.rstrip('/') for name in tf.io.gfile.listdir(serving_dir)
+                 if versions(os.path.join(serving_dir, name.rstrip('/'))))
+  entries = ''.join(
+      f'  config {{\n    name: "{name}"\n    base_path: "{base_path}/{name}"\n'
+      f'    model_platform: "tensorflow"\n  }}\n' for name in names)
+  return f'model_config_list {{\n{entries}}}\n'
+
+
+def write_models_config(serving_dir: str, base_path: Optional[str] = None) -> str:
+  """Rewrites `<serving_dir>/models.config` atomically (servers re-read it with --model_config_file_poll)."""
+  path = os.path.join(serving_dir, MODELS_CONFIG)
+  staging = os.path.join(serving_dir, f'{_STAGING_PREFIX}{MODELS_CONFIG}-{uuid.uuid4().hex[:8]}')
+  text = models_config_text(serving_dir, base_path)
+  try:
+    with disk_space.reporting_disk_full(serving_dir, len(text), MODELS_CONFIG):
+      with tf.io.gfile.GFile(staging, 'w') as handle:
+        handle.write(text)
+    tf.io.gfile.rename(staging, path, overwrite=True)
+  finally:
+    if tf.io.gfile.exists(staging):
+      tf.io.gfile.remove(staging)
+  return path

@@ -1,0 +1,125 @@
+"""The Keras image classifier: a selectable backbone, augmentation layers, a dense head, and its
+hyperparameter space.
+
+Backbones take float pixels in [0, 1] (Transform's output) and scale them as each network expects.
+"""
+from typing import Optional
+
+import keras_tuner
+import tensorflow as tf
+
+from components import features
+
+BACKBONES = ('small_cnn', 'mobilenet_v2', 'efficientnet_b0', 'efficientnet_lite0')
+
+
+class WeightsUnavailableError(RuntimeError):
+  """Pretrained weights could not be loaded; the message says how to provide them."""
+
+
+def hyperparameter_space(backbone: str = 'small_cnn') -> keras_tuner.HyperParameters:
+  """The space the Tuner searches; each first/default value is what a run without tuning uses."""
+  hp = keras_tuner.HyperParameters()
+  # Adam below 1e-3 needs many more epochs than a tuning trial has, so such trials would win or lose on
+  # noise: seen with 1e-4 chosen from two 4-epoch trials and a model at 0.66 accuracy after 12 epochs.
+  hp.Float('learning_rate', 1e-3, 1e-2, sampling='log', default=3e-3)
+  hp.Float('l2', 1e-6, 1e-3, sampling='log', default=1e-5)
+  hp.Choice('dense_units', [128, 64, 256], default=128)
+  hp.Float('dropout', 0.0, 0.5, step=0.1, default=0.3)
+  if backbone == 'small_cnn':
+    hp.Choice('filters', [32, 16], default=32)
+  else:
+    hp.Boolean('fine_tune', default=False)
+  return hp
+
+
+def build_backbone(name: str, image_size: int, weights: Optional[str],
+                   hp: keras_tuner.HyperParameters) -> tf.keras.Model:
+  """Pixels [0, 1] -> a feature vector. `weights`: 'imagenet', None, or a local weights file."""
+  pixels = tf.keras.Input(shape=(image_size, image_size, 3))
+  if name == 'small_cnn':
+    if weights:
+      raise ValueError('the small_cnn backbone trains from scratch: use --weights none')
+    x = pixels
+    for multiplier in (1, 2, 4):
+      x = tf.keras.layers.Conv2D(hp.get('filters') * multiplier, 3, padding='same', activation='relu')(x)
+      x = tf.keras.layers.MaxPooling2D()(x)
+    return tf.keras.Model(pixels, tf.keras.layers.GlobalAveragePooling2D()(x), name='small_cnn')
+  if name == 'efficientnet_lite0':
+    from components.trainer.backbones import efficientnet_lite0
+    network = efficientnet_lite0.build_efficientnet_lite0(
+        input_shape=(image_size, image_size, 3), include_top=False, weights=weights, pooling='avg')
+    return tf.keras.Model(pixels, network(pixels), name='efficientnet_lite0')
+  applications = {
+      'mobilenet_v2': (tf.keras.applications.MobileNetV2, lambda x: x * 2.0 - 1.0),
+      'efficientnet_b0': (tf.keras.applications.EfficientNetB0, lambda x: x * 255.0),
+  }
+  if name not in applications:
+    raise ValueError(f'unknown backbone {name!r}; choose one of {BACKBONES}')
+  application, scale = applications[name]
+  try:
+    network = application(include_top=False, weights=weights, input_shape=(image_size, image_size, 3),
+                          pooling='avg')
+  except Exception as error:  # Keras raises plain Exception for a failed download
+    if weights == 'imagenet':
+      raise WeightsUnavailableError(
+          f'could not fetch the ImageNet weights of {name} ({error}). On a machine with internet, run '
+          f'`python -c "import tensorflow as tf; tf.keras.applications.{application.__name__}(include_top=False, '
+          f'pooling=\'avg\')"` and pass the file it saves under ~/.keras/models/ with --weights PATH '
+          f'(or use --backbone efficientnet_lite0, whose weights ship with a Python package).') from error
+    raise
+  return tf.keras.Model(pixels, network(scale(pixels)), name=name)
+
+
+def augmentation(crop: bool, flip: bool, colour: bool) -> tf.keras.Sequential:
+  """Random crop, horizontal flip, contrast and brightness, on batches, active only in training."""
+  layers = []
+  if crop:  # a random crop of 80-100% of the image, resized back; RandomCrop would resize at inference
+    layers.append(tf.keras.layers.RandomZoom((-0.2, 0.0)))
+  if flip:
+    layers.append(tf.keras.layers.RandomFlip('horizontal'))
+  if colour:
+    layers += [tf.keras.layers.RandomContrast(0.2), tf.keras.layers.RandomBrightness(0.2, value_range=(0, 1))]
+  return tf.keras.Sequential(layers, name='augmentation')
+
+
+def build_model(hp: keras_tuner.HyperParameters, config: dict) -> tf.keras.Model:
+  """The classifier for Transform's `pixels`. `config` is the Trainer's custom_config.
+
+  A pretrained backbone starts frozen (transfer learning); `fine_tune_model` unfreezes its top layers.
+  """
+  image_size, backbone_name = config['image_size'], config['backbone']
+  pixels = tf.keras.Input(shape=(image_size, image_size, 3), name=features.PIXELS)
+  x = augmentation(config['augment_crop'], config['augment_flip'], config['augment_colour'])(pixels)
+  backbone = build_backbone(backbone_name, image_size, config['weights'], hp)
+  backbone.trainable = not config['weights']
+  x = backbone(x, training=False) if config['weights'] else backbone(x)
+  x = tf.keras.layers.Dropout(hp.get('dropout'))(x)
+  regularizer = tf.keras.regularizers.l2(hp.get('l2'))
+  x = tf.keras.layers.Dense(hp.get('dense_units'), activation='relu', kernel_regularizer=regularizer)(x)
+  probabilities = tf.keras.layers.Dense(len(config['labels']), activation='softmax',
+                                        kernel_regularizer=regularizer, name=features.PROBABILITIES)(x)
+  model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=probabilities)
+  compile_model(model, hp.get('learning_rate'), config.get('steps_per_execution', 1))
+  return model
+
+
+def fine_tune_model(model: tf.keras.Model, layers: int, learning_rate: float,
+                    steps_per_execution: int = 1) -> None:
+  """Unfreezes the backbone's top `layers` layers (BatchNorm stays frozen) and recompiles."""
+  backbone = next(layer for layer in model.layers if layer.name in BACKBONES)
+  network = next((layer for layer in backbone.layers if isinstance(layer, tf.keras.Model)), backbone)
+  backbone.trainable = True
+  for layer in network.layers[:-layers]:
+    layer.trainable = False
+  for layer in network.layers:
+    if isinstance(layer, tf.keras.layers.BatchNormalization):
+      layer.trainable = False
+  compile_model(model, learning_rate, steps_per_execution)
+
+
+def compile_model(model: tf.keras.Model, learning_rate: float, steps_per_execution: int = 1) -> None:
+  model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate),
+                loss=tf.keras.losses.SparseCategoricalCrossentropy(),
+                metrics=[tf.keras.metrics.SparseCategoricalAccuracy(name='accuracy')],
+                steps_per_execution=steps_per_execution)

@@ -1,0 +1,85 @@
+"""TFX Trainer entry point: chooses the distribution strategy and trains, in-process or on N workers."""
+import os
+import subprocess
+import sys
+from typing import List
+
+import portpicker
+import tensorflow as tf
+from absl import logging
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components.trainer import strategy as strategy_lib
+from components.trainer import tfjob
+from components.trainer import training
+
+
+def run_fn(fn_args: FnArgs) -> None:
+  """Trains on Transform's train split, validates on eval, exports to fn_args.serving_model_dir.
+
+  custom_config: the model settings of pipeline.pipeline (labels, image_size, backbone, weights, epochs,
+  strategy, num_workers, ...). Hyperparameters come from the Tuner, from config, or are the defaults.
+  """
+  config = fn_args.custom_config
+  hyperparameters = fn_args.hyperparameters or config.get('hyperparameters')
+  job = training.TrainingJob(
+      train_files=list(fn_args.train_files), eval_files=list(fn_args.eval_files),
+      transform_output=fn_args.transform_output, serving_model_dir=fn_args.serving_model_dir,
+      model_run_dir=fn_args.model_run_dir,
+      backup_dir=training.backup_dir_for(os.path.dirname(os.path.dirname(fn_args.model_run_dir)),
+                                         fn_args.train_files, config, hyperparameters),
+      config=config, hyperparameters=hyperparameters)
+  tpu_found = (config['strategy'] in ('auto', 'tpu')
+               and strategy_lib.tpu_available(config.get('tpu_address')))
+  strategy = strategy_lib.choose_strategy(config['strategy'], config['num_workers'], tpu_found,
+                                          len(tf.config.list_physical_devices('GPU')))
+  if strategy == 'multi_worker' and 'TF_CONFIG' not in os.environ:
+    if config.get('tfjob_image'):
+      run_tfjob_workers(job, config)
+    else:
+      run_local_workers(job, config['num_workers'])
+  else:
+    training.train_and_export(job, strategy)
+
+
+def run_tfjob_workers(job: training.TrainingJob, config: dict) -> None:
+  """Runs the workers as a Kubeflow TFJob (the model run folder must be on storage every pod reaches)."""
+  job_path = os.path.join(job.model_run_dir, 'training_job.json')
+  tf.io.gfile.makedirs(job.model_run_dir)
+  job.save(job_path)
+  tfjob.run_tfjob(tfjob.tfjob_manifest(
+      name=f'visionflow-train-{os.path.basename(job.model_run_dir.rstrip("/"))}',
+      namespace=config['tfjob_namespace'], image=config['tfjob_image'], num_workers=config['num_workers'],
+      job_path=job_path, gpus=config['worker_gpus'], node_selector=config.get('node_selector'),
+      tolerations=[tfjob.toleration(text) for text in config.get('tolerations') or ()]))
+
+
+def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:
+  """Runs `num_workers` worker processes with TF_CONFIG on loopback ports and waits for all of them.
+
+  The same worker entry point (`python -m components.trainer.worker JOB`) runs as the workers of a
+  TFJob on Kubernetes. Worker logs go to the model run folder; a failing worker fails the Trainer.
+  """
+  tf.io.gfile.makedirs(job.model_run_dir)
+  job_path = os.path.join(job.model_run_dir, 'training_job.json')
+  job.save(job_path)
+  ports = [portpicker.pick_unused_port() for _ in range(num_workers)]
+  workers: List[subprocess.Popen] = []
+  log_paths = [os.path.join(job.model_run_dir, f'worker-{index}.log') for index in range(num_workers)]
+  for index, log_path in enumerate(log_paths):
+    with open(log_path, 'w') as log:
+      env = dict(os.environ, TF_CONFIG=strategy_lib.worker_tf_config(ports, index))
+      workers.append(subprocess.Popen([sys.executable, '-m', 'components.trainer.worker', job_path],
+                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+  logging.info('Trainer started %d workers on ports %s; logs: %s', num_workers, ports, log_paths)
+  failed = []
+  for index, worker in enumerate(workers):
+    if worker.wait() != 0:
+      failed.append(index)
+      for other in workers:  # the others would wait for the failed one forever
+        if other.poll() is None:
+          other.kill()
+  if failed:
+    with open(log_paths[failed[0]]) as log:
+      tail = log.read()[-3000:]
+    raise RuntimeError(f'training worker(s) {failed} failed; log {log_paths[failed[0]]} ends with:\n{tail}')

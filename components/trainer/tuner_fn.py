@@ -1,0 +1,66 @@
+"""TFX Tuner entry point: a KerasTuner search (random, Bayesian or Hyperband) over the classifier's space."""
+import math
+
+import keras_tuner
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx.components.trainer.fn_args_utils import FnArgs
+from tfx.components.tuner.component import TunerFnResult
+
+from components.trainer import model as model_lib
+from components.trainer import training
+
+TUNERS = ('random', 'bayesian', 'hyperband')
+
+
+class _DefaultsFirst:
+  """The first trial runs the space's defaults, so tuning replaces them only with values that did better
+  within the same budget; random first trials alone can pick a poor corner of the space by chance."""
+
+  def populate_space(self, trial_id):
+    if not self.trials:
+      return {'status': keras_tuner.engine.trial.TrialStatus.RUNNING, 'values': self.hyperparameters.values}
+    return super().populate_space(trial_id)
+
+
+class _DefaultsFirstRandomSearchOracle(_DefaultsFirst, keras_tuner.oracles.RandomSearchOracle):
+  pass
+
+
+class _DefaultsFirstBayesianOracle(_DefaultsFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+  pass
+
+
+def make_tuner(config: dict, directory: str) -> keras_tuner.Tuner:
+  """The tuner named by config['tuner']; trials train for at most config['tuner_epochs'] epochs."""
+  common = dict(objective=keras_tuner.Objective('val_accuracy', 'max'),
+                hyperparameters=model_lib.hyperparameter_space(config['backbone']), seed=config['random_seed'])
+  if config['tuner'] == 'random':
+    oracle = _DefaultsFirstRandomSearchOracle(max_trials=config['tuner_trials'], **common)
+  elif config['tuner'] == 'bayesian':
+    oracle = _DefaultsFirstBayesianOracle(max_trials=config['tuner_trials'], **common)
+  elif config['tuner'] == 'hyperband':
+    oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=config['tuner_epochs'], factor=3, **common)
+  else:
+    raise ValueError(f'unknown tuner {config["tuner"]!r}; choose one of {TUNERS}')
+  return keras_tuner.Tuner(oracle=oracle, hypermodel=lambda hp: model_lib.build_model(hp, config),
+                           directory=directory, project_name='visionflow_tuning')
+
+
+def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
+  """custom_config: the model settings plus tuner, tuner_trials, tuner_epochs."""
+  config = fn_args.custom_config
+  spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
+  batch_size = config['batch_size']
+  return TunerFnResult(
+      tuner=make_tuner(config, fn_args.working_dir),
+      fit_kwargs={
+          'x': training.make_dataset(fn_args.train_files, spec, batch_size, training=True,
+                                     seed=config['random_seed']),
+          'steps_per_epoch': max(1, math.ceil(training.count_records(fn_args.train_files) / batch_size)),
+          'validation_data': training.make_dataset(fn_args.eval_files, spec, batch_size, training=False),
+          'epochs': config['tuner_epochs'],
+          # A trial that stops improving ends early, leaving the budget to the others.
+          'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=3)],
+          'verbose': 0,
+      })

@@ -1,0 +1,304 @@
+"""`visionflow ui`: a read-only web UI over a local run's metadata store, artifacts and logs.
+
+Server-rendered pages with inline SVG and CSS: nothing is fetched from the internet, so it works offline.
+It binds to loopback unless told otherwise, and never writes to the store.
+"""
+import dataclasses
+import http.server
+import json
+import math
+import os
+import re
+import socket
+import traceback
+import urllib.parse
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import jinja2
+
+from components.reports import artifact_contents
+from components import paths
+from components.reports import charts
+from pipeline.inspect import runs as runs_lib
+from pipeline.inspect import run_logs
+from pipeline.runners import run_process
+
+RUNS_PER_PAGE = 25
+
+
+class NotFound(Exception):
+  """A run, component or artifact the page asks for is not in the store."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Sources:
+  """Where a local run keeps what the UI reads."""
+  metadata_path: str
+  log_dir: str
+  serving_model_dir: str
+
+
+def run_url(run_id: str, *rest: str) -> str:
+  return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
+
+
+def _environment() -> jinja2.Environment:
+  environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline.inspect', 'templates'),
+                                   autoescape=True, undefined=jinja2.StrictUndefined)
+  environment.filters['time'] = runs_lib.format_time
+  environment.globals['run_url'] = run_url
+  return environment
+
+
+class Inspector:
+  """Builds each page's template context from the store; one store connection per request."""
+
+  def __init__(self, sources: Sources):
+    self.sources = sources
+
+  def _store(self):
+    return runs_lib.open_store(self.sources.metadata_path, read_only=True)
+
+  def _is_abandoned(self, run_id: str) -> bool:
+    return run_process.is_abandoned(self.sources.log_dir, run_id)
+
+  def runs(self, state: Optional[str], page: int) -> Dict[str, Any]:
+    state = state.upper() if state else None
+    if state and state not in runs_lib.RUN_STATES:
+      raise NotFound(f'no run state {state!r}: choose one of {", ".join(runs_lib.RUN_STATES)}')
+    views, total = runs_lib.list_runs(self._store(), state=state, offset=(page - 1) * RUNS_PER_PAGE,
+                                      limit=RUNS_PER_PAGE, is_abandoned=self._is_abandoned)
+    return dict(runs=views, total=total, state=state or '', states=runs_lib.RUN_STATES, page=page,
+                pages=max(1, math.ceil(total / RUNS_PER_PAGE)), section='runs')
+
+  def _run(self, run_id: str) -> Tuple[runs_lib.RunView, List[runs_lib.NodeView]]:
+    try:
+      return runs_lib.run_details(self._store(), run_id, self._is_abandoned)
+    except ValueError as error:
+      raise NotFound(str(error)) from error
+
+  def run(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    log_path = run_logs.find_log(self.sources.log_dir, run_id)
+    upstream = run_logs.logged_dag(log_path) if log_path else {}
+    for node in nodes:  # a run without its log still shows what ran, with the edges the metadata records
+      upstream.setdefault(node.node_id, node.upstream)
+    by_id = {node.node_id: node for node in nodes}
+    svg = charts.dag_svg(upstream, {node.node_id: node.state for node in nodes},
+                         {node.node_id: node.duration_s for node in nodes},
+                         {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
+    steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
+    return dict(run=view, dag_svg=svg, steps=steps, log_path=log_path, section='run',
+                errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
+
+  def node(self, run_id: str, node_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    node = next((node for node in nodes if node.node_id == node_id), None)
+    if node is None:
+      raise NotFound(f'component {node_id!r} did not run in run {run_id}')
+    log_path = run_logs.find_log(self.sources.log_dir, run_id)
+    return dict(run=view, node=node, boilerplate=runs_lib.BOILERPLATE_PROPERTIES,
+                error=_errors([node], log_path).get(node_id),
+                execution_properties={name: value for name, value in node.execution_properties.items()
+                                      if name != runs_lib.EXECUTION_RESULT_PROPERTY},
+                log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
+                max_log_lines=run_logs.MAX_NODE_LOG_LINES, section='run')
+
+  @staticmethod
+  def _outputs(nodes: List[runs_lib.NodeView]) -> Dict[str, runs_lib.ArtifactView]:
+    return {artifact.key: artifact for node in nodes for artifact in node.outputs}
+
+  def data(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    examples, statistics, anomalies = outputs.get('examples'), outputs.get('statistics'), outputs.get('anomalies')
+    errors = _errors(nodes, run_logs.find_log(self.sources.log_dir, run_id))
+    failure = next(iter(errors.items()), None)
+    rejects_path = examples.properties.get('rejects_uri') if examples else _named_rejects(failure)
+    rejects = artifact_contents.rejects(rejects_path)
+    splits = []
+    per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
+    for split, summaries in sorted(per_split.items(), key=lambda item: artifact_contents.split_order(item[0])):
+      by_name = {summary.name: summary for summary in summaries}
+      charts_by_title = []
+      for name, title in artifact_contents.DISTRIBUTIONS:
+        if name in by_name:
+          charts_by_title.append((title, charts.bar_chart(by_name[name].top_values, f'{title}, {split}')))
+      splits.append(dict(name=split, examples=max([summary.present + summary.missing for summary in summaries]
+                                                  + [0]),
+                         features=[(summary, artifact_contents.shown_values(summary)) for summary in summaries],
+                         charts=charts_by_title))
+    return dict(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
+                failure=(failure[0], _last_line(failure[1])) if failure else None, rejects_path=rejects_path,
+                anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
+                section='data')
+
+  def training(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    model_run, hyperparameters, results = (outputs.get(key) for key in
+                                           ('model_run', 'best_hyperparameters', 'tuner_results'))
+    curves = artifact_contents.training_curves(model_run.uri) if model_run else {}
+    trials = artifact_contents.tuner_trials(results.uri) if results else []
+    return dict(run=view, model_run=model_run,
+                curves=[charts.line_chart(series, metric) for metric, series in curves.items()],
+                best_hyperparameters=artifact_contents.best_hyperparameters(hyperparameters.uri)
+                if hyperparameters else None,
+                trial_columns=sorted({key for trial in trials for key in trial} - {'trial_id', 'score'}),
+                trials=trials, section='training')
+
+  def evaluation(self, run_id: str) -> Dict[str, Any]:
+    view, nodes = self._run(run_id)
+    outputs = self._outputs(nodes)
+    evaluation, blessing = outputs.get('evaluation'), outputs.get('blessing')
+    report_path = evaluation.properties.get('report_html') if evaluation else None
+    report = _report_body(artifact_contents.read_bytes(report_path).decode('utf-8')) if report_path else None
+    reasons = json.loads(blessing.properties.get('blessing_reasons') or '[]') if blessing else []
+    return dict(run=view, evaluation=evaluation, blessing=blessing, reasons=reasons, report=report,
+                report_path=report_path, pushed=outputs.get('pushed_model'), section='evaluation')
+
+  def models(self) -> Dict[str, Any]:
+    store = self._store()
+    producers = {_canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
+    model_dir = self.sources.serving_model_dir
+    rows = []
+    for version in reversed(artifact_contents.serving_versions(model_dir)):
+      directory = f'{model_dir.rstrip("/")}/{version}'
+      run_id = producers.get(_canonical(directory))
+      accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).accuracy if run_id else None
+      rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
+    return dict(model_dir=model_dir, versions=rows, section='models')
+
+
+def _errors(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, str]:
+  """{component: why it failed} for the failed components: from the metadata, else from the run's log."""
+  logged = run_logs.failure(log_path) if log_path else None
+  return {node.node_id: node.error or logged or 'no error recorded'
+          for node in nodes if node.state == 'FAILED'}
+
+
+def _last_line(error: str) -> str:
+  """For a traceback, the exception and its message."""
+  lines = [line for line in error.splitlines() if line.strip()]
+  return lines[-1] if lines else error
+
+
+def _named_rejects(failure: Optional[Tuple[str, str]]) -> Optional[str]:
+  """The rejects report a failed ExampleGen names in its error (it refused the data), if it exists."""
+  if failure is None:
+    return None
+  match = re.search(r'(\S+/' + re.escape(artifact_contents.REJECTS_FILE) + ')', failure[1])
+  return match.group(1) if match and artifact_contents.glob_paths(match.group(1)) else None
+
+
+def _canonical(path: str) -> str:
+  """Local paths with symbolic links resolved, so that two spellings of one directory match."""
+  return path if paths.is_remote(path) else os.path.realpath(path)
+
+
+_REPORT_BODY = re.compile(r'<body>(.*)</body>', re.DOTALL)
+_REPORT_HEADING = re.compile(r'<h1>.*?</h1>\s*<ul[^>]*id="decision".*?</ul>', re.DOTALL)
+
+
+def _report_body(page: str) -> str:
+  """The Evaluator's report without its page frame and decision, which the evaluation page shows itself."""
+  match = _REPORT_BODY.search(page)
+  return _REPORT_HEADING.sub('', match.group(1) if match else page, count=1)
+
+
+def _page_number(query: Dict[str, List[str]]) -> int:
+  try:
+    return max(1, int(query.get('page', ['1'])[0]))
+  except ValueError:
+    return 1
+
+
+Route = Tuple[re.Pattern, str, Callable[..., Dict[str, Any]]]
+
+
+def _routes(inspector: Inspector) -> List[Route]:
+  run = r'/runs/(?P<run_id>[^/]+)'
+  return [
+      (re.compile(r'/'), 'runs.html',
+       lambda query: inspector.runs(query.get('state', [''])[0], _page_number(query))),
+      (re.compile(run), 'run.html', lambda query, run_id: inspector.run(run_id)),
+      (re.compile(run + r'/nodes/(?P<node_id>[^/]+)'), 'node.html',
+       lambda query, run_id, node_id: inspector.node(run_id, node_id)),
+      (re.compile(run + r'/data'), 'data.html', lambda query, run_id: inspector.data(run_id)),
+      (re.compile(run + r'/training'), 'training.html', lambda query, run_id: inspector.training(run_id)),
+      (re.compile(run + r'/evaluation'), 'evaluation.html', lambda query, run_id: inspector.evaluation(run_id)),
+      (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
+  ]
+
+
+_LOOPBACK_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
+_WILDCARD_ADDRESSES = frozenset({'', '0.0.0.0', '::'})
+
+
+def _host_name(header: str) -> str:
+  """A Host header's name, without its port or an IPv6 address's brackets, lower case."""
+  header = header.strip().lower()
+  if header.startswith('['):
+    return header[1:].split(']', 1)[0]
+  return header.rsplit(':', 1)[0] if header.count(':') == 1 else header
+
+
+def allowed_host_names(listen_host: str) -> frozenset:
+  """The Host header names the server answers: loopback names and the address it listens on (with a
+  wildcard address, this machine's names too). Any other name is a page elsewhere reaching this server
+  through DNS rebinding, refused with 421."""
+  names = set(_LOOPBACK_NAMES)
+  if listen_host.lower() in _WILDCARD_ADDRESSES:
+    names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+  else:
+    names.add(_host_name(listen_host))
+  return frozenset(names)
+
+
+def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:
+  """A server for the pages; port 0 picks a free port (server.server_address has it)."""
+  inspector = Inspector(sources)
+  environment = _environment()
+  routes = _routes(inspector)
+
+  allowed_hosts = allowed_host_names(host)
+
+  class Handler(http.server.BaseHTTPRequestHandler):
+
+    def do_GET(self):  # noqa: N802 (the name http.server calls)
+      requested = self.headers.get('Host')
+      if requested is not None and _host_name(requested) not in allowed_hosts:
+        self._send_error(421, f'this server answers only for {", ".join(sorted(allowed_hosts))}')
+        return
+      url = urllib.parse.urlsplit(self.path)
+      query = urllib.parse.parse_qs(url.query)
+      for pattern, template, build in routes:
+        match = pattern.fullmatch(url.path)
+        if match:
+          arguments = {name: urllib.parse.unquote(value) for name, value in match.groupdict().items()}
+          try:
+            self._send(200, environment.get_template(template).render(**build(query, **arguments)))
+          except NotFound as error:
+            self._send_error(404, str(error))
+          except (runs_lib.DamagedStoreError, FileNotFoundError) as error:
+            self._send_error(503, str(error))
+          except Exception:  # a broken artifact must not take the server down: show what failed
+            self._send_error(500, traceback.format_exc())
+          return
+      self._send_error(404, f'no page {url.path}')
+
+    def _send_error(self, status: int, message: str) -> None:
+      self._send(status, environment.get_template('error.html').render(message=message, section=''))
+
+    def _send(self, status: int, body: str) -> None:
+      data = body.encode('utf-8')
+      self.send_response(status)
+      self.send_header('Content-Type', 'text/html; charset=utf-8')
+      self.send_header('Content-Length', str(len(data)))
+      self.end_headers()
+      self.wfile.write(data)
+
+    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+      pass
+
+  return http.server.ThreadingHTTPServer((host, port), Handler)

@@ -1,0 +1,118 @@
+"""Compiles the DAG into a Kubeflow Pipelines v2 pipeline spec with TFX's KubeflowV2DagRunner.
+
+Compiling is offline and uploads nothing: components name their code by module path inside the image
+(`components.trainer.run_fn.run_fn`), never as `module_file` wheels under the pipeline root. Settings that change
+from run to run are runtime parameters, so one compiled spec serves every scheduled run.
+"""
+from typing import Any, Dict, List, Optional
+
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+from components import paths
+from components.trainer import tfjob
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import runtime_defaults
+from pipeline.pipeline import create_pipeline
+
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+TRAINING_COMPONENTS = ('Trainer', 'Tuner')
+# TFX's executor entrypoint, taught the artifact types the Kubeflow UI renders (pipeline/runners/kubeflow_entrypoint.py).
+EXECUTOR_COMMAND = ['python', '-m', 'pipeline.runners.kubeflow_entrypoint']
+
+
+def runtime_parameters(config: PipelineConfig) -> Dict[str, data_types.RuntimeParameter]:
+  """One RuntimeParameter per runtime_defaults name, defaulting to the config's value."""
+  return {name: data_types.RuntimeParameter(name=name, ptype=type(default), default=default)
+          for name, default in runtime_defaults(config).items()}
+
+
+def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:
+  """CPU and memory for every step; GPUs (count and type) for the Trainer and the Tuner.
+
+  Both spellings of each field are set: the numeric ones TFX's compiler knows, and the string `resource_*`
+  ones that Kubeflow Pipelines 2.x backends read.
+  """
+  training = component_id in TRAINING_COMPONENTS
+  cpu = config.training_cpu if training else config.step_cpu
+  memory_gib = config.training_memory_gib if training else config.step_memory_gib
+  spec = ResourceSpec(cpu_limit=cpu, memory_limit=memory_gib * 2**30 / 1e9,
+                      resource_cpu_limit=f'{cpu:g}', resource_memory_limit=f'{memory_gib:g}Gi')
+  if training and config.gpus:
+    spec.accelerator.type = spec.accelerator.resource_type = config.gpu_type
+    spec.accelerator.count = config.gpus
+    spec.accelerator.resource_count = str(config.gpus)
+  return spec
+
+
+def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str, Any]:
+  """The PipelineJob as a dict: {'pipelineSpec': ..., 'runtimeConfig': ...}."""
+  parameters = runtime_parameters(config)
+  pipeline = create_pipeline(config, labels, runtime_values=parameters)
+  for component in pipeline.components:
+    component.with_platform_config(resource_spec(config, component.id))
+  runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+      display_name=config.pipeline_name, default_image=config.image, default_commands=EXECUTOR_COMMAND,
+      use_pipeline_spec_2_1=True))
+  job = runner.run(pipeline, write_out=False)
+  spec = job['pipelineSpec']
+  _apply_dropped_resources(spec, config)
+  for name, parameter in parameters.items():
+    spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = parameter.default
+  return job
+
+
+def _executor_label(spec: Dict[str, Any], task_id: str) -> str:
+  task = spec['root']['dag']['tasks'][task_id]
+  return spec['components'][task['componentRef']['name']]['executorLabel']
+
+
+def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> None:
+  """TFX's compiler builds FileBasedExampleGen's container without its platform_config (tensorflow/tfx#6146)."""
+  for task_id in spec['root']['dag']['tasks']:
+    container = spec['deploymentSpec']['executors'][_executor_label(spec, task_id)]['container']
+    if 'resources' not in container:
+      container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
+
+
+def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict[str, Any]:
+  """Kubernetes placement of the Trainer and Tuner pods (GPU or TPU node pools), as kfp-kubernetes writes it.
+
+  TFX's compiler has no field for node selectors or tolerations; Kubeflow Pipelines reads them from this
+  platform spec, the YAML document after the pipeline spec. Empty when none is configured.
+  """
+  placement = {}
+  if config.training_node_selector:
+    labels = {key: str(value) for key, value in config.training_node_selector.items()}
+    placement['nodeSelector'] = {'labels': labels}
+  if config.training_tolerations:
+    placement['tolerations'] = [tfjob.toleration(text) for text in config.training_tolerations]
+  if not placement:
+    return {}
+  executors = {_executor_label(pipeline_spec, task_id): placement
+               for task_id in TRAINING_COMPONENTS if task_id in pipeline_spec['root']['dag']['tasks']}
+  return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
+
+
+def local_path_warning(config: PipelineConfig) -> Optional[str]:
+  """Steps run in separate pods: a pipeline root on this machine's disk is not where they can write."""
+  if paths.is_remote(config.pipeline_root):
+    return None
+  return (f'warning: the pipeline root {config.pipeline_root} is a local path; steps on Kubeflow run in '
+          'separate pods and need storage they all reach: set --output-dir to e.g. gs://bucket/visionflow')
+
+
+def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str) -> str:
+  """Writes the pipeline spec as YAML, the format `kfp.Client().upload_pipeline` and the KFP UI take.
+
+  A second YAML document, the platform spec, follows when the training steps have a placement.
+  """
+  spec = compile_pipeline_job(config, labels)['pipelineSpec']
+  documents = [spec] + [document for document in [platform_spec(config, spec)] if document]
+  with open(output_file, 'w') as handle:
+    handle.write(f'# {config.pipeline_name}: compiled by visionflow from the TFX DAG for Kubeflow Pipelines v2.\n')
+    yaml.safe_dump_all(documents, handle, sort_keys=True)
+  return output_file

@@ -1,0 +1,193 @@
+"""Runs the pipeline on TFX's LocalDagRunner with SQLite metadata, and reports what it produced."""
+import dataclasses
+import glob
+import json
+import logging
+import os
+import re
+import time
+from typing import List, Optional
+
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import constants
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+from tfx.orchestration.portable import runtime_parameter_utils
+from tfx.proto.orchestration import pipeline_pb2
+
+from components.evaluator import component as evaluator
+from components import paths
+from components.pusher import component as pusher_lib
+from components.pusher import serving
+from components.example_gen import image_csv
+from pipeline.inspect import runs as runs_lib
+from pipeline.runners import progress
+from pipeline.inspect import run_logs
+from pipeline.runners import run_process
+from pipeline import sample_data
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import read_class_labels
+
+
+@dataclasses.dataclass
+class RunSummary:
+  run_id: str
+  accepted_rows: Optional[int]
+  rejected_rows: Optional[int]
+  rejects_uri: Optional[str]
+  blessed: bool
+  pushed_model_dir: Optional[str]
+  test_accuracy: Optional[float]
+  blessing_reasons: List[str]
+  baseline_dir: Optional[str]
+  report_html: Optional[str]
+  log_path: str
+  push_refusal: Optional[str] = None  # why a blessed model was not pushed
+  already_served: bool = False        # the pushed version held these bytes already: not copied again
+
+  def describe_data(self) -> str:
+    return (f'ExampleGen accepted {self.accepted_rows} rows and rejected {self.rejected_rows}; '
+            f'rejects report: {self.rejects_uri}')
+
+  def describe(self) -> str:
+    """The outcome: what was pushed, or why nothing was; then where the evaluation report is."""
+    accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
+    baseline = (f'compared with the model in production {self.baseline_dir}' if self.baseline_dir
+                else 'no model in production yet')
+    if self.pushed_model_dir and self.already_served:
+      lines = [f'Model already in production: {self.pushed_model_dir} holds these bytes, not copied again '
+               f'(test accuracy {accuracy}; {baseline})']
+    elif self.pushed_model_dir:
+      lines = [f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
+    elif not self.blessed:
+      lines = [f'No model pushed: not blessed (test accuracy {accuracy}; {baseline}). Reasons:']
+      lines += [f'  - {reason}' for reason in self.blessing_reasons]
+    elif self.push_refusal:
+      lines = [f'No model pushed: {self.push_refusal} (test accuracy {accuracy})']
+    else:
+      lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
+    if self.report_html:
+      lines.append(f'Evaluation report: {self.report_html}')
+    return '\n'.join(lines)
+
+
+def resolve_data(config: PipelineConfig) -> PipelineConfig:
+  """Absolute paths everywhere; with no data given, the embedded sample set under the output dir."""
+  config = config.replace(output_dir=_absolute(config.output_dir))
+  if config.image_folder:
+    return config.replace(image_folder=_absolute(config.image_folder), labels_file=_absolute(config.labels_file))
+  if config.data_csv is None:
+    csv_path, labels_path = sample_data.materialize_digits(os.path.join(config.output_dir, 'sample_data'))
+    return config.replace(data_csv=csv_path, labels_file=labels_path)
+  return config.replace(data_csv=_absolute(config.data_csv), labels_file=_absolute(config.labels_file))
+
+
+def _absolute(path: Optional[str]) -> Optional[str]:
+  """Local paths made absolute; URLs such as gs://... and None stay as they are."""
+  return path if path is None or paths.is_remote(path) else os.path.abspath(path)
+
+
+def prepare_output_dir(output_dir: str) -> None:
+  """The output folder exists and is a folder; raises ValueError (one line) before anything is written."""
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise ValueError(f'--output-dir {output_dir} is a file, not a folder: give a folder (it is created if missing)')
+  try:
+    os.makedirs(output_dir, exist_ok=True)
+  except OSError as error:
+    raise ValueError(f'--output-dir {output_dir} cannot be created: {error.strerror}') from None
+
+
+def _as_glob(pattern: str) -> str:
+  """A CSV path with TFX's span, version and date specs replaced by `*`."""
+  for regex in (example_gen_utils.SPAN_FULL_REGEX, example_gen_utils.VERSION_FULL_REGEX):
+    pattern = re.sub(regex, '*', pattern)
+  for spec in example_gen_utils.DATE_SPECS:
+    pattern = pattern.replace(spec, '*')
+  return pattern
+
+
+def check_inputs(config: PipelineConfig) -> None:
+  """The data a run reads is there and readable: raises ValueError (one line) before TFX starts.
+
+  Local paths only; gs:// and other file systems are read, and checked, by ExampleGen. The labels file
+  is checked by reading it (read_class_labels), just after.
+  """
+  def local(path: Optional[str]) -> bool:
+    return path is not None and not paths.is_remote(path)
+
+  if local(config.image_folder) and not os.path.isdir(config.image_folder):
+    raise ValueError(f'--image-folder {config.image_folder} is not a folder')
+  if local(config.data_csv):
+    if _as_glob(config.data_csv) != config.data_csv:
+      if not glob.glob(_as_glob(config.data_csv)):
+        raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
+    else:
+      image_csv.check_text(config.data_csv)
+
+
+def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR with this run's id, which LocalDagRunner otherwise sets to the current time."""
+  ir = compiler.Compiler().compile(pipeline)
+  runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  return ir
+
+
+def run(config: PipelineConfig) -> RunSummary:
+  """One run, holding the output folder so that no second run writes its store, root or serving folder."""
+  config = config.replace(output_dir=_absolute(config.output_dir))
+  prepare_output_dir(config.output_dir)
+  run_id = run_logs.new_run_id()
+  process = run_process.RunProcess.current(run_id)
+  with run_process.OutputLock(config.output_dir, process):
+    runs_lib.check_store(config.metadata_path)
+    config = resolve_data(config)
+    check_inputs(config)
+    labels: List[str] = read_class_labels(config)
+    pipeline = create_pipeline(config, labels, runs_lib.sqlite_connection_config(config.metadata_path),
+                               production_model=serving.newest_version_dir(config.serving_model_dir) or '')
+    log_path = progress.configure(config.log_dir, run_id, len(pipeline.components))
+    run_process.record(config.log_dir, process)
+    logging.info(run_logs.DAG_MESSAGE, json.dumps(
+        {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
+         for component in pipeline.components}))
+    try:
+      LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
+    except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
+      progress.log_failure()
+      raise
+    finally:
+      run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))
+    return summarize_run(config, run_id, log_path)
+
+
+def summarize_run(config: PipelineConfig, run_id: str, log_path: str = '') -> RunSummary:
+  run_outputs = runs_lib.run_outputs(runs_lib.open_store(config.metadata_path), run_id)
+  blessing = run_outputs.single('blessing')
+  pushed = run_outputs.single('pushed_model')
+  evaluation_artifact = run_outputs.single('evaluation')
+  examples = run_outputs.single('examples')
+  accuracy = None
+  if evaluation_artifact is not None:
+    accuracy = runs_lib.artifact_properties(evaluation_artifact).get(evaluator.ACCURACY)
+  pushed_dir = None
+  if pushed is not None and runs_lib.int_property(pushed, 'pushed') == 1:
+    pushed_dir = runs_lib.string_property(pushed, 'pushed_destination')
+  return RunSummary(
+      run_id=run_outputs.run_id,
+      accepted_rows=runs_lib.int_property(examples, 'accepted_rows') if examples else None,
+      rejected_rows=runs_lib.int_property(examples, 'rejected_rows') if examples else None,
+      rejects_uri=runs_lib.string_property(examples, 'rejects_uri') if examples else None,
+      blessed=blessing is not None and runs_lib.int_property(blessing, 'blessed') == 1,
+      pushed_model_dir=pushed_dir,
+      test_accuracy=accuracy,
+      blessing_reasons=json.loads(runs_lib.string_property(blessing, evaluator.BLESSING_REASONS) or '[]')
+      if blessing else [],
+      baseline_dir=(runs_lib.string_property(blessing, evaluator.BASELINE_VERSION_DIR) or None)
+      if blessing else None,
+      report_html=runs_lib.string_property(evaluation_artifact, evaluator.REPORT_HTML)
+      if evaluation_artifact else None,
+      log_path=log_path,
+      push_refusal=(runs_lib.string_property(pushed, pusher_lib.NOT_PUSHED_REASON) or None) if pushed else None,
+      already_served=bool(runs_lib.int_property(pushed, pusher_lib.ALREADY_SERVED)) if pushed else False)

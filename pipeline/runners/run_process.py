@@ -1,0 +1,140 @@
+"""The process behind a local run: who runs it, whether it still lives, and one run per output folder.
+
+A run killed with `kill -9` leaves its executions RUNNING in the metadata store forever, because nothing
+was left to record its end. Each run therefore records its process id, host and the process's start time
+(so that a recycled pid is not taken for it) beside its log, and its end when it ends; a reader that finds
+no end and the process gone shows the run as ABANDONED. A lock on the output folder, held for the whole run and released by the kernel
+when the process dies however it dies, keeps two runs from writing one store, root and log at once.
+"""
+import dataclasses
+import errno
+import fcntl
+import json
+import os
+import socket
+import time
+from typing import IO, Optional
+
+from pipeline.inspect import run_logs
+
+LOCK_FILE = '.visionflow-run.lock'
+_RECORD_NAME = 'run-{run_id}.json'
+
+
+class RunInProgressError(ValueError):
+  """Another run holds the output folder; the message names it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunProcess:
+  run_id: str
+  pid: int
+  host: str
+  process_start: Optional[int]  # the process's start time in clock ticks since boot (Linux /proc)
+  started: float = 0.0          # Unix time the run began
+  ended: Optional[float] = None  # Unix time the run ended, with success or an error; None while it runs
+
+  @classmethod
+  def current(cls, run_id: str) -> 'RunProcess':
+    return cls(run_id, os.getpid(), socket.gethostname(), _process_start(os.getpid()), time.time())
+
+  def is_gone(self) -> bool:
+    """True when this host has no such process any more; False for a live one or another host's."""
+    if self.host != socket.gethostname():
+      return False
+    if self.process_start is not None and os.path.isdir('/proc'):
+      return _process_start(self.pid) != self.process_start
+    try:
+      os.kill(self.pid, 0)
+    except ProcessLookupError:
+      return True
+    except PermissionError:
+      return False
+    return False
+
+  def describe(self) -> str:
+    started = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.started))
+    return f'run {self.run_id}, process {self.pid} on {self.host}, started {started}'
+
+
+def _process_start(pid: int) -> Optional[int]:
+  """Field 22 of /proc/<pid>/stat, or None where there is no such process or no /proc."""
+  try:
+    with open(f'/proc/{pid}/stat', encoding='ascii', errors='replace') as handle:
+      # The command name (field 2) is in parentheses and may hold spaces: count fields after it.
+      return int(handle.read().rsplit(')', 1)[1].split()[19])
+  except (OSError, IndexError, ValueError):
+    return None
+
+
+def record_path(log_dir: str, run_id: str) -> str:
+  return os.path.join(log_dir, _RECORD_NAME.format(run_id=run_id))
+
+
+def record(log_dir: str, process: RunProcess) -> str:
+  os.makedirs(log_dir, exist_ok=True)
+  path = record_path(log_dir, process.run_id)
+  with open(path, 'w', encoding='utf-8') as handle:
+    json.dump(dataclasses.asdict(process), handle)
+  return path
+
+
+def recorded(log_dir: str, run_id: str) -> Optional[RunProcess]:
+  """The process recorded for a run, or None (not a local run id, a store copied from elsewhere, or an
+  unreadable record)."""
+  if not run_logs.is_local_run_id(run_id):
+    return None
+  try:
+    with open(record_path(log_dir, run_id), encoding='utf-8') as handle:
+      return RunProcess(**json.load(handle))
+  except (OSError, ValueError, TypeError):
+    return None
+
+
+def is_abandoned(log_dir: str, run_id: str) -> bool:
+  """A run that never recorded its end and whose process is gone: whatever the store says, nothing will
+  finish it."""
+  process = recorded(log_dir, run_id)
+  return process is not None and process.ended is None and process.is_gone()
+
+
+class OutputLock:
+  """An exclusive lock on an output folder for one run: `with OutputLock(folder, process):`.
+
+  The second run on the folder is refused at once, naming the run that holds it.
+  """
+
+  def __init__(self, output_dir: str, process: RunProcess):
+    self._path = os.path.join(output_dir, LOCK_FILE)
+    self._process = process
+    self._handle: Optional[IO[str]] = None
+
+  def __enter__(self) -> 'OutputLock':
+    handle = open(self._path, 'a+', encoding='utf-8')
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as error:
+      if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        raise
+      handle.seek(0)
+      try:
+        holder = RunProcess(**json.loads(handle.read())).describe()
+      except (ValueError, TypeError):
+        holder = 'another run'
+      handle.close()
+      raise RunInProgressError(
+          f'{os.path.dirname(self._path)} is in use by {holder}: one run at a time per output folder; wait '
+          f'for it to finish or give another --output-dir') from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(json.dumps(dataclasses.asdict(self._process)))
+    handle.flush()
+    self._handle = handle
+    return self
+
+  def __exit__(self, *exc_info) -> None:
+    if self._handle is not None:
+      self._handle.truncate(0)
+      fcntl.flock(self._handle, fcntl.LOCK_UN)
+      self._handle.close()
+      self._handle = None

@@ -1,0 +1,68 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components import features
+from components.trainer import model as model_lib
+
+LABELS = [str(index) for index in range(5)]
+
+
+def _config(**changes):
+  config = {'labels': LABELS, 'image_size': 32, 'backbone': 'small_cnn', 'weights': None,
+            'augment_crop': False, 'augment_flip': False, 'augment_colour': False}
+  config.update(changes)
+  return config
+
+
+@pytest.mark.parametrize('backbone', model_lib.BACKBONES)
+def test_every_backbone_builds_a_classifier_over_the_labels(backbone):
+  hp = model_lib.hyperparameter_space(backbone)
+  model = model_lib.build_model(hp, _config(backbone=backbone))
+  probabilities = model({features.PIXELS: tf.random.uniform((2, 32, 32, 3))})
+  assert probabilities.shape == (2, len(LABELS))
+  np.testing.assert_allclose(probabilities.numpy().sum(axis=1), 1.0, atol=1e-5)
+  assert ('fine_tune' in hp.values) == (backbone != 'small_cnn')
+
+
+def test_a_pretrained_backbone_starts_frozen_and_fine_tuning_unfreezes_its_top(tmp_path, monkeypatch):
+  monkeypatch.setenv('VISIONFLOW_WEIGHTS_CACHE', str(tmp_path))
+  hp = model_lib.hyperparameter_space('efficientnet_lite0')
+  model = model_lib.build_model(hp, _config(backbone='efficientnet_lite0', weights='imagenet', image_size=64))
+  backbone = model.get_layer('efficientnet_lite0')
+  assert not backbone.trainable
+  frozen_trainable = len(model.trainable_weights)
+  assert frozen_trainable == 4  # the two dense layers of the head
+
+  model_lib.fine_tune_model(model, layers=10, learning_rate=1e-4)
+  network = next(layer for layer in backbone.layers if isinstance(layer, tf.keras.Model))
+  trainable = [layer for layer in network.layers if layer.trainable and layer.weights]
+  assert trainable and all(layer in network.layers[-10:] for layer in trainable)
+  assert not any(isinstance(layer, tf.keras.layers.BatchNormalization) for layer in trainable)
+  assert len(model.trainable_weights) > frozen_trainable
+
+
+def test_weights_from_a_local_file_for_air_gapped_clusters(tmp_path):
+  source = tf.keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(32, 32, 3),
+                                             pooling='avg')
+  path = str(tmp_path / 'mobilenet_v2_notop.h5')
+  source.save_weights(path)
+  hp = model_lib.hyperparameter_space('mobilenet_v2')
+  backbone = model_lib.build_backbone('mobilenet_v2', 32, path, hp)
+  loaded = next(layer for layer in backbone.layers if isinstance(layer, tf.keras.Model))
+  for expected, actual in zip(source.get_weights(), loaded.get_weights()):
+    np.testing.assert_array_equal(expected, actual)
+
+
+def test_small_cnn_refuses_pretrained_weights():
+  with pytest.raises(ValueError, match='trains from scratch'):
+    model_lib.build_backbone('small_cnn', 32, 'imagenet', model_lib.hyperparameter_space())
+
+
+def test_augmentation_changes_images_only_in_training():
+  layers = model_lib.augmentation(crop=True, flip=True, colour=True)
+  images = tf.random.uniform((8, 32, 32, 3), seed=1)
+  np.testing.assert_allclose(layers(images, training=False).numpy(), images.numpy(), atol=1e-6)
+  assert not np.allclose(layers(images, training=True).numpy(), images.numpy(), atol=1e-3)
+  assert [layer.__class__.__name__ for layer in model_lib.augmentation(False, True, False).layers] == [
+      'RandomFlip']

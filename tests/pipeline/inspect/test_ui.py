@@ -1,0 +1,225 @@
+"""`visionflow ui` in a real headless Chromium, over a store that three real pipeline runs left behind.
+
+The runs: a complete one that rejects two rows and pushes its model; a re-run with a stricter accuracy floor
+that reuses every cached component but the Evaluator and Pusher, and is refused; and a run whose data is
+refused by ExampleGen, so that nothing after it runs. Screenshots of each page go to
+$VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
+"""
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+import tensorflow_model_analysis as tfma
+
+from components.evaluator import eval_config
+from pipeline import sample_data
+
+pytestmark = pytest.mark.slow
+
+VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SCREENSHOTS = os.path.join(os.environ.get('VISIONFLOW_TEST_ARTIFACTS', os.path.join(REPOSITORY, 'test-artifacts')),
+                           'ui')
+SMALL_RUN = ('--epochs', '3', '--tuner-trials', '2', '--tuner-epochs', '2', '--min-slice-accuracy', '0')
+MISSING_ROWS = ('missing/one.jpg,zero', 'missing/two.jpg,nine')
+
+
+def _visionflow(*args):
+  return subprocess.run([VISIONFLOW, *args], capture_output=True, text=True, timeout=1500)
+
+
+def _run_id(stdout):
+  return re.search(r'^Run (\S+) finished', stdout, re.MULTILINE).group(1)
+
+
+@pytest.fixture(scope='module')
+def runs(tmp_path_factory):
+  """{'output_dir', 'pushed', 'refused', 'failed'}: the output dir and the three runs' ids."""
+  root = tmp_path_factory.mktemp('inspected')
+  output_dir = str(root / 'out')
+  csv_path, labels_path = sample_data.materialize_digits(str(root / 'data'), limit=200)
+  with open(csv_path, 'a') as handle:
+    handle.write('\n'.join(MISSING_ROWS) + '\n')
+  data = ('--output-dir', output_dir, '--data-csv', csv_path, '--labels-file', labels_path)
+  pushed = _visionflow('run', *data, *SMALL_RUN, '--min-accuracy', '0')  # the UI, not the model, is tested
+  assert pushed.returncode == 0, pushed.stdout + pushed.stderr[-5000:]
+  refused = _visionflow('run', *data, *SMALL_RUN, '--min-accuracy', '0.9999')
+  assert refused.returncode == 1, refused.stdout + refused.stderr[-5000:]
+
+  bad_csv, _ = sample_data.materialize_digits(str(root / 'bad'), limit=20)
+  with open(bad_csv, 'a') as handle:
+    handle.write('\n'.join(MISSING_ROWS) + '\n')
+  failed = _visionflow('run', '--output-dir', output_dir, '--data-csv', bad_csv, '--labels-file', labels_path,
+                       *SMALL_RUN)
+  assert failed.returncode == 2, failed.stdout + failed.stderr[-5000:]
+  listed = _visionflow('runs', '--output-dir', output_dir, '--state', 'failed').stdout.splitlines()
+  return dict(output_dir=output_dir, csv_path=csv_path, bad_csv=bad_csv, pushed=_run_id(pushed.stdout),
+              refused=_run_id(refused.stdout), failed=listed[1].split('\t')[0])
+
+
+@pytest.fixture(scope='module')
+def ui_url(runs):
+  server = subprocess.Popen([VISIONFLOW, 'ui', '--output-dir', runs['output_dir'], '--port', '0'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  line = server.stdout.readline()
+  match = re.search(r'(http://127\.0\.0\.1:\d+)/', line)
+  assert match, line + server.stderr.read()
+  yield match.group(1)
+  server.terminate()
+  server.wait(timeout=30)
+
+
+@pytest.fixture(scope='module')
+def browser():
+  chromium = shutil.which('chromium')
+  if chromium is None:
+    pytest.fail('chromium is not installed: `make test` installs it (apt-get install chromium)')
+  from playwright.sync_api import sync_playwright
+  with sync_playwright() as playwright:
+    launched = playwright.chromium.launch(executable_path=chromium, args=['--no-sandbox'])
+    yield launched
+    launched.close()
+
+
+@pytest.fixture
+def page(browser, request):
+  context = browser.new_context(viewport={'width': 1400, 'height': 900}, offline=False)
+  remote = []
+  opened = context.new_page()
+  opened.on('request', lambda sent: remote.append(sent.url) if not sent.url.startswith(
+      ('http://127.0.0.1', 'data:', 'about:')) else None)
+  yield opened
+  _snapshot(opened, request.node.name)
+  context.close()
+  assert remote == [], f'the page fetched from outside this machine: {remote}'
+
+
+def _snapshot(page, name):
+  """A screenshot of the page as it is now, besides the one each test leaves of its last page."""
+  os.makedirs(SCREENSHOTS, exist_ok=True)
+  page.screenshot(path=os.path.join(SCREENSHOTS, f'{name}.png'), full_page=True)
+
+
+def _tfma_accuracy(output_dir, execution_dir):
+  result = tfma.load_eval_result(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation',
+                                              execution_dir))
+  return result.get_metrics_for_slice()[eval_config.ACCURACY_METRIC]['doubleValue']
+
+
+def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_url, runs):
+  page.goto(ui_url + '/')
+  rows = page.locator('#runs tbody tr')
+  assert rows.count() == 3
+  assert [rows.nth(index).locator('td').first.inner_text() for index in range(3)] == [
+      runs['failed'], runs['refused'], runs['pushed']]
+  cells = [cell.inner_text() for cell in rows.nth(2).locator('td').all()]
+  assert cells[3:6] == ['COMPLETE', 'yes', cells[5]] and cells[5] != '-'
+  assert [cell.inner_text() for cell in rows.nth(1).locator('td').all()][3:6] == ['COMPLETE', 'no', '-']
+  page.select_option('#state-filter', 'failed')
+  page.wait_for_url('**state=failed**')
+  assert page.locator('#runs tbody tr').count() == 1
+  assert page.locator('#run-count').inner_text().startswith('1 run failed')
+
+
+def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
+  page.goto(ui_url + '/')
+  page.click(f'#runs a:text-is("{runs["pushed"]}")')
+  _snapshot(page, 'pushed_run_components')
+  page.click('a.dag-node[data-node="Evaluator"]')
+  assert page.locator('#node-state').inner_text() == 'COMPLETE'
+  _snapshot(page, 'pushed_run_evaluator')
+  evaluation_uri = page.locator('td:text-is("evaluation") + td + td').inner_text()
+  page.click('nav.tabs a:text-is("Evaluation")')
+  expected = _tfma_accuracy(runs['output_dir'], os.path.basename(evaluation_uri))
+  assert page.locator('#accuracy').inner_text() == f'{expected:.4f}'
+  assert page.locator('#blessed').inner_text() == 'Blessed: yes, the model may be pushed.'
+  assert 'Pushed as version' in page.locator('#pushed').inner_text()
+  overall = page.locator('#report tr:has(td:text-is("overall"))').first.locator('td').all()
+  assert overall[2].inner_text() == f'{expected:.4f}'
+  assert page.locator('#report h2:text-is("Fairness Indicators")').count() == 1
+  assert page.locator('#report svg text:text-is("predicted class")').count() == 1
+
+
+def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui_url, runs):
+  page.goto(ui_url + '/runs/' + runs['refused'])
+  states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
+            for row in page.locator('#components tbody tr').all()}
+  assert states.pop('Evaluator') == states.pop('Pusher') == 'COMPLETE'
+  assert set(states.values()) == {'CACHED'} and len(states) == 8
+  assert page.locator('svg#dag a.dag-node').count() == 10
+  page.click('nav.tabs a:text-is("Evaluation")')
+  assert page.locator('#blessed').inner_text() == 'Blessed: no, the model is not pushed.'
+  reasons = page.locator('#decision li.reason').all_inner_texts()
+  assert any(re.match(r'Reason: sparse_categorical_accuracy on slice overall is [0-9.]+, below the minimum '
+                      r'0\.9999', reason) for reason in reasons), reasons
+  assert 'Compared with the model in production' in page.locator('#decision').inner_text()
+
+
+def test_data_page_shows_rejects_statistics_and_anomalies(page, ui_url, runs):
+  page.goto(ui_url + '/runs/' + runs['pushed'] + '/data')
+  assert page.locator('#accepted-rows').inner_text() == '200'
+  assert page.locator('#rejected-rows').inner_text() == '2'
+  rejects = [[cell.inner_text() for cell in row.locator('td').all()]
+             for row in page.locator('#rejects tbody tr').all()]
+  assert rejects == [['201', 'missing/one.jpg', 'zero', 'image file not found', runs['csv_path']],
+                     ['202', 'missing/two.jpg', 'nine', 'image file not found', runs['csv_path']]]
+  assert page.locator('h3').all_inner_texts()[0].startswith('train: ')
+  assert sum(int(text.split(': ')[1].split()[0]) for text in page.locator('h3').all_inner_texts()) == 200
+  assert page.locator('svg[aria-label="Label distribution, train"] rect').count() == 10
+  assert set(page.locator('#anomalies td:nth-child(2)').all_inner_texts()) == {'no anomalies'}
+
+
+def test_training_page_shows_curves_and_trials(page, ui_url, runs):
+  page.goto(ui_url + '/runs/' + runs['pushed'] + '/training')
+  assert page.locator('#curves svg').count() == 2  # accuracy and loss
+  assert page.locator('#curves polyline').count() == 4  # train and validation in each
+  legends = page.locator('#curves text').all_text_contents()
+  assert any(text.startswith('validation (last ') for text in legends)
+  assert page.locator('#trials tbody tr').count() == 2
+  assert {'learning_rate', 'dropout'} <= set(page.locator('#best-hyperparameters th').all_inner_texts())
+
+
+def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(page, ui_url, runs):
+  page.goto(ui_url + '/')
+  page.click(f'#runs a:text-is("{runs["failed"]}")')
+  assert page.locator('#run-state').inner_text() == 'FAILED'
+  states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
+            for row in page.locator('#components tbody tr').all()}
+  assert states.pop('FileBasedExampleGen') == 'FAILED'
+  assert set(states.values()) == {'NOT RUN'} and len(states) == 9
+  refusal = 'accepted 20, rejected 2 of 22 rows (9.1%), above max_reject_fraction=0.05'
+  assert refusal in page.locator('p.error').inner_text()
+  _snapshot(page, 'failed_run_components')
+  page.click('a.dag-node[data-node="FileBasedExampleGen"]')
+  assert 'RejectedRowsError' in page.locator('#error').inner_text()
+  assert refusal in page.locator('#log').inner_text()
+  _snapshot(page, 'failed_run_example_gen')
+  page.click('nav.tabs a:text-is("Data")')
+  assert refusal in page.locator('#failure').inner_text()
+  rejects = [[cell.inner_text() for cell in row.locator('td').all()]
+             for row in page.locator('#rejects tbody tr').all()]
+  assert rejects == [['21', 'missing/one.jpg', 'zero', 'image file not found', runs['bad_csv']],
+                     ['22', 'missing/two.jpg', 'nine', 'image file not found', runs['bad_csv']]]
+  _snapshot(page, 'failed_run_data')
+  page.click('nav.tabs a:text-is("Evaluation")')
+  assert 'The Evaluator did not run in this run.' in page.inner_text('main')
+
+
+def test_models_page_names_the_run_that_pushed_each_version(page, ui_url, runs):
+  page.goto(ui_url + '/models')
+  [row] = page.locator('#models tbody tr').all()
+  assert row.locator('a').inner_text() == runs['pushed']
+  pushed = glob.glob(os.path.join(runs['output_dir'], 'serving', 'image_classifier', '*', 'saved_model.pb'))
+  assert row.locator('td').nth(1).inner_text() == os.path.dirname(pushed[0])
+
+
+def test_show_json_lists_inputs_and_upstream_components(runs):
+  shown = _visionflow('show', runs['pushed'], '--output-dir', runs['output_dir'], '--json')
+  nodes = {node['node_id']: node for node in json.loads(shown.stdout)}
+  assert nodes['Trainer']['upstream'] == ['SchemaGen', 'Transform', 'Tuner']
+  assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {'examples', 'model', 'model_blessing'}

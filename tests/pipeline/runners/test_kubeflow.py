@@ -1,0 +1,147 @@
+"""`visionflow compile`: the Kubeflow Pipelines v2 spec, loaded back with the kfp SDK."""
+import os
+
+import pytest
+import yaml
+from kfp import components
+
+from pipeline import cli
+
+COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport',
+                 'Transform', 'Tuner', 'Trainer', 'Evaluator', 'Pusher'}
+DEPENDENCIES = {
+    'FileBasedExampleGen': [], 'StatisticsGen': ['FileBasedExampleGen'], 'SchemaGen': ['StatisticsGen'],
+    'ExampleValidator': ['SchemaGen', 'StatisticsGen'], 'Transform': ['FileBasedExampleGen', 'SchemaGen'],
+    'DataReport': ['ExampleValidator', 'FileBasedExampleGen', 'StatisticsGen'],
+    'Tuner': ['Transform'], 'Trainer': ['SchemaGen', 'Transform', 'Tuner'],
+    'Evaluator': ['FileBasedExampleGen', 'Trainer'], 'Pusher': ['Evaluator', 'FileBasedExampleGen', 'Trainer'],
+}
+EXECUTOR_ENTRY_POINT = ['python', '-m', 'pipeline.runners.kubeflow_entrypoint']
+
+
+@pytest.fixture(scope='module')
+def compiled(small_digits, tmp_path_factory):
+  csv_path, labels_path = small_digits
+  output = tmp_path_factory.mktemp('compiled') / 'pipeline.yaml'
+  code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
+                   '--output-dir', 'gs://bucket/visionflow', '--image', 'registry.example.com/visionflow:1.2',
+                   '--gpus', '2', '--min-accuracy', '0.9',
+                   '--training-node-selector', 'cloud.google.com/gke-accelerator=nvidia-tesla-t4',
+                   '--training-tolerations', 'nvidia.com/gpu=present:NoSchedule,dedicated:NoExecute'])
+  assert code == 0
+  return components.load_component_from_file(str(output)), output.read_text(), os.path.dirname(csv_path)
+
+
+def _executor(spec, task_id):
+  label = spec.components[spec.root.dag.tasks[task_id].component_ref.name].executor_label
+  return spec.deployment_spec['executors'][label]['container']
+
+
+def test_every_component_with_its_dependencies(compiled):
+  component = compiled[0]
+  tasks = component.pipeline_spec.root.dag.tasks
+  assert set(tasks) == COMPONENT_IDS
+  assert {task_id: sorted(task.dependent_tasks) for task_id, task in tasks.items()} == DEPENDENCIES
+
+
+def test_every_task_runs_the_tfx_entry_point_in_the_image_with_code_named_not_uploaded(compiled):
+  component, text = compiled[:2]
+  spec = component.pipeline_spec
+  for task_id in COMPONENT_IDS:
+    container = _executor(spec, task_id)
+    assert container['image'] == 'registry.example.com/visionflow:1.2'
+    assert list(container['command']) == EXECUTOR_ENTRY_POINT
+  assert 'components.evaluator.component.Executor' in _executor(spec, 'Evaluator')['args']
+  assert 'components.trainer.run_fn.run_fn' in text
+  assert 'module_file' not in text and '.whl' not in text  # component code is in the image, not uploaded
+
+
+def test_reports_are_html_and_markdown_artifacts_that_the_kubeflow_ui_renders(compiled):
+  spec = compiled[0].pipeline_spec
+  for task_id in ('DataReport', 'Evaluator'):
+    outputs = spec.components[spec.root.dag.tasks[task_id].component_ref.name].output_definitions.artifacts
+    titles = {key: yaml.safe_load(outputs[key].artifact_type.instance_schema)['title']
+              for key in ('html_report', 'markdown_report')}
+    assert titles == {'html_report': 'system.HTML', 'markdown_report': 'system.Markdown'}
+
+
+def test_trainer_and_tuner_get_gpus_and_every_step_cpu_and_memory(compiled):
+  spec = compiled[0].pipeline_spec
+  for task_id in ('Trainer', 'Tuner'):
+    resources = _executor(spec, task_id)['resources']
+    assert resources['accelerator']['resourceType'] == 'nvidia.com/gpu'
+    assert resources['accelerator']['resourceCount'] == '2'
+    assert (resources['resourceCpuLimit'], resources['resourceMemoryLimit']) == ('8', '32Gi')
+  # FileBasedExampleGen included: TFX's compiler drops its platform config (tensorflow/tfx#6146).
+  for task_id in COMPONENT_IDS - {'Trainer', 'Tuner'}:
+    resources = _executor(spec, task_id)['resources']
+    assert (resources['resourceCpuLimit'], resources['resourceMemoryLimit']) == ('2', '8Gi')
+    assert 'accelerator' not in resources
+
+
+def test_runtime_parameters_with_their_defaults(compiled):
+  component = compiled[0]
+  data_root = compiled[2]
+  assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
+      'data_root': ('String', data_root), 'range_config': ('String', ''), 'epochs': ('Integer', 12),
+      'tuner_trials': ('Integer', 2),
+      'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
+      'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
+  tasks = component.pipeline_spec.root.dag.tasks
+  for task_id, name, parameter in (
+      ('FileBasedExampleGen', 'input_base', 'data_root'), ('FileBasedExampleGen', 'range_config', 'range_config'),
+      ('Trainer', 'epochs', 'epochs'),
+      ('Tuner', 'tuner_trials', 'tuner_trials'), ('Evaluator', 'min_accuracy', 'min_accuracy'),
+      ('Pusher', 'serving_dir', 'serving_dir'), ('Evaluator', 'serving_dir', 'serving_dir')):
+    assert tasks[task_id].inputs.parameters[name].component_input_parameter == parameter, (task_id, name)
+
+
+def test_no_resolver_task(compiled):
+  """Self-hosted Kubeflow Pipelines v2 cannot run TFX Resolver nodes; the baseline comes from serving_dir."""
+  component, text = compiled[:2]
+  assert 'resolver' not in text.lower()
+  executors = component.pipeline_spec.deployment_spec['executors']
+  assert all('importer' not in executor for executor in executors.values())
+
+
+def test_trainer_and_tuner_are_placed_on_the_gpu_pool_by_the_platform_spec(compiled):
+  component = compiled[0]
+  spec = component.pipeline_spec
+  executors = component.component_spec.platform_spec.platforms['kubernetes'].deployment_spec.executors
+  labels = {spec.components[spec.root.dag.tasks[task_id].component_ref.name].executor_label
+            for task_id in ('Trainer', 'Tuner')}
+  assert set(executors) == labels
+  for label in labels:
+    placement = executors[label]
+    assert dict(placement['nodeSelector']['labels']) == {'cloud.google.com/gke-accelerator': 'nvidia-tesla-t4'}
+    assert [dict(toleration) for toleration in placement['tolerations']] == [
+        {'key': 'nvidia.com/gpu', 'operator': 'Equal', 'value': 'present', 'effect': 'NoSchedule'},
+        {'key': 'dedicated', 'operator': 'Exists', 'effect': 'NoExecute'}]
+
+
+def test_a_malformed_toleration_is_refused(small_digits, tmp_path, capsys):
+  csv_path, labels_path = small_digits
+  code = cli.main(['compile', '--output', str(tmp_path / 'p.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', str(tmp_path), '--training-tolerations', 'nvidia.com/gpu'])
+  assert code == 2
+  assert "training toleration 'nvidia.com/gpu': expected key[=value]:NoSchedule" in capsys.readouterr().err
+
+
+def test_a_local_pipeline_root_is_warned_about(small_digits, tmp_path, capsys):
+  csv_path, labels_path = small_digits
+  code = cli.main(['compile', '--output', str(tmp_path / 'p.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', str(tmp_path / 'out')])
+  assert code == 0
+  assert f'the pipeline root {tmp_path}/out/pipeline_root is a local path' in capsys.readouterr().err
+
+
+def test_without_tuner_trials_there_is_no_tuner_and_no_tuner_trials_parameter(small_digits, tmp_path):
+  csv_path, labels_path = small_digits
+  output = tmp_path / 'p.yaml'
+  code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
+                   '--output-dir', 'gs://bucket/visionflow', '--tuner-trials', '0'])
+  assert code == 0
+  spec = next(yaml.safe_load_all(output.read_text()))
+  assert 'Tuner' not in spec['root']['dag']['tasks']
+  assert 'tuner_trials' not in spec['root']['inputDefinitions']['parameters']
+  assert spec['root']['inputDefinitions']['parameters']['epochs']['defaultValue'] == 12
