@@ -23,6 +23,7 @@ import tensorflow as tf  # noqa: E402
 
 from components import features  # noqa: E402
 from components.trainer import model as model_lib  # noqa: E402
+from components.trainer.settings import TuningSettings  # noqa: E402
 from components.trainer import training  # noqa: E402
 
 MODELS = (('small_cnn', 32, None), ('efficientnet_lite0', 96, 'imagenet'))
@@ -59,9 +60,11 @@ def input_rate(pattern: str, image_size: int, steps: int) -> float:
 
 
 def training_rate(pattern: str, backbone: str, image_size: int, weights, steps: int) -> float:
-  config = {'labels': [str(index) for index in range(5)], 'image_size': image_size, 'backbone': backbone,
-            'weights': weights, 'augment_crop': True, 'augment_flip': True, 'augment_colour': True}
-  model = model_lib.build_model(model_lib.hyperparameter_space(backbone), config)
+  settings = TuningSettings(labels=tuple(str(index) for index in range(5)), image_size=image_size,
+                            backbone=backbone, weights=weights, augment_crop=True, augment_flip=True,
+                            augment_colour=True, batch_size=BATCH_SIZE, tuner='random', tuner_trials=1,
+                            tuner_epochs=1, random_seed=0)
+  model = model_lib.build_model(model_lib.hyperparameter_space(backbone), settings)
   dataset = training.make_dataset([pattern], feature_spec(image_size), BATCH_SIZE, training=True)
   model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: trace and build
   start = time.perf_counter()

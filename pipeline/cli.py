@@ -225,10 +225,11 @@ def _runs(args: argparse.Namespace) -> int:
                                is_abandoned=is_abandoned)
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
   for run in runs:
-    blessed = '-' if run.blessed is None else ('yes' if run.blessed else 'no')
-    accuracy = '-' if run.accuracy is None else f'{run.accuracy:.4f}'
+    outcome = run.outcome
+    blessed = '-' if outcome.blessed is None else ('yes' if outcome.blessed else 'no')
+    accuracy = '-' if outcome.accuracy is None else f'{outcome.accuracy:.4f}'
     print(f'{run.run_id}\t{runs_lib.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
-          f'{blessed}\t{run.pushed_version or "-"}\t{accuracy}')
+          f'{blessed}\t{outcome.pushed_version or "-"}\t{accuracy}')
   return 0
 
 

@@ -10,6 +10,8 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from components.trainer import settings as training_settings
+
 
 @dataclasses.dataclass
 class PipelineConfig:
@@ -75,7 +77,7 @@ class PipelineConfig:
   tfjob_namespace: str = 'kubeflow'
   worker_gpus: int = 0
   # Tuning: random, bayesian or hyperband; tuner_trials 0 skips it. Fixed hyperparameters (a mapping of
-  # names in components/trainer/model.py:hyperparameter_space) also skip it.
+  # names in components/trainer/settings.py:hyperparameter_specs) also skip it.
   tuner: str = 'random'
   tuner_trials: int = 2
   tuner_epochs: int = 8
@@ -144,17 +146,14 @@ class PipelineConfig:
     for name in ('train_buckets', 'eval_buckets', 'test_buckets', 'image_size', 'batch_size', 'epochs'):
       if getattr(self, name) < 1:
         raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
-    from components.trainer import model as model_lib  # the choices live with the code that uses them
-    from components.trainer import strategy as strategy_lib
-    from components.trainer import tuner_fn as tuner_lib
-    for name, value, choices in (('backbone', self.backbone, model_lib.BACKBONES),
-                                 ('strategy', self.strategy, strategy_lib.STRATEGIES),
-                                 ('tuner', self.tuner, tuner_lib.TUNERS)):
+    for name, value, choices in (('backbone', self.backbone, training_settings.BACKBONES),
+                                 ('strategy', self.strategy, training_settings.STRATEGIES),
+                                 ('tuner', self.tuner, training_settings.TUNERS)):
       if value not in choices:
         raise ValueError(f'{name} must be one of {choices}, got {value!r}')
     if self.num_workers < 1:
       raise ValueError(f'num_workers must be at least 1, got {self.num_workers}')
-    space = {hp.name: hp for hp in model_lib.hyperparameter_space(self.backbone).space}
+    space = {spec.name: spec for spec in training_settings.hyperparameter_specs(self.backbone)}
     unknown = set(self.hyperparameters) - set(space)
     if unknown:
       raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone}')
@@ -198,21 +197,20 @@ def _is_number(value: Any) -> bool:
   return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_hyperparameter(hp: Any, value: Any) -> None:
-  """A fixed hyperparameter must have its search space's type: a number for a Float, an integer for an
-  Int, true/false for a Boolean, the choices' type for a Choice (values outside the range are allowed)."""
-  kind = type(hp).__name__
-  choices = list(hp.values) if kind == 'Choice' else []
-  if kind == 'Boolean':
+def _check_hyperparameter(spec: training_settings.Hyperparameter, value: Any) -> None:
+  """A fixed hyperparameter must have its search space's type: a number for a float, true/false for a
+  boolean, the choices' type for a choice (values outside the range are allowed)."""
+  choices = list(spec.values)
+  if spec.kind == 'boolean':
     expected, ok = 'true or false', isinstance(value, bool)
-  elif kind == 'Int' or (choices and all(isinstance(choice, int) for choice in choices)):
+  elif choices and all(_is_number(choice) and isinstance(choice, int) for choice in choices):
     expected, ok = 'an integer', _is_number(value) and isinstance(value, int)
-  elif kind == 'Float' or (choices and all(_is_number(choice) for choice in choices)):
+  elif spec.kind == 'float' or (choices and all(_is_number(choice) for choice in choices)):
     expected, ok = 'a number', _is_number(value)
   else:
     expected, ok = f'one of {choices}', value in choices
   if not ok:
-    raise ValueError(f'hyperparameter {hp.name} must be {expected}, got {value!r}')
+    raise ValueError(f'hyperparameter {spec.name} must be {expected}, got {value!r}')
 
 
 def field_names() -> Dict[str, dataclasses.Field]:
@@ -256,7 +254,8 @@ def load_config(path: Optional[str] = None, overrides: Optional[Mapping[str, Any
                 validate: bool = True) -> PipelineConfig:
   """Defaults, then the YAML file at `path`, then `overrides` whose value is not None.
 
-  `validate=False` is for commands that only read paths (runs, show): validating imports TensorFlow.
+  `validate=False` is for commands that only read the output folder (runs, show, ui): a config whose
+  training values could not run still says where the runs are.
   """
   values: Dict[str, Any] = {}
   if path:

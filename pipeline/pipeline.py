@@ -19,11 +19,12 @@ from tfx.proto import transform_pb2
 
 from components.data_report.component import DataReport
 from components.evaluator import component as evaluator_lib
+from components.example_gen import executor as example_gen_executor
+from components.example_gen import image_csv
 from components.pusher import component as pusher_lib
 from components.trainer import component as training_components
 from components.trainer import model as model_lib
-from components.example_gen import executor as example_gen_executor
-from components.example_gen import image_csv
+from components.trainer.settings import TrainingSettings
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'components.transform.preprocessing.preprocessing_fn'
@@ -38,31 +39,25 @@ def read_class_labels(config: PipelineConfig) -> List[str]:
   return image_csv.folder_classes(config.image_folder)
 
 
-_TUNER_KEYS = ('labels', 'image_size', 'backbone', 'weights', 'augment_crop', 'augment_flip', 'augment_colour',
-               'batch_size', 'random_seed', 'tuner', 'tuner_trials', 'tuner_epochs')
-
-
-def model_settings(config: PipelineConfig, labels: List[str]) -> dict:
-  """The Tuner's and Trainer's custom_config: what components/ needs of the config, as plain JSON."""
+def training_settings(config: PipelineConfig, labels: List[str]) -> TrainingSettings:
+  """What the Tuner and the Trainer need of the config."""
   weights = config.weights or ('imagenet' if config.backbone != 'small_cnn' else None)
-  settings = {
-      'labels': labels, 'image_size': config.image_size, 'backbone': config.backbone,
-      'weights': None if weights == 'none' else weights,
-      'fine_tune_layers': config.fine_tune_layers, 'fine_tune_epochs': config.fine_tune_epochs,
-      'augment_crop': config.augment_crop, 'augment_flip': config.augment_flip,
-      'augment_colour': config.augment_colour, 'batch_size': config.batch_size, 'epochs': config.epochs,
-      'strategy': config.strategy, 'num_workers': config.num_workers, 'tpu_address': config.tpu_address,
-      'tfjob_image': config.tfjob_image, 'tfjob_namespace': config.tfjob_namespace,
-      'worker_gpus': config.worker_gpus, 'node_selector': dict(config.training_node_selector),
-      'tolerations': list(config.training_tolerations),
-      'tuner': config.tuner, 'tuner_trials': config.tuner_trials, 'tuner_epochs': config.tuner_epochs,
-      'random_seed': config.random_seed, 'hyperparameters': None,
-  }
+  hyperparameters = None
   if config.hyperparameters:
     hp = model_lib.hyperparameter_space(config.backbone)
     hp.values.update(config.hyperparameters)
-    settings['hyperparameters'] = hp.get_config()
-  return settings
+    hyperparameters = hp.get_config()
+  return TrainingSettings(
+      labels=tuple(labels), image_size=config.image_size, backbone=config.backbone,
+      weights=None if weights == 'none' else weights,
+      fine_tune_layers=config.fine_tune_layers, fine_tune_epochs=config.fine_tune_epochs,
+      augment_crop=config.augment_crop, augment_flip=config.augment_flip, augment_colour=config.augment_colour,
+      batch_size=config.batch_size, epochs=config.epochs, strategy=config.strategy,
+      num_workers=config.num_workers, tpu_address=config.tpu_address, tfjob_image=config.tfjob_image,
+      tfjob_namespace=config.tfjob_namespace, worker_gpus=config.worker_gpus,
+      node_selector=dict(config.training_node_selector), tolerations=tuple(config.training_tolerations),
+      tuner=config.tuner, tuner_trials=config.tuner_trials, tuner_epochs=config.tuner_epochs,
+      random_seed=config.random_seed, hyperparameters=hyperparameters)
 
 
 def data_input(config: PipelineConfig):
@@ -153,7 +148,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
   components = create_data_components(config, labels, values['data_root'], values['range_config'])
   by_id = {component.id: component for component in components}
   example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
-  model_config = model_settings(config, labels)
+  settings = training_settings(config, labels)
   trainer_inputs = {}
   if has_tuner(config):
     tuner = training_components.Tuner(
@@ -163,7 +158,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
         train_args=trainer_pb2.TrainArgs(splits=['train']),
         eval_args=trainer_pb2.EvalArgs(splits=['eval']),
         # Only what tuning depends on, so changing e.g. the training epochs keeps the Tuner cached.
-        custom_config={key: model_config[key] for key in _TUNER_KEYS},
+        custom_config=settings.tuning().to_custom_config(),
         tuner_trials=values['tuner_trials']).with_id('Tuner')
     trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
     components.append(tuner)
@@ -175,7 +170,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       run_fn=RUN_FN,
       train_args=trainer_pb2.TrainArgs(splits=['train']),
       eval_args=trainer_pb2.EvalArgs(splits=['eval']),
-      custom_config=model_config,
+      custom_config=settings.to_custom_config(),
       epochs=values['epochs'],
       **trainer_inputs).with_id('Trainer')
 

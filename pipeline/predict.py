@@ -5,9 +5,9 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from components.example_gen import image_csv
 from components import features
 from components.pusher import serving
-from components.example_gen import image_csv
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 

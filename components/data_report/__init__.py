@@ -1,0 +1,1 @@
+"""The DataReport step: what ExampleGen accepted and rejected, the anomalies and statistics, as reports."""

@@ -14,13 +14,12 @@ from tfx.types import artifact_utils
 from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
+from components import names
 from components.reports import artifact_contents
 from components.reports import kfp_artifacts
 from components.reports import report_format
 
 TITLE = 'Data report'
-HTML_REPORT = 'html_report'
-MARKDOWN_REPORT = 'markdown_report'
 MAX_REJECTS_SHOWN = 1000
 
 
@@ -34,9 +33,9 @@ def build_tables(examples_properties: Dict[str, Any], rejects: Tuple[List[str], 
 
   tables = [report_format.Table(
       'Ingestion', ['rows', 'count'],
-      [['accepted', rows_counted('accepted_rows')], ['rejected', rows_counted('rejected_rows')]]
-      + [[f'accepted into {split}', rows_counted(f'accepted_rows_{split}')] for split in splits],
-      note=f'Rejects report: {examples_properties.get("rejects_uri", "n/a")}')]
+      [['accepted', rows_counted(names.ACCEPTED_ROWS)], ['rejected', rows_counted(names.REJECTED_ROWS)]]
+      + [[f'accepted into {split}', rows_counted(names.accepted_rows_in(split))] for split in splits],
+      note=f'Rejects report: {examples_properties.get(names.REJECTS_URI, "n/a")}')]
   if rows:
     tables.append(report_format.Table(
         'Rejected rows', header, rows[:MAX_REJECTS_SHOWN],
@@ -82,15 +81,15 @@ class Executor(base_executor.BaseExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    examples = artifact_utils.get_single_instance(input_dict[names.EXAMPLES])
     properties = custom_properties(examples)
     tables = build_tables(
-        properties, artifact_contents.rejects(properties.get('rejects_uri')),
-        artifact_contents.feature_summaries(artifact_utils.get_single_uri(input_dict['statistics'])),
-        artifact_contents.anomalies(artifact_utils.get_single_uri(input_dict['anomalies'])))
+        properties, artifact_contents.rejects(properties.get(names.REJECTS_URI)),
+        artifact_contents.feature_summaries(artifact_utils.get_single_uri(input_dict[names.STATISTICS])),
+        artifact_contents.anomalies(artifact_utils.get_single_uri(input_dict[names.ANOMALIES])))
     html, markdown = render(tables)
-    artifact_utils.get_single_instance(output_dict[HTML_REPORT]).value = html
-    artifact_utils.get_single_instance(output_dict[MARKDOWN_REPORT]).value = markdown
+    artifact_utils.get_single_instance(output_dict[names.HTML_REPORT]).value = html
+    artifact_utils.get_single_instance(output_dict[names.MARKDOWN_REPORT]).value = markdown
 
 
 class DataReportSpec(component_spec.ComponentSpec):
@@ -101,8 +100,8 @@ class DataReportSpec(component_spec.ComponentSpec):
       'anomalies': component_spec.ChannelParameter(type=standard_artifacts.ExampleAnomalies),
   }
   OUTPUTS = {
-      HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
-      MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
+      names.HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
+      names.MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
   }
 
 

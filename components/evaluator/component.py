@@ -30,8 +30,9 @@ from tfx.utils import path_utils
 
 from components.evaluator import eval_config
 from components.evaluator import evaluation_report
-from components.reports import kfp_artifacts
+from components import names
 from components.pusher import serving
+from components.reports import kfp_artifacts
 
 EXAMPLE_SPLITS = 'example_splits'
 SERVING_DIR = 'serving_dir'
@@ -46,17 +47,6 @@ MAX_ACCURACY_DROP = 'max_accuracy_drop'
 # which reads the serving directory itself: it is there so that TFX's cache key changes with production,
 # and a verdict against an older production model is not reused.
 PRODUCTION_MODEL = 'production_model'
-# Custom properties of the blessing artifact.
-BASELINE_VERSION_DIR = 'baseline_version_dir'
-BLESSING_REASONS = 'blessing_reasons'
-# The report, in the evaluation artifact: its folder, and the properties naming its files.
-REPORT_FOLDER = 'report'
-REPORT_HTML = 'report_html'
-REPORT_MARKDOWN = 'report_markdown'
-# The same report as artifacts the Kubeflow Pipelines UI renders.
-HTML_REPORT = 'html_report'
-MARKDOWN_REPORT = 'markdown_report'
-ACCURACY = 'accuracy'  # the candidate's overall accuracy, on the evaluation artifact for listings
 
 
 def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], splits: List[str]):
@@ -71,23 +61,23 @@ def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], spli
   return batches | 'Flatten' >> beam.Flatten()
 
 
-def evaluate(eval_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
+def evaluate(tfma_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
              examples: List[types.Artifact], splits: List[str], output_uri: str,
              beam_pipeline: beam.Pipeline) -> None:
   """Runs TFMA on the candidate and, when there is one, the baseline; writes to output_uri."""
-  eval_config = tfma.utils.update_eval_config_with_defaults(
-      eval_config, has_baseline=baseline_dir is not None, rubber_stamp=baseline_dir is None)
-  tfma.utils.verify_eval_config(eval_config)
+  tfma_config = tfma.utils.update_eval_config_with_defaults(
+      tfma_config, has_baseline=baseline_dir is not None, rubber_stamp=baseline_dir is None)
+  tfma.utils.verify_eval_config(tfma_config)
   model_dirs = {spec.name: baseline_dir if spec.is_baseline else candidate_dir
-                for spec in eval_config.model_specs}
+                for spec in tfma_config.model_specs}
   shared_models = [tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name,
-                                                  eval_config=eval_config)
+                                                  eval_config=tfma_config)
                    for name, path in model_dirs.items()]
   with beam_pipeline as pipeline:
     _ = (_read_examples(pipeline, examples, splits)
          | 'ExtractEvaluateAndWriteResults' >> tfma.ExtractEvaluateAndWriteResults(
              eval_shared_model=shared_models[0] if len(shared_models) == 1 else shared_models,
-             eval_config=eval_config, output_path=output_uri))
+             eval_config=tfma_config, output_path=output_uri))
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -97,49 +87,50 @@ class Executor(base_beam_executor.BaseBeamExecutor):
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
     labels = json_utils.loads(exec_properties[CLASS_NAMES])
-    eval_config = eval_config.build_eval_config(
+    tfma_config = eval_config.build_eval_config(
         labels,
         eval_config.BlessingPolicy(min_accuracy=float(exec_properties[MIN_ACCURACY]),
-                                  min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
-                                  max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP])),
+                                   min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
+                                   max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP])),
         extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
         fairness_thresholds=json_utils.loads(exec_properties[FAIRNESS_THRESHOLDS]))
     model = artifact_utils.get_single_instance(input_dict['model'])
-    evaluation_artifact = artifact_utils.get_single_instance(output_dict['evaluation'])
+    evaluation_artifact = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     evaluation_uri = evaluation_artifact.uri
-    blessing = artifact_utils.get_single_instance(output_dict['blessing'])
+    blessing = artifact_utils.get_single_instance(output_dict[names.BLESSING])
     baseline_dir = serving.newest_version_dir(
         os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
 
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
-    evaluate(eval_config, candidate_dir, baseline_dir, input_dict['examples'],
+    evaluate(tfma_config, candidate_dir, baseline_dir, input_dict[names.EXAMPLES],
              json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
 
     values = evaluation_report.load_metric_values(evaluation_uri)
     overall_accuracy = values.get(evaluation_report.MetricId(
         evaluation_report.OVERALL, evaluation_report.CANDIDATE, eval_config.ACCURACY_METRIC))
     if overall_accuracy is not None:
-      evaluation_artifact.set_float_custom_property(ACCURACY, overall_accuracy)
+      evaluation_artifact.set_float_custom_property(names.ACCURACY, overall_accuracy)
     validation = tfma.load_validation_result(evaluation_uri)
     reasons = evaluation_report.blessing_reasons(validation)
     blessed = validation.validation_ok
     io_utils.write_string_file(os.path.join(
         blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
     blessing.set_int_custom_property(
-        constants.ARTIFACT_PROPERTY_BLESSED_KEY,
+        names.BLESSED,
         constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE)
     blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
     blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
-    blessing.set_string_custom_property(BASELINE_VERSION_DIR, baseline_dir or '')
-    blessing.set_string_custom_property(BLESSING_REASONS, json_utils.dumps(reasons))
+    blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, baseline_dir or '')
+    blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(reasons))
 
     report = evaluation_report.write_report(
-        os.path.join(evaluation_uri, REPORT_FOLDER), evaluation_uri, values, labels,
+        os.path.join(evaluation_uri, names.REPORT_FOLDER), evaluation_uri, values, labels,
         blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
-    evaluation_artifact.set_string_custom_property(REPORT_HTML, report.html_path)
-    evaluation_artifact.set_string_custom_property(REPORT_MARKDOWN, report.markdown_path)
-    artifact_utils.get_single_instance(output_dict[HTML_REPORT]).value = report.html
-    artifact_utils.get_single_instance(output_dict[MARKDOWN_REPORT]).value = report.markdown
+    evaluation_artifact.set_string_custom_property(names.REPORT_HTML, report.html_path)
+    evaluation_artifact.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
+    evaluation_artifact.set_string_custom_property(names.REPORT_DETAILS, report.details_path)
+    artifact_utils.get_single_instance(output_dict[names.HTML_REPORT]).value = report.html
+    artifact_utils.get_single_instance(output_dict[names.MARKDOWN_REPORT]).value = report.markdown
 
 
 class ProductionEvaluatorSpec(component_spec.ComponentSpec):
@@ -163,8 +154,8 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
   OUTPUTS = {
       'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation),
       'blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
-      HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
-      MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
+      names.HTML_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.HtmlReport),
+      names.MARKDOWN_REPORT: component_spec.ChannelParameter(type=kfp_artifacts.MarkdownReport),
   }
 
 

@@ -14,11 +14,10 @@ import tensorflow_model_analysis as tfma
 
 from components.evaluator import eval_config
 from components import features
+from components import names
+from components.reports import charts
 from components.reports import report_format
 
-HTML_FILE = 'report.html'
-MARKDOWN_FILE = 'report.md'
-CONFUSION_MATRIX_SVG = 'confusion_matrix.svg'
 OVERALL = 'overall'
 CANDIDATE = tfma.CANDIDATE_KEY
 BASELINE = tfma.BASELINE_KEY
@@ -145,8 +144,8 @@ def _cell(name: str, value: Optional[float]) -> str:
 
 
 def _slices(values: Dict[MetricId, float]) -> List[str]:
-  names = {metric.slice for metric in values}
-  return [OVERALL] + sorted(names - {OVERALL})
+  slice_names = {metric.slice for metric in values}
+  return [OVERALL] + sorted(slice_names - {OVERALL})
 
 
 def _slice_value(values, slice_label, name, model=CANDIDATE):
@@ -208,34 +207,6 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
   return tables
 
 
-def confusion_matrix_svg(counts: List[List[float]], labels: Sequence[str]) -> str:
-  """The confusion matrix as a heat map: rows are true classes, columns predicted, counts in the cells."""
-  cell, margin = 44, 110
-  size = margin + cell * len(labels)
-  largest = max([max(row) for row in counts] + [1.0])
-  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 10}" height="{size + 10}" '
-           f'font-family="sans-serif" font-size="11">',
-           f'<text x="{margin}" y="14">predicted class</text>',
-           f'<text x="12" y="{margin}" transform="rotate(-90 12 {margin})" text-anchor="end">true class</text>']
-  for index, label in enumerate(labels):
-    name = html.escape(label[:12])
-    parts.append(f'<text x="{margin + cell * index + cell / 2}" y="{margin - 8}" text-anchor="middle" '
-                 f'transform="rotate(-45 {margin + cell * index + cell / 2} {margin - 8})">{name}</text>')
-    parts.append(f'<text x="{margin - 8}" y="{margin + cell * index + cell / 2 + 4}" '
-                 f'text-anchor="end">{name}</text>')
-  for true_index, row in enumerate(counts):
-    for predicted_index, count in enumerate(row):
-      shade = count / largest
-      red, green, blue = (int(255 - shade * 200), int(255 - shade * 140), 255) \
-          if true_index == predicted_index else (255, int(255 - shade * 200), int(255 - shade * 200))
-      x, y = margin + cell * predicted_index, margin + cell * true_index
-      parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="rgb({red},{green},{blue})" '
-                   f'stroke="#ccc"/>')
-      parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle">{count:.0f}</text>')
-  parts.append('</svg>')
-  return '\n'.join(parts)
-
-
 def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> List[str]:
   lines = [f'Blessed: {"yes, the model may be pushed" if blessed else "no, the model is not pushed"}.']
   lines.append(f'Compared with the model in production: {baseline_dir}.' if baseline_dir else
@@ -253,19 +224,20 @@ class WrittenReport:
   """
   html_path: str
   markdown_path: str
+  details_path: str  # the tables and charts without the page frame and the decision, for pages that show both
   html: str
   markdown: str
 
 
 def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
                  blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> WrittenReport:
-  """Writes report.html, report.md and confusion_matrix.svg into report_dir.
+  """Writes report.html, report.md, details.html and confusion_matrix.svg into report_dir.
 
   `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
   """
   tables = build_tables(values, labels, baseline_dir is not None)
   plots = load_overall_plots(evaluation_uri)
-  svg = confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
+  svg = charts.confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
   calibration = report_format.Table(
       'Calibration (all classes, one-vs-rest, micro-averaged)',
       ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
@@ -281,16 +253,19 @@ def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, fl
     lines.append(report_format.markdown_table(calibration))
     return '\n'.join(lines)
 
+  details = '\n'.join([*[report_format.html_table(table) for table in tables],
+                        '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration)])
   status = 'blessed' if blessed else 'refused'
   page = report_format.html_page('Evaluation report', [
       f'<ul class="{status}" id="decision">' + ''.join(f'<li>{html.escape(line)}</li>' for line in decision)
-      + '</ul>', *[report_format.html_table(table) for table in tables],
-      '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration)])
+      + '</ul>', details])
 
   tf.io.gfile.makedirs(report_dir)
-  paths = {name: os.path.join(report_dir, name) for name in (HTML_FILE, MARKDOWN_FILE, CONFUSION_MATRIX_SVG)}
-  for name, text in ((HTML_FILE, page), (MARKDOWN_FILE, markdown(f'![confusion matrix]({CONFUSION_MATRIX_SVG})')),
-                     (CONFUSION_MATRIX_SVG, svg)):
+  files = (names.REPORT_HTML_FILE, names.REPORT_MARKDOWN_FILE, names.REPORT_DETAILS_FILE, names.CONFUSION_MATRIX_FILE)
+  paths = {name: os.path.join(report_dir, name) for name in files}
+  texts = (page, markdown(f'![confusion matrix]({names.CONFUSION_MATRIX_FILE})'), details, svg)
+  for name, text in zip(files, texts):
     with tf.io.gfile.GFile(paths[name], 'w') as handle:
       handle.write(text)
-  return WrittenReport(paths[HTML_FILE], paths[MARKDOWN_FILE], page, markdown(svg))
+  html_path, markdown_path, details_path, _ = (paths[name] for name in files)
+  return WrittenReport(html_path, markdown_path, details_path, page, markdown(svg))

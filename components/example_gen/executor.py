@@ -27,17 +27,14 @@ from tfx.components.example_gen import write_split
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
-from tfx.proto import range_config_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from components.reports import artifact_contents
+from components import compat
 from components.example_gen import image_csv
+from components import names
 
-REJECTS_FILE = artifact_contents.REJECTS_FILE
-DERIVED_CSV_FILE = 'derived_input.csv'
-SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
 _METRICS_NAMESPACE = 'visionflow_example_gen'
 _REJECTED = 'rejected'
 _EXPLICIT_SPLITS = 'explicit_splits'
@@ -68,8 +65,14 @@ class Settings:
                                  max_aspect_ratio=self.max_aspect_ratio, image_size=self.image_size)
 
 
-class RejectedRowsError(RuntimeError):
-  """Too many rows were rejected, or none was accepted; the message names the counts and rejects.csv."""
+class RejectedRowsError(compat.RecordedFailure):
+  """Too many rows were rejected, none was accepted, or a split would be empty: ExampleGen refuses the data.
+
+  The message names the counts and the kept report; the failed execution records the report's path as well.
+  """
+
+  def __init__(self, message: str, report_uri: str):
+    super().__init__(message, {names.REFUSED_REJECTS_URI: report_uri})
 
 
 def make_custom_config(settings: Settings) -> example_gen_pb2.CustomConfig:
@@ -247,17 +250,17 @@ def build_beam_pipeline(pipeline: beam.Pipeline, sources: Sequence[Tuple[str, st
         _WriteShards(split_dir(output_uri, name), _temp_dir(output_uri), settings.shard_bytes))
   _ = (loaded[_REJECTED]
        | 'CollectRejects' >> beam.combiners.ToList()
-       | 'WriteRejects' >> beam.Map(_write_rejects, os.path.join(output_uri, REJECTS_FILE)))
+       | 'WriteRejects' >> beam.Map(_write_rejects, os.path.join(output_uri, names.REJECTS_FILE)))
   _ = (loaded[_EXPLICIT_SPLITS]
        | 'GroupByImageBytes' >> beam.GroupByKey()
        | 'FindSplitConflicts' >> beam.FlatMap(_split_conflicts)
        | 'CollectConflicts' >> beam.combiners.ToList()
-       | 'WriteConflicts' >> beam.Map(_write_conflicts, os.path.join(output_uri, SPLIT_CONFLICTS_FILE)))
+       | 'WriteConflicts' >> beam.Map(_write_conflicts, os.path.join(output_uri, names.SPLIT_CONFLICTS_FILE)))
 
 
 def split_dir(output_uri: str, split_name: str) -> str:
   """Where TFX components look for a split of an Examples artifact."""
-  return os.path.join(output_uri, f'Split-{split_name}')
+  return os.path.join(output_uri, names.SPLIT_PREFIX + split_name)
 
 
 def _temp_dir(output_uri: str) -> str:
@@ -277,7 +280,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     if len(input_config.splits) != 1 or not output_config.split_config.splits:
       raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
     settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-    _resolve_spans_without_driver(exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config,
+    compat.resolve_spans_without_driver(exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config,
                                   exec_properties)
     split_names = [split.name for split in output_config.split_config.splits]
     bucket_ends = list(itertools.accumulate(split.hash_buckets for split in output_config.split_config.splits))
@@ -305,68 +308,46 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     accepted = {name: counts.get(f'accepted_{name}', 0) for name in split_names}
     rejected = counts.get(_REJECTED, 0)
     total = sum(accepted.values()) + rejected
-    rejects_uri = os.path.join(examples.uri, REJECTS_FILE)
-    examples.set_int_custom_property('accepted_rows', sum(accepted.values()))
-    examples.set_int_custom_property('rejected_rows', rejected)
+    rejects_uri = os.path.join(examples.uri, names.REJECTS_FILE)
+    examples.set_int_custom_property(names.ACCEPTED_ROWS, sum(accepted.values()))
+    examples.set_int_custom_property(names.REJECTED_ROWS, rejected)
     for name, count in accepted.items():
-      examples.set_int_custom_property(f'accepted_rows_{name}', count)
-    examples.set_string_custom_property('rejects_uri', rejects_uri)
+      examples.set_int_custom_property(names.accepted_rows_in(name), count)
+    examples.set_string_custom_property(names.REJECTS_URI, rejects_uri)
     examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
     examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
     logging.info('ExampleGen accepted %d rows (%s) and rejected %d; rejects: %s', sum(accepted.values()),
                  ', '.join(f'{name} {count}' for name, count in accepted.items()), rejected, rejects_uri)
 
-    conflicts_uri = os.path.join(examples.uri, SPLIT_CONFLICTS_FILE)
+    conflicts_uri = os.path.join(examples.uri, names.SPLIT_CONFLICTS_FILE)
     if tf.io.gfile.exists(conflicts_uri):
+      kept = _keep_after_failure(conflicts_uri)
+      _keep_after_failure(rejects_uri)
       raise RejectedRowsError(
           f'{csv_path}: the same image bytes appear on rows that name different splits, which would put one '
-          f'image in two splits; fix the split column. Rows: {_keep_after_failure(conflicts_uri)}')
+          f'image in two splits; fix the split column. Rows: {kept}', _refused_rejects(rejects_uri))
     if not sum(accepted.values()):
       raise RejectedRowsError(f'{csv_path}: no valid row: accepted 0, rejected {rejected}. '
-                              f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+                              f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
     if rejected / total > settings.max_reject_fraction:
       raise RejectedRowsError(
           f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
           f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
-          f'Reasons per row: {_keep_after_failure(rejects_uri)}')
+          f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
     empty = [name for name, count in accepted.items() if not count]
     if empty:
       raise RejectedRowsError(
           f'{csv_path}: split {", ".join(empty)} would be empty: accepted {total - rejected} rows '
           f'({", ".join(f"{name} {count}" for name, count in accepted.items())}), rejected {rejected}; '
           f'every split needs examples (add rows, or name splits in a split column). '
-          f'Reasons per row: {_keep_after_failure(rejects_uri)}')
-
-
-def _resolve_spans_without_driver(input_base: str, input_config: example_gen_pb2.Input,
-                                  exec_properties: Dict[str, Any]) -> None:
-  """Does the FileBasedExampleGen driver's work where it did not run: picks the newest span (or date), or
-  the one range_config names.
-
-  On LocalDagRunner and Vertex the driver resolves {SPAN}/{YYYY}{MM}{DD} in the pattern before the executor
-  starts. Self-hosted Kubeflow Pipelines skips TFX's driver hook (a pre-cache-check lifecycle hook only
-  Vertex runs), so the pattern arrives unresolved; resolving it here lets every scheduled run ingest the
-  newest span there too.
-  """
-  pattern = input_config.splits[0].pattern
-  if not (re.search(example_gen_utils.SPAN_FULL_REGEX, pattern)
-          or any(spec in pattern for spec in example_gen_utils.DATE_SPECS)):
-    return
-  range_config = None
-  if exec_properties.get(standard_component_specs.RANGE_CONFIG_KEY):
-    range_config = proto_utils.json_to_proto(exec_properties[standard_component_specs.RANGE_CONFIG_KEY],
-                                             range_config_pb2.RangeConfig())
-  _, span, _ = example_gen_utils.calculate_splits_fingerprint_span_and_version(
-      input_base, input_config.splits, range_config)
-  exec_properties[example_gen_utils.SPAN_PROPERTY_NAME] = span
-  logging.info('No driver resolved the input pattern; newest span %d: %s', span, input_config.splits[0].pattern)
+          f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
 
 
 def _input_sources(input_base: str, resolved_pattern: str, settings: Settings,
                    exec_properties: Dict[str, Any], output_uri: str) -> List[Tuple[str, str]]:
   """The (csv_path, image base folder) pairs this execution reads."""
   if settings.layout == 'folder':
-    return [(derive_folder_csv(input_base, os.path.join(output_uri, DERIVED_CSV_FILE)), input_base)]
+    return [(derive_folder_csv(input_base, os.path.join(output_uri, names.DERIVED_CSV_FILE)), input_base)]
   newest_span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
   if settings.num_spans <= 1 or newest_span is None or not settings.input_pattern:
     csv_path = image_csv.resolve_image_path(input_base, resolved_pattern)
@@ -399,15 +380,17 @@ def derive_folder_csv(image_folder: str, csv_path: str) -> str:
   return csv_path
 
 
-def _keep_after_failure(report_uri: str) -> str:
-  """Copies a report out of the output artifact, which TFX deletes when the execution fails.
+def _refused_rejects(rejects_uri: str) -> str:
+  """Where a refused execution keeps a report: `<...>/examples/<id>/rejects.csv` as
+  `<...>/examples/<id>-refused/rejects.csv`, outside the output artifact, which TFX deletes on failure."""
+  artifact_dir, name = os.path.split(rejects_uri)
+  return os.path.join(artifact_dir.rstrip('/') + names.REFUSED_FOLDER_SUFFIX, name)
 
-  `<...>/examples/<id>/rejects.csv` is kept as `<...>/examples/<id>-refused/rejects.csv`.
-  """
-  artifact_dir, name = os.path.split(report_uri)
-  kept_dir = artifact_dir.rstrip('/') + '-refused'
-  tf.io.gfile.makedirs(kept_dir)
-  kept_uri = os.path.join(kept_dir, name)
+
+def _keep_after_failure(report_uri: str) -> str:
+  """Copies a report out of the output artifact to where _refused_rejects says; returns its new path."""
+  kept_uri = _refused_rejects(report_uri)
+  tf.io.gfile.makedirs(os.path.dirname(kept_uri))
   tf.io.gfile.copy(report_uri, kept_uri, overwrite=True)
   return kept_uri
 

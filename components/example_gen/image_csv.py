@@ -305,7 +305,8 @@ def _file_size(location: str) -> int:
 
 
 def _file_kind(mode: int) -> str:
-  return next((name for test, name in _FILE_KINDS if test(mode)), 'a folder' if stat.S_ISDIR(mode) else 'a special file')
+  default = 'a folder' if stat.S_ISDIR(mode) else 'a special file'
+  return next((name for test, name in _FILE_KINDS if test(mode)), default)
 
 
 def read_image_bytes(location: str, max_bytes: int) -> bytes:

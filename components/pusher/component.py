@@ -20,18 +20,14 @@ from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
 from components import features
+from components import names
 from components.pusher import serving
-from components.evaluator.component import BASELINE_VERSION_DIR
 
 SERVING_DIR = 'serving_dir'
 MODEL_NAME = 'model_name'
 SERVING_BASE_PATH = 'serving_base_path'
 CLASS_NAMES = 'class_names'
 CHECK_SPLIT = 'test'
-# Custom properties of the PushedModel artifact: why a blessed model was not pushed, and whether the
-# version it names was already there (the same bytes, pushed before: not copied again).
-NOT_PUSHED_REASON = 'not_pushed_reason'
-ALREADY_SERVED = 'already_served'
 
 
 class ModelCheckError(RuntimeError):
@@ -114,7 +110,7 @@ class Executor(tfx_pusher_executor.Executor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
-    pushed_model = artifact_utils.get_single_instance(output_dict['pushed_model'])
+    pushed_model = artifact_utils.get_single_instance(output_dict[names.PUSHED_MODEL])
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(pushed_model)
       return
@@ -125,11 +121,11 @@ class Executor(tfx_pusher_executor.Executor):
     copy = serving.version_with_content(saved_model_dir, model_dir)
     if copy is not None and copy == production:
       logging.info('Pusher: %s is already the newest version %s: not copied again', saved_model_dir, production)
-      pushed_model.set_int_custom_property(ALREADY_SERVED, 1)
+      pushed_model.set_int_custom_property(names.ALREADY_SERVED, 1)
       self._MarkPushed(pushed_model, pushed_destination=production, pushed_version=os.path.basename(production))
       return
     blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
-    compared_with = blessing.get_string_custom_property(BASELINE_VERSION_DIR) or None
+    compared_with = blessing.get_string_custom_property(names.BASELINE_VERSION_DIR) or None
     reason = None
     if not _same_dir(compared_with, production):
       reason = (f'the blessing was computed against {compared_with or "no model in production"}, but '
@@ -139,11 +135,11 @@ class Executor(tfx_pusher_executor.Executor):
                 f'serves; to roll back, remove the newer versions')
     if reason:
       logging.warning('Pusher: not pushed: %s', reason)
-      pushed_model.set_string_custom_property(NOT_PUSHED_REASON, reason)
+      pushed_model.set_string_custom_property(names.NOT_PUSHED_REASON, reason)
       self._MarkNotPushed(pushed_model)
       return
     labels = json_utils.loads(exec_properties[CLASS_NAMES])
-    examples = artifact_utils.get_single_instance(input_dict['examples'])
+    examples = artifact_utils.get_single_instance(input_dict[names.EXAMPLES])
     check_saved_model(saved_model_dir, first_image(examples), labels)
 
     version_dir = serving.push_version(saved_model_dir, model_dir)

@@ -12,13 +12,12 @@ from typing import List, Optional
 
 import tensorflow as tf
 
-from components.reports import artifact_contents
 from components import disk_space
+from components import names
+from components.reports import artifact_contents
 
-MODELS_CONFIG = 'models.config'
 # Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
 _STAGING_PREFIX = '.incoming-'
-_SAVED_MODEL_FILE = artifact_contents.SAVED_MODEL_FILE
 
 
 def versions(model_dir: str) -> List[int]:
@@ -35,8 +34,8 @@ def newest_version_dir(model_dir: str) -> Optional[str]:
 def content_digest(directory: str) -> str:
   """SHA-256 over every file's relative path and bytes: equal for a SavedModel and its pushed copy."""
   digest = hashlib.sha256()
-  for folder, _, names in sorted(tf.io.gfile.walk(directory)):
-    for name in sorted(names):
+  for folder, _, file_names in sorted(tf.io.gfile.walk(directory)):
+    for name in sorted(file_names):
       path = os.path.join(folder, name)
       digest.update(os.path.relpath(path, directory).encode('utf-8') + b'\0')
       with tf.io.gfile.GFile(path, 'rb') as handle:
@@ -65,18 +64,18 @@ def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
 def _copy_tree(source: str, destination: str) -> None:
   """Copies every file, saved_model.pb last: its presence marks a SavedModel complete to its readers."""
   saved_model_file = None
-  for folder, _, names in tf.io.gfile.walk(source):
+  for folder, _, file_names in tf.io.gfile.walk(source):
     relative = os.path.relpath(folder, source)
     target_folder = os.path.normpath(os.path.join(destination, relative))
     tf.io.gfile.makedirs(target_folder)
-    for name in names:
-      if relative == '.' and name == _SAVED_MODEL_FILE:
+    for name in file_names:
+      if relative == '.' and name == names.SAVED_MODEL_FILE:
         saved_model_file = os.path.join(folder, name)
         continue
       tf.io.gfile.copy(os.path.join(folder, name), os.path.join(target_folder, name), overwrite=True)
   if saved_model_file is None:
-    raise FileNotFoundError(f'{source} holds no {_SAVED_MODEL_FILE}: not a SavedModel')
-  tf.io.gfile.copy(saved_model_file, os.path.join(destination, _SAVED_MODEL_FILE), overwrite=True)
+    raise FileNotFoundError(f'{source} holds no {names.SAVED_MODEL_FILE}: not a SavedModel')
+  tf.io.gfile.copy(saved_model_file, os.path.join(destination, names.SAVED_MODEL_FILE), overwrite=True)
 
 
 def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = None) -> str:
@@ -111,21 +110,21 @@ def models_config_text(serving_dir: str, base_path: Optional[str] = None) -> str
   mounted); by default the directory itself.
   """
   base_path = (base_path or serving_dir).rstrip('/')
-  names = sorted(name.rstrip('/') for name in tf.io.gfile.listdir(serving_dir)
+  model_names = sorted(name.rstrip('/') for name in tf.io.gfile.listdir(serving_dir)
                  if versions(os.path.join(serving_dir, name.rstrip('/'))))
   entries = ''.join(
       f'  config {{\n    name: "{name}"\n    base_path: "{base_path}/{name}"\n'
-      f'    model_platform: "tensorflow"\n  }}\n' for name in names)
+      f'    model_platform: "tensorflow"\n  }}\n' for name in model_names)
   return f'model_config_list {{\n{entries}}}\n'
 
 
 def write_models_config(serving_dir: str, base_path: Optional[str] = None) -> str:
   """Rewrites `<serving_dir>/models.config` atomically (servers re-read it with --model_config_file_poll)."""
-  path = os.path.join(serving_dir, MODELS_CONFIG)
-  staging = os.path.join(serving_dir, f'{_STAGING_PREFIX}{MODELS_CONFIG}-{uuid.uuid4().hex[:8]}')
+  path = os.path.join(serving_dir, names.MODELS_CONFIG_FILE)
+  staging = os.path.join(serving_dir, f'{_STAGING_PREFIX}{names.MODELS_CONFIG_FILE}-{uuid.uuid4().hex[:8]}')
   text = models_config_text(serving_dir, base_path)
   try:
-    with disk_space.reporting_disk_full(serving_dir, len(text), MODELS_CONFIG):
+    with disk_space.reporting_disk_full(serving_dir, len(text), names.MODELS_CONFIG_FILE):
       with tf.io.gfile.GFile(staging, 'w') as handle:
         handle.write(text)
     tf.io.gfile.rename(staging, path, overwrite=True)

@@ -20,15 +20,9 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tensorflow_metadata.proto.v0 import statistics_pb2
 
 from components import features
+from components import names
 from components import paths
 
-SPLIT_PREFIX = 'Split-'
-REJECTS_FILE = 'rejects.csv'   # ExampleGen's rows that became no example, with the reason for each
-SAVED_MODEL_FILE = 'saved_model.pb'
-STATISTICS_FILE = 'FeatureStats.pb'
-ANOMALIES_FILE = 'SchemaDiff.pb'
-BEST_HYPERPARAMETERS_FILE = 'best_hyperparameters.txt'
-TUNER_RESULTS_FILE = 'tuner_results.json'
 
 
 def glob_paths(pattern: str) -> List[str]:
@@ -49,8 +43,8 @@ def read_bytes(path: str) -> bytes:
 
 def _per_split(uri: str, file_name: str) -> Dict[str, str]:
   """{split name: path} of `file_name` in each Split-* folder of an artifact."""
-  return {os.path.basename(os.path.dirname(path))[len(SPLIT_PREFIX):]: path
-          for path in glob_paths(os.path.join(uri, SPLIT_PREFIX + '*', file_name))}
+  return {os.path.basename(os.path.dirname(path))[len(names.SPLIT_PREFIX):]: path
+          for path in glob_paths(os.path.join(uri, names.SPLIT_PREFIX + '*', file_name))}
 
 
 def split_order(split: str) -> Tuple[int, str]:
@@ -60,9 +54,9 @@ def split_order(split: str) -> Tuple[int, str]:
 
 def serving_versions(model_dir: str) -> List[int]:
   """The numeric version folders under `<serving_dir>/<model_name>/` that hold a SavedModel, ascending."""
-  names = [os.path.basename(os.path.dirname(path))
-           for path in glob_paths(os.path.join(model_dir, '*', SAVED_MODEL_FILE))]
-  return sorted(int(name) for name in names if name.isdigit())
+  folders = [os.path.basename(os.path.dirname(path))
+             for path in glob_paths(os.path.join(model_dir, '*', names.SAVED_MODEL_FILE))]
+  return sorted(int(folder) for folder in folders if folder.isdigit())
 
 
 @dataclasses.dataclass
@@ -94,7 +88,7 @@ def _numeric_summary(stats: statistics_pb2.NumericStatistics) -> str:
 def feature_summaries(statistics_uri: str) -> Dict[str, List[FeatureSummary]]:
   """{split: features} from a StatisticsGen artifact (TFDV's FeatureStats.pb in each split folder)."""
   result = {}
-  for split, path in _per_split(statistics_uri, STATISTICS_FILE).items():
+  for split, path in _per_split(statistics_uri, names.STATISTICS_FILE).items():
     stats_list = statistics_pb2.DatasetFeatureStatisticsList.FromString(read_bytes(path))
     summaries = []
     for feature in stats_list.datasets[0].features if stats_list.datasets else []:
@@ -126,7 +120,7 @@ class Anomaly:
 def anomalies(anomalies_uri: str) -> Dict[str, List[Anomaly]]:
   """{split: anomalies} from an ExampleValidator artifact; an empty list is a clean split."""
   result = {}
-  for split, path in _per_split(anomalies_uri, ANOMALIES_FILE).items():
+  for split, path in _per_split(anomalies_uri, names.ANOMALIES_FILE).items():
     proto = anomalies_pb2.Anomalies.FromString(read_bytes(path))
     found = [Anomaly(feature, anomalies_pb2.AnomalyInfo.Severity.Name(info.severity),
                      info.description or info.short_description)
@@ -148,13 +142,13 @@ def rejects(rejects_path: Optional[str]) -> Tuple[List[str], List[List[str]]]:
 
 
 def best_hyperparameters(hyperparameters_uri: str) -> Dict[str, object]:
-  found = glob_paths(os.path.join(hyperparameters_uri, BEST_HYPERPARAMETERS_FILE))
+  found = glob_paths(os.path.join(hyperparameters_uri, names.BEST_HYPERPARAMETERS_FILE))
   return json.loads(read_bytes(found[0])).get('values', {}) if found else {}
 
 
 def tuner_trials(tuner_results_uri: str) -> List[Dict[str, object]]:
   """The Tuner's completed trials, best first: trial_id, score, and the hyperparameter values."""
-  found = glob_paths(os.path.join(tuner_results_uri, TUNER_RESULTS_FILE))
+  found = glob_paths(os.path.join(tuner_results_uri, names.TUNER_RESULTS_FILE))
   return json.loads(read_bytes(found[0])) if found else []
 
 

@@ -1,4 +1,5 @@
-"""Inline SVG for the inspection UI: the run's DAG, bar charts and line charts. No script, no remote asset."""
+"""All SVG drawing: the run's DAG, bar and line charts for the inspection UI, and the confusion matrix of the
+Evaluator's report. Inline SVG only: no script, no remote asset, so every page renders offline."""
 import html
 from typing import Dict, List, Sequence, Tuple
 
@@ -105,5 +106,33 @@ def line_chart(series: Dict[str, List[Tuple[int, float]]], title: str) -> str:
     legend_y = height + 4 + 18 * index
     parts.append(f'<rect x="{left}" y="{legend_y}" width="12" height="4" fill="{colour}"/>'
                  f'<text x="{left + 18}" y="{legend_y + 6}">{html.escape(name)} (last {values[-1][1]:.4f})</text>')
+  parts.append('</svg>')
+  return '\n'.join(parts)
+
+
+def confusion_matrix_svg(counts: List[List[float]], labels: Sequence[str]) -> str:
+  """The confusion matrix as a heat map: rows are true classes, columns predicted, counts in the cells."""
+  cell, margin = 44, 110
+  size = margin + cell * len(labels)
+  largest = max([max(row) for row in counts] + [1.0])
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{size + 10}" height="{size + 10}" '
+           f'font-family="sans-serif" font-size="11">',
+           f'<text x="{margin}" y="14">predicted class</text>',
+           f'<text x="12" y="{margin}" transform="rotate(-90 12 {margin})" text-anchor="end">true class</text>']
+  for index, label in enumerate(labels):
+    name = html.escape(label[:12])
+    parts.append(f'<text x="{margin + cell * index + cell / 2}" y="{margin - 8}" text-anchor="middle" '
+                 f'transform="rotate(-45 {margin + cell * index + cell / 2} {margin - 8})">{name}</text>')
+    parts.append(f'<text x="{margin - 8}" y="{margin + cell * index + cell / 2 + 4}" '
+                 f'text-anchor="end">{name}</text>')
+  for true_index, row in enumerate(counts):
+    for predicted_index, count in enumerate(row):
+      shade = count / largest
+      red, green, blue = (int(255 - shade * 200), int(255 - shade * 140), 255) \
+          if true_index == predicted_index else (255, int(255 - shade * 200), int(255 - shade * 200))
+      x, y = margin + cell * predicted_index, margin + cell * true_index
+      parts.append(f'<rect x="{x}" y="{y}" width="{cell}" height="{cell}" fill="rgb({red},{green},{blue})" '
+                   f'stroke="#ccc"/>')
+      parts.append(f'<text x="{x + cell / 2}" y="{y + cell / 2 + 4}" text-anchor="middle">{count:.0f}</text>')
   parts.append('</svg>')
   return '\n'.join(parts)

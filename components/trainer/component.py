@@ -5,11 +5,9 @@ can only replace whole. Here `epochs` and `tuner_trials` are plain int parameter
 RuntimeParameter); the executors fold them into custom_config, so run_fn and tuner_fn see what they always
 did. Everything else is TFX's Trainer and Tuner unchanged.
 """
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from tfx import types
-from tfx.components.trainer import executor as trainer_executor
-from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import trainer_pb2
@@ -18,32 +16,10 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import json_utils
 
-EPOCHS = 'epochs'
-TUNER_TRIALS = 'tuner_trials'
-_CUSTOM_CONFIG = standard_component_specs.CUSTOM_CONFIG_KEY
+from components import compat
 
-
-def fold_into_custom_config(exec_properties: Dict[str, Any], names: List[str]) -> Dict[str, Any]:
-  """A copy of exec_properties with the named parameters moved into the custom_config JSON."""
-  properties = dict(exec_properties)
-  custom_config = json_utils.loads(properties.get(_CUSTOM_CONFIG) or 'null') or {}
-  for name in names:
-    if properties.get(name) is not None:
-      custom_config[name] = int(properties.pop(name))
-  properties[_CUSTOM_CONFIG] = json_utils.dumps(custom_config)
-  return properties
-
-
-class TrainerExecutor(trainer_executor.GenericExecutor):
-
-  def Do(self, input_dict, output_dict, exec_properties):
-    super().Do(input_dict, output_dict, fold_into_custom_config(exec_properties, [EPOCHS]))
-
-
-class TunerExecutor(tuner_executor.Executor):
-
-  def Do(self, input_dict, output_dict, exec_properties):
-    super().Do(input_dict, output_dict, fold_into_custom_config(exec_properties, [TUNER_TRIALS]))
+EPOCHS = compat.EPOCHS
+TUNER_TRIALS = compat.TUNER_TRIALS
 
 
 class TrainerSpec(standard_component_specs.TrainerSpec):
@@ -59,7 +35,7 @@ class TunerSpec(standard_component_specs.TunerSpec):
 class Trainer(base_component.BaseComponent):
   """TFX's Trainer on Transform's output with a run_fn given by module path; `epochs` overrides custom_config."""
   SPEC_CLASS = TrainerSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TrainerExecutor)
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(compat.TrainerExecutor)
 
   def __init__(self, examples, transform_graph, schema, run_fn: str, train_args: trainer_pb2.TrainArgs,
                eval_args: trainer_pb2.EvalArgs, custom_config: Dict[str, Any], epochs, hyperparameters=None):
@@ -74,7 +50,7 @@ class Trainer(base_component.BaseComponent):
 class Tuner(base_component.BaseComponent):
   """TFX's Tuner with a tuner_fn given by module path; `tuner_trials` overrides custom_config."""
   SPEC_CLASS = TunerSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TunerExecutor)
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(compat.TunerExecutor)
 
   def __init__(self, examples, transform_graph, tuner_fn: str, train_args: trainer_pb2.TrainArgs,
                eval_args: trainer_pb2.EvalArgs, custom_config: Dict[str, Any], tuner_trials):

@@ -9,8 +9,9 @@ import keras_tuner
 import tensorflow as tf
 
 from components import features
-
-BACKBONES = ('small_cnn', 'mobilenet_v2', 'efficientnet_b0', 'efficientnet_lite0')
+from components.trainer.settings import BACKBONES
+from components.trainer.settings import hyperparameter_specs
+from components.trainer.settings import TuningSettings
 
 
 class WeightsUnavailableError(RuntimeError):
@@ -18,18 +19,15 @@ class WeightsUnavailableError(RuntimeError):
 
 
 def hyperparameter_space(backbone: str = 'small_cnn') -> keras_tuner.HyperParameters:
-  """The space the Tuner searches; each first/default value is what a run without tuning uses."""
+  """The space of settings.hyperparameter_specs, as KerasTuner searches it."""
   hp = keras_tuner.HyperParameters()
-  # Adam below 1e-3 needs many more epochs than a tuning trial has, so such trials would win or lose on
-  # noise: seen with 1e-4 chosen from two 4-epoch trials and a model at 0.66 accuracy after 12 epochs.
-  hp.Float('learning_rate', 1e-3, 1e-2, sampling='log', default=3e-3)
-  hp.Float('l2', 1e-6, 1e-3, sampling='log', default=1e-5)
-  hp.Choice('dense_units', [128, 64, 256], default=128)
-  hp.Float('dropout', 0.0, 0.5, step=0.1, default=0.3)
-  if backbone == 'small_cnn':
-    hp.Choice('filters', [32, 16], default=32)
-  else:
-    hp.Boolean('fine_tune', default=False)
+  for spec in hyperparameter_specs(backbone):
+    if spec.kind == 'float':
+      hp.Float(spec.name, spec.low, spec.high, step=spec.step, sampling=spec.sampling, default=spec.default)
+    elif spec.kind == 'choice':
+      hp.Choice(spec.name, list(spec.values), default=spec.default)
+    else:
+      hp.Boolean(spec.name, default=spec.default)
   return hp
 
 
@@ -83,24 +81,25 @@ def augmentation(crop: bool, flip: bool, colour: bool) -> tf.keras.Sequential:
   return tf.keras.Sequential(layers, name='augmentation')
 
 
-def build_model(hp: keras_tuner.HyperParameters, config: dict) -> tf.keras.Model:
-  """The classifier for Transform's `pixels`. `config` is the Trainer's custom_config.
+def build_model(hp: keras_tuner.HyperParameters, settings: TuningSettings,
+                steps_per_execution: int = 1) -> tf.keras.Model:
+  """The classifier for Transform's `pixels`.
 
   A pretrained backbone starts frozen (transfer learning); `fine_tune_model` unfreezes its top layers.
   """
-  image_size, backbone_name = config['image_size'], config['backbone']
+  image_size = settings.image_size
   pixels = tf.keras.Input(shape=(image_size, image_size, 3), name=features.PIXELS)
-  x = augmentation(config['augment_crop'], config['augment_flip'], config['augment_colour'])(pixels)
-  backbone = build_backbone(backbone_name, image_size, config['weights'], hp)
-  backbone.trainable = not config['weights']
-  x = backbone(x, training=False) if config['weights'] else backbone(x)
+  x = augmentation(settings.augment_crop, settings.augment_flip, settings.augment_colour)(pixels)
+  backbone = build_backbone(settings.backbone, image_size, settings.weights, hp)
+  backbone.trainable = not settings.weights
+  x = backbone(x, training=False) if settings.weights else backbone(x)
   x = tf.keras.layers.Dropout(hp.get('dropout'))(x)
   regularizer = tf.keras.regularizers.l2(hp.get('l2'))
   x = tf.keras.layers.Dense(hp.get('dense_units'), activation='relu', kernel_regularizer=regularizer)(x)
-  probabilities = tf.keras.layers.Dense(len(config['labels']), activation='softmax',
+  probabilities = tf.keras.layers.Dense(len(settings.labels), activation='softmax',
                                         kernel_regularizer=regularizer, name=features.PROBABILITIES)(x)
   model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=probabilities)
-  compile_model(model, hp.get('learning_rate'), config.get('steps_per_execution', 1))
+  compile_model(model, hp.get('learning_rate'), steps_per_execution)
   return model
 
 

@@ -9,6 +9,7 @@ import tensorflow as tf
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import tfjob
 from components.trainer import training
@@ -17,41 +18,40 @@ from components.trainer import training
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on Transform's train split, validates on eval, exports to fn_args.serving_model_dir.
 
-  custom_config: the model settings of pipeline.pipeline (labels, image_size, backbone, weights, epochs,
-  strategy, num_workers, ...). Hyperparameters come from the Tuner, from config, or are the defaults.
+  custom_config: TrainingSettings.to_custom_config(), with epochs folded in by the Trainer's executor.
+  Hyperparameters come from the Tuner, from the settings, or are the space's defaults.
   """
-  config = fn_args.custom_config
-  hyperparameters = fn_args.hyperparameters or config.get('hyperparameters')
+  settings = TrainingSettings.from_custom_config(fn_args.custom_config)
+  hyperparameters = fn_args.hyperparameters or settings.hyperparameters
   job = training.TrainingJob(
       train_files=list(fn_args.train_files), eval_files=list(fn_args.eval_files),
       transform_output=fn_args.transform_output, serving_model_dir=fn_args.serving_model_dir,
       model_run_dir=fn_args.model_run_dir,
       backup_dir=training.backup_dir_for(os.path.dirname(os.path.dirname(fn_args.model_run_dir)),
-                                         fn_args.train_files, config, hyperparameters),
-      config=config, hyperparameters=hyperparameters)
-  tpu_found = (config['strategy'] in ('auto', 'tpu')
-               and strategy_lib.tpu_available(config.get('tpu_address')))
-  strategy = strategy_lib.choose_strategy(config['strategy'], config['num_workers'], tpu_found,
+                                         fn_args.train_files, settings, hyperparameters),
+      settings=settings, hyperparameters=hyperparameters)
+  tpu_found = settings.strategy in ('auto', 'tpu') and strategy_lib.tpu_available(settings.tpu_address)
+  strategy = strategy_lib.choose_strategy(settings.strategy, settings.num_workers, tpu_found,
                                           len(tf.config.list_physical_devices('GPU')))
   if strategy == 'multi_worker' and 'TF_CONFIG' not in os.environ:
-    if config.get('tfjob_image'):
-      run_tfjob_workers(job, config)
+    if settings.tfjob_image:
+      run_tfjob_workers(job)
     else:
-      run_local_workers(job, config['num_workers'])
+      run_local_workers(job, settings.num_workers)
   else:
     training.train_and_export(job, strategy)
 
 
-def run_tfjob_workers(job: training.TrainingJob, config: dict) -> None:
+def run_tfjob_workers(job: training.TrainingJob) -> None:
   """Runs the workers as a Kubeflow TFJob (the model run folder must be on storage every pod reaches)."""
   job_path = os.path.join(job.model_run_dir, 'training_job.json')
   tf.io.gfile.makedirs(job.model_run_dir)
   job.save(job_path)
   tfjob.run_tfjob(tfjob.tfjob_manifest(
       name=f'visionflow-train-{os.path.basename(job.model_run_dir.rstrip("/"))}',
-      namespace=config['tfjob_namespace'], image=config['tfjob_image'], num_workers=config['num_workers'],
-      job_path=job_path, gpus=config['worker_gpus'], node_selector=config.get('node_selector'),
-      tolerations=[tfjob.toleration(text) for text in config.get('tolerations') or ()]))
+      namespace=job.settings.tfjob_namespace, image=job.settings.tfjob_image, num_workers=job.settings.num_workers,
+      job_path=job_path, gpus=job.settings.worker_gpus, node_selector=job.settings.node_selector,
+      tolerations=[tfjob.toleration(text) for text in job.settings.tolerations]))
 
 
 def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:

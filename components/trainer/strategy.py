@@ -9,7 +9,8 @@ from typing import Optional
 
 import tensorflow as tf
 
-STRATEGIES = ('auto', 'one_device', 'mirrored', 'multi_worker', 'tpu')
+from components.trainer.settings import STRATEGIES
+
 
 
 def choose_strategy(requested: str, num_workers: int, tpu_found: bool, gpu_count: int) -> str:

@@ -19,7 +19,11 @@ from absl import logging
 from components import disk_space
 from components import features
 from components.trainer import model as model_lib
+from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
+
+# Keras steps run per call on a TPU: each call from the host has a fixed cost that one step would not repay.
+TPU_STEPS_PER_EXECUTION = 32
 
 
 @dataclasses.dataclass
@@ -30,28 +34,30 @@ class TrainingJob:
   serving_model_dir: str
   model_run_dir: str   # TensorBoard logs, kept with the ModelRun artifact
   backup_dir: str      # BackupAndRestore state: the same for a re-run of the same inputs, so it resumes
-  config: Dict         # the Trainer's custom_config
+  settings: TrainingSettings
   hyperparameters: Optional[Dict] = None  # keras_tuner.HyperParameters config; None: the defaults
 
   def save(self, path: str) -> None:
     with tf.io.gfile.GFile(path, 'w') as handle:
-      json.dump(dataclasses.asdict(self), handle)
+      json.dump(dict(dataclasses.asdict(self), settings=self.settings.to_custom_config()), handle)
 
   @classmethod
   def load(cls, path: str) -> 'TrainingJob':
     with tf.io.gfile.GFile(path) as handle:
-      return cls(**json.load(handle))
+      values = json.load(handle)
+    return cls(**dict(values, settings=TrainingSettings.from_custom_config(values['settings'])))
 
   def hp(self) -> keras_tuner.HyperParameters:
     if self.hyperparameters:
       return keras_tuner.HyperParameters.from_config(self.hyperparameters)
-    return model_lib.hyperparameter_space(self.config['backbone'])
+    return model_lib.hyperparameter_space(self.settings.backbone)
 
 
-def backup_dir_for(trainer_dir: str, train_files: Sequence[str], config: Dict,
+def backup_dir_for(trainer_dir: str, train_files: Sequence[str], settings: TrainingSettings,
                    hyperparameters: Optional[Dict]) -> str:
   """A checkpoint folder keyed by what the training depends on, so re-running the same Trainer resumes."""
-  key = json.dumps([sorted(train_files), config, hyperparameters], sort_keys=True, default=str)
+  key = json.dumps([sorted(train_files), settings.to_custom_config(), hyperparameters], sort_keys=True,
+                   default=str)
   return os.path.join(trainer_dir, 'backup', hashlib.sha256(key.encode()).hexdigest()[:16])
 
 
@@ -109,29 +115,29 @@ class EpochLogger(tf.keras.callbacks.Callback):
 
 def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   """Trains under `strategy_name` and exports the SavedModel (the chief only) to job.serving_model_dir."""
-  config = job.config
-  tf.keras.utils.set_random_seed(config['random_seed'])
-  strategy = strategy_lib.make_strategy(strategy_name, config.get('tpu_address'))
+  settings = job.settings
+  tf.keras.utils.set_random_seed(settings.random_seed)
+  strategy = strategy_lib.make_strategy(strategy_name, settings.tpu_address)
   replicas = strategy.num_replicas_in_sync
   num_workers = strategy_lib.num_cluster_workers()
-  global_batch = config['batch_size'] * replicas
+  global_batch = settings.batch_size * replicas
   steps_per_epoch = max(1, math.ceil(count_records(job.train_files) / global_batch))
   logging.info('Trainer: strategy %s, %d replicas, global batch %d, %d steps per epoch', strategy_name,
                replicas, global_batch, steps_per_epoch)
   tf_transform_output = tft.TFTransformOutput(job.transform_output)
   spec = tf_transform_output.transformed_feature_spec()
-  train = make_dataset(job.train_files, spec, global_batch, True, num_workers, config['random_seed'])
+  train = make_dataset(job.train_files, spec, global_batch, True, num_workers, settings.random_seed)
   validation = make_dataset(job.eval_files, spec, global_batch, False, num_workers)
 
   hp = job.hp()
-  if strategy_name == 'tpu':
-    config = dict(config, steps_per_execution=config.get('steps_per_execution') or 32)
+  steps_per_execution = TPU_STEPS_PER_EXECUTION if strategy_name == 'tpu' else 1
   with strategy.scope():
-    model = model_lib.build_model(hp, config)
+    model = model_lib.build_model(hp, settings, steps_per_execution)
   # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
   with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
                                       'a checkpoint (the weights and the optimizer state)'):
-    _fit_and_export(job, model, strategy, hp, config, train, validation, steps_per_epoch, tf_transform_output)
+    _fit_and_export(job, model, strategy, hp, steps_per_execution, train, validation, steps_per_epoch,
+                    tf_transform_output)
 
 
 def checkpoint_bytes(model: tf.keras.Model) -> int:
@@ -141,34 +147,35 @@ def checkpoint_bytes(model: tf.keras.Model) -> int:
 
 
 def _fit_and_export(job: TrainingJob, model: tf.keras.Model, strategy, hp: keras_tuner.HyperParameters,
-                    config: Dict, train: tf.data.Dataset, validation: tf.data.Dataset, steps_per_epoch: int,
-                    tf_transform_output: tft.TFTransformOutput) -> None:
+                    steps_per_execution: int, train: tf.data.Dataset, validation: tf.data.Dataset,
+                    steps_per_epoch: int, tf_transform_output: tft.TFTransformOutput) -> None:
   """Fits (then fine-tunes, if asked) and exports: every write the Trainer makes."""
+  settings = job.settings
   chief = strategy_lib.is_chief()
   log_dir = job.model_run_dir if chief else tempfile.mkdtemp(prefix='tensorboard_worker_')
   callbacks = [
-      EpochLogger(config['epochs']),
+      EpochLogger(settings.epochs),
       tf.keras.callbacks.BackupAndRestore(os.path.join(job.backup_dir, 'frozen')),
       # The exported weights are those of the epoch with the best eval-split accuracy.
-      tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=config['epochs'],
+      tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=settings.epochs,
                                        restore_best_weights=True),
       tf.keras.callbacks.TensorBoard(log_dir=log_dir),
   ]
-  model.fit(train, validation_data=validation, epochs=config['epochs'], steps_per_epoch=steps_per_epoch,
+  model.fit(train, validation_data=validation, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
             callbacks=callbacks, verbose=0)
-  if config['weights'] and hp.get('fine_tune') and config['fine_tune_epochs']:
+  if settings.weights and hp.get('fine_tune') and settings.fine_tune_epochs:
     with strategy.scope():
-      model_lib.fine_tune_model(model, config['fine_tune_layers'], hp.get('learning_rate') / 10,
-                                config.get('steps_per_execution', 1))
-    model.fit(train, validation_data=validation, epochs=config['fine_tune_epochs'],
+      model_lib.fine_tune_model(model, settings.fine_tune_layers, hp.get('learning_rate') / 10,
+                                steps_per_execution)
+    model.fit(train, validation_data=validation, epochs=settings.fine_tune_epochs,
               steps_per_epoch=steps_per_epoch, verbose=0,
-              callbacks=[EpochLogger(config['fine_tune_epochs'], ' (fine-tuning)'),
+              callbacks=[EpochLogger(settings.fine_tune_epochs, ' (fine-tuning)'),
                          tf.keras.callbacks.BackupAndRestore(os.path.join(job.backup_dir, 'fine_tune')),
                          tf.keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, 'fine_tune'))])
   # Every worker takes part in saving (it is a collective); only the chief's copy is kept.
   export_dir = job.serving_model_dir if chief else tempfile.mkdtemp(prefix='export_worker_')
   model.save(export_dir, save_format='tf',
-             signatures=serving_signatures(model, tf_transform_output, config['labels']))
+             signatures=serving_signatures(model, tf_transform_output, settings.labels))
   logging.info('Trainer exported the model to %s', export_dir)
   if not chief:
     tf.io.gfile.rmtree(export_dir)

@@ -8,9 +8,9 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from components.trainer import model as model_lib
+from components.trainer.settings import TuningSettings
+from components.trainer.settings import TUNERS
 from components.trainer import training
-
-TUNERS = ('random', 'bayesian', 'hyperband')
 
 
 class _DefaultsFirst:
@@ -31,35 +31,35 @@ class _DefaultsFirstBayesianOracle(_DefaultsFirst, keras_tuner.oracles.BayesianO
   pass
 
 
-def make_tuner(config: dict, directory: str) -> keras_tuner.Tuner:
-  """The tuner named by config['tuner']; trials train for at most config['tuner_epochs'] epochs."""
+def make_tuner(settings: TuningSettings, directory: str) -> keras_tuner.Tuner:
+  """The tuner settings.tuner names; trials train for at most settings.tuner_epochs epochs."""
   common = dict(objective=keras_tuner.Objective('val_accuracy', 'max'),
-                hyperparameters=model_lib.hyperparameter_space(config['backbone']), seed=config['random_seed'])
-  if config['tuner'] == 'random':
-    oracle = _DefaultsFirstRandomSearchOracle(max_trials=config['tuner_trials'], **common)
-  elif config['tuner'] == 'bayesian':
-    oracle = _DefaultsFirstBayesianOracle(max_trials=config['tuner_trials'], **common)
-  elif config['tuner'] == 'hyperband':
-    oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=config['tuner_epochs'], factor=3, **common)
+                hyperparameters=model_lib.hyperparameter_space(settings.backbone), seed=settings.random_seed)
+  if settings.tuner == 'random':
+    oracle = _DefaultsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **common)
+  elif settings.tuner == 'bayesian':
+    oracle = _DefaultsFirstBayesianOracle(max_trials=settings.tuner_trials, **common)
+  elif settings.tuner == 'hyperband':
+    oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=settings.tuner_epochs, factor=3, **common)
   else:
-    raise ValueError(f'unknown tuner {config["tuner"]!r}; choose one of {TUNERS}')
-  return keras_tuner.Tuner(oracle=oracle, hypermodel=lambda hp: model_lib.build_model(hp, config),
+    raise ValueError(f'unknown tuner {settings.tuner!r}; choose one of {TUNERS}')
+  return keras_tuner.Tuner(oracle=oracle, hypermodel=lambda hp: model_lib.build_model(hp, settings),
                            directory=directory, project_name='visionflow_tuning')
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
-  """custom_config: the model settings plus tuner, tuner_trials, tuner_epochs."""
-  config = fn_args.custom_config
+  """custom_config: TuningSettings, with tuner_trials folded in by the Tuner's executor."""
+  settings = TuningSettings.from_custom_config(fn_args.custom_config)
   spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
-  batch_size = config['batch_size']
+  batch_size = settings.batch_size
   return TunerFnResult(
-      tuner=make_tuner(config, fn_args.working_dir),
+      tuner=make_tuner(settings, fn_args.working_dir),
       fit_kwargs={
           'x': training.make_dataset(fn_args.train_files, spec, batch_size, training=True,
-                                     seed=config['random_seed']),
+                                     seed=settings.random_seed),
           'steps_per_epoch': max(1, math.ceil(training.count_records(fn_args.train_files) / batch_size)),
           'validation_data': training.make_dataset(fn_args.eval_files, spec, batch_size, training=False),
-          'epochs': config['tuner_epochs'],
+          'epochs': settings.tuner_epochs,
           # A trial that stops improving ends early, leaving the budget to the others.
           'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=3)],
           'verbose': 0,

@@ -1,4 +1,8 @@
-"""Queries over the run metadata (ML Metadata) that a local run leaves in its SQLite store."""
+"""The one way to read a pipeline run from its metadata (ML Metadata): its components (`run_nodes`), and
+what it produced (`run_outcome`), for the local runner's summary, the CLI and the UI alike.
+
+Read-only, and without TensorFlow or TFX: property names come from components/names.py.
+"""
 import dataclasses
 import json
 import os
@@ -10,6 +14,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
+from components import names
 from components.reports import artifact_contents
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
@@ -62,62 +67,6 @@ def format_time(milliseconds: int) -> str:
   return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(milliseconds / 1000))
 
 
-@dataclasses.dataclass
-class RunOutputs:
-  """One pipeline run: its id and the artifacts its executions produced or reused, by output key.
-
-  Output keys are the components' output names ('examples', 'transformed_examples', 'model', 'blessing',
-  'evaluation', 'pushed_model', ...), which are unique within this pipeline's DAG.
-  """
-  run_id: str
-  artifacts: Dict[str, List[metadata_store_pb2.Artifact]]
-
-  def single(self, output_key: str) -> Optional[metadata_store_pb2.Artifact]:
-    found = self.artifacts.get(output_key, [])
-    return found[-1] if found else None
-
-
-def newest_run_context(store: mlmd.MetadataStore) -> Optional[metadata_store_pb2.Context]:
-  """The newest pipeline run's context, or None for an empty store."""
-  runs = store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
-  return max(runs, key=lambda context: (context.create_time_since_epoch, context.id)) if runs else None
-
-
-def latest_run(store: mlmd.MetadataStore) -> Optional[RunOutputs]:
-  """The newest pipeline run's output artifacts, cached ones included; None for an empty store."""
-  run = newest_run_context(store)
-  return None if run is None else run_outputs(store, run.name)
-
-
-def run_outputs(store: mlmd.MetadataStore, run_id: str) -> RunOutputs:
-  """One pipeline run's output artifacts, cached ones included."""
-  executions = store.get_executions_by_context(_run_context(store, run_id).id)
-  artifacts: Dict[str, List[metadata_store_pb2.Artifact]] = {}
-  for event, artifact in _outputs(store, [execution.id for execution in executions]):
-    artifacts.setdefault(event.path.steps[0].key, []).append(artifact)
-  return RunOutputs(run_id=run_id, artifacts=artifacts)
-
-
-def _outputs(store: mlmd.MetadataStore, execution_ids: List[int]
-             ) -> List[Tuple[metadata_store_pb2.Event, metadata_store_pb2.Artifact]]:
-  """(output event, artifact) pairs of these executions, cached outputs included, in artifact id order."""
-  events = [event for event in store.get_events_by_execution_ids(execution_ids)
-            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)]
-  by_id = {artifact.id: artifact for artifact in store.get_artifacts_by_id(
-      sorted({event.artifact_id for event in events}))}
-  return [(event, by_id[event.artifact_id]) for event in sorted(events, key=lambda event: event.artifact_id)]
-
-
-def int_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[int]:
-  value = artifact.custom_properties.get(name) or artifact.properties.get(name)
-  return value.int_value if value is not None else None
-
-
-def string_property(artifact: metadata_store_pb2.Artifact, name: str) -> Optional[str]:
-  value = artifact.custom_properties.get(name) or artifact.properties.get(name)
-  return value.string_value if value is not None else None
-
-
 NODE_CONTEXT = 'node'
 _STATE = metadata_store_pb2.Execution.State
 _UNFINISHED = {'NEW', 'RUNNING', 'UNKNOWN'}
@@ -126,8 +75,6 @@ _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLAR
 RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING', ABANDONED)
 # Whether a run's process is gone (see pipeline/runners/run_process.py); by default no run is.
 AbandonedCheck = Callable[[str], bool]
-# Where TFX's launcher records why an execution failed (an ExecutionResult as JSON).
-EXECUTION_RESULT_PROPERTY = '__execution_result__'
 # Properties every TFX artifact carries that say nothing about this run.
 BOILERPLATE_PROPERTIES = frozenset({'tfx_version', 'is_external', 'state', 'name', 'producer_component',
                                     'type_name'})
@@ -162,11 +109,77 @@ class NodeView:
   def duration_s(self) -> float:
     return max(0, self.finished_ms - self.started_ms) / 1000
 
+  def _result(self) -> Dict[str, Any]:
+    result = self.execution_properties.get(names.EXECUTION_RESULT_PROPERTY)
+    return json.loads(result) if result else {}
+
   @property
   def error(self) -> Optional[str]:
-    """Why the execution failed, where the orchestrator recorded it (on Kubeflow; a local run logs it)."""
-    result = self.execution_properties.get(EXECUTION_RESULT_PROPERTY)
-    return json.loads(result).get('resultMessage') if result else None
+    """Why the execution failed, where the orchestrator recorded it (else the run's log has it)."""
+    return self._result().get('resultMessage')
+
+  @property
+  def refused_rejects_uri(self) -> Optional[str]:
+    """The rejects report of an ExampleGen that refused the data, as its failed execution records it."""
+    for detail in self._result().get('metadataDetails', []):
+      value = detail.get('value')
+      if isinstance(value, dict) and value.get(names.REFUSED_REJECTS_URI):
+        return value[names.REFUSED_REJECTS_URI]
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutcome:
+  """What a run produced, from its artifacts' properties: the rows taken in, the verdict, and the push.
+
+  None where the step that writes a value did not run (or, cached, wrote none).
+  """
+  accepted_rows: Optional[int] = None
+  rejected_rows: Optional[int] = None
+  rejects_uri: Optional[str] = None
+  accuracy: Optional[float] = None        # the candidate's overall test accuracy
+  report_html: Optional[str] = None       # the Evaluator's report page
+  report_details: Optional[str] = None    # its tables and charts, without the decision
+  blessed: Optional[bool] = None
+  blessing_reasons: Tuple[str, ...] = ()  # one sentence per failed threshold
+  baseline_dir: Optional[str] = None      # the model in production the candidate was measured against
+  pushed_version: Optional[str] = None
+  pushed_model_dir: Optional[str] = None
+  push_refusal: Optional[str] = None      # why a blessed model was not pushed
+  already_served: bool = False            # the pushed version held these bytes already: not copied again
+
+
+def outputs_by_key(nodes: List[NodeView]) -> Dict[str, ArtifactView]:
+  """A run's output artifacts by output key, which is unique within this pipeline's DAG."""
+  return {artifact.key: artifact for node in nodes for artifact in node.outputs}
+
+
+def run_outcome(nodes: List[NodeView]) -> RunOutcome:
+  outputs = outputs_by_key(nodes)
+  values: Dict[str, Any] = {}
+  examples = outputs.get(names.EXAMPLES)
+  if examples:
+    values.update(accepted_rows=examples.properties.get(names.ACCEPTED_ROWS),
+                  rejected_rows=examples.properties.get(names.REJECTED_ROWS),
+                  rejects_uri=examples.properties.get(names.REJECTS_URI))
+  evaluation = outputs.get(names.EVALUATION)
+  if evaluation:
+    values.update(accuracy=evaluation.properties.get(names.ACCURACY),
+                  report_html=evaluation.properties.get(names.REPORT_HTML),
+                  report_details=evaluation.properties.get(names.REPORT_DETAILS))
+  blessing = outputs.get(names.BLESSING)
+  if blessing:
+    values.update(blessed=blessing.properties.get(names.BLESSED) == 1,
+                  blessing_reasons=tuple(json.loads(blessing.properties.get(names.BLESSING_REASONS) or '[]')),
+                  baseline_dir=blessing.properties.get(names.BASELINE_VERSION_DIR) or None)
+  pushed = outputs.get(names.PUSHED_MODEL)
+  if pushed:
+    is_pushed = pushed.properties.get(names.PUSHED) == 1
+    values.update(pushed_version=pushed.properties.get(names.PUSHED_VERSION) if is_pushed else None,
+                  pushed_model_dir=pushed.properties.get(names.PUSHED_DESTINATION) if is_pushed else None,
+                  push_refusal=pushed.properties.get(names.NOT_PUSHED_REASON) or None,
+                  already_served=bool(pushed.properties.get(names.ALREADY_SERVED)))
+  return RunOutcome(**values)
 
 
 @dataclasses.dataclass
@@ -176,9 +189,7 @@ class RunView:
   started_ms: int
   finished_ms: int
   state: str
-  blessed: Optional[bool]
-  pushed_version: Optional[str]
-  accuracy: Optional[float]
+  outcome: RunOutcome
   last_step: Optional[str] = None  # the last component the run reached
   last_step_state: Optional[str] = None
 
@@ -217,7 +228,7 @@ def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
   if type_name == 'HyperParameters':
     values = artifact_contents.best_hyperparameters(uri)
     if values:
-      return {'best_hyperparameters': values}
+      return {names.BEST_HYPERPARAMETERS: values}
   return {}
 
 
@@ -296,18 +307,20 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True,
 
 
 def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned: bool) -> RunView:
-  by_key = {artifact.key: artifact for node in nodes for artifact in node.outputs}
-  blessing, pushed, evaluation = by_key.get('blessing'), by_key.get('pushed_model'), by_key.get('evaluation')
   return RunView(
       run_id=run.name,
       started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
       finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
       state=_run_state((node.state for node in nodes), abandoned),
-      blessed=None if blessing is None else blessing.properties.get('blessed') == 1,
-      pushed_version=pushed.properties.get('pushed_version') if pushed else None,
-      accuracy=evaluation.properties.get('accuracy') if evaluation else None,
+      outcome=run_outcome(nodes),
       last_step=nodes[-1].node_id if nodes else None,
       last_step_state=nodes[-1].state if nodes else None)
+
+
+def newest_run_id(store: mlmd.MetadataStore) -> Optional[str]:
+  """The newest pipeline run's id, or None for an empty store."""
+  runs = store.get_contexts_by_type(PIPELINE_RUN_CONTEXT)
+  return max(runs, key=lambda context: (context.create_time_since_epoch, context.id)).name if runs else None
 
 
 def _never_abandoned(run_id: str) -> bool:
@@ -351,13 +364,14 @@ def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:
                       if artifact_type.name == 'PushedModel'), None)
   if pushed_type is None:
     return {}
-  artifacts = {artifact.id: artifact for artifact in store.get_artifacts_by_type(pushed_type.name)
-               if int_property(artifact, 'pushed') == 1}
+  destinations = {artifact.id: properties.get(names.PUSHED_DESTINATION)
+                  for artifact in store.get_artifacts_by_type(pushed_type.name)
+                  for properties in [_properties(artifact)] if properties.get(names.PUSHED) == 1}
   run_type = store.get_context_type(PIPELINE_RUN_CONTEXT).id
   result = {}
   # The first execution that output an artifact pushed it; later runs that cached the Pusher reuse it.
-  for event in sorted(store.get_events_by_artifact_ids(list(artifacts)), key=lambda event: event.execution_id):
-    destination = string_property(artifacts[event.artifact_id], 'pushed_destination')
+  for event in sorted(store.get_events_by_artifact_ids(list(destinations)), key=lambda event: event.execution_id):
+    destination = destinations[event.artifact_id]
     if event.type in _INPUT_EVENTS or not destination or destination in result:
       continue
     for context in store.get_contexts_by_execution(event.execution_id):

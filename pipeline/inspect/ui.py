@@ -5,7 +5,6 @@ It binds to loopback unless told otherwise, and never writes to the store.
 """
 import dataclasses
 import http.server
-import json
 import math
 import os
 import re
@@ -16,11 +15,12 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import jinja2
 
-from components.reports import artifact_contents
+from components import names
 from components import paths
+from components.reports import artifact_contents
 from components.reports import charts
-from pipeline.inspect import runs as runs_lib
 from pipeline.inspect import run_logs
+from pipeline.inspect import runs as runs_lib
 from pipeline.runners import run_process
 
 RUNS_PER_PAGE = 25
@@ -100,21 +100,19 @@ class Inspector:
     return dict(run=view, node=node, boilerplate=runs_lib.BOILERPLATE_PROPERTIES,
                 error=_errors([node], log_path).get(node_id),
                 execution_properties={name: value for name, value in node.execution_properties.items()
-                                      if name != runs_lib.EXECUTION_RESULT_PROPERTY},
+                                      if name != names.EXECUTION_RESULT_PROPERTY},
                 log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
                 max_log_lines=run_logs.MAX_NODE_LOG_LINES, section='run')
 
-  @staticmethod
-  def _outputs(nodes: List[runs_lib.NodeView]) -> Dict[str, runs_lib.ArtifactView]:
-    return {artifact.key: artifact for node in nodes for artifact in node.outputs}
-
   def data(self, run_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
-    outputs = self._outputs(nodes)
-    examples, statistics, anomalies = outputs.get('examples'), outputs.get('statistics'), outputs.get('anomalies')
+    outputs = runs_lib.outputs_by_key(nodes)
+    examples, statistics, anomalies = (outputs.get(key) for key in (names.EXAMPLES, names.STATISTICS,
+                                                                    names.ANOMALIES))
     errors = _errors(nodes, run_logs.find_log(self.sources.log_dir, run_id))
     failure = next(iter(errors.items()), None)
-    rejects_path = examples.properties.get('rejects_uri') if examples else _named_rejects(failure)
+    refused = next((node.refused_rejects_uri for node in nodes if node.refused_rejects_uri), None)
+    rejects_path = view.outcome.rejects_uri or refused
     rejects = artifact_contents.rejects(rejects_path)
     splits = []
     per_split = artifact_contents.feature_summaries(statistics.uri) if statistics else {}
@@ -135,9 +133,9 @@ class Inspector:
 
   def training(self, run_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
-    outputs = self._outputs(nodes)
+    outputs = runs_lib.outputs_by_key(nodes)
     model_run, hyperparameters, results = (outputs.get(key) for key in
-                                           ('model_run', 'best_hyperparameters', 'tuner_results'))
+                                           (names.MODEL_RUN, names.BEST_HYPERPARAMETERS, names.TUNER_RESULTS))
     curves = artifact_contents.training_curves(model_run.uri) if model_run else {}
     trials = artifact_contents.tuner_trials(results.uri) if results else []
     return dict(run=view, model_run=model_run,
@@ -149,13 +147,13 @@ class Inspector:
 
   def evaluation(self, run_id: str) -> Dict[str, Any]:
     view, nodes = self._run(run_id)
-    outputs = self._outputs(nodes)
-    evaluation, blessing = outputs.get('evaluation'), outputs.get('blessing')
-    report_path = evaluation.properties.get('report_html') if evaluation else None
-    report = _report_body(artifact_contents.read_bytes(report_path).decode('utf-8')) if report_path else None
-    reasons = json.loads(blessing.properties.get('blessing_reasons') or '[]') if blessing else []
-    return dict(run=view, evaluation=evaluation, blessing=blessing, reasons=reasons, report=report,
-                report_path=report_path, pushed=outputs.get('pushed_model'), section='evaluation')
+    outputs = runs_lib.outputs_by_key(nodes)
+    outcome = view.outcome
+    details_path = outcome.report_details
+    report = artifact_contents.read_bytes(details_path).decode('utf-8') if details_path else None
+    return dict(run=view, outcome=outcome, evaluated=names.EVALUATION in outputs,
+                has_blessing=names.BLESSING in outputs, has_push=names.PUSHED_MODEL in outputs, report=report,
+                report_path=outcome.report_html, section='evaluation')
 
   def models(self) -> Dict[str, Any]:
     store = self._store()
@@ -165,15 +163,16 @@ class Inspector:
     for version in reversed(artifact_contents.serving_versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
       run_id = producers.get(_canonical(directory))
-      accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).accuracy if run_id else None
+      accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).outcome.accuracy if run_id else None
       rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
     return dict(model_dir=model_dir, versions=rows, section='models')
 
 
 def _errors(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, str]:
-  """{component: why it failed} for the failed components: from the metadata, else from the run's log."""
+  """{component: why it failed} for the failed components: the traceback in the run's log, else the message
+  the metadata records (all a run without its log has)."""
   logged = run_logs.failure(log_path) if log_path else None
-  return {node.node_id: node.error or logged or 'no error recorded'
+  return {node.node_id: logged or node.error or 'no error recorded'
           for node in nodes if node.state == 'FAILED'}
 
 
@@ -183,27 +182,9 @@ def _last_line(error: str) -> str:
   return lines[-1] if lines else error
 
 
-def _named_rejects(failure: Optional[Tuple[str, str]]) -> Optional[str]:
-  """The rejects report a failed ExampleGen names in its error (it refused the data), if it exists."""
-  if failure is None:
-    return None
-  match = re.search(r'(\S+/' + re.escape(artifact_contents.REJECTS_FILE) + ')', failure[1])
-  return match.group(1) if match and artifact_contents.glob_paths(match.group(1)) else None
-
-
 def _canonical(path: str) -> str:
   """Local paths with symbolic links resolved, so that two spellings of one directory match."""
   return path if paths.is_remote(path) else os.path.realpath(path)
-
-
-_REPORT_BODY = re.compile(r'<body>(.*)</body>', re.DOTALL)
-_REPORT_HEADING = re.compile(r'<h1>.*?</h1>\s*<ul[^>]*id="decision".*?</ul>', re.DOTALL)
-
-
-def _report_body(page: str) -> str:
-  """The Evaluator's report without its page frame and decision, which the evaluation page shows itself."""
-  match = _REPORT_BODY.search(page)
-  return _REPORT_HEADING.sub('', match.group(1) if match else page, count=1)
 
 
 def _page_number(query: Dict[str, List[str]]) -> int:
@@ -247,12 +228,12 @@ def allowed_host_names(listen_host: str) -> frozenset:
   """The Host header names the server answers: loopback names and the address it listens on (with a
   wildcard address, this machine's names too). Any other name is a page elsewhere reaching this server
   through DNS rebinding, refused with 421."""
-  names = set(_LOOPBACK_NAMES)
+  host_names = set(_LOOPBACK_NAMES)
   if listen_host.lower() in _WILDCARD_ADDRESSES:
-    names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
+    host_names |= {socket.gethostname().lower(), socket.getfqdn().lower()}
   else:
-    names.add(_host_name(listen_host))
-  return frozenset(names)
+    host_names.add(_host_name(listen_host))
+  return frozenset(host_names)
 
 
 def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:

@@ -12,15 +12,16 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components import compat
 from components import paths
 from components.trainer import tfjob
 from pipeline.config import PipelineConfig
-from pipeline.pipeline import runtime_defaults
 from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import runtime_defaults
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 TRAINING_COMPONENTS = ('Trainer', 'Tuner')
-# TFX's executor entrypoint, taught the artifact types the Kubeflow UI renders (pipeline/runners/kubeflow_entrypoint.py).
+# TFX's executor entrypoint, fitted to self-hosted Kubeflow Pipelines (pipeline/runners/kubeflow_entrypoint.py).
 EXECUTOR_COMMAND = ['python', '-m', 'pipeline.runners.kubeflow_entrypoint']
 
 
@@ -59,7 +60,8 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str,
       use_pipeline_spec_2_1=True))
   job = runner.run(pipeline, write_out=False)
   spec = job['pipelineSpec']
-  _apply_dropped_resources(spec, config)
+  compat.restore_dropped_resources(
+      spec, lambda task_id: json_format.MessageToDict(resource_spec(config, task_id)))
   for name, parameter in parameters.items():
     spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = parameter.default
   return job
@@ -68,14 +70,6 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str,
 def _executor_label(spec: Dict[str, Any], task_id: str) -> str:
   task = spec['root']['dag']['tasks'][task_id]
   return spec['components'][task['componentRef']['name']]['executorLabel']
-
-
-def _apply_dropped_resources(spec: Dict[str, Any], config: PipelineConfig) -> None:
-  """TFX's compiler builds FileBasedExampleGen's container without its platform_config (tensorflow/tfx#6146)."""
-  for task_id in spec['root']['dag']['tasks']:
-    container = spec['deploymentSpec']['executors'][_executor_label(spec, task_id)]['container']
-    if 'resources' not in container:
-      container['resources'] = json_format.MessageToDict(resource_spec(config, task_id))
 
 
 def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict[str, Any]:

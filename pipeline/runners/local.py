@@ -16,68 +16,71 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from components.evaluator import component as evaluator
-from components import paths
-from components.pusher import component as pusher_lib
-from components.pusher import serving
 from components.example_gen import image_csv
-from pipeline.inspect import runs as runs_lib
-from pipeline.runners import progress
-from pipeline.inspect import run_logs
-from pipeline.runners import run_process
-from pipeline import sample_data
+from components import paths
+from components.pusher import serving
 from pipeline.config import PipelineConfig
+from pipeline.inspect import run_logs
+from pipeline.inspect import runs as runs_lib
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
+from pipeline.runners import progress
+from pipeline.runners import run_process
+from pipeline import sample_data
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class RunSummary:
+  """A finished run, as the CLI reports it: its id, its log, and what it produced."""
   run_id: str
-  accepted_rows: Optional[int]
-  rejected_rows: Optional[int]
-  rejects_uri: Optional[str]
-  blessed: bool
-  pushed_model_dir: Optional[str]
-  test_accuracy: Optional[float]
-  blessing_reasons: List[str]
-  baseline_dir: Optional[str]
-  report_html: Optional[str]
+  outcome: runs_lib.RunOutcome
   log_path: str
-  push_refusal: Optional[str] = None  # why a blessed model was not pushed
-  already_served: bool = False        # the pushed version held these bytes already: not copied again
+
+  @property
+  def pushed_model_dir(self) -> Optional[str]:
+    return self.outcome.pushed_model_dir
 
   def describe_data(self) -> str:
-    return (f'ExampleGen accepted {self.accepted_rows} rows and rejected {self.rejected_rows}; '
-            f'rejects report: {self.rejects_uri}')
+    outcome = self.outcome
+    return (f'ExampleGen accepted {outcome.accepted_rows} rows and rejected {outcome.rejected_rows}; '
+            f'rejects report: {outcome.rejects_uri}')
 
   def describe(self) -> str:
     """The outcome: what was pushed, or why nothing was; then where the evaluation report is."""
-    accuracy = 'unknown' if self.test_accuracy is None else f'{self.test_accuracy:.4f}'
-    baseline = (f'compared with the model in production {self.baseline_dir}' if self.baseline_dir
+    outcome = self.outcome
+    accuracy = 'unknown' if outcome.accuracy is None else f'{outcome.accuracy:.4f}'
+    baseline = (f'compared with the model in production {outcome.baseline_dir}' if outcome.baseline_dir
                 else 'no model in production yet')
-    if self.pushed_model_dir and self.already_served:
-      lines = [f'Model already in production: {self.pushed_model_dir} holds these bytes, not copied again '
+    if outcome.pushed_model_dir and outcome.already_served:
+      lines = [f'Model already in production: {outcome.pushed_model_dir} holds these bytes, not copied again '
                f'(test accuracy {accuracy}; {baseline})']
-    elif self.pushed_model_dir:
-      lines = [f'Pushed model: {self.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
-    elif not self.blessed:
+    elif outcome.pushed_model_dir:
+      lines = [f'Pushed model: {outcome.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
+    elif not outcome.blessed:
       lines = [f'No model pushed: not blessed (test accuracy {accuracy}; {baseline}). Reasons:']
-      lines += [f'  - {reason}' for reason in self.blessing_reasons]
-    elif self.push_refusal:
-      lines = [f'No model pushed: {self.push_refusal} (test accuracy {accuracy})']
+      lines += [f'  - {reason}' for reason in outcome.blessing_reasons]
+    elif outcome.push_refusal:
+      lines = [f'No model pushed: {outcome.push_refusal} (test accuracy {accuracy})']
     else:
       lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
-    if self.report_html:
-      lines.append(f'Evaluation report: {self.report_html}')
+    if outcome.report_html:
+      lines.append(f'Evaluation report: {outcome.report_html}')
     return '\n'.join(lines)
 
 
 def resolve_data(config: PipelineConfig) -> PipelineConfig:
-  """Absolute paths everywhere; with no data given, the embedded sample set under the output dir."""
+  """Absolute paths everywhere; with no data given, the embedded sample set under a local output dir.
+
+  A remote output dir (gs://...) gets no sample: `compile` is offline, and the sample on this machine is no
+  data that Kubeflow's pods could read anyway. That is a ValueError saying what to give instead.
+  """
   config = config.replace(output_dir=_absolute(config.output_dir))
   if config.image_folder:
     return config.replace(image_folder=_absolute(config.image_folder), labels_file=_absolute(config.labels_file))
+  if config.data_csv is None and paths.is_remote(config.output_dir):
+    raise ValueError(f'no data given, and the embedded sample is written only to a local output folder, not '
+                     f'{config.output_dir}: give --data-csv and --labels-file (or --image-folder) on storage '
+                     f'the pipeline steps read')
   if config.data_csv is None:
     csv_path, labels_path = sample_data.materialize_digits(os.path.join(config.output_dir, 'sample_data'))
     return config.replace(data_csv=csv_path, labels_file=labels_path)
@@ -163,31 +166,5 @@ def run(config: PipelineConfig) -> RunSummary:
 
 
 def summarize_run(config: PipelineConfig, run_id: str, log_path: str = '') -> RunSummary:
-  run_outputs = runs_lib.run_outputs(runs_lib.open_store(config.metadata_path), run_id)
-  blessing = run_outputs.single('blessing')
-  pushed = run_outputs.single('pushed_model')
-  evaluation_artifact = run_outputs.single('evaluation')
-  examples = run_outputs.single('examples')
-  accuracy = None
-  if evaluation_artifact is not None:
-    accuracy = runs_lib.artifact_properties(evaluation_artifact).get(evaluator.ACCURACY)
-  pushed_dir = None
-  if pushed is not None and runs_lib.int_property(pushed, 'pushed') == 1:
-    pushed_dir = runs_lib.string_property(pushed, 'pushed_destination')
-  return RunSummary(
-      run_id=run_outputs.run_id,
-      accepted_rows=runs_lib.int_property(examples, 'accepted_rows') if examples else None,
-      rejected_rows=runs_lib.int_property(examples, 'rejected_rows') if examples else None,
-      rejects_uri=runs_lib.string_property(examples, 'rejects_uri') if examples else None,
-      blessed=blessing is not None and runs_lib.int_property(blessing, 'blessed') == 1,
-      pushed_model_dir=pushed_dir,
-      test_accuracy=accuracy,
-      blessing_reasons=json.loads(runs_lib.string_property(blessing, evaluator.BLESSING_REASONS) or '[]')
-      if blessing else [],
-      baseline_dir=(runs_lib.string_property(blessing, evaluator.BASELINE_VERSION_DIR) or None)
-      if blessing else None,
-      report_html=runs_lib.string_property(evaluation_artifact, evaluator.REPORT_HTML)
-      if evaluation_artifact else None,
-      log_path=log_path,
-      push_refusal=(runs_lib.string_property(pushed, pusher_lib.NOT_PUSHED_REASON) or None) if pushed else None,
-      already_served=bool(runs_lib.int_property(pushed, pusher_lib.ALREADY_SERVED)) if pushed else False)
+  view, _ = runs_lib.run_details(runs_lib.open_store(config.metadata_path), run_id)
+  return RunSummary(run_id=view.run_id, outcome=view.outcome, log_path=log_path)

@@ -3,8 +3,9 @@
 A run killed with `kill -9` leaves its executions RUNNING in the metadata store forever, because nothing
 was left to record its end. Each run therefore records its process id, host and the process's start time
 (so that a recycled pid is not taken for it) beside its log, and its end when it ends; a reader that finds
-no end and the process gone shows the run as ABANDONED. A lock on the output folder, held for the whole run and released by the kernel
-when the process dies however it dies, keeps two runs from writing one store, root and log at once.
+no end and the process gone shows the run as ABANDONED. A lock on the output folder, held for the whole run
+and released by the kernel when the process dies however it dies, keeps two runs from writing one store, root
+and log at once.
 """
 import dataclasses
 import errno

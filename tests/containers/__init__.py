@@ -1,0 +1,1 @@
+"""Tests that build and run the pipeline images in Docker (marked containers)."""

@@ -25,7 +25,7 @@ def _training_job(shared, spec_path, first_run):
   job = {'train_files': [f'{examples}/Split-train/*'], 'eval_files': [f'{examples}/Split-eval/*'],
          'transform_output': first_run.artifact('Transform', 'transform_graph')['uri'],
          'serving_model_dir': str(folder / 'model' / 'Format-Serving'), 'model_run_dir': str(folder / 'model_run'),
-         'backup_dir': str(folder / 'backup'), 'config': config, 'hyperparameters': None}
+         'backup_dir': str(folder / 'backup'), 'settings': config, 'hyperparameters': None}
   folder.mkdir(mode=0o777)
   folder.chmod(0o777)
   job_path = folder / 'training_job.json'
@@ -45,7 +45,8 @@ def worker_results(container_runs, pipeline_image):
   subprocess.run(['docker', 'network', 'create', network], check=True, capture_output=True)
   try:
     for index, host in enumerate(hosts):
-      tf_config = {'cluster': {'worker': [f'{name}:2222' for name in hosts]}, 'task': {'type': 'worker', 'index': index}}
+      tf_config = {'cluster': {'worker': [f'{name}:2222' for name in hosts]},
+                   'task': {'type': 'worker', 'index': index}}
       env = [f'--env={variable["name"]}={variable["value"]}' for variable in container['env']]
       subprocess.run(['docker', 'run', '--detach', '--name', host, '--hostname', host, '--network', network,
                       '--volume', f'{shared}:{shared}', *env, f'--env=TF_CONFIG={json.dumps(tf_config)}',

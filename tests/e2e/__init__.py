@@ -1,0 +1,1 @@
+"""End-to-end runs of the whole pipeline on LocalDagRunner (marked slow)."""

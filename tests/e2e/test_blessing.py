@@ -5,7 +5,6 @@ a clearly worse model is compared with A, the model in production, and refused; 
 metric, which slice and by how much. A run that trains longer beats A and is pushed next to it.
 """
 import glob
-import json
 import os
 import re
 import subprocess
@@ -13,8 +12,7 @@ import sys
 
 import pytest
 
-from components.evaluator import evaluation_report
-from components.evaluator import component as evaluator
+from components import names
 from components.pusher import serving
 from pipeline.inspect import runs as runs_lib
 
@@ -49,8 +47,8 @@ def runs(tmp_path_factory):
     assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
     outcome[name] = result.stdout
     outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
-    outcome[f'blessing_{name}'] = runs_lib.latest_run(
-        runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))).single('blessing')
+    store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+    outcome[f'outcome_{name}'] = runs_lib.run_view(store, runs_lib.newest_run_id(store)).outcome
   return outcome
 
 
@@ -76,16 +74,16 @@ def test_a_worse_model_is_refused_with_the_metric_slice_and_margin(runs):
   assert change < -0.05  # clearly worse, not noise
   assert runs['versions_after_worse'] == runs['versions_after_a']
 
-  blessing = runs['blessing_worse']
-  assert runs_lib.int_property(blessing, 'blessed') == 0
-  assert runs_lib.string_property(blessing, evaluator.BASELINE_VERSION_DIR) == production
-  [stored_reason] = json.loads(runs_lib.string_property(blessing, evaluator.BLESSING_REASONS))
+  verdict = runs['outcome_worse']
+  assert verdict.blessed is False
+  assert verdict.baseline_dir == production
+  [stored_reason] = verdict.blessing_reasons
   assert stored_reason.startswith(f'sparse_categorical_accuracy on slice overall changed by {change:+.4f}')
 
 
 def test_the_refused_run_reports_the_comparison_with_production(runs):
   report = re.search(r'^Evaluation report: (\S+)$', runs['worse'], re.MULTILINE).group(1)
-  markdown = open(os.path.join(os.path.dirname(report), evaluation_report.MARKDOWN_FILE)).read()
+  markdown = open(os.path.join(os.path.dirname(report), names.REPORT_MARKDOWN_FILE)).read()
   assert '- Blessed: no, the model is not pushed.' in markdown
   assert '## Candidate against the model in production (overall slice)' in markdown
   accuracy_a = float(PUSHED.search(runs['a']).group(2))
@@ -101,8 +99,8 @@ def test_a_better_model_is_pushed_next_to_the_one_in_production(runs):
   assert match, runs['better']
   assert float(match.group(2)) > float(PUSHED.search(runs['a']).group(2))
   assert match.group(3) == f'compared with the model in production {_model_dir(runs["output_dir"])}/{first}'
-  assert runs_lib.string_property(runs['blessing_better'], evaluator.BLESSING_REASONS) == '[]'
-  config = open(os.path.join(runs['output_dir'], 'serving', serving.MODELS_CONFIG)).read()
+  assert runs['outcome_better'].blessed and runs['outcome_better'].blessing_reasons == ()
+  config = open(os.path.join(runs['output_dir'], 'serving', names.MODELS_CONFIG_FILE)).read()
   assert f'base_path: "{_model_dir(runs["output_dir"])}"' in config
   assert not glob.glob(os.path.join(_model_dir(runs['output_dir']), '.incoming-*'))
 
@@ -119,6 +117,6 @@ def test_a_weaker_model_is_not_pushed_from_a_cached_verdict_over_a_better_one(ru
   assert refused.group(2) == better
   assert float(refused.group(1)) == pytest.approx(float(PUSHED.search(runs['a']).group(2)), abs=1e-4)
   store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  states = {node.node_id: node.state for node in runs_lib.run_nodes(store, runs_lib.newest_run_context(store).name)}
+  states = {node.node_id: node.state for node in runs_lib.run_nodes(store, runs_lib.newest_run_id(store))}
   assert states['Trainer'] == 'CACHED' and states['Evaluator'] == 'COMPLETE', states
-  assert runs_lib.string_property(runs['blessing_a_again'], evaluator.BASELINE_VERSION_DIR) == better
+  assert runs['outcome_a_again'].baseline_dir == better

@@ -43,7 +43,7 @@ def first_run(tmp_path_factory):
 def _node_states(output_dir):
   """{component id: execution state} for the newest pipeline run."""
   store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  newest = runs_lib.newest_run_context(store)
+  newest = store.get_context_by_type_and_name(runs_lib.PIPELINE_RUN_CONTEXT, runs_lib.newest_run_id(store))
   states = {}
   for execution in store.get_executions_by_context(newest.id):
     node_contexts = [context for context in store.get_contexts_by_execution(execution.id)
@@ -234,7 +234,7 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
 def _newest_outputs(output_dir):
   """{(component, output key): ArtifactView} of the newest run."""
   store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  nodes = runs_lib.run_nodes(store, runs_lib.newest_run_context(store).name)
+  nodes = runs_lib.run_nodes(store, runs_lib.newest_run_id(store))
   return {(node.node_id, artifact.key): artifact for node in nodes for artifact in node.outputs}
 
 

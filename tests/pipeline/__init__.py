@@ -1,0 +1,1 @@
+"""Tests of pipeline/: the DAG, config, CLI and prediction."""

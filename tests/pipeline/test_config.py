@@ -1,3 +1,4 @@
+"""The typed config: defaults, YAML and flags (flags winning), and one clear error per bad value."""
 import glob
 import re
 
@@ -90,10 +91,10 @@ def test_fixed_hyperparameters_skip_the_tuner_and_reach_the_trainer():
   assert 'Tuner' not in {component.id for component in dag.components}
   trainer = next(component for component in dag.components if component.id == 'Trainer')
   assert 'hyperparameters' not in trainer.inputs
-  settings = pipeline_lib.model_settings(config, ['a', 'b'])
-  assert settings['hyperparameters']['values']['learning_rate'] == 0.01
-  assert settings['hyperparameters']['values']['dense_units'] == 64
-  assert settings['hyperparameters']['values']['dropout'] == 0.3  # unset: the default
+  settings = pipeline_lib.training_settings(config, ['a', 'b'])
+  assert settings.hyperparameters['values']['learning_rate'] == 0.01
+  assert settings.hyperparameters['values']['dense_units'] == 64
+  assert settings.hyperparameters['values']['dropout'] == 0.3  # unset: the default
   with_tuner = pipeline_lib.create_pipeline(config.replace(hyperparameters={}), ['a', 'b'])
   assert 'Tuner' in {component.id for component in with_tuner.components}
 

@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from pipeline.runners import local as local_runner
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
+from pipeline.runners import local as local_runner
 
 COMPONENT_IDS = ['FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'Transform',
                  'DataReport', 'Tuner', 'Trainer', 'Evaluator', 'Pusher']

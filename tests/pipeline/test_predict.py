@@ -1,3 +1,4 @@
+"""`visionflow predict`: the newest pushed version classifies files and folders, bad files reported one by one."""
 import os
 
 import pytest

@@ -1,3 +1,4 @@
+"""The embedded sample: real JPEGs in the 5-flowers layout, written once."""
 import csv
 import os
 

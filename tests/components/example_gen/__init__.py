@@ -1,0 +1,1 @@
+"""Tests of components/example_gen/."""

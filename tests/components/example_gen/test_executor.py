@@ -11,9 +11,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components import features
 from components.example_gen import executor
 from components.example_gen import image_csv
+from components import features
+from components import names
 from tests.components.example_gen import images
 
 SPLITS = ('train', 'eval', 'test')
@@ -55,7 +56,7 @@ def _split_of_paths(output_dir):
 
 
 def _rejects(output_dir):
-  with open(os.path.join(output_dir, executor.REJECTS_FILE), newline='') as handle:
+  with open(os.path.join(output_dir, names.REJECTS_FILE), newline='') as handle:
     return list(csv.DictReader(handle))
 
 
@@ -196,7 +197,7 @@ def test_one_image_named_in_two_splits_fails_the_run(small_digits, tmp_path):
   (tmp_path / 'data' / 'all.csv').write_text(text)
   with pytest.raises(executor.RejectedRowsError, match='same image bytes appear on rows that name different'):
     _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'))
-  with open(tmp_path / 'out-refused' / executor.SPLIT_CONFLICTS_FILE, newline='') as handle:
+  with open(tmp_path / 'out-refused' / names.SPLIT_CONFLICTS_FILE, newline='') as handle:
     conflicts = list(csv.reader(handle))
   assert conflicts == [['row', 'split', 'same image bytes as'], ['1', 'train', 'row 4 (test)'],
                        ['4', 'test', 'row 1 (train)']]
@@ -238,7 +239,7 @@ def test_a_folder_of_class_sub_folders_needs_no_csv(small_digits, tmp_path):
   by_split = _split_of_paths(examples.uri)
   assert set(by_split) == {line.split(',')[0] for line in lines}
   [reject] = _rejects(examples.uri)
-  with open(os.path.join(examples.uri, executor.DERIVED_CSV_FILE)) as handle:
+  with open(os.path.join(examples.uri, names.DERIVED_CSV_FILE)) as handle:
     derived = handle.read().splitlines()
   assert derived[int(reject['row']) - 1] == 'zero/notes.txt,zero'
   assert reject['reason'] == 'not a readable image: no known image header'

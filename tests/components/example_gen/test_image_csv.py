@@ -1,11 +1,12 @@
+"""Reading the CSV, the labels file and the images: every malformed row or image becomes a rejection with its reason."""
 import hashlib
 import io
 import os
 
 import pytest
 
-from components import features
 from components.example_gen import image_csv
+from components import features
 from tests.components.example_gen import images
 
 

@@ -8,8 +8,8 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
-from components.evaluator import component as evaluator
 from components import features
+from components import names
 from components.pusher import component as pusher
 from components.pusher import serving
 
@@ -99,7 +99,7 @@ def _push_inputs(tmp_path, jpeg, name, blessed_against, module=None):
   blessing = standard_artifacts.ModelBlessing()
   blessing.uri = str(tmp_path / name / 'blessing')
   blessing.set_int_custom_property('blessed', 1)
-  blessing.set_string_custom_property(evaluator.BASELINE_VERSION_DIR, blessed_against or '')
+  blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, blessed_against or '')
   examples = standard_artifacts.Examples()
   examples.uri = str(tmp_path / 'examples')
   examples.split_names = '["test"]'
@@ -129,7 +129,7 @@ def test_a_blessing_computed_against_an_older_production_model_pushes_nothing(tm
   stale = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=None,
                                        module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
   assert stale.get_int_custom_property('pushed') == 0
-  assert stale.get_string_custom_property(pusher.NOT_PUSHED_REASON) == (
+  assert stale.get_string_custom_property(names.NOT_PUSHED_REASON) == (
       f'the blessing was computed against no model in production, but {tmp_path}/serving/m/{production} is in '
       'production now; run again to evaluate against it')
   assert serving.versions(str(tmp_path / 'serving' / 'm')) == [production]
@@ -142,7 +142,7 @@ def test_a_model_already_in_production_is_recorded_under_its_version_and_not_cop
   again = _push(tmp_path, inputs)  # the same model and the same (now stale) blessing, as after the kill
   [version] = serving.versions(str(tmp_path / 'serving' / 'm'))
   assert again.get_int_custom_property('pushed') == 1
-  assert again.get_int_custom_property(pusher.ALREADY_SERVED) == 1
+  assert again.get_int_custom_property(names.ALREADY_SERVED) == 1
   assert again.get_string_custom_property('pushed_destination') == first.get_string_custom_property(
       'pushed_destination') == f'{tmp_path}/serving/m/{version}'
 
@@ -155,10 +155,10 @@ def test_a_model_identical_to_an_older_version_is_not_pushed_again(tmp_path, jpe
   _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=newer,
                                module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
   [_, second] = serving.versions(str(tmp_path / 'serving' / 'm'))
-  old['model_blessing'][0].set_string_custom_property(evaluator.BASELINE_VERSION_DIR,
+  old['model_blessing'][0].set_string_custom_property(names.BASELINE_VERSION_DIR,
                                                        f'{tmp_path}/serving/m/{second}')
   refused = _push(tmp_path, old)
   assert refused.get_int_custom_property('pushed') == 0
-  assert refused.get_string_custom_property(pusher.NOT_PUSHED_REASON).startswith(
+  assert refused.get_string_custom_property(names.NOT_PUSHED_REASON).startswith(
       f'the model is version {newer} already, older than {tmp_path}/serving/m/{second}')
   assert serving.versions(str(tmp_path / 'serving' / 'm')) == [first, second]

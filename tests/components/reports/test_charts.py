@@ -1,5 +1,7 @@
-"""The DAG drawing: columns follow the dependencies, every node is drawn, and only ran nodes link."""
+"""The SVG drawings: the DAG's columns follow the dependencies, every node is drawn and only ran nodes link;
+the confusion matrix has a cell per pair of classes."""
 import re
+import xml.etree.ElementTree as ElementTree
 
 from components.reports import charts
 
@@ -27,3 +29,12 @@ def test_states_durations_and_links_show_for_the_nodes_that_ran():
   assert svg.count('<a href=') == 1
   assert '>failed</text>' in svg and '>1.2 s</text>' in svg
   assert svg.count('>not run</text>') == 4
+
+
+def test_confusion_matrix_is_an_svg_with_a_cell_per_class_pair():
+  svg = charts.confusion_matrix_svg([[5.0, 1.0], [0.0, 7.0]], ['cat', 'd<o>g'])
+  root = ElementTree.fromstring(svg)
+  namespace = '{http://www.w3.org/2000/svg}'
+  assert len(root.findall(f'{namespace}rect')) == 4
+  texts = [element.text for element in root.findall(f'{namespace}text')]
+  assert {'5', '1', '0', '7', 'cat', 'd<o>g'} <= set(texts)

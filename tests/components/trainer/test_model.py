@@ -1,18 +1,24 @@
+"""The classifier: every backbone builds over the labels, pretrained ones start frozen and fine-tune their top."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from components import features
 from components.trainer import model as model_lib
+from components.trainer.settings import TuningSettings
 
 LABELS = [str(index) for index in range(5)]
 
 
+SETTINGS = TuningSettings(labels=tuple(LABELS), image_size=32, backbone='small_cnn', weights=None,
+                          augment_crop=False, augment_flip=False, augment_colour=False, batch_size=32,
+                          tuner='random', tuner_trials=2, tuner_epochs=8, random_seed=0)
+
+
 def _config(**changes):
-  config = {'labels': LABELS, 'image_size': 32, 'backbone': 'small_cnn', 'weights': None,
-            'augment_crop': False, 'augment_flip': False, 'augment_colour': False}
-  config.update(changes)
-  return config
+  return dataclasses.replace(SETTINGS, **changes)
 
 
 @pytest.mark.parametrize('backbone', model_lib.BACKBONES)

@@ -1,3 +1,4 @@
+"""Choosing the tf.distribute strategy from what the machine has, without the hardware."""
 import json
 
 import pytest

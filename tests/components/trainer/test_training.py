@@ -1,4 +1,5 @@
 """Training on real Transform output: the input pipeline, two local workers, and resuming after a kill."""
+import dataclasses
 import glob
 import os
 import re
@@ -16,8 +17,8 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components import disk_space
 from components import features
-from components.trainer import training
 from components.trainer import run_fn
+from components.trainer import training
 from pipeline import config as config_lib
 from pipeline.inspect import runs as runs_lib
 from pipeline import pipeline as pipeline_lib
@@ -39,16 +40,16 @@ def transformed(tmp_path_factory):
   return config, labels, config.pipeline_root, csv_path
 
 
-def _job(transformed, work_dir, **settings):
+def _job(transformed, work_dir, **changes):
   config, labels, root, _ = transformed
-  model_config = dict(pipeline_lib.model_settings(config, labels), **settings)
+  settings = dataclasses.replace(pipeline_lib.training_settings(config, labels), **changes)
   [graph] = glob.glob(os.path.join(root, 'Transform', 'transform_graph', '*'))
   [examples] = glob.glob(os.path.join(root, 'Transform', 'transformed_examples', '*'))
   train_files = [os.path.join(examples, 'Split-train', '*')]
   return training.TrainingJob(
       train_files=train_files, eval_files=[os.path.join(examples, 'Split-eval', '*')], transform_output=graph,
       serving_model_dir=os.path.join(work_dir, 'serving'), model_run_dir=os.path.join(work_dir, 'model_run'),
-      backup_dir=training.backup_dir_for(work_dir, train_files, model_config, None), config=model_config)
+      backup_dir=training.backup_dir_for(work_dir, train_files, settings, None), settings=settings)
 
 
 def test_input_pipeline_batches_parse_and_repeat(transformed, tmp_path):

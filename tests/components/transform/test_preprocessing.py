@@ -1,3 +1,4 @@
+"""The tf.Transform preprocessing: decoding, resizing with padding, and label indices, on real JPEG bytes."""
 import io
 import os
 
@@ -8,9 +9,9 @@ from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
+from components.example_gen import image_csv
 from components import features
 from components.transform import preprocessing
-from components.example_gen import image_csv
 
 LABELS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']
 

@@ -19,10 +19,10 @@ import ml_metadata as mlmd
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.inspect import runs as runs_lib
 from pipeline.inspect import run_logs
-from pipeline.runners import run_process
+from pipeline.inspect import runs as runs_lib
 from pipeline.inspect import ui
+from pipeline.runners import run_process
 
 RUNS = 300
 FAILED_EVERY = 30
@@ -209,7 +209,7 @@ def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step(tmp_path):
 
 
 def test_a_run_killed_between_two_steps_is_abandoned_after_the_last_one():
-  view = runs_lib.RunView('r', 0, 0, runs_lib.ABANDONED, None, None, None, last_step='Evaluator',
+  view = runs_lib.RunView('r', 0, 0, runs_lib.ABANDONED, runs_lib.RunOutcome(), last_step='Evaluator',
                           last_step_state='COMPLETE')
   assert view.state_text == 'ABANDONED after Evaluator'
-  assert runs_lib.RunView('r', 0, 0, 'COMPLETE', None, None, None, last_step='Pusher').state_text == 'COMPLETE'
+  assert runs_lib.RunView('r', 0, 0, 'COMPLETE', runs_lib.RunOutcome(), last_step='Pusher').state_text == 'COMPLETE'

@@ -145,3 +145,12 @@ def test_without_tuner_trials_there_is_no_tuner_and_no_tuner_trials_parameter(sm
   assert 'Tuner' not in spec['root']['dag']['tasks']
   assert 'tuner_trials' not in spec['root']['inputDefinitions']['parameters']
   assert spec['root']['inputDefinitions']['parameters']['epochs']['defaultValue'] == 12
+
+
+def test_compiling_for_a_remote_output_dir_without_data_writes_no_sample(tmp_path, monkeypatch, capsys):
+  monkeypatch.chdir(tmp_path)
+  code = cli.main(['compile', '--output', str(tmp_path / 'pipeline.yaml'), '--output-dir', 'gs://bucket/vf'])
+  assert code == 2
+  assert 'no data given, and the embedded sample is written only to a local output folder, not gs://bucket/vf' in (
+      capsys.readouterr().err)
+  assert os.listdir(tmp_path) == []

@@ -16,6 +16,7 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
+from components import compat
 from pipeline.runners import kubeflow_entrypoint
 from tests.containers.kfp_harness import EXECUTOR_LOGS, InputTyping, input_type
 
@@ -191,6 +192,6 @@ def test_folder_markers_of_a_gs_output_are_deleted_after_the_executor(tmp_path, 
 def test_folder_markers_are_found_under_the_output_only(cloud_storage):
   _write_as_tensorflow_does_on_gcs(f'gs://{BUCKET}/root/model', {'a/b.pb': 'x'})
   _write_as_tensorflow_does_on_gcs(f'gs://{BUCKET}/root/model_2', {'c/d.pb': 'y'})
-  assert kubeflow_entrypoint.remove_directory_markers(f'gs://{BUCKET}/root/model/') == ['root/model/', 'root/model/a/']
+  assert compat.remove_folder_markers(f'gs://{BUCKET}/root/model/') == ['root/model/', 'root/model/a/']
   assert set(_objects(cloud_storage, 'root/')) == {
       'root/', 'root/model/a/b.pb', 'root/model_2/', 'root/model_2/c/', 'root/model_2/c/d.pb'}

@@ -1,0 +1,76 @@
+"""Artifact output keys, property names and file names, spelled once.
+
+The executors that write them and the runners and UI that read them back import these names from here. This
+module imports nothing, so readers that must not load TensorFlow or TFX (`visionflow runs`, `show`, `ui`) can
+use them too. Names that TFX itself writes are TFX's spelling; tests/components/test_names.py holds them to it.
+"""
+
+# Output keys: TFX's standard components' and this project's own.
+EXAMPLES = 'examples'
+STATISTICS = 'statistics'
+ANOMALIES = 'anomalies'
+MODEL_RUN = 'model_run'
+BEST_HYPERPARAMETERS = 'best_hyperparameters'
+TUNER_RESULTS = 'tuner_results'
+EVALUATION = 'evaluation'
+BLESSING = 'blessing'
+PUSHED_MODEL = 'pushed_model'
+HTML_REPORT = 'html_report'          # a report as system.HTML, which the Kubeflow Pipelines UI renders
+MARKDOWN_REPORT = 'markdown_report'  # the same report as system.Markdown
+
+# Examples (ExampleGen): how many rows it accepted and rejected, and where the rejected rows are.
+ACCEPTED_ROWS = 'accepted_rows'
+REJECTED_ROWS = 'rejected_rows'
+REJECTS_URI = 'rejects_uri'
+SPLIT_PREFIX = 'Split-'               # TFX's folder of each split in an artifact
+REJECTS_FILE = 'rejects.csv'          # the rows that became no example, with the reason for each
+DERIVED_CSV_FILE = 'derived_input.csv'  # an image folder's rows, as ExampleGen read them
+SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
+# A refused ExampleGen's reports outlive its output artifact, which TFX deletes, in `<artifact uri>-refused/`;
+# the failed execution names them in its result's details.
+REFUSED_FOLDER_SUFFIX = '-refused'
+
+
+def accepted_rows_in(split: str) -> str:
+  """The Examples property counting the rows accepted into one split."""
+  return f'{ACCEPTED_ROWS}_{split}'
+
+
+# Files TFX's StatisticsGen, ExampleValidator and this project's Tuner write.
+STATISTICS_FILE = 'FeatureStats.pb'
+ANOMALIES_FILE = 'SchemaDiff.pb'
+BEST_HYPERPARAMETERS_FILE = 'best_hyperparameters.txt'
+TUNER_RESULTS_FILE = 'tuner_results.json'
+
+# Evaluation (Evaluator): the candidate's overall accuracy, and the report in the artifact's report/ folder.
+ACCURACY = 'accuracy'
+REPORT_HTML = 'report_html'          # property: the path of the whole report page
+REPORT_MARKDOWN = 'report_markdown'  # property: the path of the Markdown report
+REPORT_DETAILS = 'report_details'    # property: the path of the report's tables and charts, without the decision
+REPORT_FOLDER = 'report'
+REPORT_HTML_FILE = 'report.html'
+REPORT_MARKDOWN_FILE = 'report.md'
+REPORT_DETAILS_FILE = 'details.html'
+CONFUSION_MATRIX_FILE = 'confusion_matrix.svg'
+
+# Blessing (Evaluator): TFX's decision, the model in production it was measured against, and why not.
+BLESSED = 'blessed'
+BASELINE_VERSION_DIR = 'baseline_version_dir'
+BLESSING_REASONS = 'blessing_reasons'  # a list of sentences, one per failed threshold; empty when blessed
+
+# Pushed model (Pusher): TFX's properties, why a blessed model was not pushed, and whether the version it
+# names was already there (the same bytes, pushed before: not copied again).
+PUSHED = 'pushed'
+PUSHED_DESTINATION = 'pushed_destination'
+PUSHED_VERSION = 'pushed_version'
+NOT_PUSHED_REASON = 'not_pushed_reason'
+ALREADY_SERVED = 'already_served'
+
+# The serving directory: `<serving_dir>/<model_name>/<version>/saved_model.pb` and TF Serving's config.
+SAVED_MODEL_FILE = 'saved_model.pb'
+MODELS_CONFIG_FILE = 'models.config'
+
+# Where TFX's launcher records why an execution failed (an ExecutionResult as JSON), and the detail this
+# project adds to a refused ExampleGen's result.
+EXECUTION_RESULT_PROPERTY = '__execution_result__'
+REFUSED_REJECTS_URI = 'refused_rejects_uri'

@@ -1,0 +1,27 @@
+"""The names TFX itself writes are spelled in components/names.py as TFX spells them, and the module imports
+nothing, so readers without TensorFlow can use it."""
+import ast
+import inspect
+
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.components.pusher import executor as pusher_executor
+from tfx.orchestration.portable.mlmd import execution_lib
+from tfx.types import standard_component_specs
+
+from components import names
+
+
+def test_tfx_names_are_tfx_spellings():
+  assert names.BLESSED == evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
+  assert names.PUSHED == pusher_executor._PUSHED_KEY  # pylint: disable=protected-access
+  assert names.PUSHED_DESTINATION == pusher_executor._PUSHED_DESTINATION_KEY  # pylint: disable=protected-access
+  assert names.PUSHED_VERSION == pusher_executor._PUSHED_VERSION_KEY  # pylint: disable=protected-access
+  assert names.EXECUTION_RESULT_PROPERTY == execution_lib._EXECUTION_RESULT  # pylint: disable=protected-access
+  for key in ('EXAMPLES', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS', 'TUNER_RESULTS',
+              'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
+    assert getattr(names, key) == getattr(standard_component_specs, f'{key}_KEY'), key
+
+
+def test_names_imports_nothing():
+  tree = ast.parse(inspect.getsource(names))
+  assert not [node for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))]
