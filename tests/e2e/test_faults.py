@@ -72,7 +72,9 @@ def killed_and_concurrent_runs(tmp_path_factory):
   after_pusher_kill = _runs(output_dir)
 
   # The same command twice at once: whichever takes the output folder first runs, the other is refused.
-  together = [_start(*arguments) for _ in range(2)]
+  # Without the cache the first run lasts a minute, so the second always finds the folder taken; with it,
+  # the first could end before the second has imported TFX and reached the lock.
+  together = [_start(*arguments, '--no-cache') for _ in range(2)]
   outputs = [process.communicate(timeout=1500) for process in together]
   results = sorted(((process.returncode,) + output for process, output in zip(together, outputs)),
                    key=lambda result: result[0])
