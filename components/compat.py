@@ -20,6 +20,13 @@ caller. What each fixes, and who calls it:
 - A Kubeflow runtime parameter can only replace a whole custom_config (tensorflow/tfx#4140): `TrainerExecutor`
   and `TunerExecutor` take epochs and tuner trials as execution parameters of their own and fold them into
   custom_config, for the Trainer and Tuner components in components/trainer/component.py.
+- TFX packages itself as an sdist for every Beam component (about 2 s each), also for Beam's DirectRunner, whose
+  workers share this process's installation (tfx/utils/dependency_utils.py; tensorflow/tfx#2839 is the Kubeflow
+  side of it): `skip_beam_packaging_for_direct_runner`, called by the local runner and the Kubeflow entrypoint.
+- TensorFlow's AutoGraph leaves the `keras` package unconverted but not `tf_keras`, the Keras 2 that TFX needs
+  (tensorflow/python/autograph/core/config.py; no upstream issue found): it rewrites Keras's own training code
+  on the first step of every process, about 16 s here. `skip_autograph_for_tf_keras`, called by
+  components/trainer/training.py before the Tuner's and Trainer's fits.
 - TFX's local launcher records an executor's result on a failed execution only for its own private
   `_ExecutionFailedError` (tfx/orchestration/portable/launcher.py; no upstream issue): `RecordedFailure`, the
   base of the image ExampleGen's refusal, so that the execution names the rejects report.
@@ -30,6 +37,7 @@ import re
 import sys
 from typing import Any, Callable, Dict, List
 
+from apache_beam.options import pipeline_options
 from google.protobuf import any_pb2
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
@@ -43,12 +51,37 @@ from tfx.proto import example_gen_pb2
 from tfx.proto import range_config_pb2
 from tfx.proto.orchestration import execution_result_pb2
 from tfx.types import standard_component_specs
+from tfx.utils import dependency_utils
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
 GCS_SCHEME = 'gs://'
 EPOCHS = 'epochs'
 TUNER_TRIALS = 'tuner_trials'
+
+
+def skip_beam_packaging_for_direct_runner() -> None:
+  """Beam components on the DirectRunner (no --runner) start without building TFX's sdist."""
+  build_flags = dependency_utils.make_beam_dependency_flags
+  if getattr(build_flags, 'skips_direct_runner', False):
+    return
+
+  def dependency_flags(beam_pipeline_args: List[str]) -> List[str]:
+    runner = pipeline_options.PipelineOptions(flags=beam_pipeline_args).view_as(
+        pipeline_options.StandardOptions).runner
+    return beam_pipeline_args if runner in (None, 'DirectRunner') else build_flags(beam_pipeline_args)
+
+  dependency_flags.skips_direct_runner = True
+  dependency_utils.make_beam_dependency_flags = dependency_flags
+
+
+def skip_autograph_for_tf_keras() -> None:
+  """AutoGraph treats tf_keras as it treats keras: library code, run as written, not rewritten."""
+  from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-direct-tensorflow-import
+  if not any(isinstance(rule, autograph_config.DoNotConvert) and rule.matches('tf_keras')
+             for rule in autograph_config.CONVERSION_RULES):
+    autograph_config.CONVERSION_RULES = (autograph_config.DoNotConvert('tf_keras'),) + tuple(
+        autograph_config.CONVERSION_RULES)
 
 
 def register_kfp_titles(class_paths: Dict[str, str]) -> None:

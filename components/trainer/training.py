@@ -16,6 +16,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 
+from components import compat
 from components import disk_space
 from components import features
 from components.trainer import model as model_lib
@@ -116,6 +117,7 @@ class EpochLogger(tf.keras.callbacks.Callback):
 def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   """Trains under `strategy_name` and exports the SavedModel (the chief only) to job.serving_model_dir."""
   settings = job.settings
+  compat.skip_autograph_for_tf_keras()
   tf.keras.utils.set_random_seed(settings.random_seed)
   strategy = strategy_lib.make_strategy(strategy_name, settings.tpu_address)
   replicas = strategy.num_replicas_in_sync

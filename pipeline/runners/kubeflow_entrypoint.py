@@ -25,6 +25,7 @@ from components import compat
 from components.reports import kfp_artifacts
 
 compat.register_kfp_titles(kfp_artifacts.CLASS_PATHS)
+compat.skip_beam_packaging_for_direct_runner()
 
 
 def run(args: argparse.Namespace, beam_args: List[str]) -> None:

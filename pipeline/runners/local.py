@@ -16,6 +16,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
+from components import compat
 from components.example_gen import image_csv
 from components import paths
 from components.pusher import serving
@@ -155,6 +156,7 @@ def run(config: PipelineConfig) -> RunSummary:
     logging.info(run_logs.DAG_MESSAGE, json.dumps(
         {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
          for component in pipeline.components}))
+    compat.skip_beam_packaging_for_direct_runner()
     try:
       LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
     except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
