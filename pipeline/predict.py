@@ -70,7 +70,7 @@ class Predictor:
 
   def _read(self, path: str) -> bytes:
     data = image_csv.read_image_bytes(path, self.limits.max_bytes)
-    image_csv.check_image(data, self.limits, verify_decode=False)
+    image_csv.check_image(data, self.limits)
     return data
 
   def predict_files(self, paths: Iterable[str], batch_size: int = 64) -> Iterator[Prediction]:

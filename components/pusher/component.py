@@ -21,6 +21,7 @@ from tfx.utils import json_utils
 
 from components import features
 from components import names
+from components import paths
 from components.pusher import serving
 
 SERVING_DIR = 'serving_dir'
@@ -88,7 +89,8 @@ def first_image(examples: types.Artifact, split: str = CHECK_SPLIT) -> bytes:
   """The encoded image of the first example in a split: a real input the pipeline has already accepted."""
   pattern = os.path.join(artifact_utils.get_split_uri([examples], split), '*')
   files = sorted(tf.io.gfile.glob(pattern))
-  for record in tf.data.TFRecordDataset(files, compression_type='GZIP').take(1):
+  compression = paths.record_compression(files[0]) if files else ''
+  for record in tf.data.TFRecordDataset(files, compression_type=compression).take(1):
     return tf.train.Example.FromString(record.numpy()).features.feature[features.IMAGE].bytes_list.value[0]
   raise ModelCheckError(f'no example in {pattern} to check the model with')
 

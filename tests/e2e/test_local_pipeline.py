@@ -60,8 +60,8 @@ def _pushed_versions(output_dir):
 
 def _test_split(output_dir):
   files = glob.glob(os.path.join(output_dir, 'pipeline_root', 'FileBasedExampleGen', 'examples', '*',
-                                 'Split-test', '*.gz'))
-  return [record.numpy() for record in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+                                 'Split-test', '*'))
+  return [record.numpy() for record in tf.data.TFRecordDataset(files)]
 
 
 def _tfma_accuracy(output_dir):

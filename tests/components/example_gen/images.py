@@ -39,3 +39,36 @@ def png_header_only(width: int, height: int) -> bytes:
 
   header = struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)
   return b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', header) + chunk(b'IDAT', b'') + chunk(b'IEND', b'')
+
+
+def photo_jpeg(size=(160, 120), progressive=False, mode='RGB') -> bytes:
+  """A photo-like JPEG: smooth colour fields under fine noise, optionally progressive or greyscale."""
+  rng = random.Random(size[0] * size[1])
+  field = Image.new('RGB', (4, 4))
+  field.putdata([tuple(rng.randrange(256) for _ in range(3)) for _ in range(16)])
+  noise = Image.frombytes('RGB', size, rng.randbytes(size[0] * size[1] * 3))
+  photo = Image.blend(field.resize(size, Image.BICUBIC), noise, 0.15).convert(mode)
+  buffer = io.BytesIO()
+  photo.save(buffer, format='JPEG', quality=85, progressive=progressive)
+  return buffer.getvalue()
+
+
+def corruptions(data: bytes, count: int, seed: int = 0):
+  """`count` damaged copies of `data`: cut short, bits flipped, runs zeroed, or random bytes inserted."""
+  rng = random.Random(seed)
+  for _ in range(count):
+    damaged = bytearray(data)
+    kind = rng.choice(('cut', 'flip', 'zero', 'insert'))
+    if kind == 'cut':
+      damaged = damaged[:rng.randrange(100, len(damaged))]
+    elif kind == 'flip':
+      for _ in range(rng.randint(1, 10)):
+        position = rng.randrange(len(damaged))
+        damaged[position] ^= 1 << rng.randrange(8)
+    elif kind == 'zero':
+      start = rng.randrange(len(damaged))
+      damaged[start:start + 200] = bytes(len(damaged[start:start + 200]))
+    else:
+      position = rng.randrange(len(damaged))
+      damaged[position:position] = rng.randbytes(rng.randint(1, 50))
+    yield bytes(damaged)

@@ -162,6 +162,51 @@ def test_bad_images_are_rejected_with_the_reason(tmp_path, content, label, limit
     image_csv.load_example(row, ["red"], image_csv.ImageLimits(max_pixels=limit))
 
 
+def test_jpeg_headers_read_without_pillow_give_pillows_size():
+  """ExampleGen reads a JPEG's size from its frame header itself; Pillow must agree on every file."""
+  from PIL import Image
+  exif = Image.Exif()
+  exif[0x010F] = 'camera maker'
+  buffer = io.BytesIO()
+  Image.new('RGB', (77, 33), (10, 20, 30)).save(buffer, format='JPEG', exif=exif.tobytes(),
+                                                 icc_profile=b'\0' * 3000)
+  sources = [images.photo_jpeg(), images.photo_jpeg(size=(31, 250), progressive=True),
+             images.photo_jpeg(size=(64, 48), mode='L'), buffer.getvalue()]
+  for data in sources + list(images.corruptions(sources[0], 30)):
+    try:
+      with Image.open(io.BytesIO(data)) as image:
+        expected = ('jpeg', image.size[1], image.size[0])
+    except Exception:  # Pillow cannot read this header either; our reader may pass it on to Pillow
+      continue
+    assert image_csv.image_header(data) == expected
+  assert image_csv.image_header(buffer.getvalue()) == ('jpeg', 33, 77)
+
+
+@pytest.mark.parametrize('jpeg', [images.photo_jpeg(), images.photo_jpeg(progressive=True),
+                                  images.photo_jpeg(size=(64, 200), mode='L')], ids=['baseline', 'progressive', 'grey'])
+def test_the_reduced_jpeg_decode_rejects_exactly_what_the_full_decode_rejects(jpeg):
+  """The check decodes JPEGs at 1/8 size, in batches; Transform decodes them whole, one by one. Both must
+  refuse the same files."""
+  import tensorflow as tf
+
+  def refused(decode, data):
+    try:
+      decode(data)
+    except tf.errors.OpError:
+      return True
+    return False
+
+  damaged = list(images.corruptions(jpeg, 60))
+  full = [refused(lambda data: tf.io.decode_image(data, channels=3, expand_animations=False), data)
+          for data in damaged]
+  assert [refused(lambda data: image_csv.verify_pixels(data, 'jpeg'), data) for data in damaged] == full
+  row = image_csv.ImageRow('.', 1, 'x.jpg', 'red')
+  batched = image_csv.undecodable([image_csv.CheckedImage(row, data, 'jpeg', 1, 1) for data in damaged])
+  assert [failure is not None for failure in batched] == full
+  assert all(failure.startswith('corrupt or truncated jpeg data: ') for failure in batched if failure)
+  assert 5 < sum(full) < len(full)  # the damage is neither always nor never fatal
+
+
 @pytest.mark.parametrize('size, limits, reason', [
     ((4000, 10), image_csv.ImageLimits(max_aspect_ratio=1000.0, image_size=32),
      r'image of 4000x10 pixels: its shorter side resizes to 0 pixels at image_size=32'),
