@@ -271,7 +271,9 @@ def _ui(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
   from components.example_gen import image_csv
   from pipeline import predict
-  config = _config_from_args(args)
+  # Only the serving folder and the image limits matter here: the pipeline's settings are not checked, so
+  # the start stays close to importing TensorFlow (benchmarks/cold_start_benchmark.py).
+  config = _config_from_args(args, validate=False)
   model_dir = predict.newest_model_version(config.serving_model_dir)
   predictor = predict.Predictor(model_dir, image_csv.ImageLimits(
       max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,

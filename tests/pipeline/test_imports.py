@@ -30,3 +30,12 @@ def test_validating_a_config_imports_no_tensorflow():
 
 def test_the_check_sees_tensorflow_when_it_is_imported():
   assert 'tensorflow' in _imported_heavy_packages('import components.trainer.model')
+
+
+def test_predicting_imports_what_tensorflow_imports_and_nothing_more():
+  """`visionflow predict` needs TensorFlow (with the Keras it loads) to run the SavedModel, and nothing of TFX,
+  Beam, TFMA, tf.Transform or the tuner."""
+  tensorflow_alone = _imported_heavy_packages(
+      'import os\nos.environ.setdefault("TF_USE_LEGACY_KERAS", "1")\nimport tensorflow')
+  assert 'tensorflow' in tensorflow_alone and 'tfx' not in tensorflow_alone
+  assert _imported_heavy_packages('import pipeline.cli, pipeline.predict') == tensorflow_alone
