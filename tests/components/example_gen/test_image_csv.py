@@ -182,6 +182,20 @@ def test_jpeg_headers_read_without_pillow_give_pillows_size():
   assert image_csv.image_header(buffer.getvalue()) == ('jpeg', 33, 77)
 
 
+def test_multi_picture_camera_jpegs_are_accepted_as_the_jpegs_tensorflow_decodes(tmp_path):
+  """Pillow names a camera's multi-picture JPEG 'MPO'; TensorFlow decodes its first picture like any JPEG."""
+  from PIL import Image
+  buffer = io.BytesIO()
+  Image.new('RGB', (40, 30), (200, 30, 30)).save(buffer, format='MPO', save_all=True,
+                                                 append_images=[Image.new('RGB', (40, 30), (0, 0, 0))])
+  assert Image.open(io.BytesIO(buffer.getvalue())).format == 'MPO'
+  (tmp_path / 'x.jpg').write_bytes(buffer.getvalue())
+  row = image_csv.ImageRow(str(tmp_path), 1, 'x.jpg', 'red')
+  feature = image_csv.load_example(row, ['red'], image_csv.ImageLimits())[0].features.feature
+  assert feature[features.FORMAT].bytes_list.value[0] == b'jpeg'
+  assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (30, 40)
+
+
 @pytest.mark.parametrize('jpeg', [images.photo_jpeg(), images.photo_jpeg(progressive=True),
                                   images.photo_jpeg(size=(64, 200), mode='L')], ids=['baseline', 'progressive', 'grey'])
 def test_the_reduced_jpeg_decode_rejects_exactly_what_the_full_decode_rejects(jpeg):
