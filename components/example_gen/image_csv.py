@@ -366,28 +366,27 @@ def resized_shorter_side(height: int, width: int, image_size: int) -> int:
 
 
 def verify_pixels(image_bytes: bytes, image_format: str) -> None:
-  """Decodes the image with TensorFlow's decoder, as Transform will; raises tf.errors.OpError if it cannot.
+  """Decodes the image with TensorFlow's decoder, as Transform will; raises tf.errors.OpError if it cannot."""
+  _decoded_shape(image_bytes, image_format == 'jpeg')
+
+
+def _decoded_shape(image: tf.Tensor, is_jpeg) -> tf.Tensor:
+  """The image decoded as Transform decodes it; its shape. Eager, or inside _verify_batch's graph.
 
   A JPEG is decoded at an eighth of its size: libjpeg still reads and Huffman-decodes the whole entropy-coded
   stream, so truncated or corrupt data fails as in a full decode, at about a fifth of the cost (the inverse
   DCT and colour conversion shrink 64-fold). tests/components/example_gen/test_image_csv.py holds the two
   decodes to the same verdict on randomly corrupted files.
   """
-  if image_format == 'jpeg':
-    tf.io.decode_jpeg(image_bytes, channels=3, ratio=8)
-  else:
-    tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
+  return tf.cond(is_jpeg, lambda: tf.shape(tf.io.decode_jpeg(image, channels=3, ratio=8)),
+                 lambda: tf.shape(tf.io.decode_image(image, channels=3, expand_animations=False)))
 
 
 @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.bool)])
 def _verify_batch(images: tf.Tensor, is_jpeg: tf.Tensor) -> tf.Tensor:
   """verify_pixels on a batch in one graph call: TensorFlow decodes on all cores, without the GIL."""
-  def shape(image_and_kind):
-    image, jpeg = image_and_kind
-    return tf.cond(jpeg, lambda: tf.shape(tf.io.decode_jpeg(image, channels=3, ratio=8)),
-                   lambda: tf.shape(tf.io.decode_image(image, channels=3, expand_animations=False)))
-  return tf.map_fn(shape, (images, is_jpeg), fn_output_signature=tf.TensorSpec([3], tf.int32),
-                   parallel_iterations=16)
+  return tf.map_fn(lambda image_and_kind: _decoded_shape(*image_and_kind), (images, is_jpeg),
+                   fn_output_signature=tf.TensorSpec([3], tf.int32), parallel_iterations=16)
 
 
 def undecodable(images: Sequence['CheckedImage']) -> List[Optional[str]]:
@@ -398,17 +397,10 @@ def undecodable(images: Sequence['CheckedImage']) -> List[Optional[str]]:
   with its end-of-image marker, as a cut-off download does not, is decoded on its own, so that it does not
   fail a batch. Every image is decoded either way.
   """
-  cut_off = [index for index, image in enumerate(images)
-             if image.image_format == 'jpeg' and not image.data.rstrip(b'\0').endswith(_JPEG_END)]
-  if not cut_off:
-    return _undecodable_batch(images)
-  failures: List[Optional[str]] = [None] * len(images)
-  whole = sorted(set(range(len(images))) - set(cut_off))
-  for index, failure in zip(whole, _undecodable_batch([images[index] for index in whole])):
-    failures[index] = failure
-  for index in cut_off:
-    failures[index] = _decode_failure(images[index])
-  return failures
+  cut_off = [image.image_format == 'jpeg' and not image.data.rstrip(b'\0').endswith(_JPEG_END)
+             for image in images]
+  whole_failures = iter(_undecodable_batch([image for image, cut in zip(images, cut_off) if not cut]))
+  return [_decode_failure(image) if cut else next(whole_failures) for image, cut in zip(images, cut_off)]
 
 
 def _undecodable_batch(images: Sequence['CheckedImage']) -> List[Optional[str]]:
