@@ -7,6 +7,7 @@ use them too. Names that TFX itself writes are TFX's spelling; tests/components/
 
 # Output keys: TFX's standard components' and this project's own.
 EXAMPLES = 'examples'
+MODEL = 'model'
 STATISTICS = 'statistics'
 ANOMALIES = 'anomalies'
 MODEL_RUN = 'model_run'
@@ -22,6 +23,10 @@ MARKDOWN_REPORT = 'markdown_report'  # the same report as system.Markdown
 ACCEPTED_ROWS = 'accepted_rows'
 REJECTED_ROWS = 'rejected_rows'
 REJECTS_URI = 'rejects_uri'
+# ...and what the model's defaults are chosen from: how many accepted images are in colour, and how many reach
+# each of components/model_choice.py's IMAGE_SIZES on their shorter side ({"32": count, ...}).
+COLOUR_IMAGES = 'colour_images'
+SHORTER_SIDE_AT_LEAST = 'images_with_shorter_side_at_least'
 SPLIT_PREFIX = 'Split-'               # TFX's folder of each split in an artifact
 REJECTS_FILE = 'rejects.csv'          # the rows that became no example, with the reason for each
 DERIVED_CSV_FILE = 'derived_input.csv'  # an image folder's rows, as ExampleGen read them
@@ -41,6 +46,11 @@ STATISTICS_FILE = 'FeatureStats.pb'
 ANOMALIES_FILE = 'SchemaDiff.pb'
 BEST_HYPERPARAMETERS_FILE = 'best_hyperparameters.txt'
 TUNER_RESULTS_FILE = 'tuner_results.json'
+
+# Transform graph and Model (Transform, Trainer): the model components/model_choice.py chose, in one line,
+# and (Model only) as its fields.
+MODEL_CHOICE = 'model_choice'
+MODEL_SETTINGS = 'model_settings'
 
 # Evaluation (Evaluator): the candidate's overall accuracy, and the report in the artifact's report/ folder.
 ACCURACY = 'accuracy'

@@ -48,22 +48,25 @@ class PipelineConfig:
   eval_buckets: int = 1
   test_buckets: int = 1
 
+  # The model. Each of image_size, backbone and the augmentations left unset is chosen from the images
+  # ExampleGen read (components/model_choice.py): colour photos of at least 96 px get the pretrained
+  # efficientnet_lite0 with augmentation, at their typical size up to 224 px; grey or small images (the
+  # embedded digits) the small CNN from scratch at up to 64 px, without augmentation. The run prints the choice
+  # and the Trainer records it on its model.
   # Model input: images are resized with padding to image_size x image_size RGB.
-  image_size: int = 32
-  # Model: small_cnn (from scratch), mobilenet_v2, efficientnet_b0, efficientnet_lite0. weights:
+  image_size: Optional[int] = None
+  # Backbones: small_cnn (from scratch), mobilenet_v2, efficientnet_b0, efficientnet_lite0. weights:
   # 'imagenet', 'none', or a local weights file (air-gapped clusters); unset: imagenet for the pretrained
   # backbones, none for small_cnn. Pretrained backbones start frozen; with the fine_tune hyperparameter the
   # top fine_tune_layers layers then train fine_tune_epochs more epochs at a tenth of the learning rate.
-  backbone: str = 'small_cnn'
+  backbone: Optional[str] = None
   weights: Optional[str] = None
   fine_tune_layers: int = 20
   fine_tune_epochs: int = 3
-  # Augmentation (random crop, horizontal flip, contrast and brightness), active only in training, on
-  # batches. Off by default for the 32 px digits sample (a flipped digit is another symbol, and crops of
-  # a tiny scan cost more epochs than they earn); turn them on for photos.
-  augment_crop: bool = False
-  augment_flip: bool = False
-  augment_colour: bool = False
+  # Augmentation (random crop, horizontal flip, contrast and brightness), active only in training, on batches.
+  augment_crop: Optional[bool] = None
+  augment_flip: Optional[bool] = None
+  augment_colour: Optional[bool] = None
   batch_size: int = 32  # per replica: the global batch is batch_size x replicas
   epochs: int = 12
   # Distribution: auto (a TPU if found, multi_worker if num_workers > 1, mirrored on several GPUs, else one
@@ -144,19 +147,22 @@ class PipelineConfig:
   def validate(self) -> None:
     """Raises ValueError naming the first field whose value cannot run."""
     for name in ('train_buckets', 'eval_buckets', 'test_buckets', 'image_size', 'batch_size', 'epochs'):
-      if getattr(self, name) < 1:
+      if getattr(self, name) is not None and getattr(self, name) < 1:
         raise ValueError(f'{name} must be at least 1, got {getattr(self, name)}')
-    for name, value, choices in (('backbone', self.backbone, training_settings.BACKBONES),
+    for name, value, choices in (('backbone', self.backbone, (None,) + training_settings.BACKBONES),
                                  ('strategy', self.strategy, training_settings.STRATEGIES),
                                  ('tuner', self.tuner, training_settings.TUNERS)):
       if value not in choices:
-        raise ValueError(f'{name} must be one of {choices}, got {value!r}')
+        raise ValueError(f'{name} must be one of {tuple(choice for choice in choices if choice)}, got {value!r}')
+    if self.backbone is None and self.weights not in (None, 'none'):
+      raise ValueError(f'weights {self.weights!r} need a backbone: name the one they belong to')
     if self.num_workers < 1:
       raise ValueError(f'num_workers must be at least 1, got {self.num_workers}')
-    space = {spec.name: spec for spec in training_settings.hyperparameter_specs(self.backbone)}
+    backbones = (self.backbone,) if self.backbone else training_settings.BACKBONES
+    space = {spec.name: spec for backbone in backbones for spec in training_settings.hyperparameter_specs(backbone)}
     unknown = set(self.hyperparameters) - set(space)
     if unknown:
-      raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone}')
+      raise ValueError(f'unknown hyperparameters {sorted(unknown)} for backbone {self.backbone or "any"}')
     for name, value in self.hyperparameters.items():
       _check_hyperparameter(space[name], value)
     if self.tuner_trials < 0 or self.tuner_epochs < 1:
@@ -226,6 +232,8 @@ def field_type(name: str) -> type:
 
 def _checked(name: str, value: Any) -> Any:
   expected = field_type(name)
+  if value is None and typing.get_type_hints(PipelineConfig)[name] != expected:
+    return value  # an Optional key set to null: left unset
   if expected is float and isinstance(value, int) and not isinstance(value, bool):
     return float(value)
   if expected is tuple and isinstance(value, list):

@@ -10,7 +10,6 @@ from tfx.components import ExampleValidator
 from tfx.components import FileBasedExampleGen
 from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
-from tfx.components import Transform
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -21,10 +20,12 @@ from components.data_report.component import DataReport
 from components.evaluator import component as evaluator_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
+from components import model_choice
 from components.pusher import component as pusher_lib
 from components.trainer import component as training_components
-from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
+from components.transform import component as transform_lib
+from components.transform import preprocessing
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'components.transform.preprocessing.preprocessing_fn'
@@ -39,25 +40,24 @@ def read_class_labels(config: PipelineConfig) -> List[str]:
   return image_csv.folder_classes(config.image_folder)
 
 
+def model_request(config: PipelineConfig) -> model_choice.ModelRequest:
+  """The model settings as the config gives them; Transform chooses those left unset from the data."""
+  return model_choice.ModelRequest(
+      image_size=config.image_size, backbone=config.backbone, weights=config.weights,
+      augment_crop=config.augment_crop, augment_flip=config.augment_flip, augment_colour=config.augment_colour)
+
+
 def training_settings(config: PipelineConfig, labels: List[str]) -> TrainingSettings:
-  """What the Tuner and the Trainer need of the config."""
-  weights = config.weights or ('imagenet' if config.backbone != 'small_cnn' else None)
-  hyperparameters = None
-  if config.hyperparameters:
-    hp = model_lib.hyperparameter_space(config.backbone)
-    hp.values.update(config.hyperparameters)
-    hyperparameters = hp.get_config()
+  """What the Tuner and the Trainer need of the config; they fill in the model Transform chose."""
   return TrainingSettings(
-      labels=tuple(labels), image_size=config.image_size, backbone=config.backbone,
-      weights=None if weights == 'none' else weights,
+      labels=tuple(labels), **model_request(config).to_json(),
       fine_tune_layers=config.fine_tune_layers, fine_tune_epochs=config.fine_tune_epochs,
-      augment_crop=config.augment_crop, augment_flip=config.augment_flip, augment_colour=config.augment_colour,
       batch_size=config.batch_size, epochs=config.epochs, strategy=config.strategy,
       num_workers=config.num_workers, tpu_address=config.tpu_address, tfjob_image=config.tfjob_image,
       tfjob_namespace=config.tfjob_namespace, worker_gpus=config.worker_gpus,
       node_selector=dict(config.training_node_selector), tolerations=tuple(config.training_tolerations),
       tuner=config.tuner, tuner_trials=config.tuner_trials, tuner_epochs=config.tuner_epochs,
-      random_seed=config.random_seed, hyperparameters=hyperparameters)
+      random_seed=config.random_seed, hyperparameters=dict(config.hyperparameters) or None)
 
 
 def data_input(config: PipelineConfig):
@@ -89,7 +89,7 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
           max_image_pixels=config.max_image_pixels,
           max_image_bytes=config.max_image_bytes,
           max_aspect_ratio=config.max_aspect_ratio,
-          image_size=config.image_size,
+          image_size=config.image_size or model_choice.IMAGE_SIZES[0],
           max_reject_fraction=config.max_reject_fraction,
           shard_bytes=config.example_shard_bytes,
           layout='folder' if config.image_folder else 'csv',
@@ -105,12 +105,13 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
                            statistics=statistics_gen.outputs['statistics'],
                            anomalies=example_validator.outputs['anomalies'])
 
-  transform = Transform(
+  transform = transform_lib.ImageTransform(
       examples=example_gen.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
-      custom_config={'labels': labels, 'image_size': config.image_size})
+      custom_config={preprocessing.LABELS: labels, transform_lib.MODEL_REQUEST: model_request(config).to_json()}
+  ).with_id('Transform')
   return [example_gen, statistics_gen, schema_gen, example_validator, data_report, transform]
 
 

@@ -36,10 +36,13 @@ from tfx.utils import proto_utils
 from components import compat
 from components.example_gen import image_csv
 from components import names
+from components import model_choice
 
 _METRICS_NAMESPACE = 'visionflow_example_gen'
 _REJECTED = 'rejected'
 _EXPLICIT_SPLITS = 'explicit_splits'
+_COLOUR_IMAGES = 'colour_images'
+_SHORTER_SIDE_AT_LEAST = 'shorter_side_at_least_'
 # Rows per call of the image loader, and images whose pixels are verified in one TensorFlow call: enough to
 # keep every core decoding, few enough (and at most LOAD_BATCH_BYTES of files) to keep memory flat however
 # many images there are.
@@ -57,7 +60,8 @@ class Settings:
   max_image_pixels: int = 50_000_000               # width x height from the header; larger is rejected
   max_image_bytes: int = 100_000_000               # file size from stat, before reading; larger is rejected
   max_aspect_ratio: float = 20.0                   # longer over shorter side; larger is rejected
-  image_size: int = 32                             # Transform's square: a side resizing to 0 is rejected
+  # Transform's square, or its smallest when the data chooses it: a side resizing to 0 is rejected.
+  image_size: int = model_choice.IMAGE_SIZES[0]
   max_reject_fraction: float = 0.05                # above this the run fails (after writing rejects.csv)
   shard_bytes: int = 100_000_000                   # output files of about this many bytes
   verify_decode: bool = True                       # decode each image once to reject corrupt files
@@ -156,6 +160,9 @@ class _LoadImages(beam.DoFn):
     self._accepted = {name: beam.metrics.Metrics.counter(_METRICS_NAMESPACE, f'accepted_{name}')
                       for name in split_names}
     self._rejected = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, _REJECTED)
+    self._colour = beam.metrics.Metrics.counter(_METRICS_NAMESPACE, _COLOUR_IMAGES)
+    self._sides = [(size, beam.metrics.Metrics.counter(_METRICS_NAMESPACE, f'{_SHORTER_SIDE_AT_LEAST}{size}'))
+                   for size in model_choice.IMAGE_SIZES]
 
   def setup(self):
     self._verifier = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix='verify_pixels')
@@ -200,8 +207,18 @@ class _LoadImages(beam.DoFn):
         yield beam.pvalue.TaggedOutput(_EXPLICIT_SPLITS, (content_sha256, (image.row.row_number, split)))
       else:
         split = split_for_content(content_sha256, self._split_names, self._bucket_ends)
-      self._accepted[split].inc()
+      self._count_accepted(split, image)
       yield beam.pvalue.TaggedOutput(split, example.SerializeToString())
+
+  def _count_accepted(self, split: str, image: image_csv.CheckedImage) -> None:
+    """The split's count, and the image statistics the model's defaults are chosen from."""
+    self._accepted[split].inc()
+    if image.colour:
+      self._colour.inc()
+    shorter_side = min(image.height, image.width)
+    for size, counter in self._sides:
+      if shorter_side >= size:
+        counter.inc()
 
   def _reject(self, rejection: image_csv.Rejection):
     self._rejected.inc()
@@ -366,6 +383,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     for name, count in accepted.items():
       examples.set_int_custom_property(names.accepted_rows_in(name), count)
     examples.set_string_custom_property(names.REJECTS_URI, rejects_uri)
+    examples.set_int_custom_property(names.COLOUR_IMAGES, counts.get(_COLOUR_IMAGES, 0))
+    examples.set_json_value_custom_property(names.SHORTER_SIDE_AT_LEAST, {
+        str(size): counts.get(f'{_SHORTER_SIDE_AT_LEAST}{size}', 0) for size in model_choice.IMAGE_SIZES})
     examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
     examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
     logging.info('ExampleGen accepted %d rows (%s) and rejected %d; rejects: %s', sum(accepted.values()),

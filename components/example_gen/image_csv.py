@@ -13,7 +13,7 @@ import re
 import stat
 import struct
 import warnings
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Dict, Iterator, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import tensorflow as tf
@@ -41,6 +41,8 @@ _SHOWN_PATH_CHARS = 200
 _LINE_BREAK = re.compile(rb'\r\n|\r|\n')
 _FILE_KINDS = ((stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a character device'),
                (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
+# Pillow's modes of images stored without colour: bilevel, grey, grey with alpha, and grey at 16 or 32 bits.
+_GREY_MODES = frozenset(('1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16B', 'I;16L', 'F'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,14 +262,22 @@ def parent_dir(path: str) -> str:
   return (posixpath.dirname if paths.is_remote(path) else os.path.dirname)(path)
 
 
-def _jpeg_size(image_bytes: bytes) -> Optional[Tuple[int, int]]:
-  """(height, width) from a JPEG's start-of-frame segment, walking the segments before it; None for anything
+class ImageHeader(NamedTuple):
+  """What an image's header says, before any pixel is decoded."""
+  image_format: str
+  height: int
+  width: int
+  colour: bool  # stored with colour channels (a photo), not grey (a scan, an X-ray, a thumbnail of text)
+
+
+def _jpeg_header(image_bytes: bytes) -> Optional[ImageHeader]:
+  """The header from a JPEG's start-of-frame segment, walking the segments before it; None for anything
   else, or anything unexpected, which Pillow then reads. Five times faster than Pillow, which parses every
   segment (ExampleGen reads one header per row)."""
   if not image_bytes.startswith(b'\xff\xd8'):
     return None
   position = 2
-  while position + 9 <= len(image_bytes):
+  while position + 10 <= len(image_bytes):
     if image_bytes[position] != 0xFF:
       return None
     marker = image_bytes[position + 1]
@@ -276,8 +286,8 @@ def _jpeg_size(image_bytes: bytes) -> Optional[Tuple[int, int]]:
     elif marker == 0x01 or 0xD0 <= marker <= 0xD7:  # markers without a length
       position += 2
     elif marker in _JPEG_START_OF_FRAME:
-      height, width = struct.unpack_from('>HH', image_bytes, position + 5)
-      return (height, width) if height and width else None
+      height, width, components = struct.unpack_from('>HHB', image_bytes, position + 5)
+      return ImageHeader('jpeg', height, width, components > 1) if height and width and components else None
     elif marker == 0xDA or marker == 0xD9:  # the scan or the end before any frame header
       return None
     else:
@@ -285,16 +295,16 @@ def _jpeg_size(image_bytes: bytes) -> Optional[Tuple[int, int]]:
   return None
 
 
-def image_header(image_bytes: bytes) -> Tuple[str, int, int]:
-  """(format, height, width) read from the header alone; the pixels are not decoded."""
-  jpeg_size = _jpeg_size(image_bytes)
-  if jpeg_size is not None:
-    return ('jpeg',) + jpeg_size
+def image_header(image_bytes: bytes) -> ImageHeader:
+  """The format, size and colour read from the header alone; the pixels are not decoded."""
+  header = _jpeg_header(image_bytes)
+  if header is not None:
+    return header
   with warnings.catch_warnings():
     warnings.simplefilter('ignore', Image.DecompressionBombWarning)
     with Image.open(io.BytesIO(image_bytes)) as image:
       width, height = image.size
-      return (image.format or 'unknown').lower(), height, width
+      return ImageHeader((image.format or 'unknown').lower(), height, width, image.mode not in _GREY_MODES)
 
 
 # (exclusive upper bound of the longer side in pixels, bucket name); larger images fall in the last name.
@@ -425,8 +435,8 @@ def _decode_failure(image: 'CheckedImage') -> Optional[str]:
   return None
 
 
-def check_image(image_bytes: bytes, limits: ImageLimits) -> Tuple[str, int, int]:
-  """(format, height, width) of an image the model's preprocessing can use; else RowRejected with why.
+def check_image(image_bytes: bytes, limits: ImageLimits) -> ImageHeader:
+  """The header of an image the model's preprocessing can use; else RowRejected with why.
 
   The size limit is checked on the header before anything is decoded (decompression bombs); the shape
   must survive the resize to limits.image_size. The pixels are not decoded here: `undecodable` does that.
@@ -434,13 +444,14 @@ def check_image(image_bytes: bytes, limits: ImageLimits) -> Tuple[str, int, int]
   if not image_bytes:
     raise RowRejected('empty file (0 bytes)')
   try:
-    image_format, height, width = image_header(image_bytes)
+    header = image_header(image_bytes)
   except Image.DecompressionBombError as error:
     raise RowRejected(f'image too large: {error}') from None
   except Image.UnidentifiedImageError:
     raise RowRejected('not a readable image: no known image header') from None
   except Exception as error:  # PIL raises many types for bad headers
     raise RowRejected(f'not a readable image: {type(error).__name__}: {error}') from None
+  image_format, height, width, _ = header
   if image_format not in SUPPORTED_FORMATS:
     raise RowRejected(f'unsupported image format {image_format!r} (supported: {", ".join(SUPPORTED_FORMATS)})')
   if height * width > limits.max_pixels:
@@ -455,7 +466,7 @@ def check_image(image_bytes: bytes, limits: ImageLimits) -> Tuple[str, int, int]
   if limits.image_size and resized_shorter_side(height, width, limits.image_size) < 1:
     raise RowRejected(f'image of {width}x{height} pixels: its shorter side resizes to 0 pixels at '
                       f'image_size={limits.image_size}')
-  return image_format, height, width
+  return header
 
 
 @dataclasses.dataclass(frozen=True)
@@ -466,6 +477,7 @@ class CheckedImage:
   image_format: str
   height: int
   width: int
+  colour: bool
 
 
 def read_checked(row: ImageRow, labels: Sequence[str], limits: ImageLimits) -> CheckedImage:

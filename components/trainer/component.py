@@ -7,16 +7,20 @@ did. Everything else is TFX's Trainer and Tuner unchanged.
 """
 from typing import Any, Dict
 
+import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import trainer_pb2
 from tfx.types import component_spec
+from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import json_utils
 
 from components import compat
+from components import model_choice
+from components import names
 
 EPOCHS = compat.EPOCHS
 TUNER_TRIALS = compat.TUNER_TRIALS
@@ -32,10 +36,23 @@ class TunerSpec(standard_component_specs.TunerSpec):
                 TUNER_TRIALS: component_spec.ExecutionParameter(type=int)}
 
 
+class TrainerExecutor(compat.TrainerExecutor):
+  """Trains, then records on the model the settings Transform chose, so each model says what it is."""
+
+  def Do(self, input_dict, output_dict, exec_properties):
+    super().Do(input_dict, output_dict, exec_properties)
+    transform_graph = artifact_utils.get_single_instance(
+        input_dict[standard_component_specs.TRANSFORM_GRAPH_KEY])
+    choice = model_choice.read(transform_graph.uri, tf.io.gfile.GFile)
+    model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
+    model.set_string_custom_property(names.MODEL_CHOICE, choice.describe())
+    model.set_json_value_custom_property(names.MODEL_SETTINGS, choice.to_json())
+
+
 class Trainer(base_component.BaseComponent):
   """TFX's Trainer on Transform's output with a run_fn given by module path; `epochs` overrides custom_config."""
   SPEC_CLASS = TrainerSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(compat.TrainerExecutor)
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TrainerExecutor)
 
   def __init__(self, examples, transform_graph, schema, run_fn: str, train_args: trainer_pb2.TrainArgs,
                eval_args: trainer_pb2.EvalArgs, custom_config: Dict[str, Any], epochs, hyperparameters=None):

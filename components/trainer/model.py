@@ -3,7 +3,7 @@ hyperparameter space.
 
 Backbones take float pixels in [0, 1] (Transform's output) and scale them as each network expects.
 """
-from typing import Optional
+from typing import Any, Dict, Optional
 
 import keras_tuner
 import tensorflow as tf
@@ -29,6 +29,18 @@ def hyperparameter_space(backbone: str = 'small_cnn') -> keras_tuner.HyperParame
     else:
       hp.Boolean(spec.name, default=spec.default)
   return hp
+
+
+def fixed_hyperparameters(backbone: str, values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+  """The backbone's space with the config's fixed `values`, as HyperParameters.get_config(); None without any.
+
+  A value for another backbone's hyperparameter (a config whose backbone the data chose) is left out.
+  """
+  if not values:
+    return None
+  hp = hyperparameter_space(backbone)
+  hp.values.update({name: value for name, value in values.items() if name in hp.values})
+  return hp.get_config()
 
 
 def build_backbone(name: str, image_size: int, weights: Optional[str],

@@ -9,6 +9,8 @@ import tensorflow as tf
 from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components import model_choice
+from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import tfjob
@@ -18,11 +20,15 @@ from components.trainer import training
 def run_fn(fn_args: FnArgs) -> None:
   """Trains on Transform's train split, validates on eval, exports to fn_args.serving_model_dir.
 
-  custom_config: TrainingSettings.to_custom_config(), with epochs folded in by the Trainer's executor.
-  Hyperparameters come from the Tuner, from the settings, or are the space's defaults.
+  custom_config: TrainingSettings.to_custom_config(), with epochs folded in by the Trainer's executor; the
+  values it leaves open come from the model Transform chose. Hyperparameters come from the Tuner, from the
+  settings, or are the space's defaults.
   """
-  settings = TrainingSettings.from_custom_config(fn_args.custom_config)
-  hyperparameters = fn_args.hyperparameters or settings.hyperparameters
+  choice = model_choice.read(fn_args.transform_output, tf.io.gfile.GFile)
+  settings = TrainingSettings.from_custom_config(fn_args.custom_config).with_choice(choice)
+  logging.info('Trainer model: %s', choice.describe())
+  hyperparameters = fn_args.hyperparameters or model_lib.fixed_hyperparameters(settings.backbone,
+                                                                               settings.hyperparameters)
   job = training.TrainingJob(
       train_files=list(fn_args.train_files), eval_files=list(fn_args.eval_files),
       transform_output=fn_args.transform_output, serving_model_dir=fn_args.serving_model_dir,

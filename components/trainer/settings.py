@@ -2,13 +2,15 @@
 hyperparameter space, described without TensorFlow.
 
 The pipeline builds `TrainingSettings` from its config; run_fn and tuner_fn read them back with
-`from_custom_config`. The Tuner gets only `TuningSettings`, what its search depends on, so that a change to
+`from_custom_config`, then fill in what the config left to the data with `with_choice`. The Tuner gets only `TuningSettings`, what its search depends on, so that a change to
 anything else (the training epochs, the strategy) keeps it cached. This module imports nothing heavy, so that
 the config can check its values against the choices here without loading TensorFlow.
 """
 import dataclasses
 import typing
 from typing import Any, Dict, Optional, Tuple
+
+from components.model_choice import ModelChoice
 
 BACKBONES = ('small_cnn', 'mobilenet_v2', 'efficientnet_b0', 'efficientnet_lite0')
 STRATEGIES = ('auto', 'one_device', 'mirrored', 'multi_worker', 'tpu')
@@ -21,12 +23,15 @@ class TuningSettings:
   Each field means what the pipeline config's field of that name means (pipeline/config.py).
   """
   labels: Tuple[str, ...]  # the class names, in labels-file order
-  image_size: int
-  backbone: str
-  weights: Optional[str]   # 'imagenet', a local weights file, or None to train from scratch
-  augment_crop: bool
-  augment_flip: bool
-  augment_colour: bool
+  # None: chosen from the data by Transform (components/model_choice.py), and set by with_choice.
+  image_size: Optional[int]
+  backbone: Optional[str]
+  # Before with_choice, as the config says it ('none', or None for the backbone's default); after it,
+  # 'imagenet', a local weights file, or None to train from scratch.
+  weights: Optional[str]
+  augment_crop: Optional[bool]
+  augment_flip: Optional[bool]
+  augment_colour: Optional[bool]
   batch_size: int
   tuner: str
   tuner_trials: int
@@ -47,6 +52,12 @@ class TuningSettings:
     return cls(**{name: tuple(value) if typing.get_origin(fields[name].type) is tuple else value
                   for name, value in custom_config.items()})
 
+  def with_choice(self, choice: ModelChoice):
+    """These settings with the model Transform chose: every value the config left open, now decided."""
+    return dataclasses.replace(self, image_size=choice.image_size, backbone=choice.backbone,
+                               weights=choice.weights, augment_crop=choice.augment_crop,
+                               augment_flip=choice.augment_flip, augment_colour=choice.augment_colour)
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainingSettings(TuningSettings):
@@ -62,7 +73,7 @@ class TrainingSettings(TuningSettings):
   worker_gpus: int
   node_selector: Dict[str, str]
   tolerations: Tuple[str, ...]
-  # Fixed hyperparameters, as keras_tuner.HyperParameters.get_config(); None: the Tuner's, or the defaults.
+  # Fixed hyperparameter values by name (the rest keep their defaults); None: the Tuner's, or the defaults.
   hyperparameters: Optional[Dict[str, Any]]
 
   def tuning(self) -> TuningSettings:

@@ -8,6 +8,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from components import compat
+from components import model_choice
 from components.trainer import model as model_lib
 from components.trainer.settings import TuningSettings
 from components.trainer.settings import TUNERS
@@ -49,8 +50,10 @@ def make_tuner(settings: TuningSettings, directory: str) -> keras_tuner.Tuner:
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
-  """custom_config: TuningSettings, with tuner_trials folded in by the Tuner's executor."""
-  settings = TuningSettings.from_custom_config(fn_args.custom_config)
+  """custom_config: TuningSettings, with tuner_trials folded in by the Tuner's executor, and the values it leaves
+  open taken from the model Transform chose."""
+  settings = TuningSettings.from_custom_config(fn_args.custom_config).with_choice(
+      model_choice.read(fn_args.transform_graph_path, tf.io.gfile.GFile))
   compat.skip_autograph_for_tf_keras()
   spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
   batch_size = settings.batch_size

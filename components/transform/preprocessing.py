@@ -1,12 +1,17 @@
 """tf.Transform preprocessing: the one graph shared by training, evaluation and serving.
 
-Transform's custom_config carries `labels` (class names in labels-file order) and `image_size`.
+Transform's custom_config carries `labels` (class names in labels-file order) and `image_size`, which its
+executor (components/transform/component.py) chose from the data unless the config set it.
 """
 from typing import Any, Dict, Sequence
 
 import tensorflow as tf
 
 from components import features
+
+# custom_config keys (components/transform/component.py writes them).
+LABELS = 'labels'
+IMAGE_SIZE = 'image_size'
 
 
 def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -35,7 +40,7 @@ def label_to_index(label: tf.Tensor, labels: Sequence[str]) -> tf.Tensor:
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
   """Raw features -> {pixels, label_index}. Only IMAGE is needed, so serving can pass the image alone."""
-  outputs = {features.PIXELS: decode_batch(inputs[features.IMAGE], int(custom_config['image_size']))}
+  outputs = {features.PIXELS: decode_batch(inputs[features.IMAGE], int(custom_config[IMAGE_SIZE]))}
   if features.LABEL in inputs:
-    outputs[features.LABEL_INDEX] = label_to_index(inputs[features.LABEL], custom_config['labels'])
+    outputs[features.LABEL_INDEX] = label_to_index(inputs[features.LABEL], custom_config[LABELS])
   return outputs

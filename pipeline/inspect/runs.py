@@ -12,10 +12,13 @@ import urllib.parse
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
 import ml_metadata as mlmd
+from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
 from components import names
 from components.reports import artifact_contents
+
+_JSON_SINGLE_VALUE_KEY = '__value__'  # how TFX's Artifact wraps a JSON property that is not a mapping
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
 
@@ -137,6 +140,7 @@ class RunOutcome:
   accepted_rows: Optional[int] = None
   rejected_rows: Optional[int] = None
   rejects_uri: Optional[str] = None
+  model_choice: Optional[str] = None      # the trained model's backbone, size and augmentation, and why
   accuracy: Optional[float] = None        # the candidate's overall test accuracy
   report_html: Optional[str] = None       # the Evaluator's report page
   report_details: Optional[str] = None    # its tables and charts, without the decision
@@ -162,6 +166,9 @@ def run_outcome(nodes: List[NodeView]) -> RunOutcome:
     values.update(accepted_rows=examples.properties.get(names.ACCEPTED_ROWS),
                   rejected_rows=examples.properties.get(names.REJECTED_ROWS),
                   rejects_uri=examples.properties.get(names.REJECTS_URI))
+  model = outputs.get(names.MODEL)
+  if model:
+    values.update(model_choice=model.properties.get(names.MODEL_CHOICE))
   evaluation = outputs.get(names.EVALUATION)
   if evaluation:
     values.update(accuracy=evaluation.properties.get(names.ACCURACY),
@@ -207,7 +214,19 @@ class RunView:
 
 def _value(value: metadata_store_pb2.Value) -> Any:
   kind = value.WhichOneof('value')
+  if kind == 'struct_value':  # TFX's JSON-valued property: a mapping, or one value wrapped in one
+    decoded = _whole_numbers(json_format.MessageToDict(value.struct_value))
+    return decoded[_JSON_SINGLE_VALUE_KEY] if set(decoded) == {_JSON_SINGLE_VALUE_KEY} else decoded
   return getattr(value, kind) if kind in ('int_value', 'double_value', 'string_value', 'bool_value') else None
+
+
+def _whole_numbers(value: Any) -> Any:
+  """A Struct holds every number as a double: counts and sizes come back as the integers they were."""
+  if isinstance(value, dict):
+    return {key: _whole_numbers(item) for key, item in value.items()}
+  if isinstance(value, list):
+    return [_whole_numbers(item) for item in value]
+  return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def _properties(item) -> Dict[str, Any]:

@@ -227,6 +227,13 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   assert set(outputs['best_hyperparameters']['best_hyperparameters']) >= {'learning_rate', 'dropout'}
   assert outputs['blessing']['blessed'] == 1 and json.loads(outputs['blessing']['blessing_reasons']) == []
   assert outputs['pushed_model']['pushed_version'] == pushed
+  # The digits are grey 32 px scans: the data chose the small CNN at 32 px without augmentation.
+  assert outputs['model']['model_settings']['backbone'] == 'small_cnn'
+  assert outputs['model']['model_settings']['image_size'] == 32
+  assert outputs['examples']['colour_images'] == 0
+  model_line = (f"Model: {outputs['model']['model_choice']}\n")
+  assert model_line.startswith('Model: small_cnn (from scratch) at 32 px, augmentation off; chosen from the data '
+                               '(0 of 1,797 in colour, most at least 32 px') and model_line in stdout
   text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
   assert text.startswith('FileBasedExampleGen: COMPLETE, ') and '    accepted_rows: 1797' in text
 

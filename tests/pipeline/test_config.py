@@ -24,6 +24,16 @@ def test_yaml_then_flags_with_flags_winning(tmp_path):
   assert config.min_accuracy == 1.0 and isinstance(config.min_accuracy, float)
 
 
+def test_model_values_left_unset_or_null_are_left_to_the_data(tmp_path):
+  path = tmp_path / 'config.yaml'
+  path.write_text('image_size: null\nbackbone: null\naugment_flip: false\n')
+  config = config_lib.load_config(str(path))
+  assert (config.image_size, config.backbone, config.augment_crop, config.augment_flip) == (None, None, None, False)
+  path.write_text('epochs: null\n')  # a key that must have a value
+  with pytest.raises(ValueError, match="'epochs' must be int"):
+    config_lib.load_config(str(path))
+
+
 @pytest.mark.parametrize('text, message', [
     ('epoch: 3\n', "unknown config keys ['epoch']"),
     ('epochs: three\n', "'epochs' must be int"),
@@ -92,16 +102,24 @@ def test_fixed_hyperparameters_skip_the_tuner_and_reach_the_trainer():
   trainer = next(component for component in dag.components if component.id == 'Trainer')
   assert 'hyperparameters' not in trainer.inputs
   settings = pipeline_lib.training_settings(config, ['a', 'b'])
-  assert settings.hyperparameters['values']['learning_rate'] == 0.01
-  assert settings.hyperparameters['values']['dense_units'] == 64
-  assert settings.hyperparameters['values']['dropout'] == 0.3  # unset: the default
+  assert settings.hyperparameters == {'learning_rate': 0.01, 'dense_units': 64}
+  from components.trainer import model as model_lib
+  # The data chooses the backbone at run time; the fixed values apply to whichever it is.
+  small = model_lib.fixed_hyperparameters('small_cnn', settings.hyperparameters)['values']
+  assert (small['learning_rate'], small['dense_units'], small['dropout'], small['filters']) == (0.01, 64, 0.3, 32)
+  pretrained = model_lib.fixed_hyperparameters('efficientnet_lite0', settings.hyperparameters)['values']
+  assert (pretrained['learning_rate'], pretrained['fine_tune']) == (0.01, False) and 'filters' not in pretrained
   with_tuner = pipeline_lib.create_pipeline(config.replace(hyperparameters={}), ['a', 'b'])
   assert 'Tuner' in {component.id for component in with_tuner.components}
 
 
 def test_unknown_hyperparameters_and_choices_are_refused():
   with pytest.raises(ValueError, match=r"unknown hyperparameters \['fine_tune'\] for backbone small_cnn"):
-    config_lib.load_config(overrides={'hyperparameters': {'fine_tune': True}})
+    config_lib.load_config(overrides={'backbone': 'small_cnn', 'hyperparameters': {'fine_tune': True}})
+  with pytest.raises(ValueError, match=r"unknown hyperparameters \['width'\] for backbone any"):
+    config_lib.load_config(overrides={'hyperparameters': {'width': 3}})
+  with pytest.raises(ValueError, match="weights '/w.h5' need a backbone: name the one they belong to"):
+    config_lib.load_config(overrides={'weights': '/w.h5'})
   with pytest.raises(ValueError, match='backbone must be one of'):
     config_lib.load_config(overrides={'backbone': 'resnet'})
   with pytest.raises(ValueError, match='strategy must be one of'):

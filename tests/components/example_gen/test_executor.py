@@ -291,3 +291,24 @@ def test_a_csv_that_is_not_utf8_stops_example_gen_before_any_row(small_digits, t
   with pytest.raises(image_csv.InputFileError, match=r'all\.csv: line 4, byte \d+: byte 0xef is not UTF-8'):
     _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'))
   assert not glob.glob(str(tmp_path / 'out' / 'Split-*' / '*'))
+
+
+def test_the_accepted_images_colour_and_sizes_are_counted_for_the_models_defaults(tmp_path):
+  """Transform chooses the model's defaults from these counts; a rejected image must not sway them."""
+  from PIL import Image
+  data = tmp_path / 'data'
+  data.mkdir()
+  files = {'a.jpg': images.photo_jpeg(size=(150, 100)), 'b.jpg': images.photo_jpeg(size=(160, 110)),
+           'c.jpg': images.photo_jpeg(size=(170, 120)), 'grey.jpg': images.photo_jpeg(size=(40, 40), mode='L'),
+           'big.png': images.encoded('PNG', size=(300, 230)), 'cut.jpg': images.truncated_jpeg()}
+  for name, content in files.items():
+    (data / name).write_bytes(content)
+  assert Image.open(data / 'big.png').mode == 'RGB'
+  splits = ['train', 'eval', 'test', 'train', 'train', 'train']
+  (data / 'all_data.csv').write_text(''.join(f'{name},red,{split}\n' for name, split in zip(files, splits)))
+  (data / 'labels.txt').write_text('red\n')
+  examples = _run_example_gen(str(data / 'all_data.csv'), str(tmp_path / 'out'), max_reject_fraction=0.5)
+  assert examples.get_int_custom_property(names.ACCEPTED_ROWS) == 5
+  assert examples.get_int_custom_property(names.COLOUR_IMAGES) == 4  # all but grey.jpg, and not cut.jpg
+  assert examples.get_json_value_custom_property(names.SHORTER_SIDE_AT_LEAST) == {
+      '32': 5, '48': 4, '64': 4, '96': 4, '128': 1, '160': 1, '192': 1, '224': 1}

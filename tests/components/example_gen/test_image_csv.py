@@ -162,8 +162,8 @@ def test_bad_images_are_rejected_with_the_reason(tmp_path, content, label, limit
     image_csv.load_example(row, ["red"], image_csv.ImageLimits(max_pixels=limit))
 
 
-def test_jpeg_headers_read_without_pillow_give_pillows_size():
-  """ExampleGen reads a JPEG's size from its frame header itself; Pillow must agree on every file."""
+def test_jpeg_headers_read_without_pillow_give_pillows_size_and_colour():
+  """ExampleGen reads a JPEG's size and colour from its frame header itself; Pillow must agree on every file."""
   from PIL import Image
   exif = Image.Exif()
   exif[0x010F] = 'camera maker'
@@ -175,11 +175,12 @@ def test_jpeg_headers_read_without_pillow_give_pillows_size():
   for data in sources + list(images.corruptions(sources[0], 30)):
     try:
       with Image.open(io.BytesIO(data)) as image:
-        expected = ('jpeg', image.size[1], image.size[0])
+        expected = ('jpeg', image.size[1], image.size[0], image.mode != 'L')
     except Exception:  # Pillow cannot read this header either; our reader may pass it on to Pillow
       continue
     assert image_csv.image_header(data) == expected
-  assert image_csv.image_header(buffer.getvalue()) == ('jpeg', 33, 77)
+  assert image_csv.image_header(buffer.getvalue()) == ('jpeg', 33, 77, True)
+  assert image_csv.image_header(sources[2]) == ('jpeg', 48, 64, False)
 
 
 def test_multi_picture_camera_jpegs_are_accepted_as_the_jpegs_tensorflow_decodes(tmp_path):
@@ -215,7 +216,7 @@ def test_the_reduced_jpeg_decode_rejects_exactly_what_the_full_decode_rejects(jp
           for data in damaged]
   assert [refused(lambda data: image_csv.verify_pixels(data, 'jpeg'), data) for data in damaged] == full
   row = image_csv.ImageRow('.', 1, 'x.jpg', 'red')
-  batched = image_csv.undecodable([image_csv.CheckedImage(row, data, 'jpeg', 1, 1) for data in damaged])
+  batched = image_csv.undecodable([image_csv.CheckedImage(row, data, 'jpeg', 1, 1, True) for data in damaged])
   assert [failure is not None for failure in batched] == full
   assert all(failure.startswith('corrupt or truncated jpeg data: ') for failure in batched if failure)
   assert 5 < sum(full) < len(full)  # the damage is neither always nor never fatal

@@ -17,6 +17,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components import disk_space
 from components import features
+from components import model_choice
 from components.trainer import run_fn
 from components.trainer import training
 from pipeline import config as config_lib
@@ -42,8 +43,9 @@ def transformed(tmp_path_factory):
 
 def _job(transformed, work_dir, **changes):
   config, labels, root, _ = transformed
-  settings = dataclasses.replace(pipeline_lib.training_settings(config, labels), **changes)
   [graph] = glob.glob(os.path.join(root, 'Transform', 'transform_graph', '*'))
+  settings = dataclasses.replace(
+      pipeline_lib.training_settings(config, labels).with_choice(model_choice.read(graph)), **changes)
   [examples] = glob.glob(os.path.join(root, 'Transform', 'transformed_examples', '*'))
   train_files = [os.path.join(examples, 'Split-train', '*')]
   return training.TrainingJob(

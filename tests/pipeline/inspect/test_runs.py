@@ -213,3 +213,15 @@ def test_a_run_killed_between_two_steps_is_abandoned_after_the_last_one():
                           last_step_state='COMPLETE')
   assert view.state_text == 'ABANDONED after Evaluator'
   assert runs_lib.RunView('r', 0, 0, 'COMPLETE', runs_lib.RunOutcome(), last_step='Pusher').state_text == 'COMPLETE'
+
+
+def test_json_properties_read_back_as_tfx_wrote_them():
+  """The inspection commands read TFX's JSON-valued properties without TFX: mappings, single values, counts."""
+  from tfx.types import standard_artifacts
+  model = standard_artifacts.Model()
+  model.set_json_value_custom_property('settings', {'image_size': 32, 'weights': None, 'ratio': 0.5})
+  model.set_json_value_custom_property('sizes', [32, 64])
+  properties = runs_lib.artifact_properties(model.mlmd_artifact)
+  assert properties['settings'] == {'image_size': 32, 'weights': None, 'ratio': 0.5}
+  assert isinstance(properties['settings']['image_size'], int)
+  assert properties['sizes'] == [32, 64]

@@ -1,0 +1,143 @@
+"""The model settings a config leaves open, chosen from the images ExampleGen read.
+
+A config that names the image size, the backbone or an augmentation keeps it; each value left unset is chosen
+from ExampleGen's image statistics, so that the defaults fit the data rather than the embedded digits:
+  - photos (at least half of the images stored in colour) that are large enough (most of them at least
+    PRETRAINED_MIN_SIDE pixels on their shorter side) get the pretrained PRETRAINED_BACKBONE; anything else the
+    small CNN trained from scratch;
+  - the image size is the shorter side that most images (more than half) reach, on the grid IMAGE_SIZES,
+    within what the backbone uses well;
+  - augmentation (crop, flip, colour) is on for photos and off for grey images: a flipped digit or letter is
+    another symbol, and crops of a small scan cost more epochs than they earn.
+
+Transform makes the choice, as the first step that needs it (its resize), and writes it next to the transform
+graph, where the Tuner and the Trainer read it; the Trainer records it on its model. This module imports
+nothing heavy: ExampleGen, the config and the inspection commands use it too.
+"""
+import dataclasses
+import json
+import os
+from typing import Dict, Mapping, Optional, Tuple
+
+# The image sizes the choice picks from; ExampleGen counts the images whose shorter side reaches each.
+IMAGE_SIZES = (32, 48, 64, 96, 128, 160, 192, 224)
+SMALL_CNN_MAX_SIZE = 64   # a CNN trained from scratch on a CPU gains little beyond this, at quadratic cost
+PRETRAINED_MIN_SIDE = 96  # below this, ImageNet features of an upscaled image are worth less than a small CNN
+PRETRAINED_MAX_SIZE = 224  # the resolution the pretrained backbone was trained at
+PRETRAINED_BACKBONE = 'efficientnet_lite0'  # its ImageNet weights ship with a Python package: no download
+SMALL_CNN = 'small_cnn'
+CHOICE_FILE = 'model_choice.json'
+# What the data may choose: the ModelRequest values that the config may leave unset (weights follow the backbone).
+OPEN_VALUES = ('image_size', 'backbone', 'augment_crop', 'augment_flip', 'augment_colour')
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageStatistics:
+  """What ExampleGen counted of the images it accepted."""
+  images: int
+  colour_images: int
+  # For each of IMAGE_SIZES, how many images have a shorter side of at least that many pixels.
+  shorter_side_at_least: Tuple[Tuple[int, int], ...]
+
+  @classmethod
+  def from_counts(cls, images: int, colour_images: int, shorter_side_at_least: Mapping) -> 'ImageStatistics':
+    """From ExampleGen's properties, whose JSON mapping has the sizes as strings."""
+    counts = {int(size): int(count) for size, count in shorter_side_at_least.items()}
+    return cls(images, colour_images, tuple((size, counts.get(size, 0)) for size in IMAGE_SIZES))
+
+  @property
+  def photos(self) -> bool:
+    return self.images > 0 and 2 * self.colour_images >= self.images
+
+  @property
+  def median_shorter_side(self) -> int:
+    """The largest of IMAGE_SIZES that more than half of the images reach on their shorter side; else 0."""
+    return max((size for size, count in self.shorter_side_at_least if 2 * count > self.images), default=0)
+
+  def describe(self) -> str:
+    colour = f'{self.colour_images:,} of {self.images:,} in colour'
+    side = self.median_shorter_side
+    return f'{colour}, most at least {side} px on the shorter side' if side else (
+        f'{colour}, most under {IMAGE_SIZES[0]} px on the shorter side')
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelRequest:
+  """What the config asks for; None leaves the value to the data. weights: 'imagenet', 'none', a local file,
+  or None for the backbone's default (ImageNet for a pretrained backbone)."""
+  image_size: Optional[int] = None
+  backbone: Optional[str] = None
+  weights: Optional[str] = None
+  augment_crop: Optional[bool] = None
+  augment_flip: Optional[bool] = None
+  augment_colour: Optional[bool] = None
+
+  def to_json(self) -> Dict:
+    return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelChoice:
+  """The model's input size, backbone and augmentation, every value decided."""
+  image_size: int
+  backbone: str
+  weights: Optional[str]  # 'imagenet', a local weights file, or None to train from scratch
+  augment_crop: bool
+  augment_flip: bool
+  augment_colour: bool
+  chosen_from_data: Tuple[str, ...]  # the names of the values the config left open
+  statistics: str                    # ImageStatistics.describe() of the data they were chosen from
+
+  def describe(self) -> str:
+    """One line, as the run prints it: the model, and what in the data chose it."""
+    augmentations = [name for name, on in (('crop', self.augment_crop), ('flip', self.augment_flip),
+                                           ('colour', self.augment_colour)) if on]
+    weights = f' ({self.weights} weights)' if self.weights else ' (from scratch)'
+    model = (f'{self.backbone}{weights} at {self.image_size} px, augmentation '
+             f'{"+".join(augmentations) if augmentations else "off"}')
+    if not self.chosen_from_data:
+      return f'{model}; all set by the config'
+    chosen = 'chosen' if len(self.chosen_from_data) == len(OPEN_VALUES) else (
+        f'{", ".join(self.chosen_from_data)} chosen')
+    return f'{model}; {chosen} from the data ({self.statistics})'
+
+  def to_json(self) -> Dict:
+    return dict(dataclasses.asdict(self), chosen_from_data=list(self.chosen_from_data))
+
+  @classmethod
+  def from_json(cls, values: Mapping) -> 'ModelChoice':
+    return cls(**dict(values, chosen_from_data=tuple(values['chosen_from_data'])))
+
+
+def choose(request: ModelRequest, statistics: ImageStatistics) -> ModelChoice:
+  """Every value of `request` that is None, chosen from `statistics` by the rules in the module docstring."""
+  side = statistics.median_shorter_side
+  backbone = request.backbone
+  if backbone is None:
+    pretrained = statistics.photos and side >= PRETRAINED_MIN_SIDE and request.weights != 'none'
+    backbone = PRETRAINED_BACKBONE if pretrained else SMALL_CNN
+  image_size = request.image_size
+  if image_size is None:
+    low, high = ((IMAGE_SIZES[0], SMALL_CNN_MAX_SIZE) if backbone == SMALL_CNN
+                 else (PRETRAINED_MIN_SIDE, PRETRAINED_MAX_SIZE))
+    image_size = min(max(side, low), high)
+  weights = request.weights
+  if weights is None:
+    weights = None if backbone == SMALL_CNN else 'imagenet'
+  augment = {name: statistics.photos if getattr(request, name) is None else getattr(request, name)
+             for name in ('augment_crop', 'augment_flip', 'augment_colour')}
+  open_values = tuple(name for name in OPEN_VALUES if getattr(request, name) is None)
+  return ModelChoice(image_size=image_size, backbone=backbone, weights=None if weights == 'none' else weights,
+                     chosen_from_data=open_values, statistics=statistics.describe(), **augment)
+
+
+def write(choice: ModelChoice, folder: str, open_file=open) -> None:
+  """Writes the choice into `folder` (the transform graph's); `open_file`: tf.io.gfile.GFile for remote ones."""
+  with open_file(os.path.join(folder, CHOICE_FILE), 'w') as handle:
+    handle.write(json.dumps(choice.to_json(), indent=2, sort_keys=True))
+
+
+def read(folder: str, open_file=open) -> ModelChoice:
+  """The choice Transform wrote into `folder`."""
+  with open_file(os.path.join(folder, CHOICE_FILE)) as handle:
+    return ModelChoice.from_json(json.loads(handle.read()))
