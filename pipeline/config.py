@@ -51,8 +51,8 @@ class PipelineConfig:
   # The model. Each of image_size, backbone and the augmentations left unset is chosen from the images
   # ExampleGen read (components/model_choice.py): colour photos of at least 96 px get the pretrained
   # efficientnet_lite0 with augmentation, at their typical size up to 224 px; grey or small images (the
-  # embedded digits) the small CNN from scratch at up to 64 px, without augmentation. The run prints the choice
-  # and the Trainer records it on its model.
+  # embedded digits) the small CNN from scratch at 32 px, augmented only when in colour. The run prints the
+  # choice and the Trainer records it on its model.
   # Model input: images are resized with padding to image_size x image_size RGB.
   image_size: Optional[int] = None
   # Backbones: small_cnn (from scratch), mobilenet_v2, efficientnet_b0, efficientnet_lite0. weights:

@@ -19,10 +19,10 @@ def statistics(images, colour, shorter_sides):
     # Colour photos: the pretrained backbone at their typical size, augmented.
     (statistics(100, 90, [150, 170, 200]), ('efficientnet_lite0', 'imagenet', 160, True)),
     (statistics(100, 100, [1500, 3000]), ('efficientnet_lite0', 'imagenet', 224, True)),
-    # Colour thumbnails: too small for ImageNet features; augmented, at their size.
-    (statistics(100, 100, [40, 50, 60]), ('small_cnn', None, 48, True)),
-    # Large grey scans (digits upscaled, X-rays): from scratch, capped, not flipped.
-    (statistics(100, 10, [500]), ('small_cnn', None, 64, False)),
+    # Colour thumbnails: too small for ImageNet features; augmented, at the small CNN's size.
+    (statistics(100, 100, [40, 50, 60]), ('small_cnn', None, 32, True)),
+    # Large grey scans (digits upscaled, X-rays): from scratch, at the small CNN's size, not flipped.
+    (statistics(100, 10, [500]), ('small_cnn', None, 32, False)),
     # Tiny images: the smallest size, whose resize upsamples them.
     (statistics(100, 0, [8]), ('small_cnn', None, 32, False)),
 ])

@@ -7,7 +7,9 @@ import uuid
 
 import pytest
 
+from components import model_choice
 from components.trainer import tfjob
+from components.trainer.settings import TrainingSettings
 from tests.containers.kfp_harness import load_spec
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
@@ -21,11 +23,14 @@ def _training_job(shared, spec_path, first_run):
                       ['custom_config']['runtimeValue']['constant'])
   config.update(num_workers=WORKERS, strategy='multi_worker', epochs=2)
   examples = first_run.artifact('Transform', 'transformed_examples')['uri']
+  transform_graph = first_run.artifact('Transform', 'transform_graph')['uri']
+  # run_fn hands its workers the settings with the model Transform chose filled in.
+  config = TrainingSettings.from_custom_config(config).with_choice(model_choice.read(transform_graph))
   folder = shared / 'multi_worker'
   job = {'train_files': [f'{examples}/Split-train/*'], 'eval_files': [f'{examples}/Split-eval/*'],
-         'transform_output': first_run.artifact('Transform', 'transform_graph')['uri'],
+         'transform_output': transform_graph,
          'serving_model_dir': str(folder / 'model' / 'Format-Serving'), 'model_run_dir': str(folder / 'model_run'),
-         'backup_dir': str(folder / 'backup'), 'settings': config, 'hyperparameters': None}
+         'backup_dir': str(folder / 'backup'), 'settings': config.to_custom_config(), 'hyperparameters': None}
   folder.mkdir(mode=0o777)
   folder.chmod(0o777)
   job_path = folder / 'training_job.json'
