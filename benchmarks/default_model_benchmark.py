@@ -110,24 +110,7 @@ def plain_cnn(csv_path: str, labels_path: str, image_size: int) -> float:
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
   import tensorflow as tf
 
-  with open(labels_path) as handle:
-    labels = [line.strip() for line in handle if line.strip()]
-  splits = {'train': ([], []), 'eval': ([], []), 'test': ([], [])}
-  with open(csv_path, newline='') as handle:
-    for relative, label, split in csv.reader(handle):
-      with open(os.path.join(os.path.dirname(csv_path), relative), 'rb') as image:
-        splits[split][0].append(image.read())
-      splits[split][1].append(labels.index(label))
-
-  def dataset(name, training):
-    images, indices = splits[name]
-    data = tf.data.Dataset.from_tensor_slices((images, indices)).map(
-        lambda encoded, label: (tf.image.resize_with_pad(tf.image.convert_image_dtype(
-            tf.io.decode_image(encoded, channels=3, expand_animations=False), tf.float32),
-            image_size, image_size), label), num_parallel_calls=tf.data.AUTOTUNE).cache()
-    if training:
-      data = data.shuffle(len(images), seed=0)
-    return data.batch(32).prefetch(tf.data.AUTOTUNE)
+  labels, splits = overhead.read_splits(csv_path, labels_path)
 
   def conv_block(filters):
     return [layer for _ in range(2) for layer in (
@@ -139,10 +122,7 @@ def plain_cnn(csv_path: str, labels_path: str, image_size: int) -> float:
       tf.keras.layers.GlobalAveragePooling2D(), tf.keras.layers.Dropout(0.3),
       tf.keras.layers.Dense(len(labels), activation='softmax')])
   model.compile(optimizer='adam', loss='sparse_categorical_crossentropy', metrics=['accuracy'])
-  model.fit(dataset('train', True), validation_data=dataset('eval', False), epochs=PLAIN_EPOCHS, verbose=0,
-            callbacks=[tf.keras.callbacks.EarlyStopping('val_accuracy', patience=PLAIN_PATIENCE,
-                                                        restore_best_weights=True)])
-  return float(model.evaluate(dataset('test', False), verbose=0)[1])
+  return overhead.fit_and_test(model, splits, image_size, 32, PLAIN_EPOCHS, PLAIN_PATIENCE)
 
 
 def main() -> None:

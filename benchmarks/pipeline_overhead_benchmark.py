@@ -82,33 +82,50 @@ def split_of(image_bytes: bytes) -> str:
   raise AssertionError('unreachable')
 
 
-def plain_keras(csv_path: str, labels_path: str) -> float:
-  """The hand-written baseline; returns its test accuracy. It uses the Keras that `import tensorflow` gives a
-  user (Keras 3), not the Keras 2 that TFX needs."""
-  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
-  import tensorflow as tf
-
+def read_splits(csv_path: str, labels_path: str):
+  """(class names, {split: (image bytes, label indices)}), as a plain script reads the CSV: the split is the
+  row's third column when it has one, else the pipeline's (split_of)."""
   with open(labels_path) as handle:
     labels = [line.strip() for line in handle if line.strip()]
-  splits = {'train': ([], []), 'eval': ([], []), 'test': ([], [])}
+  splits = {name: ([], []) for name, _ in SPLIT_BUCKETS}
   with open(csv_path, newline='') as handle:
-    for relative, label in csv.reader(handle):
+    for relative, label, *split in csv.reader(handle):
       with open(os.path.join(os.path.dirname(csv_path), relative), 'rb') as image:
         data = image.read()
-      images, indices = splits[split_of(data)]
+      images, indices = splits[split[0] if split else split_of(data)]
       images.append(data)
       indices.append(labels.index(label))
+  return labels, splits
+
+
+def fit_and_test(model, splits, image_size: int, batch_size: int, epochs: int, patience: int) -> float:
+  """Decodes and resizes the images with tf.data, fits on train keeping the best eval-split epoch (early
+  stopping after `patience` epochs without gain), and returns the test accuracy."""
+  import tensorflow as tf
 
   def dataset(name, training):
     images, indices = splits[name]
     data = tf.data.Dataset.from_tensor_slices((images, indices)).map(
         lambda encoded, label: (tf.image.resize_with_pad(tf.image.convert_image_dtype(
             tf.io.decode_image(encoded, channels=3, expand_animations=False), tf.float32),
-            IMAGE_SIZE, IMAGE_SIZE), label), num_parallel_calls=tf.data.AUTOTUNE).cache()
+            image_size, image_size), label), num_parallel_calls=tf.data.AUTOTUNE).cache()
     if training:
       data = data.shuffle(len(images), seed=0)
-    return data.batch(BATCH_SIZE).prefetch(tf.data.AUTOTUNE)
+    return data.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
+  model.fit(dataset('train', True), validation_data=dataset('eval', False), epochs=epochs, verbose=0,
+            callbacks=[tf.keras.callbacks.EarlyStopping('val_accuracy', patience=patience,
+                                                        restore_best_weights=True)])
+  return float(model.evaluate(dataset('test', False), verbose=0)[1])
+
+
+def plain_keras(csv_path: str, labels_path: str) -> float:
+  """The hand-written baseline; returns its test accuracy. It uses the Keras that `import tensorflow` gives a
+  user (Keras 3), not the Keras 2 that TFX needs."""
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
+  import tensorflow as tf
+
+  labels, splits = read_splits(csv_path, labels_path)
   tf.keras.utils.set_random_seed(0)
   regularizer = tf.keras.regularizers.l2(L2)
   model = tf.keras.Sequential([tf.keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3))] + [
@@ -121,10 +138,7 @@ def plain_keras(csv_path: str, labels_path: str) -> float:
       tf.keras.layers.Dense(len(labels), activation='softmax', kernel_regularizer=regularizer)])
   model.compile(optimizer=tf.keras.optimizers.Adam(LEARNING_RATE), loss='sparse_categorical_crossentropy',
                 metrics=['accuracy'])
-  model.fit(dataset('train', True), validation_data=dataset('eval', False), epochs=EPOCHS, verbose=0,
-            callbacks=[tf.keras.callbacks.EarlyStopping('val_accuracy', patience=EPOCHS,
-                                                        restore_best_weights=True)])
-  return float(model.evaluate(dataset('test', False), verbose=0)[1])
+  return fit_and_test(model, splits, IMAGE_SIZE, BATCH_SIZE, EPOCHS, patience=EPOCHS)
 
 
 def main() -> None:
