@@ -11,8 +11,8 @@ from ExampleGen's image statistics, so that the defaults fit the data rather tha
     another symbol, and crops of a small scan cost more epochs than they earn.
 
 Transform makes the choice, as the first step that needs it (its resize), and writes it next to the transform
-graph, where the Tuner and the Trainer read it; the Trainer records it on its model. This module imports
-nothing heavy: ExampleGen, the config and the inspection commands use it too.
+graph, where the Tuner and the Trainer read it; the Trainer records it on its model. ExampleGen counts the
+images on this module's IMAGE_SIZES.
 """
 import dataclasses
 import json
