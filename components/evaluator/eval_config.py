@@ -22,6 +22,12 @@ FAIRNESS_MODULE = 'fairness_indicators.fairness_indicators_metrics'
 FAIRNESS_METRIC = 'fairness_indicators_metrics'
 # Per class (one-vs-rest) and averaged over classes.
 CLASS_METRICS = ('Precision', 'Recall', 'F1Score', 'AUC', 'AUCPrecisionRecall')
+AUC_METRICS = ('AUC', 'AUCPrecisionRecall')
+# TFMA's default of 10,000 thresholds builds every AUC from 10,000 confusion matrices per class and slice in
+# Python: half of an evaluation of the embedded digits (about 4.5 s of 9.5 on 2 cores). At 1,000 (Keras's
+# own default is 200) the AUC is off the exact value by a median 0.0003 (0.004 at most) on simulated
+# 10-class softmax outputs, against 0.00006 at 10,000. No blessing threshold reads an AUC.
+AUC_THRESHOLDS = 1000
 CALIBRATION_BUCKETS = 10
 # Change thresholds compare to the baseline: a tiny slack so that an equally good model still passes.
 _EPSILON = 1e-10
@@ -63,6 +69,11 @@ def _metrics(names: Sequence[str], **config) -> list:
   return [tfma.MetricConfig(class_name=name, config=json.dumps(config) if config else '') for name in names]
 
 
+def _class_metrics() -> list:
+  return [tfma.MetricConfig(class_name=name, config=json.dumps({'num_thresholds': AUC_THRESHOLDS}))
+          if name in AUC_METRICS else tfma.MetricConfig(class_name=name) for name in CLASS_METRICS]
+
+
 def build_eval_config(labels: Sequence[str], policy: BlessingPolicy,
                       extra_slice_features: Sequence[str] = (),
                       fairness_thresholds: Sequence[float] = (0.5,)) -> tfma.EvalConfig:
@@ -85,14 +96,14 @@ def build_eval_config(labels: Sequence[str], policy: BlessingPolicy,
               tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'),
           ]),
           tfma.MetricsSpec(
-              metrics=_metrics(CLASS_METRICS) + _metrics(['Calibration']) + [tfma.MetricConfig(
+              metrics=_class_metrics() + _metrics(['Calibration']) + [tfma.MetricConfig(
                   class_name='FairnessIndicators', module=FAIRNESS_MODULE,
                   config=json.dumps({'thresholds': list(fairness_thresholds)}))],
               binarize=tfma.BinarizationOptions(class_ids={'values': class_ids})),
           tfma.MetricsSpec(
-              metrics=_metrics(CLASS_METRICS),
+              metrics=_class_metrics(),
               aggregate=tfma.AggregationOptions(macro_average=True, class_weights=unweighted_classes)),
           tfma.MetricsSpec(
-              metrics=_metrics(CLASS_METRICS) + _metrics(['CalibrationPlot'], num_buckets=CALIBRATION_BUCKETS),
+              metrics=_class_metrics() + _metrics(['CalibrationPlot'], num_buckets=CALIBRATION_BUCKETS),
               aggregate=tfma.AggregationOptions(micro_average=True)),
       ])

@@ -2,6 +2,7 @@
 import json
 
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_specs
 
 from components.evaluator import eval_config
 from components import features
@@ -52,6 +53,14 @@ def test_per_class_averaged_fairness_and_plot_metrics_are_requested():
     assert set(eval_config.CLASS_METRICS) <= {metric.class_name for metric in spec.metrics}
   assert 'MultiClassConfusionMatrixPlot' in {metric.class_name for metric in config.metrics_specs[0].metrics}
   assert 'CalibrationPlot' in {metric.class_name for metric in micro.metrics}
+
+
+def test_tfma_builds_every_auc_with_the_configured_thresholds():
+  config = eval_config.build_eval_config(LABELS, eval_config.BlessingPolicy())
+  aucs = [metric_specs.metric_instance(metric) for spec in config.metrics_specs for metric in spec.metrics
+          if metric.class_name in eval_config.AUC_METRICS]
+  assert len(aucs) == 2 * len(config.metrics_specs[1:])
+  assert {auc.get_config()['num_thresholds'] for auc in aucs} == {eval_config.AUC_THRESHOLDS}
 
 
 def test_tfma_accepts_the_config_with_and_without_a_baseline():
