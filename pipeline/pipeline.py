@@ -110,6 +110,9 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
+      # StatisticsGen already describes the raw images; statistics of the transformed ones, a float per pixel,
+      # are read by nothing and took 3.4 s of Transform's 8.2 on the embedded digits.
+      disable_statistics=True,
       custom_config={preprocessing.LABELS: labels, transform_lib.MODEL_REQUEST: model_request(config).to_json()}
   ).with_id('Transform')
   return [example_gen, statistics_gen, schema_gen, example_validator, data_report, transform]

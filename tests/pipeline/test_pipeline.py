@@ -39,3 +39,11 @@ def test_training_placement_reaches_the_trainer_for_its_tfjob(config):
   custom_config = json.loads(trainer.exec_properties['custom_config'])
   assert custom_config['node_selector'] == {'pool': 'gpu'}
   assert custom_config['tolerations'] == ['nvidia.com/gpu:NoSchedule']
+
+
+def test_transform_leaves_the_statistics_to_statistics_gen(config):
+  pipeline = create_pipeline(config, read_class_labels(config))
+  transform = next(component for component in pipeline.components if component.id == 'Transform')
+  assert transform.exec_properties['disable_statistics'] == 1
+  assert {'transform_graph', 'transformed_examples'} <= set(transform.outputs)
+  assert not {name for name in transform.outputs if name.endswith('_stats')}
