@@ -63,10 +63,13 @@ REPORT_MARKDOWN_FILE = 'report.md'
 REPORT_DETAILS_FILE = 'details.html'
 CONFUSION_MATRIX_FILE = 'confusion_matrix.svg'
 
+# TFMA's name of the accuracy that the blessing gates read, in the evaluation output.
+ACCURACY_METRIC = 'sparse_categorical_accuracy'
+
 # Blessing (Evaluator): TFX's decision, the model in production it was measured against, and why not.
 BLESSED = 'blessed'
 BASELINE_VERSION_DIR = 'baseline_version_dir'
-BLESSING_REASONS = 'blessing_reasons'  # a list of sentences, one per failed threshold; empty when blessed
+BLESSING_REASONS = 'blessing_reasons'  # a list of sentences, one per failed gate; empty when blessed
 
 # Pushed model (Pusher): TFX's properties, why a blessed model was not pushed, and whether the version it
 # names was already there (the same bytes, pushed before: not copied again).

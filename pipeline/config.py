@@ -87,14 +87,21 @@ class PipelineConfig:
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
 
-  # Blessing, on the test split: overall accuracy >= min_accuracy, accuracy >= min_slice_accuracy on every
-  # slice (each true class, image-size bucket, and each value of slice_features), and, once a model is in
-  # production (the newest version in the serving directory), overall accuracy no lower than its accuracy
-  # minus max_accuracy_drop. slice_features: extra CSV columns to slice by. fairness_thresholds: the
-  # probabilities at which Fairness Indicators reports false positive/negative rates per class.
+  # Blessing, on the test split (components/evaluator/gates.py): overall accuracy >= min_accuracy;
+  # accuracy >= min_slice_accuracy on every slice (each true class, image-size bucket, and each value of
+  # slice_features) of at least min_slice_examples test examples (smaller ones are reported, not gated);
+  # and, once a model is in production (the newest version in the serving directory), not worse than it by
+  # more than max_accuracy_drop: on the same test examples, refused only when the exact interval of the
+  # difference (McNemar's test at `significance`) lies wholly below -max_accuracy_drop. strict_gates gates
+  # the point estimates instead, every slice and any drop. slice_features: extra CSV columns to slice by.
+  # fairness_thresholds: the probabilities at which Fairness Indicators reports false positive/negative
+  # rates per class.
   min_accuracy: float = 0.8
   min_slice_accuracy: float = 0.5
   max_accuracy_drop: float = 0.0
+  min_slice_examples: int = 30
+  significance: float = 0.05
+  strict_gates: bool = False
   slice_features: tuple = ()
   fairness_thresholds: tuple = (0.5,)
   # Push destination: a local path or any file system TensorFlow writes (gs://...); default
@@ -176,6 +183,10 @@ class PipelineConfig:
     for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
+    if not 0.0 < self.significance < 1.0:
+      raise ValueError(f'significance must lie in (0, 1), got {self.significance}')
+    if self.min_slice_examples < 0:
+      raise ValueError(f'min_slice_examples must be at least 0, got {self.min_slice_examples}')
     if min(self.max_image_pixels, self.max_image_bytes, self.example_shard_bytes) < 1:
       raise ValueError('max_image_pixels, max_image_bytes and example_shard_bytes must be positive')
     if self.max_aspect_ratio < 1:

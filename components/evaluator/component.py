@@ -30,6 +30,7 @@ from tfx.utils import path_utils
 
 from components.evaluator import eval_config
 from components.evaluator import evaluation_report
+from components.evaluator import gates
 from components import names
 from components.pusher import serving
 from components.reports import kfp_artifacts
@@ -43,6 +44,9 @@ FAIRNESS_THRESHOLDS = 'fairness_thresholds'
 MIN_ACCURACY = 'min_accuracy'
 MIN_SLICE_ACCURACY = 'min_slice_accuracy'
 MAX_ACCURACY_DROP = 'max_accuracy_drop'
+MIN_SLICE_EXAMPLES = 'min_slice_examples'
+SIGNIFICANCE = 'significance'
+STRICT_GATES = 'strict_gates'
 # The newest version in the serving directory as the runner saw it before the run. Unused by the executor,
 # which reads the serving directory itself: it is there so that TFX's cache key changes with production,
 # and a verdict against an older production model is not reused.
@@ -88,12 +92,15 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     self._log_startup(input_dict, output_dict, exec_properties)
     labels = json_utils.loads(exec_properties[CLASS_NAMES])
     tfma_config = eval_config.build_eval_config(
-        labels,
-        eval_config.BlessingPolicy(min_accuracy=float(exec_properties[MIN_ACCURACY]),
-                                   min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
-                                   max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP])),
-        extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
+        labels, extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
         fairness_thresholds=json_utils.loads(exec_properties[FAIRNESS_THRESHOLDS]))
+    policy = gates.BlessingPolicy(
+        min_accuracy=float(exec_properties[MIN_ACCURACY]),
+        min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
+        max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP]),
+        min_slice_examples=int(exec_properties[MIN_SLICE_EXAMPLES]),
+        significance=float(exec_properties[SIGNIFICANCE]),
+        strict=bool(exec_properties[STRICT_GATES]))
     model = artifact_utils.get_single_instance(input_dict['model'])
     evaluation_artifact = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     evaluation_uri = evaluation_artifact.uri
@@ -107,12 +114,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     values = evaluation_report.load_metric_values(evaluation_uri)
     overall_accuracy = values.get(evaluation_report.MetricId(
-        evaluation_report.OVERALL, evaluation_report.CANDIDATE, eval_config.ACCURACY_METRIC))
+        evaluation_report.OVERALL, evaluation_report.CANDIDATE, names.ACCURACY_METRIC))
     if overall_accuracy is not None:
       evaluation_artifact.set_float_custom_property(names.ACCURACY, overall_accuracy)
-    validation = tfma.load_validation_result(evaluation_uri)
-    reasons = evaluation_report.blessing_reasons(validation)
-    blessed = validation.validation_ok
+    checked = evaluation_report.check_gates(values, policy, has_baseline=baseline_dir is not None)
+    reasons = gates.refusals(checked)
+    blessed = not reasons
     io_utils.write_string_file(os.path.join(
         blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
     blessing.set_int_custom_property(
@@ -125,7 +132,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
     report = evaluation_report.write_report(
         os.path.join(evaluation_uri, names.REPORT_FOLDER), evaluation_uri, values, labels,
-        blessed=blessed, reasons=reasons, baseline_dir=baseline_dir)
+        blessed=blessed, reasons=reasons, baseline_dir=baseline_dir, checked_gates=checked)
     evaluation_artifact.set_string_custom_property(names.REPORT_HTML, report.html_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_DETAILS, report.details_path)
@@ -145,6 +152,9 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
       MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
       MIN_SLICE_ACCURACY: component_spec.ExecutionParameter(type=float),
       MAX_ACCURACY_DROP: component_spec.ExecutionParameter(type=float),
+      MIN_SLICE_EXAMPLES: component_spec.ExecutionParameter(type=int),
+      SIGNIFICANCE: component_spec.ExecutionParameter(type=float),
+      STRICT_GATES: component_spec.ExecutionParameter(type=int),
       PRODUCTION_MODEL: component_spec.ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
@@ -170,6 +180,8 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
 
   def __init__(self, examples, model, serving_dir, model_name: str, class_names: Sequence[str],
                example_splits: Sequence[str], min_accuracy, min_slice_accuracy, max_accuracy_drop,
+               min_slice_examples: int = gates.BlessingPolicy.min_slice_examples,
+               significance: float = gates.BlessingPolicy.significance, strict_gates: bool = False,
                slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,),
                production_model: str = ''):
     super().__init__(spec=ProductionEvaluatorSpec(
@@ -179,7 +191,8 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
         slice_features=json_utils.dumps(list(slice_features)),
         fairness_thresholds=json_utils.dumps([float(threshold) for threshold in fairness_thresholds]),
         min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
-        max_accuracy_drop=max_accuracy_drop, production_model=production_model,
+        max_accuracy_drop=max_accuracy_drop, min_slice_examples=int(min_slice_examples),
+        significance=float(significance), strict_gates=int(bool(strict_gates)), production_model=production_model,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         html_report=types.Channel(type=kfp_artifacts.HtmlReport),

@@ -1,25 +1,26 @@
-"""The TFMA evaluation config: what is measured on the test split, on which slices, and the blessing bar.
+"""The TFMA evaluation config: what is measured on the test split, and on which slices.
 
 Measured: example count, accuracy, per-class (one-vs-rest) precision, recall, F1, AUC-ROC, AUC-PR and
 calibration with their macro and micro averages, the multi-class confusion matrix, a calibration plot, and
 Fairness Indicators (false positive/negative rates per class at thresholds). Slices: overall, the true class,
 the image-size bucket, and any configured raw feature (extra CSV columns).
 
-Blessed only when: overall accuracy >= min_accuracy; accuracy on every monitored slice >= min_slice_accuracy;
-and, when a model is in production (the baseline), overall accuracy >= the baseline's - max_accuracy_drop.
+With a model in production (the baseline), both are evaluated on the same examples, and PairedAccuracy counts
+where they disagree. TFMA checks no thresholds: the blessing is decided from these counts by
+components/evaluator/gates.py, which knows each slice's sample size.
 """
-import dataclasses
 import json
 from typing import Sequence, Tuple
 
 import tensorflow_model_analysis as tfma
 
 from components import features
+from components.evaluator import paired_accuracy
 
-ACCURACY_METRIC = 'sparse_categorical_accuracy'
 EXAMPLE_COUNT_METRIC = 'example_count'
 FAIRNESS_MODULE = 'fairness_indicators.fairness_indicators_metrics'
 FAIRNESS_METRIC = 'fairness_indicators_metrics'
+PAIRED_MODULE = paired_accuracy.__name__
 # Per class (one-vs-rest) and averaged over classes.
 CLASS_METRICS = ('Precision', 'Recall', 'F1Score', 'AUC', 'AUCPrecisionRecall')
 AUC_METRICS = ('AUC', 'AUCPrecisionRecall')
@@ -29,40 +30,12 @@ AUC_METRICS = ('AUC', 'AUCPrecisionRecall')
 # 10-class softmax outputs, against 0.00006 at 10,000. No blessing threshold reads an AUC.
 AUC_THRESHOLDS = 1000
 CALIBRATION_BUCKETS = 10
-# Change thresholds compare to the baseline: a tiny slack so that an equally good model still passes.
-_EPSILON = 1e-10
-
-
-@dataclasses.dataclass(frozen=True)
-class BlessingPolicy:
-  min_accuracy: float = 0.8
-  min_slice_accuracy: float = 0.0
-  max_accuracy_drop: float = 0.0
 
 
 def slice_feature_keys(extra_slice_features: Sequence[str]) -> Tuple[str, ...]:
   """The features every evaluation slices by, besides overall: true class, image size, configured extras."""
   keys = [features.LABEL, features.SIZE_BUCKET]
   return tuple(keys + [name for name in extra_slice_features if name not in keys])
-
-
-def _lower_bound(value: float) -> tfma.GenericValueThreshold:
-  return tfma.GenericValueThreshold(lower_bound={'value': value})
-
-
-def _accuracy_thresholds(policy: BlessingPolicy, slice_keys: Sequence[str]) -> list:
-  overall = tfma.MetricThreshold(
-      value_threshold=_lower_bound(policy.min_accuracy),
-      # Ignored by TFMA when there is no baseline (the first push).
-      change_threshold=tfma.GenericChangeThreshold(
-          direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-          absolute={'value': -policy.max_accuracy_drop - _EPSILON}))
-  thresholds = [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=overall)]
-  if policy.min_slice_accuracy > 0:
-    thresholds.append(tfma.PerSliceMetricThreshold(
-        slicing_specs=[tfma.SlicingSpec(feature_keys=[key]) for key in slice_keys],
-        threshold=tfma.MetricThreshold(value_threshold=_lower_bound(policy.min_slice_accuracy))))
-  return thresholds
 
 
 def _metrics(names: Sequence[str], **config) -> list:
@@ -74,10 +47,8 @@ def _class_metrics() -> list:
           if name in AUC_METRICS else tfma.MetricConfig(class_name=name) for name in CLASS_METRICS]
 
 
-def build_eval_config(labels: Sequence[str], policy: BlessingPolicy,
-                      extra_slice_features: Sequence[str] = (),
+def build_eval_config(labels: Sequence[str], extra_slice_features: Sequence[str] = (),
                       fairness_thresholds: Sequence[float] = (0.5,)) -> tfma.EvalConfig:
-  """The thresholds sit in per_slice_thresholds: a MetricConfig's plain threshold would apply to every slice."""
   class_ids = list(range(len(labels)))
   slice_keys = slice_feature_keys(extra_slice_features)
   unweighted_classes = {class_id: 1.0 for class_id in class_ids}  # TFMA's macro average needs them
@@ -91,8 +62,8 @@ def build_eval_config(labels: Sequence[str], policy: BlessingPolicy,
       metrics_specs=[
           tfma.MetricsSpec(metrics=[
               tfma.MetricConfig(class_name='ExampleCount'),
-              tfma.MetricConfig(class_name='SparseCategoricalAccuracy',
-                                per_slice_thresholds=_accuracy_thresholds(policy, slice_keys)),
+              tfma.MetricConfig(class_name='SparseCategoricalAccuracy'),
+              tfma.MetricConfig(class_name=paired_accuracy.PairedAccuracy.__name__, module=PAIRED_MODULE),
               tfma.MetricConfig(class_name='MultiClassConfusionMatrixPlot'),
           ]),
           tfma.MetricsSpec(

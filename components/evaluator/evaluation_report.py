@@ -13,6 +13,8 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import eval_config
+from components.evaluator import gates
+from components.evaluator import paired_accuracy
 from components import features
 from components import names
 from components.reports import charts
@@ -25,7 +27,7 @@ BASELINE = tfma.BASELINE_KEY
 # (metric name, column title) of the per-slice and comparison tables; averages are macro unless stated.
 _SLICE_COLUMNS = (
     (eval_config.EXAMPLE_COUNT_METRIC, 'examples'),
-    (eval_config.ACCURACY_METRIC, 'accuracy'),
+    (names.ACCURACY_METRIC, 'accuracy'),
     ('precision', 'precision'),
     ('recall', 'recall'),
     ('f1_score', 'F1'),
@@ -116,27 +118,45 @@ def calibration_buckets(plots: Dict[str, Any]) -> List[Tuple[float, float, float
   return rows
 
 
-def blessing_reasons(validation) -> List[str]:
-  """One sentence per failed threshold of a TFMA ValidationResult: metric, slice, value, bound, margin."""
-  reasons = []
-  for per_slice in validation.metric_validations_per_slice:
-    where = slice_name(per_slice.slice_key)
-    for failure in per_slice.failures:
-      name = failure.metric_key.name
-      value = failure.metric_value.double_value.value
-      if failure.metric_key.is_diff:
-        bound = failure.metric_threshold.change_threshold.absolute.value
-        reasons.append(f'{name} on slice {where} changed by {value:+.4f} against the model in production; '
-                       f'it may drop by at most {max(0.0, -bound):.4f}')
-      else:
-        bound = failure.metric_threshold.value_threshold.lower_bound.value
-        reasons.append(f'{name} on slice {where} is {value:.4f}, below the minimum {bound:.4f} by '
-                       f'{bound - value:.4f}')
-  for missing in validation.missing_slices:
-    described = ', '.join([f'{key}={value}' for key, value in missing.feature_values.items()]
-                          + list(missing.feature_keys)) or OVERALL
-    reasons.append(f'no examples for slice {described}, so its thresholds could not be checked')
-  return reasons
+def _count(values: Dict[MetricId, float], slice_label: str, name: str) -> int:
+  value = values.get(MetricId(slice_label, CANDIDATE, name))
+  return 0 if value is None or math.isnan(value) else int(round(value))
+
+
+def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool) -> List[gates.Gate]:
+  """The blessing gates on TFMA's counts: each slice's examples and right answers (accuracy x examples), and
+  with a baseline, PairedAccuracy's counts of the examples only one of the two models got right."""
+  slice_counts = []
+  for label in _slices(values):
+    examples = _count(values, label, eval_config.EXAMPLE_COUNT_METRIC)
+    accuracy = values.get(MetricId(label, CANDIDATE, names.ACCURACY_METRIC))
+    correct = 0 if not examples or accuracy is None or math.isnan(accuracy) else int(round(accuracy * examples))
+    slice_counts.append(gates.SliceCounts(label, examples, correct))
+  overall = slice_counts[0] if slice_counts and slice_counts[0].name == OVERALL else gates.SliceCounts(
+      OVERALL, 0, 0)
+  paired = gates.PairedCounts(
+      _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
+      _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
+      _count(values, OVERALL, paired_accuracy.BASELINE_ONLY)) if has_baseline else None
+  return gates.check(policy, overall, [counts for counts in slice_counts if counts.name != OVERALL], paired)
+
+
+def gates_table(checked: Sequence[gates.Gate]) -> report_format.Table:
+  rows = []
+  for gate in checked:
+    if gate.kind == gates.CHANGE:  # a signed difference, with the drop allowed
+      value, interval = f'{gate.value:+.4f}', f'{gate.interval.low:+.4f} to {gate.interval.high:+.4f}'
+      bar = f'drop <= {gate.bound:.4f}'
+    else:
+      value, interval = report_format.number(gate.value), f'{gate.interval.low:.4f} to {gate.interval.high:.4f}'
+      bar = f'>= {gate.bound:.4f}'
+    rows.append([gate.kind, gate.slice, report_format.count(gate.examples), value, interval, bar, gate.verdict])
+  confidence = f'{checked[0].confidence:.0%}' if checked else ''
+  return report_format.Table(
+      'Blessing gates', ['gate', 'slice', 'examples', 'value', f'{confidence} interval', 'bar', 'verdict'], rows,
+      note='Intervals are exact (Clopper-Pearson). A slice floor applies only to slices with enough test '
+           'examples; the change against production is paired (the same test examples) and fails only when its '
+           'whole interval lies below the bar (McNemar\'s exact test).')
 
 
 def _cell(name: str, value: Optional[float]) -> str:
@@ -210,7 +230,7 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
 def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> List[str]:
   lines = [f'Blessed: {"yes, the model may be pushed" if blessed else "no, the model is not pushed"}.']
   lines.append(f'Compared with the model in production: {baseline_dir}.' if baseline_dir else
-               'No model in production yet: only the value thresholds applied.')
+               'No model in production yet: only the accuracy floors applied.')
   lines += [f'Reason: {reason}.' for reason in reasons]
   return lines
 
@@ -230,12 +250,14 @@ class WrittenReport:
 
 
 def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
-                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> WrittenReport:
+                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str],
+                 checked_gates: Sequence[gates.Gate] = ()) -> WrittenReport:
   """Writes report.html, report.md, details.html and confusion_matrix.svg into report_dir.
 
   `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
   """
-  tables = build_tables(values, labels, baseline_dir is not None)
+  tables = ([gates_table(checked_gates)] if checked_gates else []) + build_tables(
+      values, labels, baseline_dir is not None)
   plots = load_overall_plots(evaluation_uri)
   svg = charts.confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
   calibration = report_format.Table(

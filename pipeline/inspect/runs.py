@@ -145,7 +145,7 @@ class RunOutcome:
   report_html: Optional[str] = None       # the Evaluator's report page
   report_details: Optional[str] = None    # its tables and charts, without the decision
   blessed: Optional[bool] = None
-  blessing_reasons: Tuple[str, ...] = ()  # one sentence per failed threshold
+  blessing_reasons: Tuple[str, ...] = ()  # one sentence per failed gate
   baseline_dir: Optional[str] = None      # the model in production the candidate was measured against
   pushed_version: Optional[str] = None
   pushed_model_dir: Optional[str] = None

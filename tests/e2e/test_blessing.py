@@ -1,8 +1,9 @@
 """Only better models reach production: three runs against one serving directory, as a user runs them.
 
-Run A trains briefly and is pushed (no model in production yet: value thresholds only). A run that trains
-a clearly worse model is compared with A, the model in production, and refused; the reason says which
-metric, which slice and by how much. A run that trains longer beats A and is pushed next to it.
+Run A trains briefly and is pushed (no model in production yet: accuracy floors only). A run that trains
+a clearly worse model is compared with A, the model in production, on the same test images, and refused; the
+reason says which metric, which slice, by how much, with the interval and the paired counts. A run that trains
+longer beats A and is pushed next to it, and a retrain as good as that one is pushed too.
 """
 import glob
 import os
@@ -36,19 +37,23 @@ def _model_dir(output_dir):
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
-  """stdout of run A (3 epochs), the worse run (1 epoch) and the better run (12 epochs), with versions."""
+  """stdout of run A (3 epochs), the worse run (1 epoch), the better run (12 epochs), run A again and a
+  retrain as good as the better run (11 epochs), with the versions in production after each."""
   output_dir = str(tmp_path_factory.mktemp('blessing'))
   outcome = {'output_dir': output_dir}
   # The last is run A's exact command again, with only the Pusher's serving_base_path changed: every step up
   # to the Trainer is cached, and the Evaluator's inputs are unchanged, but production is now the better run.
   for name, epochs, expected_code, extra in (('a', '3', 0, ()), ('worse', '1', 1, ()), ('better', '12', 0, ()),
-                                             ('a_again', '3', 1, ('--serving-base-path', '/models'))):
+                                             ('a_again', '3', 1, ('--serving-base-path', '/models')),
+                                             ('retrain', '11', 0, ())):
     result = _visionflow(output_dir, '--epochs', epochs, '--min-accuracy', '0.05', *extra)
     assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
     outcome[name] = result.stdout
     outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
     store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-    outcome[f'outcome_{name}'] = runs_lib.run_view(store, runs_lib.newest_run_id(store)).outcome
+    newest = runs_lib.newest_run_id(store)
+    outcome[f'outcome_{name}'] = runs_lib.run_view(store, newest).outcome
+    outcome[f'states_{name}'] = {node.node_id: node.state for node in runs_lib.run_nodes(store, newest)}
   return outcome
 
 
@@ -65,13 +70,18 @@ def test_a_worse_model_is_refused_with_the_metric_slice_and_margin(runs):
   production = os.path.join(_model_dir(runs['output_dir']), str(runs['versions_after_a'][0]))
   refused = re.search(r'^No model pushed: not blessed \(test accuracy ([0-9.]+); compared with the model in '
                       r'production (\S+)\)\. Reasons:\n  - sparse_categorical_accuracy on slice overall changed '
-                      r'by (-[0-9.]+) against the model in production; it may drop by at most 0\.0000$',
-                      runs['worse'], re.MULTILINE)
+                      r'by (-[0-9.]+) against the model in production \(95% interval (-[0-9.]+) to (-[0-9.]+) '
+                      r'over (\d+) paired examples: (\d+) right only by the candidate, (\d+) only by '
+                      r'production\); it may drop by at most 0\.0000$', runs['worse'], re.MULTILINE)
   assert refused, runs['worse']
   worse_accuracy, baseline, change = float(refused.group(1)), refused.group(2), float(refused.group(3))
+  low, high = float(refused.group(4)), float(refused.group(5))
+  examples, candidate_only, production_only = (int(refused.group(index)) for index in (6, 7, 8))
   assert baseline == production
   assert change == pytest.approx(worse_accuracy - accuracy_a, abs=2e-4)
-  assert change < -0.05  # clearly worse, not noise
+  # The paired counts, from both models' predictions of each test image, agree with the two accuracies.
+  assert (candidate_only - production_only) / examples == pytest.approx(change, abs=1e-4)
+  assert low <= change <= high < 0  # clearly worse, not noise
   assert runs['versions_after_worse'] == runs['versions_after_a']
 
   verdict = runs['outcome_worse']
@@ -105,6 +115,16 @@ def test_a_better_model_is_pushed_next_to_the_one_in_production(runs):
   assert not glob.glob(os.path.join(_model_dir(runs['output_dir']), '.incoming-*'))
 
 
+def test_an_equally_good_retrain_is_pushed(runs):
+  """11 epochs against the 12 in production: a few test images apart at most, never a significant drop."""
+  better = float(PUSHED.search(runs['better']).group(2))
+  match = PUSHED.search(runs['retrain'])
+  assert match, runs['retrain']
+  assert abs(float(match.group(2)) - better) < 0.03
+  assert runs['outcome_retrain'].blessed and runs['outcome_retrain'].blessing_reasons == ()
+  assert len(runs['versions_after_retrain']) == len(runs['versions_after_a_again']) + 1
+
+
 def test_a_weaker_model_is_not_pushed_from_a_cached_verdict_over_a_better_one(runs):
   """Run A again after the better run: its old "nothing in production" verdict must not be reused."""
   output_dir = runs['output_dir']
@@ -116,7 +136,6 @@ def test_a_weaker_model_is_not_pushed_from_a_cached_verdict_over_a_better_one(ru
   assert refused, runs['a_again']
   assert refused.group(2) == better
   assert float(refused.group(1)) == pytest.approx(float(PUSHED.search(runs['a']).group(2)), abs=1e-4)
-  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
-  states = {node.node_id: node.state for node in runs_lib.run_nodes(store, runs_lib.newest_run_id(store))}
+  states = runs['states_a_again']
   assert states['Trainer'] == 'CACHED' and states['Evaluator'] == 'COMPLETE', states
   assert runs['outcome_a_again'].baseline_dir == better

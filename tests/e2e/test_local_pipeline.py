@@ -15,8 +15,9 @@ from PIL import Image
 import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
-from components.evaluator import eval_config
+from components import names
 from components.evaluator import evaluation_report
+from components.evaluator import gates
 from components import features
 from pipeline.inspect import runs as runs_lib
 from pipeline import sample_data
@@ -67,7 +68,7 @@ def _test_split(output_dir):
 def _tfma_accuracy(output_dir):
   evaluations = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*'))
   newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
-  return tfma.load_eval_result(newest).get_metrics_for_slice()[eval_config.ACCURACY_METRIC]['doubleValue']
+  return tfma.load_eval_result(newest).get_metrics_for_slice()[names.ACCURACY_METRIC]['doubleValue']
 
 
 def test_every_component_executed_once(first_run):
@@ -176,30 +177,51 @@ def test_the_report_shows_tfma_accuracy_and_the_models_config_lists_the_model(fi
 
 
 def _worst_class_slice(output_dir):
+  """(accuracy, slice, examples) of the class slice the newest evaluation found worst."""
   evaluations = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*'))
   newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
   values = evaluation_report.load_metric_values(newest)
-  return min((value, metric.slice) for metric, value in values.items()
-             if metric.name == eval_config.ACCURACY_METRIC and metric.slice.startswith('label='))
+  accuracy, worst = min((value, metric.slice) for metric, value in values.items()
+                        if metric.name == names.ACCURACY_METRIC and metric.slice.startswith('label='))
+  examples = values[evaluation_report.MetricId(worst, evaluation_report.CANDIDATE, 'example_count')]
+  return accuracy, worst, int(examples)
 
 
-def test_a_model_bad_for_one_class_is_not_pushed_and_only_evaluation_reruns(first_run):
-  """A stricter floor for every slice than the worst class meets: blessed on average, refused for a group."""
+def _newest_report_markdown(output_dir):
+  reports = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*', 'report',
+                                   names.REPORT_MARKDOWN_FILE))
+  return open(max(reports, key=lambda path: int(path.split(os.sep)[-3]))).read()
+
+
+def test_a_slice_floor_refuses_a_large_slice_below_it_and_only_reports_a_small_one(first_run):
+  """A floor just above the worst class's accuracy. With the default min_slice_examples (30), the class
+  slices (about 18 test images each) are too small to gate: the model is pushed and the report says so.
+  Counted as large enough, the worst class refuses the model, and the reason gives its size and interval."""
   output_dir, _ = first_run
-  worst_accuracy, worst_slice = _worst_class_slice(output_dir)
+  worst_accuracy, worst_slice, examples = _worst_class_slice(output_dir)
   if worst_accuracy == 1.0:
     pytest.skip('the model is perfect on every class: no slice floor can be above it')
+  assert examples < 30
   floor = min(1.0, worst_accuracy + 1e-3)
-  result = _visionflow('run', '--output-dir', output_dir, '--min-slice-accuracy', str(floor))
-  assert result.returncode == 1, result.stdout + result.stderr[-3000:]
-  assert (f'  - sparse_categorical_accuracy on slice {worst_slice} is {worst_accuracy:.4f}, below the minimum '
-          f'{floor:.4f} by ') in result.stdout
-  assert 'compared with the model in production' in result.stdout  # the first run's push is the baseline
-  assert 'on slice overall' not in result.stdout  # the same model: overall accuracy and its change pass
+  interval = gates.proportion_interval(round(worst_accuracy * examples), examples, 0.95)
+
+  small = _visionflow('run', '--output-dir', output_dir, '--min-slice-accuracy', str(floor))
+  assert small.returncode == 0, small.stdout + small.stderr[-3000:]
+  assert (f'| slice accuracy | {worst_slice} | {examples} | {worst_accuracy:.4f} | {interval.low:.4f} to '
+          f'{interval.high:.4f} | >= {floor:.4f} | too small to gate |') in _newest_report_markdown(output_dir)
+
+  large = _visionflow('run', '--output-dir', output_dir, '--min-slice-accuracy', str(floor),
+                      '--min-slice-examples', '10')
+  assert large.returncode == 1, large.stdout + large.stderr[-3000:]
+  assert (f'  - sparse_categorical_accuracy on slice {worst_slice} is {worst_accuracy:.4f} (95% interval '
+          f'{interval.low:.4f}-{interval.high:.4f}, {examples} examples), below the minimum {floor:.4f} by '
+          ) in large.stdout
+  assert 'compared with the model in production' in large.stdout  # the first run's push is the baseline
+  assert 'on slice overall' not in large.stdout  # the same model: overall accuracy and its change pass
   states = _node_states(output_dir)
   assert {states[name] for name in COMPONENTS - {'Evaluator', 'Pusher'}} == {'CACHED'}
   assert states['Evaluator'] == states['Pusher'] == 'COMPLETE'
-  assert len(_pushed_versions(output_dir)) == 1
+  assert len(_pushed_versions(output_dir)) == 1  # the same model again: not a new version
 
 
 def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
@@ -215,7 +237,7 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   first_evaluation = os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation')
   evaluations = sorted(glob.glob(os.path.join(first_evaluation, '*')),
                        key=lambda path: int(os.path.basename(path)))
-  first_accuracy = tfma.load_eval_result(evaluations[0]).get_metrics_for_slice()[eval_config.ACCURACY_METRIC]
+  first_accuracy = tfma.load_eval_result(evaluations[0]).get_metrics_for_slice()[names.ACCURACY_METRIC]
   assert accuracy == f"{first_accuracy['doubleValue']:.4f}"
 
   shown = _visionflow('show', run_id, '--output-dir', output_dir, '--json')

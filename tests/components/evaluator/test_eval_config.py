@@ -10,38 +10,18 @@ from components import features
 LABELS = ['cat', 'dog', 'fish']
 
 
-def _thresholds(config):
-  """{(slice feature keys): MetricThreshold} for the accuracy metric."""
-  [accuracy] = [metric for spec in config.metrics_specs for metric in spec.metrics
-                if metric.class_name == 'SparseCategoricalAccuracy']
-  return {tuple(spec.feature_keys): per_slice.threshold
-          for per_slice in accuracy.per_slice_thresholds for spec in per_slice.slicing_specs}
-
-
-def test_overall_accuracy_has_a_floor_and_may_not_drop_against_production():
-  policy = eval_config.BlessingPolicy(min_accuracy=0.9, max_accuracy_drop=0.02)
-  config = eval_config.build_eval_config(LABELS, policy)
-  overall = _thresholds(config)[()]
-  assert overall.value_threshold.lower_bound.value == 0.9
-  assert overall.change_threshold.direction == tfma.MetricDirection.HIGHER_IS_BETTER
-  assert overall.change_threshold.absolute.value == -0.02 - 1e-10
-  assert set(_thresholds(config)) == {()}  # min_slice_accuracy 0: no slice floors
-
-
-def test_every_slice_gets_the_slice_floor_and_only_overall_the_baseline_comparison():
-  policy = eval_config.BlessingPolicy(min_accuracy=0.8, min_slice_accuracy=0.6)
-  config = eval_config.build_eval_config(LABELS, policy, extra_slice_features=['camera', features.LABEL])
-  thresholds = _thresholds(config)
-  assert set(thresholds) == {(), (features.LABEL,), (features.SIZE_BUCKET,), ('camera',)}
-  for keys in [(features.LABEL,), (features.SIZE_BUCKET,), ('camera',)]:
-    assert thresholds[keys].value_threshold.lower_bound.value == 0.6
-    assert not thresholds[keys].HasField('change_threshold')
+def test_slices_and_paired_counts_are_measured_and_tfma_checks_no_threshold():
+  config = eval_config.build_eval_config(LABELS, extra_slice_features=['camera', features.LABEL])
   assert [list(spec.feature_keys) for spec in config.slicing_specs] == [
       [], [features.LABEL], [features.SIZE_BUCKET], ['camera']]
+  metrics = [metric for spec in config.metrics_specs for metric in spec.metrics]
+  assert not [metric for metric in metrics if metric.HasField('threshold') or metric.per_slice_thresholds]
+  [paired] = [metric for metric in metrics if metric.class_name == 'PairedAccuracy']
+  assert paired.module == eval_config.PAIRED_MODULE == 'components.evaluator.paired_accuracy'
 
 
 def test_per_class_averaged_fairness_and_plot_metrics_are_requested():
-  config = eval_config.build_eval_config(LABELS, eval_config.BlessingPolicy(), fairness_thresholds=[0.3, 0.5])
+  config = eval_config.build_eval_config(LABELS, fairness_thresholds=[0.3, 0.5])
   binarized, macro, micro = config.metrics_specs[1:]
   assert list(binarized.binarize.class_ids.values) == [0, 1, 2]
   [fairness] = [metric for metric in binarized.metrics if metric.class_name == 'FairnessIndicators']
@@ -56,7 +36,7 @@ def test_per_class_averaged_fairness_and_plot_metrics_are_requested():
 
 
 def test_tfma_builds_every_auc_with_the_configured_thresholds():
-  config = eval_config.build_eval_config(LABELS, eval_config.BlessingPolicy())
+  config = eval_config.build_eval_config(LABELS)
   aucs = [metric_specs.metric_instance(metric) for spec in config.metrics_specs for metric in spec.metrics
           if metric.class_name in eval_config.AUC_METRICS]
   assert len(aucs) == 2 * len(config.metrics_specs[1:])
@@ -64,7 +44,7 @@ def test_tfma_builds_every_auc_with_the_configured_thresholds():
 
 
 def test_tfma_accepts_the_config_with_and_without_a_baseline():
-  config = eval_config.build_eval_config(LABELS, eval_config.BlessingPolicy(min_slice_accuracy=0.5))
+  config = eval_config.build_eval_config(LABELS)
   with_baseline = tfma.utils.update_eval_config_with_defaults(config, has_baseline=True)
   tfma.utils.verify_eval_config(with_baseline)
   assert [(spec.name, spec.is_baseline) for spec in with_baseline.model_specs] == [

@@ -1,58 +1,57 @@
-"""Blessing reasons and the report's tables and picture, from TFMA's own protos and metric keys."""
+"""The blessing gates' inputs and the report's tables and picture, from TFMA's own protos and metric keys."""
 import math
 
 import tensorflow_model_analysis as tfma
-from google.protobuf import text_format
-from tensorflow_model_analysis.proto import validation_result_pb2
 
 from components.evaluator import eval_config
+from components import names
 from components.evaluator import evaluation_report
+from components.evaluator import gates
+from components.evaluator import paired_accuracy
 from components.evaluator.evaluation_report import MetricId
 
 LABELS = ['cat', 'dog']
 
-VALIDATION = """
-validation_ok: false
-metric_validations_per_slice {
-  slice_key { single_slice_keys { column: "label" bytes_value: "dog" } }
-  failures {
-    metric_key { name: "sparse_categorical_accuracy" model_name: "candidate" }
-    metric_threshold { value_threshold { lower_bound { value: 0.9 } } }
-    metric_value { double_value { value: 0.75 } }
+def test_the_gates_read_counts_from_tfma_values_and_the_paired_metric():
+  candidate = tfma.CANDIDATE_KEY
+  values = {
+      MetricId('overall', candidate, eval_config.EXAMPLE_COUNT_METRIC): 200.0,
+      MetricId('overall', candidate, names.ACCURACY_METRIC): 0.9,
+      MetricId('label=cat', candidate, eval_config.EXAMPLE_COUNT_METRIC): 14.0,
+      MetricId('label=cat', candidate, names.ACCURACY_METRIC): 6 / 14,
+      MetricId('label=dog', candidate, eval_config.EXAMPLE_COUNT_METRIC): 186.0,
+      MetricId('label=dog', candidate, names.ACCURACY_METRIC): 174 / 186,
+      MetricId('overall', candidate, paired_accuracy.PAIRED_EXAMPLES): 200.0,
+      MetricId('overall', candidate, paired_accuracy.CANDIDATE_ONLY): 1.0,
+      MetricId('overall', candidate, paired_accuracy.BASELINE_ONLY): 15.0,
   }
-}
-metric_validations_per_slice {
-  slice_key { }
-  failures {
-    metric_key { name: "sparse_categorical_accuracy" model_name: "candidate" is_diff: true }
-    metric_threshold { change_threshold { direction: HIGHER_IS_BETTER absolute { value: -0.01 } } }
-    metric_value { double_value { value: -0.05 } }
-  }
-}
-missing_slices { feature_values { key: "camera" value: "phone" } }
-"""
-
-
-def test_reasons_name_metric_slice_value_and_margin():
-  validation = text_format.Parse(VALIDATION, validation_result_pb2.ValidationResult())
-  assert evaluation_report.blessing_reasons(validation) == [
-      'sparse_categorical_accuracy on slice label=dog is 0.7500, below the minimum 0.9000 by 0.1500',
-      'sparse_categorical_accuracy on slice overall changed by -0.0500 against the model in production; '
-      'it may drop by at most 0.0100',
-      'no examples for slice camera=phone, so its thresholds could not be checked',
-  ]
+  policy = gates.BlessingPolicy(min_slice_accuracy=0.5)
+  checked = evaluation_report.check_gates(values, policy, has_baseline=True)
+  assert [(gate.kind, gate.slice, gate.examples, gate.verdict) for gate in checked] == [
+      (gates.OVERALL_ACCURACY, 'overall', 200, gates.PASSED), (gates.CHANGE, 'overall', 200, gates.FAILED),
+      (gates.SLICE_ACCURACY, 'label=cat', 14, gates.TOO_SMALL),
+      (gates.SLICE_ACCURACY, 'label=dog', 186, gates.PASSED)]
+  assert checked[2].value == 6 / 14 and checked[1].value == -0.07
+  assert [gate.kind for gate in evaluation_report.check_gates(values, policy, has_baseline=False)] == [
+      gates.OVERALL_ACCURACY, gates.SLICE_ACCURACY, gates.SLICE_ACCURACY]
+  table = evaluation_report.gates_table(checked)
+  assert table.header[4] == '95% interval'
+  assert table.rows[1][4:] == [f'{checked[1].interval.low:+.4f} to {checked[1].interval.high:+.4f}', 'drop <= 0.0000',
+                               gates.FAILED]
+  assert table.rows[1][3] == '-0.0700' and table.rows[2][3:] == ['0.4286', table.rows[2][4], '>= 0.5000',
+                                                               'too small to gate']
 
 
 def _values():
   candidate, baseline = tfma.CANDIDATE_KEY, tfma.BASELINE_KEY
   values = {
-      MetricId('overall', candidate, eval_config.ACCURACY_METRIC): 0.9,
-      MetricId('overall', baseline, eval_config.ACCURACY_METRIC): 0.85,
+      MetricId('overall', candidate, names.ACCURACY_METRIC): 0.9,
+      MetricId('overall', baseline, names.ACCURACY_METRIC): 0.85,
       MetricId('overall', candidate, eval_config.EXAMPLE_COUNT_METRIC): 20.0,
       MetricId('overall', candidate, 'f1_score', average='macro'): 0.88,
       MetricId('overall', candidate, 'precision', class_id=1): 0.8,
       MetricId('overall', candidate, 'precision', class_id=0): math.nan,
-      MetricId('label=dog', candidate, eval_config.ACCURACY_METRIC): 0.7,
+      MetricId('label=dog', candidate, names.ACCURACY_METRIC): 0.7,
       MetricId('overall', candidate, 'fairness_indicators_metrics/false_positive_rate@0.5', class_id=1): 0.1,
       MetricId('label=dog', candidate, 'fairness_indicators_metrics/false_positive_rate@0.5', class_id=1): 0.2,
   }

@@ -16,7 +16,7 @@ import sys
 import pytest
 import tensorflow_model_analysis as tfma
 
-from components.evaluator import eval_config
+from components import names
 from pipeline import sample_data
 
 pytestmark = pytest.mark.slow
@@ -108,7 +108,7 @@ def _snapshot(page, name):
 def _tfma_accuracy(output_dir, execution_dir):
   result = tfma.load_eval_result(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation',
                                               execution_dir))
-  return result.get_metrics_for_slice()[eval_config.ACCURACY_METRIC]['doubleValue']
+  return result.get_metrics_for_slice()[names.ACCURACY_METRIC]['doubleValue']
 
 
 def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_url, runs):
@@ -139,8 +139,13 @@ def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
   assert page.locator('#accuracy').inner_text() == f'{expected:.4f}'
   assert page.locator('#blessed').inner_text() == 'Blessed: yes, the model may be pushed.'
   assert 'Pushed as version' in page.locator('#pushed').inner_text()
-  overall = page.locator('#report tr:has(td:text-is("overall"))').first.locator('td').all()
+  overall = page.locator('#report h2:text-is("Metrics per slice") ~ p.note + table tr:has(td:text-is("overall"))'
+                         ).first.locator('td').all()
   assert overall[2].inner_text() == f'{expected:.4f}'
+  gate = page.locator('#report h2:text-is("Blessing gates") ~ p.note + table tr:has(td:text-is("overall accuracy"))'
+                      ).first.locator('td').all_inner_texts()
+  assert gate[3] == f'{expected:.4f}' and gate[-1] == 'passed'
+  assert re.fullmatch(r'0\.\d{4} to [01]\.\d{4}', gate[4]), gate  # the 95% interval
   assert page.locator('#report h2:text-is("Fairness Indicators")').count() == 1
   assert page.locator('#report svg text:text-is("predicted class")').count() == 1
 
@@ -155,8 +160,9 @@ def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui
   page.click('nav.tabs a:text-is("Evaluation")')
   assert page.locator('#blessed').inner_text() == 'Blessed: no, the model is not pushed.'
   reasons = page.locator('#decision li.reason').all_inner_texts()
-  assert any(re.match(r'Reason: sparse_categorical_accuracy on slice overall is [0-9.]+, below the minimum '
-                      r'0\.9999', reason) for reason in reasons), reasons
+  assert any(re.match(r'Reason: sparse_categorical_accuracy on slice overall is [0-9.]+ \(95% interval '
+                      r'[0-9.]+-[0-9.]+, \d+ examples\), below the minimum 0\.9999', reason)
+             for reason in reasons), reasons
   assert 'Compared with the model in production' in page.locator('#decision').inner_text()
 
 

@@ -1,0 +1,162 @@
+"""The blessing gates: whether a candidate may be pushed, decided from the test counts and their uncertainty.
+
+Point estimates decide on noise: a 14-image slice with 6 right (95% interval 0.18-0.71) refused a model, and
+a retrain exactly as good as production was refused whenever it landed one test image short. So each gate
+sees its sample size:
+- overall accuracy >= min_accuracy, shown with its exact (Clopper-Pearson) interval;
+- a slice's floor (min_slice_accuracy) applies only to slices of at least min_slice_examples test examples;
+  smaller ones are reported as too small to gate;
+- against production, on the same test examples, the comparison is paired: the candidate is refused only when
+  the exact interval of the paired difference (McNemar's exact test, conditional on the examples the two
+  models disagree on) lies wholly below -max_accuracy_drop.
+Strict mode gates the point estimates, every slice and any drop beyond max_accuracy_drop, as TFMA's fixed
+thresholds did. Plain Python and SciPy: no TensorFlow.
+"""
+import dataclasses
+from typing import List, Optional, Sequence
+
+from scipy import stats
+
+from components import names
+
+OVERALL_ACCURACY = 'overall accuracy'
+SLICE_ACCURACY = 'slice accuracy'
+CHANGE = 'change against production'
+PASSED = 'passed'
+FAILED = 'failed'
+TOO_SMALL = 'too small to gate'
+
+
+@dataclasses.dataclass(frozen=True)
+class BlessingPolicy:
+  min_accuracy: float = 0.8
+  min_slice_accuracy: float = 0.0
+  max_accuracy_drop: float = 0.0
+  min_slice_examples: int = 30
+  significance: float = 0.05  # 1 - the intervals' confidence, and the paired test's level
+  strict: bool = False
+
+  @property
+  def confidence(self) -> float:
+    return 1.0 - self.significance
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+  low: float
+  high: float
+
+
+def proportion_interval(successes: int, trials: int, confidence: float) -> Interval:
+  """Clopper-Pearson: the exact binomial interval, never outside [0, 1], valid for any sample size."""
+  if trials <= 0:
+    return Interval(0.0, 1.0)
+  tail = (1.0 - confidence) / 2
+  low = 0.0 if successes <= 0 else float(stats.beta.ppf(tail, successes, trials - successes + 1))
+  high = 1.0 if successes >= trials else float(stats.beta.ppf(1 - tail, successes + 1, trials - successes))
+  return Interval(low, high)
+
+
+@dataclasses.dataclass(frozen=True)
+class SliceCounts:
+  """How many of a slice's test examples the candidate classified right."""
+  name: str
+  examples: int
+  correct: int
+
+  @property
+  def accuracy(self) -> float:
+    return self.correct / self.examples if self.examples else float('nan')
+
+
+@dataclasses.dataclass(frozen=True)
+class PairedCounts:
+  """The test examples on which the candidate and the model in production disagree about being right."""
+  examples: int
+  candidate_only: int  # right by the candidate, wrong by production
+  production_only: int  # wrong by the candidate, right by production
+
+  @property
+  def difference(self) -> float:
+    """Candidate accuracy minus production accuracy on the same examples."""
+    return (self.candidate_only - self.production_only) / self.examples if self.examples else 0.0
+
+  def difference_interval(self, confidence: float) -> Interval:
+    """Exact, conditional on the discordant examples: their share won by the candidate is binomial, and the
+    difference is (discordant / examples) * (2 * share - 1). Its confidence interval inverts McNemar's exact
+    test; with no discordant examples the two models are right on the same examples."""
+    discordant = self.candidate_only + self.production_only
+    if not self.examples or not discordant:
+      return Interval(0.0, 0.0)
+    share = proportion_interval(self.candidate_only, discordant, confidence)
+    scale = discordant / self.examples
+    return Interval(scale * (2 * share.low - 1), scale * (2 * share.high - 1))
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+  """One check of the blessing, with what it saw and its verdict."""
+  kind: str
+  slice: str
+  examples: int
+  value: float
+  interval: Interval
+  bound: float
+  verdict: str
+  confidence: float
+  detail: str = ''  # the paired counts, for the change against production
+
+  def describe(self) -> str:
+    """The gate's value, interval and sample size; `reason` adds why it failed."""
+    share = f'{self.confidence:.0%} interval'
+    if self.kind == CHANGE:
+      return (f'{names.ACCURACY_METRIC} on slice {self.slice} changed by {self.value:+.4f} against the model in '
+              f'production ({share} {self.interval.low:+.4f} to {self.interval.high:+.4f} over '
+              f'{self.examples} paired examples: {self.detail})')
+    return (f'{names.ACCURACY_METRIC} on slice {self.slice} is {self.value:.4f} ({share} {self.interval.low:.4f}-'
+            f'{self.interval.high:.4f}, {self.examples} examples)')
+
+  def reason(self) -> str:
+    if self.kind == CHANGE:
+      return f'{self.describe()}; it may drop by at most {self.bound:.4f}'
+    return f'{self.describe()}, below the minimum {self.bound:.4f} by {self.bound - self.value:.4f}'
+
+
+def _accuracy_gate(kind: str, counts: SliceCounts, bound: float, policy: BlessingPolicy, gated: bool) -> Gate:
+  verdict = TOO_SMALL if not gated else FAILED if counts.accuracy < bound else PASSED
+  return Gate(kind, counts.name, counts.examples, counts.accuracy,
+              proportion_interval(counts.correct, counts.examples, policy.confidence), bound, verdict,
+              policy.confidence)
+
+
+def _change_gate(overall_name: str, paired: PairedCounts, policy: BlessingPolicy) -> Gate:
+  interval = paired.difference_interval(policy.confidence)
+  # Strict: the point estimate; otherwise the whole interval must lie below the allowed drop.
+  worst_plausible = paired.difference if policy.strict else interval.high
+  verdict = FAILED if worst_plausible < -policy.max_accuracy_drop else PASSED
+  detail = (f'{paired.candidate_only} right only by the candidate, {paired.production_only} only by '
+            f'production')
+  return Gate(CHANGE, overall_name, paired.examples, paired.difference, interval, policy.max_accuracy_drop,
+              verdict, policy.confidence, detail)
+
+
+def check(policy: BlessingPolicy, overall: SliceCounts, slices: Sequence[SliceCounts],
+          paired: Optional[PairedCounts]) -> List[Gate]:
+  """Every gate, in the order the report lists them: overall, the change against production, each slice."""
+  gates = [_accuracy_gate(OVERALL_ACCURACY, overall, policy.min_accuracy, policy, overall.examples > 0)]
+  if paired is not None:
+    gates.append(_change_gate(overall.name, paired, policy))
+  if policy.min_slice_accuracy > 0:
+    for counts in slices:
+      gated = counts.examples > 0 and (policy.strict or counts.examples >= policy.min_slice_examples)
+      gates.append(_accuracy_gate(SLICE_ACCURACY, counts, policy.min_slice_accuracy, policy, gated))
+  return gates
+
+
+def refusals(gates: Sequence[Gate]) -> List[str]:
+  """One sentence per failed gate; an empty test split refuses too, since nothing could be checked."""
+  reasons = [gate.reason() for gate in gates if gate.verdict == FAILED]
+  overall = gates[0]
+  if overall.examples == 0:
+    reasons.insert(0, f'no test examples on slice {overall.slice}, so the model could not be checked')
+  return reasons
