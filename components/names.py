@@ -41,6 +41,13 @@ def accepted_rows_in(split: str) -> str:
   return f'{ACCEPTED_ROWS}_{split}'
 
 
+# Example anomalies (ExampleValidator): the features that drifted from the previous span (a JSON list of
+# {feature, measure, value, threshold, previous_span}), that span, and, on a run refused for drift, the
+# anomalies' path in the failed execution's details.
+DRIFT = 'drift'
+DRIFT_PREVIOUS_SPAN = 'drift_previous_span'
+DRIFT_ANOMALIES_URI = 'drift_anomalies_uri'
+
 # Files TFX's StatisticsGen, ExampleValidator and this project's Tuner write.
 STATISTICS_FILE = 'FeatureStats.pb'
 ANOMALIES_FILE = 'SchemaDiff.pb'

@@ -63,11 +63,15 @@ def _config_from_args(args: argparse.Namespace, validate: bool = True) -> config
 def _run(args: argparse.Namespace) -> int:
   config = _config_from_args(args)  # a config that cannot run fails here, before TFX is imported
   from components.example_gen.executor import RejectedRowsError
+  from components.example_validator.component import DataDriftError
   from pipeline.runners import local as local_runner
   try:
     summary = local_runner.run(config)
   except RejectedRowsError as error:
     print(f'visionflow run: ExampleGen refused the data: {error}', file=sys.stderr)
+    return 2
+  except DataDriftError as error:
+    print(f'visionflow run: ExampleValidator refused the data: {error}', file=sys.stderr)
     return 2
   print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
   print(summary.describe_data())

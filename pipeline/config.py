@@ -87,6 +87,14 @@ class PipelineConfig:
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
 
+  # Drift, with spans: the newest span's train split against the previous span's (components/example_validator):
+  # the label's and slice_features' L-infinity distance above drift_label_threshold, or the image sizes' and
+  # formats' Jensen-Shannon divergence above drift_distribution_threshold, is a drift anomaly. drift: warn
+  # records and reports it; fail also stops the run at the ExampleValidator.
+  drift: str = 'warn'
+  drift_label_threshold: float = 0.1
+  drift_distribution_threshold: float = 0.1
+
   # Blessing, on the test split (components/evaluator/gates.py): overall accuracy >= min_accuracy;
   # accuracy >= min_slice_accuracy on every slice (each true class, image-size bucket, and each value of
   # slice_features) of at least min_slice_examples test examples (smaller ones are reported, not gated);
@@ -137,6 +145,11 @@ class PipelineConfig:
     return os.path.join(self.output_dir, 'pipeline_root')
 
   @property
+  def span_statistics_dir(self) -> str:
+    """Each span's train statistics, kept by the ExampleValidator to compare the next span with."""
+    return os.path.join(self.pipeline_root, 'span_statistics')
+
+  @property
   def log_dir(self) -> str:
     """Each local run's full log, which `visionflow ui` reads back."""
     return os.path.join(self.output_dir, 'logs')
@@ -183,6 +196,11 @@ class PipelineConfig:
     for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
+    if self.drift not in ('warn', 'fail'):
+      raise ValueError(f"drift must be 'warn' or 'fail', got {self.drift!r}")
+    for name in ('drift_label_threshold', 'drift_distribution_threshold'):
+      if not 0.0 < getattr(self, name) <= 1.0:
+        raise ValueError(f'{name} must lie in (0, 1], got {getattr(self, name)}')
     if not 0.0 < self.significance < 1.0:
       raise ValueError(f'significance must lie in (0, 1), got {self.significance}')
     if self.min_slice_examples < 0:

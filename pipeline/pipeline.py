@@ -6,7 +6,6 @@ so the local runner and the Kubeflow compiler build the same graph.
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx.components import ExampleValidator
 from tfx.components import FileBasedExampleGen
 from tfx.components import SchemaGen
 from tfx.components import StatisticsGen
@@ -20,6 +19,7 @@ from components.data_report.component import DataReport
 from components.evaluator import component as evaluator_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
+from components.example_validator import component as example_validator_lib
 from components import model_choice
 from components.pusher import component as pusher_lib
 from components.trainer import component as training_components
@@ -99,8 +99,13 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
 
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
   schema_gen = SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
-  example_validator = ExampleValidator(statistics=statistics_gen.outputs['statistics'],
-                                       schema=schema_gen.outputs['schema'])
+  example_validator = example_validator_lib.DriftExampleValidator(
+      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+      drift=example_validator_lib.DriftSettings(
+          action=config.drift, label_threshold=config.drift_label_threshold,
+          distribution_threshold=config.drift_distribution_threshold,
+          slice_features=tuple(config.slice_features)),
+      span_statistics_dir=config.span_statistics_dir).with_id('ExampleValidator')
   data_report = DataReport(examples=example_gen.outputs['examples'],
                            statistics=statistics_gen.outputs['statistics'],
                            anomalies=example_validator.outputs['anomalies'])
