@@ -58,6 +58,9 @@ TUNER_RESULTS_FILE = 'tuner_results.json'
 # and (Model only) as its fields.
 MODEL_CHOICE = 'model_choice'
 MODEL_SETTINGS = 'model_settings'
+# Model (Trainer): whether it started from the weights of the model in production, and why, in one line.
+WARM_START = 'warm_start'
+WARM_START_FILE = 'warm_start.txt'  # run_fn's decision, beside the exported model, for the executor
 
 # Evaluation (Evaluator): the candidate's overall accuracy, and the report in the artifact's report/ folder.
 ACCURACY = 'accuracy'

@@ -86,6 +86,10 @@ class PipelineConfig:
   tuner_epochs: int = 8
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0
+  # Retraining from the weights of the model in production (components/trainer/warm_start.py): never, auto
+  # (while new training examples are under 10% of the training data) or always; only when the classes and
+  # the model (backbone, image size, hyperparameters) are production's.
+  warm_start: str = 'never'
 
   # Drift, with spans: the newest span's train split against the previous span's (components/example_validator):
   # the label's and slice_features' L-infinity distance above drift_label_threshold, or the image sizes' and
@@ -196,6 +200,8 @@ class PipelineConfig:
     for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
+    if self.warm_start not in ('never', 'auto', 'always'):
+      raise ValueError(f"warm_start must be 'never', 'auto' or 'always', got {self.warm_start!r}")
     if self.drift not in ('warn', 'fail'):
       raise ValueError(f"drift must be 'warn' or 'fail', got {self.drift!r}")
     for name in ('drift_label_threshold', 'drift_distribution_threshold'):

@@ -23,6 +23,7 @@ from components.example_validator import component as example_validator_lib
 from components import model_choice
 from components.pusher import component as pusher_lib
 from components.trainer import component as training_components
+from components.trainer import warm_start
 from components.trainer.settings import TrainingSettings
 from components.transform import component as transform_lib
 from components.transform import preprocessing
@@ -47,7 +48,7 @@ def model_request(config: PipelineConfig) -> model_choice.ModelRequest:
       augment_crop=config.augment_crop, augment_flip=config.augment_flip, augment_colour=config.augment_colour)
 
 
-def training_settings(config: PipelineConfig, labels: List[str]) -> TrainingSettings:
+def training_settings(config: PipelineConfig, labels: List[str], production_model: str = '') -> TrainingSettings:
   """What the Tuner and the Trainer need of the config; they fill in the model Transform chose."""
   return TrainingSettings(
       labels=tuple(labels), **model_request(config).to_json(),
@@ -57,7 +58,9 @@ def training_settings(config: PipelineConfig, labels: List[str]) -> TrainingSett
       tfjob_namespace=config.tfjob_namespace, worker_gpus=config.worker_gpus,
       node_selector=dict(config.training_node_selector), tolerations=tuple(config.training_tolerations),
       tuner=config.tuner, tuner_trials=config.tuner_trials, tuner_epochs=config.tuner_epochs,
-      random_seed=config.random_seed, hyperparameters=dict(config.hyperparameters) or None)
+      random_seed=config.random_seed, hyperparameters=dict(config.hyperparameters) or None,
+      warm_start=config.warm_start, serving_model_dir=config.serving_model_dir,
+      production_model=production_model if config.warm_start != warm_start.NEVER else '')
 
 
 def data_input(config: PipelineConfig):
@@ -150,14 +153,15 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
   `runtime_values` replaces values named in runtime_defaults (with Kubeflow RuntimeParameters).
-  `production_model`, the version in production before the run, keys the Evaluator's cache.
+  `production_model`, the version in production before the run, keys the Evaluator's cache (and the
+  Trainer's, when it may start from production's weights).
   """
   values = runtime_defaults(config)
   values.update(runtime_values or {})
   components = create_data_components(config, labels, values['data_root'], values['range_config'])
   by_id = {component.id: component for component in components}
   example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
-  settings = training_settings(config, labels)
+  settings = training_settings(config, labels, production_model)
   trainer_inputs = {}
   if has_tuner(config):
     tuner = training_components.Tuner(

@@ -5,6 +5,7 @@ can only replace whole. Here `epochs` and `tuner_trials` are plain int parameter
 RuntimeParameter); the executors fold them into custom_config, so run_fn and tuner_fn see what they always
 did. Everything else is TFX's Trainer and Tuner unchanged.
 """
+import os
 from typing import Any, Dict
 
 import tensorflow as tf
@@ -47,6 +48,10 @@ class TrainerExecutor(compat.TrainerExecutor):
     model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
     model.set_string_custom_property(names.MODEL_CHOICE, choice.describe())
     model.set_json_value_custom_property(names.MODEL_SETTINGS, choice.to_json())
+    decision_path = os.path.join(model.uri, names.WARM_START_FILE)
+    if tf.io.gfile.exists(decision_path):
+      with tf.io.gfile.GFile(decision_path) as handle:
+        model.set_string_custom_property(names.WARM_START, handle.read())
 
 
 class Trainer(base_component.BaseComponent):

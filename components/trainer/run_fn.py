@@ -1,4 +1,5 @@
 """TFX Trainer entry point: chooses the distribution strategy and trains, in-process or on N workers."""
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,11 +11,14 @@ from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import model_choice
+from components import names
+from components.pusher import serving
 from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import tfjob
 from components.trainer import training
+from components.trainer import warm_start
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -36,6 +40,12 @@ def run_fn(fn_args: FnArgs) -> None:
       backup_dir=training.backup_dir_for(os.path.dirname(os.path.dirname(fn_args.model_run_dir)),
                                          fn_args.train_files, settings, hyperparameters),
       settings=settings, hyperparameters=hyperparameters)
+  decision = decide_warm_start(job)
+  logging.info('Trainer: %s', decision.describe())
+  tf.io.gfile.makedirs(os.path.dirname(warm_start_path(fn_args.serving_model_dir)))
+  with tf.io.gfile.GFile(warm_start_path(fn_args.serving_model_dir), 'w') as handle:
+    handle.write(decision.describe())
+  job = dataclasses.replace(job, warm_start_from=decision.from_dir)
   tpu_found = settings.strategy in ('auto', 'tpu') and strategy_lib.tpu_available(settings.tpu_address)
   strategy = strategy_lib.choose_strategy(settings.strategy, settings.num_workers, tpu_found,
                                           len(tf.config.list_physical_devices('GPU')))
@@ -46,6 +56,27 @@ def run_fn(fn_args: FnArgs) -> None:
       run_local_workers(job, settings.num_workers)
   else:
     training.train_and_export(job, strategy)
+
+
+def warm_start_path(serving_model_dir: str) -> str:
+  """Where run_fn leaves its warm-start decision for the Trainer's executor: beside the exported model."""
+  return os.path.join(os.path.dirname(serving_model_dir.rstrip('/')), names.WARM_START_FILE)
+
+
+def decide_warm_start(job: training.TrainingJob) -> warm_start.WarmStart:
+  """From scratch or from the model in production (the newest version in the serving directory)."""
+  settings = job.settings
+  if settings.warm_start == warm_start.NEVER:
+    return warm_start.decide(settings.warm_start, None, None, None)
+  production_dir = serving.newest_version_dir(settings.serving_model_dir)
+  production = warm_start.read_record(production_dir, _read_text) if production_dir else None
+  return warm_start.decide(settings.warm_start, production_dir, production,
+                           training.training_record(settings, job.hp(), job.train_files))
+
+
+def _read_text(path: str) -> str:
+  with tf.io.gfile.GFile(path) as handle:
+    return handle.read()
 
 
 def run_tfjob_workers(job: training.TrainingJob) -> None:

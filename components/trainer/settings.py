@@ -75,6 +75,11 @@ class TrainingSettings(TuningSettings):
   tolerations: Tuple[str, ...]
   # Fixed hyperparameter values by name (the rest keep their defaults); None: the Tuner's, or the defaults.
   hyperparameters: Optional[Dict[str, Any]]
+  # components/trainer/warm_start.py: never, auto or always; where production's versions are; and the newest
+  # version when the run began, only so that the Trainer's cache key changes with production ('' for never).
+  warm_start: str
+  serving_model_dir: str
+  production_model: str
 
   def tuning(self) -> TuningSettings:
     return TuningSettings(**{field.name: getattr(self, field.name) for field in dataclasses.fields(TuningSettings)})

@@ -22,6 +22,7 @@ from components import features
 from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
+from components.trainer import warm_start
 
 # Keras steps run per call on a TPU: each call from the host has a fixed cost that one step would not repay.
 TPU_STEPS_PER_EXECUTION = 32
@@ -37,6 +38,7 @@ class TrainingJob:
   backup_dir: str      # BackupAndRestore state: the same for a re-run of the same inputs, so it resumes
   settings: TrainingSettings
   hyperparameters: Optional[Dict] = None  # keras_tuner.HyperParameters config; None: the defaults
+  warm_start_from: Optional[str] = None   # a production model folder whose weights the training starts from
 
   def save(self, path: str) -> None:
     with tf.io.gfile.GFile(path, 'w') as handle:
@@ -135,6 +137,9 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   steps_per_execution = TPU_STEPS_PER_EXECUTION if strategy_name == 'tpu' else 1
   with strategy.scope():
     model = model_lib.build_model(hp, settings, steps_per_execution)
+    if job.warm_start_from:
+      model.load_weights(os.path.join(job.warm_start_from, warm_start.WEIGHTS_PREFIX))
+      logging.info('Trainer starts from the weights of %s', job.warm_start_from)
   # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
   with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
                                       'a checkpoint (the weights and the optimizer state)'):
@@ -181,6 +186,19 @@ def _fit_and_export(job: TrainingJob, model: tf.keras.Model, strategy, hp: keras
   logging.info('Trainer exported the model to %s', export_dir)
   if not chief:
     tf.io.gfile.rmtree(export_dir)
+    return
+  record_path = os.path.join(export_dir, warm_start.RECORD_FILE)
+  tf.io.gfile.makedirs(os.path.dirname(record_path))
+  with tf.io.gfile.GFile(record_path, 'w') as handle:
+    handle.write(training_record(settings, hp, job.train_files).to_json())
+
+
+def training_record(settings: TrainingSettings, hp: keras_tuner.HyperParameters,
+                    train_files: Sequence[str]) -> warm_start.TrainingRecord:
+  """What a later run compares with this one to decide whether it may start from these weights."""
+  return warm_start.TrainingRecord(labels=tuple(settings.labels), backbone=settings.backbone,
+                                   image_size=settings.image_size, hyperparameters=dict(hp.values),
+                                   train_examples=count_records(train_files))
 
 
 def serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,

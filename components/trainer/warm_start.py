@@ -1,0 +1,84 @@
+"""Whether a retraining run starts from the weights of the model in production, and why.
+
+A retrain on data that grew a little relearns what production already knows. Fine-tuning from production's
+weights reaches its accuracy in fewer epochs; once the new examples are about a tenth of the training data,
+training from scratch is the safer default, since the old weights then carry an old picture of the data
+(the rule of thumb of "Building Machine Learning Pipelines", Hapke & Nelson). So, with `warm_start`:
+- never: from scratch;
+- always: from production whenever its weights fit the model (same classes, backbone, image size and
+  hyperparameters);
+- auto: as always, but only while the new training examples are under NEW_EXAMPLES_LIMIT of the training data.
+
+Each exported model carries what this needs in `assets.extra/` (which TF Serving ignores), so the decision
+reads only the serving directory: the same on LocalDagRunner and on Kubeflow. New examples are counted as
+the growth of the train split since production's, as when spans accumulate. No TensorFlow here.
+"""
+import dataclasses
+import json
+import os
+from typing import Any, Callable, Dict, Optional, Tuple
+
+NEVER, AUTO, ALWAYS = 'never', 'auto', 'always'
+MODES = (NEVER, AUTO, ALWAYS)
+NEW_EXAMPLES_LIMIT = 0.10
+RECORD_FILE = os.path.join('assets.extra', 'visionflow_training.json')
+WEIGHTS_PREFIX = os.path.join('variables', 'variables')  # the SavedModel's checkpoint, which load_weights reads
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingRecord:
+  """What a model was trained as and on, kept beside it so that a later run can start from it."""
+  labels: Tuple[str, ...]
+  backbone: str
+  image_size: int
+  hyperparameters: Dict[str, Any]
+  train_examples: int
+
+  def to_json(self) -> str:
+    return json.dumps(dict(dataclasses.asdict(self), labels=list(self.labels)), sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> 'TrainingRecord':
+    values = json.loads(text)
+    return cls(**dict(values, labels=tuple(values['labels'])))
+
+
+@dataclasses.dataclass(frozen=True)
+class WarmStart:
+  """The decision: the production model folder to start from (None: from scratch), and why."""
+  from_dir: Optional[str]
+  reason: str
+
+  def describe(self) -> str:
+    return (f'warm start from {self.from_dir}: {self.reason}' if self.from_dir
+            else f'from scratch: {self.reason}')
+
+
+def read_record(model_dir: str, read_text: Callable[[str], str]) -> Optional[TrainingRecord]:
+  try:
+    return TrainingRecord.from_json(read_text(os.path.join(model_dir, RECORD_FILE)))
+  except (OSError, ValueError, KeyError, TypeError):
+    return None
+
+
+def decide(mode: str, production_dir: Optional[str], production: Optional[TrainingRecord],
+           current: TrainingRecord) -> WarmStart:
+  if mode == NEVER:
+    return WarmStart(None, 'warm_start is never')
+  if not production_dir:
+    return WarmStart(None, 'no model in production')
+  if production is None:
+    return WarmStart(None, f'the model in production ({production_dir}) records nothing to start from')
+  if production.labels != current.labels:
+    return WarmStart(None, 'the class list differs from production\'s')
+  differences = [name for name in ('backbone', 'image_size', 'hyperparameters')
+                 if getattr(production, name) != getattr(current, name)]
+  if differences:
+    return WarmStart(None, f'the model differs from production\'s in {", ".join(differences)}')
+  new = max(0, current.train_examples - production.train_examples)
+  share = new / current.train_examples if current.train_examples else 1.0
+  counted = f'{new} new training examples, {share:.1%} of {current.train_examples}'
+  if mode == AUTO and share >= NEW_EXAMPLES_LIMIT:
+    return WarmStart(None, f'{counted}, at least {NEW_EXAMPLES_LIMIT:.0%}: trained again from scratch')
+  return WarmStart(production_dir, f'{counted}' + (' (warm_start is always)' if mode == ALWAYS else
+                                                   f', under {NEW_EXAMPLES_LIMIT:.0%}: fine-tuned'))
