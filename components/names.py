@@ -76,6 +76,13 @@ CONFUSION_MATRIX_FILE = 'confusion_matrix.svg'
 # TFMA's name of the accuracy that the blessing gates read, in the evaluation output.
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
 
+# Evaluation of the model in production (ProductionMonitor): which version, when, and the alerts it raised.
+MONITORED_MODEL = 'monitored_model'
+MONITORED_AT = 'monitored_at'
+ALERTS = 'alerts'
+SLICE_ACCURACY = 'slice_accuracy'  # {slice: {accuracy, examples}}
+ALERT_RULES = 'alert_rules'        # {min_accuracy, max_weekly_drop, min_examples}
+
 # Blessing (Evaluator): TFX's decision, the model in production it was measured against, and why not.
 BLESSED = 'blessed'
 BASELINE_VERSION_DIR = 'baseline_version_dir'

@@ -79,6 +79,35 @@ def _run(args: argparse.Namespace) -> int:
   return 0 if summary.pushed_model_dir else 1
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+  """The model in production on newly labelled data; exit 1 when an alert fires, so a scheduler can act."""
+  config = _config_from_args(args)
+  if not config.data_csv and not config.image_folder:
+    print('visionflow evaluate: give the newly labelled images: --data-csv and --labels-file, or --image-folder',
+          file=sys.stderr)
+    return 2
+  from components import names
+  from components.example_gen.executor import RejectedRowsError
+  from pipeline.inspect import runs as runs_lib
+  from pipeline.runners import local as local_runner
+  try:
+    summary = local_runner.evaluate_production(config)
+  except RejectedRowsError as error:
+    print(f'visionflow evaluate: ExampleGen refused the data: {error}', file=sys.stderr)
+    return 2
+  store = runs_lib.open_store(os.path.join(os.path.abspath(config.output_dir), 'metadata.sqlite'), read_only=True)
+  evaluation = runs_lib.outputs_by_key(runs_lib.run_nodes(store, summary.run_id))[names.EVALUATION].properties
+  print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
+  print(summary.describe_data())
+  print(f'Model in production {evaluation[names.MONITORED_MODEL]}: accuracy {evaluation[names.ACCURACY]:.4f} '
+        f'on the new images, measured at {evaluation[names.MONITORED_AT]}')
+  alerts = evaluation.get(names.ALERTS) or []
+  print('Alerts:' if alerts else 'No alert.')
+  for alert in alerts:
+    print(f'  - {alert}')
+  return 1 if alerts else 0
+
+
 def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
   """The config with data paths resolved, warning on stderr when Kubeflow pods could not share its root."""
   from pipeline.runners import kubeflow as kubeflow_runner
@@ -90,16 +119,20 @@ def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
   return config
 
 
-def _compile_to(config: config_lib.PipelineConfig, output_file: str) -> str:
+def _compile_to(config: config_lib.PipelineConfig, output_file: str, evaluate_only: bool = False) -> str:
   from pipeline.runners import kubeflow as kubeflow_runner
   from pipeline.pipeline import read_class_labels
-  return kubeflow_runner.compile_pipeline(config, read_class_labels(config), output_file)
+  return kubeflow_runner.compile_pipeline(config, read_class_labels(config), output_file, evaluate_only)
 
 
 def _compile(args: argparse.Namespace) -> int:
   from pipeline.runners import kubeflow as kubeflow_runner
   config = _kubeflow_config(args)
-  path = _compile_to(config, args.output)
+  path = _compile_to(config, args.output, args.evaluate_only)
+  if args.evaluate_only:
+    print(f'Wrote {path}: Kubeflow Pipelines v2 spec of the continuous evaluation of the model in production '
+          f'under {config.serving_model_dir}, for image {config.image}, pipeline root {config.pipeline_root}')
+    return 0
   parameters = ', '.join(f'{name}={parameter.default}'
                          for name, parameter in kubeflow_runner.runtime_parameters(config).items())
   print(f'Wrote {path}: Kubeflow Pipelines v2 spec for image {config.image}, pipeline root '
@@ -303,10 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
   _add_config_flags(run)
   run.set_defaults(handler=_run)
 
+  evaluate = commands.add_parser(
+      'evaluate', help='evaluate the model in production on newly labelled images; exit 1 on an alert')
+  _add_config_flags(evaluate)
+  evaluate.set_defaults(handler=_evaluate)
+
   compile_command = commands.add_parser(
       'compile', help='write the Kubeflow Pipelines v2 pipeline spec (YAML) of the same DAG')
   _add_config_flags(compile_command)
   compile_command.add_argument('--output', required=True, help='the YAML file to write')
+  compile_command.add_argument('--evaluate-only', dest='evaluate_only', action='store_true',
+                               help="the continuous evaluation instead: `visionflow evaluate`'s pipeline")
   compile_command.set_defaults(handler=_compile)
 
   submit = commands.add_parser('submit', help='compile, upload and start a run on Kubeflow Pipelines')

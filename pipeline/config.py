@@ -116,6 +116,11 @@ class PipelineConfig:
   strict_gates: bool = False
   slice_features: tuple = ()
   fairness_thresholds: tuple = (0.5,)
+  # Continuous evaluation (`visionflow evaluate`): an alert when a slice of at least min_slice_examples
+  # newly labelled images is below alert_min_accuracy, or its weekly average accuracy fell by more than
+  # alert_max_weekly_drop since the week before.
+  alert_min_accuracy: float = 0.95
+  alert_max_weekly_drop: float = 0.01
   # Push destination: a local path or any file system TensorFlow writes (gs://...); default
   # <output_dir>/serving. serving_base_path: the same directory as the TF Serving server sees it (e.g.
   # /models where a volume is mounted), written into models.config; default serving_dir itself.
@@ -147,6 +152,11 @@ class PipelineConfig:
   @property
   def pipeline_root(self) -> str:
     return os.path.join(self.output_dir, 'pipeline_root')
+
+  @property
+  def monitoring_history_path(self) -> str:
+    """Every measurement of the model in production, one JSON object a line, oldest first."""
+    return os.path.join(self.pipeline_root, 'monitoring', 'history.jsonl')
 
   @property
   def span_statistics_dir(self) -> str:
@@ -197,7 +207,8 @@ class PipelineConfig:
       thresholds = []
     if not thresholds or not all(0.0 < threshold < 1.0 for threshold in thresholds):
       raise ValueError(f'fairness_thresholds must lie in (0, 1), got {self.fairness_thresholds}')
-    for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction'):
+    for name in ('min_accuracy', 'min_slice_accuracy', 'max_accuracy_drop', 'max_reject_fraction',
+                 'alert_min_accuracy', 'alert_max_weekly_drop'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
     if self.warm_start not in ('never', 'auto', 'always'):

@@ -21,6 +21,8 @@ from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
 from components.example_validator import component as example_validator_lib
 from components import model_choice
+from components.monitor import component as monitor_lib
+from components.monitor import history as monitor_history
 from components.pusher import component as pusher_lib
 from components.trainer import component as training_components
 from components.trainer import warm_start
@@ -124,6 +126,28 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
       custom_config={preprocessing.LABELS: labels, transform_lib.MODEL_REQUEST: model_request(config).to_json()}
   ).with_id('Transform')
   return [example_gen, statistics_gen, schema_gen, example_validator, data_report, transform]
+
+
+def create_monitoring_pipeline(config: PipelineConfig, labels: List[str],
+                               metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None
+                               ) -> tfx_pipeline.Pipeline:
+  """ExampleGen -> ProductionMonitor: the model in production evaluated on newly labelled images, every split.
+
+  ExampleGen checks the new images as it checks training data; the monitor reads production from the serving
+  directory and appends to the history in the pipeline root (components/monitor).
+  """
+  example_gen = create_data_components(config, labels)[0]
+  monitor = monitor_lib.ProductionMonitor(
+      examples=example_gen.outputs['examples'], serving_dir=config.serving_root, model_name=config.model_name,
+      class_names=labels, slice_features=config.slice_features, history_path=config.monitoring_history_path,
+      rules=monitor_history.AlertRules(min_accuracy=config.alert_min_accuracy,
+                                       max_weekly_drop=config.alert_max_weekly_drop,
+                                       min_examples=config.min_slice_examples)).with_id('ProductionMonitor')
+  return tfx_pipeline.Pipeline(
+      pipeline_name=f'{config.pipeline_name}-monitoring', pipeline_root=config.pipeline_root,
+      components=[example_gen, monitor], enable_cache=False,
+      metadata_connection_config=metadata_connection_config,
+      beam_pipeline_args=list(config.beam_pipeline_args))
 
 
 def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:

@@ -377,6 +377,38 @@ def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: in
   return [run_view(store, run.name, is_abandoned) for run in page], len(runs)
 
 
+@dataclasses.dataclass(frozen=True)
+class ProductionMeasurement:
+  """One `visionflow evaluate` of the model in production: when, which model, each slice, the alerts."""
+  run_id: str
+  measured_at: str
+  model: str
+  slices: Dict[str, Dict[str, float]]  # {slice: {'accuracy': ..., 'examples': ...}}
+  alerts: Tuple[str, ...]
+  rules: Dict[str, float]
+
+
+def production_measurements(store: mlmd.MetadataStore) -> List[ProductionMeasurement]:
+  """Every measurement of the model in production the store holds, newest first."""
+  if not any(artifact_type.name == 'ModelEvaluation' for artifact_type in store.get_artifact_types()):
+    return []
+  measured = {artifact.id: properties for artifact in store.get_artifacts_by_type('ModelEvaluation')
+              for properties in [_properties(artifact)] if names.MONITORED_AT in properties}
+  run_type = store.get_context_type(PIPELINE_RUN_CONTEXT).id
+  found = []
+  for event in store.get_events_by_artifact_ids(list(measured)):
+    if event.type in _INPUT_EVENTS:
+      continue
+    properties = measured[event.artifact_id]
+    run_id = next((context.name for context in store.get_contexts_by_execution(event.execution_id)
+                   if context.type_id == run_type), '')
+    found.append(ProductionMeasurement(
+        run_id=run_id, measured_at=properties[names.MONITORED_AT], model=properties[names.MONITORED_MODEL],
+        slices=properties.get(names.SLICE_ACCURACY) or {}, alerts=tuple(properties.get(names.ALERTS) or ()),
+        rules=properties.get(names.ALERT_RULES) or {}))
+  return sorted(found, key=lambda measurement: measurement.measured_at, reverse=True)
+
+
 def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:
   """{pushed version directory: id of the run whose Pusher wrote it}."""
   pushed_type = next((artifact_type for artifact_type in store.get_artifact_types()

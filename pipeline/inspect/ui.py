@@ -167,6 +167,14 @@ class Inspector:
       rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
     return dict(model_dir=model_dir, versions=rows, section='models')
 
+  def production(self) -> Dict[str, Any]:
+    """`visionflow evaluate`'s measurements of the model in production over time, slice by slice."""
+    measurements = runs_lib.production_measurements(self._store())
+    slices = sorted({name for measurement in measurements for name in measurement.slices},
+                    key=lambda name: (name != 'overall', name))
+    return dict(measurements=measurements, slices=slices,
+                rules=measurements[0].rules if measurements else None, section='production')
+
 
 def _errors(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, str]:
   """{component: why it failed} for the failed components: the traceback in the run's log, else the message
@@ -209,6 +217,7 @@ def _routes(inspector: Inspector) -> List[Route]:
       (re.compile(run + r'/training'), 'training.html', lambda query, run_id: inspector.training(run_id)),
       (re.compile(run + r'/evaluation'), 'evaluation.html', lambda query, run_id: inspector.evaluation(run_id)),
       (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
+      (re.compile(r'/production'), 'production.html', lambda query: inspector.production()),
   ]
 
 

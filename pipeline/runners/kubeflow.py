@@ -16,6 +16,7 @@ from components import compat
 from components import paths
 from components.trainer import tfjob
 from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_monitoring_pipeline
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import runtime_defaults
 
@@ -49,14 +50,19 @@ def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:
   return spec
 
 
-def compile_pipeline_job(config: PipelineConfig, labels: List[str]) -> Dict[str, Any]:
-  """The PipelineJob as a dict: {'pipelineSpec': ..., 'runtimeConfig': ...}."""
-  parameters = runtime_parameters(config)
-  pipeline = create_pipeline(config, labels, runtime_values=parameters)
+def compile_pipeline_job(config: PipelineConfig, labels: List[str], evaluate_only: bool = False) -> Dict[str, Any]:
+  """The PipelineJob as a dict: {'pipelineSpec': ..., 'runtimeConfig': ...}.
+
+  `evaluate_only`: the continuous evaluation of the model in production instead (ExampleGen ->
+  ProductionMonitor), without runtime parameters: a recurring run of it reads the newest span of the data.
+  """
+  parameters = {} if evaluate_only else runtime_parameters(config)
+  pipeline = (create_monitoring_pipeline(config, labels) if evaluate_only
+              else create_pipeline(config, labels, runtime_values=parameters))
   for component in pipeline.components:
     component.with_platform_config(resource_spec(config, component.id))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
-      display_name=config.pipeline_name, default_image=config.image, default_commands=EXECUTOR_COMMAND,
+      display_name=pipeline.pipeline_info.pipeline_name, default_image=config.image, default_commands=EXECUTOR_COMMAND,
       use_pipeline_spec_2_1=True))
   job = runner.run(pipeline, write_out=False)
   spec = job['pipelineSpec']
@@ -99,14 +105,15 @@ def local_path_warning(config: PipelineConfig) -> Optional[str]:
           'separate pods and need storage they all reach: set --output-dir to e.g. gs://bucket/visionflow')
 
 
-def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str) -> str:
+def compile_pipeline(config: PipelineConfig, labels: List[str], output_file: str, evaluate_only: bool = False) -> str:
   """Writes the pipeline spec as YAML, the format `kfp.Client().upload_pipeline` and the KFP UI take.
 
   A second YAML document, the platform spec, follows when the training steps have a placement.
   """
-  spec = compile_pipeline_job(config, labels)['pipelineSpec']
+  spec = compile_pipeline_job(config, labels, evaluate_only)['pipelineSpec']
   documents = [spec] + [document for document in [platform_spec(config, spec)] if document]
   with open(output_file, 'w') as handle:
-    handle.write(f'# {config.pipeline_name}: compiled by visionflow from the TFX DAG for Kubeflow Pipelines v2.\n')
+    name = spec['pipelineInfo']['name']
+    handle.write(f'# {name}: compiled by visionflow from the TFX DAG for Kubeflow Pipelines v2.\n')
     yaml.safe_dump_all(documents, handle, sort_keys=True)
   return output_file

@@ -6,7 +6,7 @@ import logging
 import os
 import re
 import time
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.dsl.compiler import compiler
@@ -23,6 +23,7 @@ from components.pusher import serving
 from pipeline.config import PipelineConfig
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
+from pipeline.pipeline import create_monitoring_pipeline
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
 from pipeline.runners import progress
@@ -141,7 +142,23 @@ def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pi
 
 
 def run(config: PipelineConfig) -> RunSummary:
-  """One run, holding the output folder so that no second run writes its store, root or serving folder."""
+  """One run of the whole pipeline."""
+  def whole_pipeline(resolved: PipelineConfig, labels: List[str]) -> tfx_pipeline.Pipeline:
+    return create_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path),
+                           production_model=serving.newest_version_dir(resolved.serving_model_dir) or '')
+  return _run_locally(config, whole_pipeline)
+
+
+def evaluate_production(config: PipelineConfig) -> RunSummary:
+  """One run of the continuous evaluation: the model in production on the config's (newly labelled) data."""
+  def monitoring_pipeline(resolved: PipelineConfig, labels: List[str]) -> tfx_pipeline.Pipeline:
+    return create_monitoring_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path))
+  return _run_locally(config, monitoring_pipeline)
+
+
+def _run_locally(config: PipelineConfig,
+                 build: Callable[[PipelineConfig, List[str]], tfx_pipeline.Pipeline]) -> RunSummary:
+  """Holds the output folder so that no second run writes its store, root or serving folder."""
   config = config.replace(output_dir=_absolute(config.output_dir))
   prepare_output_dir(config.output_dir)
   run_id = run_logs.new_run_id()
@@ -151,8 +168,7 @@ def run(config: PipelineConfig) -> RunSummary:
     config = resolve_data(config)
     check_inputs(config)
     labels: List[str] = read_class_labels(config)
-    pipeline = create_pipeline(config, labels, runs_lib.sqlite_connection_config(config.metadata_path),
-                               production_model=serving.newest_version_dir(config.serving_model_dir) or '')
+    pipeline = build(config, labels)
     log_path = progress.configure(config.log_dir, run_id, len(pipeline.components))
     run_process.record(config.log_dir, process)
     logging.info(run_logs.DAG_MESSAGE, json.dumps(

@@ -49,6 +49,7 @@ def test_model_values_left_unset_or_null_are_left_to_the_data(tmp_path):
     ('min_slice_accuracy: 2\n', 'min_slice_accuracy must lie in [0, 1]'),
     ('significance: 0\n', 'significance must lie in (0, 1)'),
     ('warm_start: sometimes\n', "warm_start must be 'never', 'auto' or 'always', got 'sometimes'"),
+    ('alert_min_accuracy: 2\n', 'alert_min_accuracy must lie in [0, 1]'),
     ('drift: stop\n', "drift must be 'warn' or 'fail', got 'stop'"),
     ('drift_label_threshold: 0\n', 'drift_label_threshold must lie in (0, 1]'),
     ('min_slice_examples: -1\n', 'min_slice_examples must be at least 0'),

@@ -154,3 +154,23 @@ def test_compiling_for_a_remote_output_dir_without_data_writes_no_sample(tmp_pat
   assert 'no data given, and the embedded sample is written only to a local output folder, not gs://bucket/vf' in (
       capsys.readouterr().err)
   assert os.listdir(tmp_path) == []
+
+
+def test_evaluate_only_compiles_the_continuous_evaluation_of_production(small_digits, tmp_path):
+  csv_path, labels_path = small_digits
+  output = tmp_path / 'monitoring.yaml'
+  assert cli.main(['compile', '--evaluate-only', '--output', str(output), '--data-csv', csv_path,
+                   '--labels-file', labels_path, '--output-dir', 'gs://bucket/visionflow',
+                   '--image', 'registry.example.com/visionflow:1.2', '--alert-min-accuracy', '0.97']) == 0
+  spec = components.load_component_from_file(str(output)).pipeline_spec
+  assert spec.pipeline_info.name == 'visionflow-monitoring'
+  tasks = spec.root.dag.tasks
+  assert {task_id: sorted(task.dependent_tasks) for task_id, task in tasks.items()} == {
+      'FileBasedExampleGen': [], 'ProductionMonitor': ['FileBasedExampleGen']}
+  monitor = _executor(spec, 'ProductionMonitor')
+  assert monitor['image'] == 'registry.example.com/visionflow:1.2'
+  assert list(monitor['command']) == EXECUTOR_ENTRY_POINT
+  assert 'components.monitor.component.Executor' in monitor['args']
+  text = output.read_text()
+  assert 'gs://bucket/visionflow/pipeline_root/monitoring/history.jsonl' in text
+  assert 'gs://bucket/visionflow/serving' in text and '0.97' in text

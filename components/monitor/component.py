@@ -1,0 +1,117 @@
+"""Continuous evaluation: the model in production, measured on newly labelled images with the Evaluator's slices.
+
+The model is the newest version in the serving directory, read there as the Evaluator reads its baseline, so
+this needs no Resolver and runs the same on LocalDagRunner and on Kubeflow. Every measurement is appended to
+a history file in the pipeline root, which the alerts compare with (components/monitor/history.py), and is
+recorded on the ModelEvaluation artifact with the model version, the time and the alerts.
+"""
+import dataclasses
+import datetime
+import os
+from typing import Any, Dict, List
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import component_spec
+from tfx.types import standard_artifacts
+from tfx.utils import json_utils
+
+from components import compat
+from components import names
+from components.evaluator import component as evaluator_lib
+from components.evaluator import eval_config
+from components.evaluator import evaluation_report
+from components.monitor import history as history_lib
+from components.pusher import serving
+
+HISTORY_PATH = 'history_path'
+MIN_ACCURACY = 'alert_min_accuracy'
+MAX_WEEKLY_DROP = 'alert_max_weekly_drop'
+MIN_EXAMPLES = 'min_slice_examples'
+
+
+def measure(values: Dict[evaluation_report.MetricId, float], model_version: str,
+            measured_at: datetime.datetime) -> history_lib.Measurement:
+  slices = {}
+  for metric, accuracy in values.items():
+    if metric.name == names.ACCURACY_METRIC and metric.model == evaluation_report.CANDIDATE:
+      examples = values.get(evaluation_report.MetricId(metric.slice, metric.model, eval_config.EXAMPLE_COUNT_METRIC))
+      slices[metric.slice] = history_lib.SliceAccuracy(accuracy, int(examples or 0))
+  return history_lib.Measurement(measured_at.isoformat(), model_version, slices)
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Evaluates production on the examples, appends the measurement to the history, records the alerts."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    model_dir = os.path.join(exec_properties[evaluator_lib.SERVING_DIR], exec_properties[evaluator_lib.MODEL_NAME])
+    production = serving.newest_version_dir(model_dir)
+    if production is None:
+      raise compat.RecordedFailure(f'no model in production under {model_dir} to evaluate', {})
+    tfma_config = eval_config.build_eval_config(
+        json_utils.loads(exec_properties[evaluator_lib.CLASS_NAMES]),
+        extra_slice_features=json_utils.loads(exec_properties[evaluator_lib.SLICE_FEATURES]))
+    evaluation = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
+    evaluator_lib.evaluate(tfma_config, production, None, input_dict[names.EXAMPLES],
+                           json_utils.loads(exec_properties[evaluator_lib.EXAMPLE_SPLITS]), evaluation.uri,
+                           self._make_beam_pipeline())
+    latest = measure(evaluation_report.load_metric_values(evaluation.uri), os.path.basename(production),
+                     datetime.datetime.now(datetime.timezone.utc))
+    history_path = exec_properties[HISTORY_PATH]
+    earlier = []
+    if tf.io.gfile.exists(history_path):
+      with tf.io.gfile.GFile(history_path) as handle:
+        earlier = history_lib.read_history(handle.read())
+    rules = history_lib.AlertRules(min_accuracy=float(exec_properties[MIN_ACCURACY]),
+                                   max_weekly_drop=float(exec_properties[MAX_WEEKLY_DROP]),
+                                   min_examples=int(exec_properties[MIN_EXAMPLES]))
+    fired = history_lib.alerts(earlier, latest, rules)
+    tf.io.gfile.makedirs(os.path.dirname(history_path))
+    with tf.io.gfile.GFile(history_path, 'w') as handle:  # GFile cannot append on every file system
+      handle.write(''.join(measurement.to_json() + '\n' for measurement in [*earlier, latest]))
+    evaluation.set_string_custom_property(names.MONITORED_MODEL, production)
+    evaluation.set_string_custom_property(names.MONITORED_AT, latest.measured_at)
+    evaluation.set_json_value_custom_property(names.ALERTS, fired)
+    evaluation.set_json_value_custom_property(names.SLICE_ACCURACY, {
+        name: dataclasses.asdict(value) for name, value in latest.slices.items()})
+    evaluation.set_json_value_custom_property(names.ALERT_RULES, dataclasses.asdict(rules))
+    overall = latest.slices.get(evaluation_report.OVERALL)
+    if overall is not None:
+      evaluation.set_float_custom_property(names.ACCURACY, overall.accuracy)
+
+
+class ProductionMonitorSpec(component_spec.ComponentSpec):
+  PARAMETERS = {
+      evaluator_lib.EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
+      evaluator_lib.SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      evaluator_lib.MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      evaluator_lib.CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+      evaluator_lib.SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
+      HISTORY_PATH: component_spec.ExecutionParameter(type=str),
+      MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
+      MAX_WEEKLY_DROP: component_spec.ExecutionParameter(type=float),
+      MIN_EXAMPLES: component_spec.ExecutionParameter(type=int),
+  }
+  INPUTS = {names.EXAMPLES: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
+  OUTPUTS = {names.EVALUATION: component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation)}
+
+
+class ProductionMonitor(base_beam_component.BaseBeamComponent):
+  """The model in production evaluated on `examples` (every split), with the alert rules."""
+  SPEC_CLASS = ProductionMonitorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, examples, serving_dir: str, model_name: str, class_names, slice_features,
+               history_path: str, rules: history_lib.AlertRules):
+    super().__init__(spec=ProductionMonitorSpec(
+        examples=examples, serving_dir=serving_dir, model_name=model_name,
+        example_splits=json_utils.dumps(['train', 'eval', 'test']),
+        class_names=json_utils.dumps(list(class_names)), slice_features=json_utils.dumps(list(slice_features)),
+        history_path=history_path, alert_min_accuracy=rules.min_accuracy,
+        alert_max_weekly_drop=rules.max_weekly_drop, min_slice_examples=rules.min_examples,
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation)))
