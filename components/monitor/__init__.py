@@ -1,0 +1,1 @@
+"""Continuous evaluation: the model in production measured on newly labelled images, and the alerts."""
