@@ -20,6 +20,7 @@ from components.evaluator import component as evaluator_lib
 from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_csv
 from components.example_validator import component as example_validator_lib
+from components import code_fingerprint
 from components import model_choice
 from components.monitor import component as monitor_lib
 from components.monitor import history as monitor_history
@@ -99,7 +100,8 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
           shard_bytes=config.example_shard_bytes,
           layout='folder' if config.image_folder else 'csv',
           input_pattern=input_config.splits[0].pattern,
-          num_spans=config.num_spans)),
+          num_spans=config.num_spans,
+          code_fingerprint=code_fingerprint.fingerprint())),
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
   statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])

@@ -70,6 +70,8 @@ class Settings:
   # newest spans to read; the driver resolves only the newest.
   input_pattern: Optional[str] = None
   num_spans: int = 1
+  # components/code_fingerprint.py: in ExampleGen's cache key, and so, through its outputs, in every step's.
+  code_fingerprint: str = ''
 
   @property
   def limits(self) -> image_csv.ImageLimits:

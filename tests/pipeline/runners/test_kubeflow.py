@@ -5,6 +5,7 @@ import pytest
 import yaml
 from kfp import components
 
+from components import code_fingerprint
 from pipeline import cli
 
 COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport',
@@ -174,3 +175,9 @@ def test_evaluate_only_compiles_the_continuous_evaluation_of_production(small_di
   text = output.read_text()
   assert 'gs://bucket/visionflow/pipeline_root/monitoring/history.jsonl' in text
   assert 'gs://bucket/visionflow/serving' in text and '0.97' in text
+
+
+def test_the_spec_carries_the_code_fingerprint_in_examplegens_settings(compiled):
+  """Kubeflow's cache key covers the task's inputs: a new fingerprint re-runs ExampleGen and all after it."""
+  text = compiled[1]
+  assert 'code_fingerprint' in text and code_fingerprint.fingerprint() in text
