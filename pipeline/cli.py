@@ -278,7 +278,8 @@ def _show(args: argparse.Namespace) -> int:
     print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
     return 0
   for node in nodes:
-    print(f'{node.node_id}: {node.state}, {node.duration_s:.1f}s')
+    reused = f' (reused from run {node.reused_from})' if node.reused_from else ''
+    print(f'{node.node_id}: {node.state}{reused}, {node.duration_s:.1f}s')
     for artifact in node.outputs:
       print(f'  {artifact.key} ({artifact.type}): {artifact.uri}')
       for name, value in artifact.properties.items():

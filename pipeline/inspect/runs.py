@@ -107,6 +107,7 @@ class NodeView:
   inputs: List[ArtifactView] = dataclasses.field(default_factory=list)
   execution_properties: Dict[str, Any] = dataclasses.field(default_factory=dict)
   upstream: List[str] = dataclasses.field(default_factory=list)
+  reused_from: str = ''  # CACHED: the run whose execution produced the outputs this run reused
 
   @property
   def duration_s(self) -> float:
@@ -151,6 +152,7 @@ class RunOutcome:
   pushed_model_dir: Optional[str] = None
   push_refusal: Optional[str] = None      # why a blessed model was not pushed
   already_served: bool = False            # the pushed version held these bytes already: not copied again
+  push_reused_from: str = ''              # the Pusher was cached: the run that pushed, not this one
 
 
 def outputs_by_key(nodes: List[NodeView]) -> Dict[str, ArtifactView]:
@@ -186,6 +188,10 @@ def run_outcome(nodes: List[NodeView]) -> RunOutcome:
                   pushed_model_dir=pushed.properties.get(names.PUSHED_DESTINATION) if is_pushed else None,
                   push_refusal=pushed.properties.get(names.NOT_PUSHED_REASON) or None,
                   already_served=bool(pushed.properties.get(names.ALREADY_SERVED)))
+  pusher = next((node for node in nodes if any(artifact.key == names.PUSHED_MODEL for artifact in node.outputs)),
+                None)
+  if pusher is not None and pusher.reused_from:
+    values.update(push_reused_from=pusher.reused_from)
   return RunOutcome(**values)
 
 
@@ -314,6 +320,9 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True,
       properties.update(_file_details(type_name, artifact.uri))
     (inputs if is_input else outputs).setdefault(event.execution_id, []).append(
         ArtifactView(event.path.steps[0].key, type_name, artifact.uri, properties, artifact.id))
+  cached = {execution.id: [artifact.artifact_id for artifact in outputs.get(execution.id, [])]
+            for execution in executions if _node_state(execution, abandoned) == 'CACHED'}
+  origins = _origin_runs(store, cached)
   nodes = []
   for execution in executions:
     node_inputs = inputs.get(execution.id, [])
@@ -321,8 +330,28 @@ def run_nodes(store: mlmd.MetadataStore, run_id: str, with_files: bool = True,
                        if producers.get(artifact.artifact_id)})
     nodes.append(NodeView(node_ids.get(execution.id, execution.type), _node_state(execution, abandoned),
                           execution.create_time_since_epoch, execution.last_update_time_since_epoch,
-                          outputs.get(execution.id, []), node_inputs, _properties(execution), upstream))
+                          outputs.get(execution.id, []), node_inputs, _properties(execution), upstream,
+                          origins.get(execution.id, '')))
   return nodes
+
+
+def _origin_runs(store: mlmd.MetadataStore, cached: Dict[int, List[int]]) -> Dict[int, str]:
+  """{cached execution id: the run of the first execution that output its artifacts}."""
+  artifact_ids = sorted({artifact_id for ids in cached.values() for artifact_id in ids})
+  if not artifact_ids:
+    return {}
+  first_producer: Dict[int, int] = {}
+  for event in store.get_events_by_artifact_ids(artifact_ids):
+    if event.type not in _INPUT_EVENTS:
+      first_producer[event.artifact_id] = min(first_producer.get(event.artifact_id, event.execution_id),
+                                              event.execution_id)
+  run_type = store.get_context_type(PIPELINE_RUN_CONTEXT).id
+  runs: Dict[int, str] = {}
+  for producer in sorted(set(first_producer.values())):
+    runs[producer] = next((context.name for context in store.get_contexts_by_execution(producer)
+                           if context.type_id == run_type), '')
+  return {execution_id: runs[min(first_producer[artifact_id] for artifact_id in ids)]
+          for execution_id, ids in cached.items() if ids and all(i in first_producer for i in ids)}
 
 
 def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned: bool) -> RunView:

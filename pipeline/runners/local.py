@@ -53,7 +53,10 @@ class RunSummary:
     accuracy = 'unknown' if outcome.accuracy is None else f'{outcome.accuracy:.4f}'
     baseline = (f'compared with the model in production {outcome.baseline_dir}' if outcome.baseline_dir
                 else 'no model in production yet')
-    if outcome.pushed_model_dir and outcome.already_served:
+    if outcome.pushed_model_dir and outcome.push_reused_from:
+      lines = [f'Nothing pushed by this run: every step through the Pusher was reused from run '
+               f'{outcome.push_reused_from}, which pushed {outcome.pushed_model_dir} (test accuracy {accuracy})']
+    elif outcome.pushed_model_dir and outcome.already_served:
       lines = [f'Model already in production: {outcome.pushed_model_dir} holds these bytes, not copied again '
                f'(test accuracy {accuracy}; {baseline})']
     elif outcome.pushed_model_dir:

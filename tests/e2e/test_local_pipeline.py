@@ -316,3 +316,25 @@ def test_the_kubeflow_entrypoint_runs_the_data_report_step_as_the_compiled_spec_
   assert (task_dir / 'markdown_report').read_text().startswith('# Data report')
   written = json.loads((task_dir / 'executor_output.json').read_text())
   assert set(written['artifacts']) == {'html_report', 'markdown_report'}
+
+
+def test_a_fully_cached_rerun_says_whose_push_it_reused(first_run):
+  """The first command again, twice: the first re-evaluates against production (the first run's push) and
+  finds the model already served; the second reuses every step and must not present that push as new."""
+  output_dir, _ = first_run
+  settle = _visionflow('run', '--output-dir', output_dir)
+  assert settle.returncode == 0, settle.stdout + settle.stderr[-3000:]
+  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  settled_run = runs_lib.newest_run_id(store)
+  again = _visionflow('run', '--output-dir', output_dir)
+  assert again.returncode == 0, again.stdout + again.stderr[-3000:]
+  store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
+  nodes = runs_lib.run_nodes(store, runs_lib.newest_run_id(store))
+  assert {node.state for node in nodes} == {'CACHED'}
+  assert {node.node_id: node.reused_from for node in nodes}['Pusher'] == settled_run
+  [version] = _pushed_versions(output_dir)
+  assert (f'Nothing pushed by this run: every step through the Pusher was reused from run {settled_run}, which '
+          f'pushed {os.path.dirname(version)} (test accuracy ') in again.stdout
+  assert 'Pushed model:' not in again.stdout
+  shown = _visionflow('show', runs_lib.newest_run_id(store), '--output-dir', output_dir).stdout
+  assert f'Pusher: CACHED (reused from run {settled_run}), ' in shown

@@ -155,7 +155,8 @@ def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('Evaluator') == states.pop('Pusher') == 'COMPLETE'
-  assert set(states.values()) == {'CACHED'} and len(states) == 8
+  # Every cached step names the run whose outputs it reused: the first run, which pushed.
+  assert set(states.values()) == {f'CACHED (reused from {runs["pushed"]})'} and len(states) == 8
   assert page.locator('svg#dag a.dag-node').count() == 10
   page.click('nav.tabs a:text-is("Evaluation")')
   assert page.locator('#blessed').inner_text() == 'Blessed: no, the model is not pushed.'
