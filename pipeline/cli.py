@@ -109,13 +109,16 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
-  """The config with data paths resolved, warning on stderr when Kubeflow pods could not share its root."""
+  """The config with data paths resolved and the image pinned to its digest when known; warns on stderr when
+  Kubeflow pods could not share its root, or the image stays a tag."""
   from pipeline.runners import kubeflow as kubeflow_runner
   from pipeline.runners import local as local_runner
   config = local_runner.resolve_data(_config_from_args(args))
-  warning = kubeflow_runner.local_path_warning(config)
-  if warning:
-    print(warning, file=sys.stderr)
+  image, image_warning = kubeflow_runner.pinned_image(config.image)
+  config = config.replace(image=image)
+  for warning in (kubeflow_runner.local_path_warning(config), image_warning):
+    if warning:
+      print(warning, file=sys.stderr)
   return config
 
 

@@ -4,7 +4,10 @@ Compiling is offline and uploads nothing: components name their code by module p
 (`components.trainer.run_fn.run_fn`), never as `module_file` wheels under the pipeline root. Settings that change
 from run to run are runtime parameters, so one compiled spec serves every scheduled run.
 """
-from typing import Any, Dict, List, Optional
+import json
+import re
+import subprocess
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import yaml
 from google.protobuf import json_format
@@ -95,6 +98,43 @@ def platform_spec(config: PipelineConfig, pipeline_spec: Dict[str, Any]) -> Dict
   executors = {_executor_label(pipeline_spec, task_id): placement
                for task_id in TRAINING_COMPONENTS if task_id in pipeline_spec['root']['dag']['tasks']}
   return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': executors}}}}
+
+
+_DIGEST = re.compile(r'@sha256:[0-9a-f]{64}$')
+
+
+def docker_repo_digests(image: str) -> List[str]:
+  """The registry digests the local Docker engine knows for the image (`name@sha256:...`); none without one."""
+  try:
+    result = subprocess.run(['docker', 'image', 'inspect', '--format', '{{json .RepoDigests}}', image],
+                            capture_output=True, text=True, timeout=30, check=False)
+  except (OSError, subprocess.TimeoutExpired):
+    return []
+  try:
+    return (json.loads(result.stdout.strip() or 'null') or []) if result.returncode == 0 else []
+  except ValueError:
+    return []
+
+
+def pinned_image(image: str, repo_digests: Callable[[str], List[str]] = docker_repo_digests
+                 ) -> Tuple[str, Optional[str]]:
+  """(the image to compile into the spec, a warning or None).
+
+  Kubeflow's cache keys a step on its image name, and the code fingerprint keys it on the code that compiled
+  the spec, not on what the image holds: a new image pushed under the same tag would be invisible to both.
+  An image named by digest is used as it is; a tag becomes the digest its registry gave it when the local
+  Docker engine knows one; otherwise the tag stays, with the warning.
+  """
+  if _DIGEST.search(image):
+    return image, None
+  last = image.rsplit('/', 1)[-1]
+  repository = image[:len(image) - len(last)] + last.split(':', 1)[0]
+  for digest in repo_digests(image):
+    if digest.startswith(repository + '@sha256:'):
+      return digest, None
+  return image, (f'warning: the image {image} is a tag, and no registry digest of it is known here: Kubeflow\'s '
+                 'cache keys steps on the image name, so an image pushed again under this tag would reuse the '
+                 'old steps\' outputs. Give the image as name@sha256:<digest>, or push it and compile again.')
 
 
 def local_path_warning(config: PipelineConfig) -> Optional[str]:

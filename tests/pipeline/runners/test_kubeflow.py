@@ -7,6 +7,7 @@ from kfp import components
 
 from components import code_fingerprint
 from pipeline import cli
+from pipeline.runners import kubeflow
 
 COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport',
                  'Transform', 'Tuner', 'Trainer', 'Evaluator', 'Pusher'}
@@ -181,3 +182,31 @@ def test_the_spec_carries_the_code_fingerprint_in_examplegens_settings(compiled)
   """Kubeflow's cache key covers the task's inputs: a new fingerprint re-runs ExampleGen and all after it."""
   text = compiled[1]
   assert 'code_fingerprint' in text and code_fingerprint.fingerprint() in text
+
+
+DIGEST = 'sha256:' + 'ab' * 32
+
+
+def test_an_image_is_pinned_to_its_registry_digest_or_the_tag_is_warned_about():
+  image = 'registry.example.com/team/visionflow:1.2'
+  known = {image: ['other.example.com/visionflow@sha256:' + 'cd' * 32,
+                   f'registry.example.com/team/visionflow@{DIGEST}']}
+  assert kubeflow.pinned_image(image, lambda name: known.get(name, [])) == (
+      f'registry.example.com/team/visionflow@{DIGEST}', None)
+  by_digest = f'registry.example.com/team/visionflow@{DIGEST}'
+  assert kubeflow.pinned_image(by_digest, lambda name: []) == (by_digest, None)
+  kept, warning = kubeflow.pinned_image('localhost:5000/visionflow:dev', lambda name: [])
+  assert kept == 'localhost:5000/visionflow:dev'
+  assert warning.startswith('warning: the image localhost:5000/visionflow:dev is a tag, and no registry digest')
+
+
+def test_compile_warns_when_the_image_is_a_tag_no_engine_here_can_resolve(small_digits, tmp_path, capsys):
+  csv_path, labels_path = small_digits
+  assert cli.main(['compile', '--output', str(tmp_path / 'p.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', 'gs://bucket/v', '--image', 'registry.example.com/visionflow:9.9']) == 0
+  assert "warning: the image registry.example.com/visionflow:9.9 is a tag" in capsys.readouterr().err
+  pinned = f'registry.example.com/visionflow@{DIGEST}'
+  assert cli.main(['compile', '--output', str(tmp_path / 'q.yaml'), '--data-csv', csv_path, '--labels-file',
+                   labels_path, '--output-dir', 'gs://bucket/v', '--image', pinned]) == 0
+  assert 'is a tag' not in capsys.readouterr().err
+  assert pinned in (tmp_path / 'q.yaml').read_text()
