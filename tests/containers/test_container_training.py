@@ -47,6 +47,8 @@ def worker_results(container_runs, pipeline_image):
   container = manifest['spec']['tfReplicaSpecs']['Worker']['template']['spec']['containers'][0]
   network = f'visionflow-tfjob-{uuid.uuid4().hex[:8]}'
   hosts = [f'visionflow-train-test-worker-{index}' for index in range(WORKERS)]
+  # Containers of these names left by a run killed before its cleanup would make `docker run` refuse.
+  subprocess.run(['docker', 'rm', '--force', *hosts], capture_output=True, check=False)
   subprocess.run(['docker', 'network', 'create', network], check=True, capture_output=True)
   try:
     for index, host in enumerate(hosts):
