@@ -72,6 +72,11 @@ REPORT_HTML_FILE = 'report.html'
 REPORT_MARKDOWN_FILE = 'report.md'
 REPORT_DETAILS_FILE = 'details.html'
 CONFUSION_MATRIX_FILE = 'confusion_matrix.svg'
+# ...and the integrated-gradients heatmaps of test images: PNG files in the report's explanations/ folder, how
+# many (0 when they could not be computed; the report says why), and the seconds they took.
+EXPLANATIONS_FOLDER = 'explanations'
+EXPLAINED_IMAGES = 'explained_images'
+EXPLANATION_SECONDS = 'explanation_seconds'
 
 # TFMA's name of the accuracy that the blessing gates read, in the evaluation output.
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
@@ -99,6 +104,11 @@ ALREADY_SERVED = 'already_served'
 # The serving directory: `<serving_dir>/<model_name>/<version>/saved_model.pb` and TF Serving's config.
 SAVED_MODEL_FILE = 'saved_model.pb'
 MODELS_CONFIG_FILE = 'models.config'
+# ...and what the Pusher adds beside saved_model.pb in each version folder, which TF Serving ignores.
+TFLITE_FILE = 'model.tflite'
+TFLITE_QUANTIZED_FILE = 'model_quantized.tflite'
+MODEL_CARD_MARKDOWN_FILE = 'model_card.md'
+MODEL_CARD_HTML_FILE = 'model_card.html'
 
 # Where TFX's launcher records why an execution failed (an ExecutionResult as JSON), and the detail this
 # project adds to a refused ExampleGen's result.

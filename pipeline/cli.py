@@ -332,6 +332,38 @@ def _predict(args: argparse.Namespace) -> int:
   return 1 if any(result.error for result in results) else 0
 
 
+def _explain(args: argparse.Namespace) -> int:
+  """One line per image: its path, the predicted class and probability, and the overlay written (or why not)."""
+  from components.example_gen import image_csv
+  from pipeline import explain
+  from pipeline import predict
+  config = _config_from_args(args, validate=False)
+  model_dir = predict.newest_model_version(config.serving_model_dir)
+  limits = image_csv.ImageLimits(max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,
+                                 max_aspect_ratio=config.max_aspect_ratio)
+  failed = False
+  for result in explain.explain_files(model_dir, predict.expand_inputs(args.inputs), args.output, limits):
+    if result.error:
+      failed = True
+      print(f'{result.path}\tERROR\t{result.error}', flush=True)
+    else:
+      explained = result.explanation
+      print(f'{result.path}\t{explained.predicted_label}\t{explained.probability:.4f}\t{explained.png_path}',
+            flush=True)
+  print(f'model: {model_dir}', file=sys.stderr)
+  return 1 if failed else 0
+
+
+def _add_model_flags(parser: argparse.ArgumentParser) -> None:
+  """Where the commands that use a pushed model find it: the newest version under the serving folder."""
+  parser.add_argument('--config')
+  parser.add_argument('--output-dir', dest='output_dir', default=None,
+                      help="the pipeline's output folder, whose serving/ holds the model")
+  parser.add_argument('--serving-dir', dest='serving_dir', default=None,
+                      help='the serving folder itself, when it is not under --output-dir (e.g. gs://...)')
+  parser.add_argument('--model-name', dest='model_name', default=None)
+
+
 def build_parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='visionflow', description='TFX image classification pipeline')
   commands = parser.add_subparsers(dest='command', required=True)
@@ -393,13 +425,20 @@ def build_parser() -> argparse.ArgumentParser:
   ui.set_defaults(handler=_ui)
 
   predict = commands.add_parser('predict', help='classify images with the newest pushed model')
-  predict.add_argument('--config')
-  predict.add_argument('--output-dir', dest='output_dir', default=None)
-  predict.add_argument('--model-name', dest='model_name', default=None)
+  _add_model_flags(predict)
   predict.add_argument('--batch-size', dest='batch_size', type=int, default=64)
   predict.add_argument('--json', action='store_true', help='print a JSON list instead of TSV lines')
   predict.add_argument('inputs', nargs='+', metavar='FILE_OR_FOLDER')
   predict.set_defaults(handler=_predict)
+
+  explain = commands.add_parser(
+      'explain', help='integrated-gradients heatmaps of images by the newest pushed model, as PNG overlays')
+  _add_model_flags(explain)
+  explain.add_argument('--output', default='explanations',
+                       help='the folder the overlays are written to, one <image name>_explained.png per image '
+                            '(default: explanations/ in the current folder)')
+  explain.add_argument('inputs', nargs='+', metavar='FILE_OR_FOLDER')
+  explain.set_defaults(handler=_explain)
   return parser
 
 

@@ -126,6 +126,9 @@ class PipelineConfig:
   # /models where a volume is mounted), written into models.config; default serving_dir itself.
   serving_dir: Optional[str] = None
   serving_base_path: Optional[str] = None
+  # Each pushed version also holds model.tflite (float) for devices, and with tflite_quantize
+  # model_quantized.tflite (dynamic-range: int8 weights), beside its model card (components/pusher).
+  tflite_quantize: bool = False
 
   # Kubeflow (`visionflow compile`): the pipeline image every step runs in, and resources per step: CPU
   # (cores) and memory (GiB) for every step, more for the Trainer and Tuner, which also get `gpus` GPUs of

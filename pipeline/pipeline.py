@@ -234,10 +234,12 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       model=trainer.outputs['model'],
       model_blessing=evaluator.outputs['blessing'],
       examples=example_gen.outputs['examples'],
+      evaluation=evaluator.outputs['evaluation'],
       serving_dir=values['serving_dir'],
       model_name=config.model_name,
       serving_base_path=config.serving_base_path or '',
-      class_names=labels).with_id('Pusher')
+      class_names=labels,
+      tflite_quantize=config.tflite_quantize).with_id('Pusher')
 
   components += [trainer, evaluator, pusher]
   return tfx_pipeline.Pipeline(

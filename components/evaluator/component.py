@@ -8,13 +8,17 @@ the same way on LocalDagRunner and on Kubeflow, and a model pushed by another pi
 It runs TFMA as TFX's Evaluator does (same outputs: ModelEvaluation and ModelBlessing), then stores why a
 model was or was not blessed on the blessing artifact and writes the evaluation report (HTML and Markdown)
 into the evaluation artifact, under report/, named by its properties report_html and report_markdown. The
-same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders.
+same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders. The
+report shows integrated-gradients heatmaps of a few test images of each class (components/evaluator/
+explanations.py), computed here on the CPU after TFMA.
 """
 import os
+import time
 from typing import Any, Dict, List, Optional, Sequence
 
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
+from absl import logging
 from tfx import types
 from tfx.components.evaluator import constants
 from tfx.components.util import tfxio_utils
@@ -30,6 +34,7 @@ from tfx.utils import path_utils
 
 from components.evaluator import eval_config
 from components.evaluator import evaluation_report
+from components.evaluator import explanations
 from components.evaluator import gates
 from components import names
 from components.pusher import serving
@@ -84,6 +89,20 @@ def evaluate(tfma_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Opt
              eval_config=tfma_config, output_path=output_uri))
 
 
+def explain_candidate(candidate_dir: str, split_uris: Sequence[str], output_dir: str) -> explanations.ExplainedSample:
+  """Heatmaps of test images for the report. A failure is logged with its traceback and stated in the report,
+  not raised: the blessing, already decided, does not depend on them."""
+  started = time.monotonic()
+  try:
+    sample = explanations.explain_test_images(candidate_dir, split_uris, output_dir)
+  except Exception as error:  # whatever fails here, the verdict and the rest of the report still stand
+    logging.warning('Evaluator: explanations could not be computed: %s', error, exc_info=True)
+    return explanations.ExplainedSample([], 0, time.monotonic() - started, f'{type(error).__name__}: {error}')
+  logging.info('Evaluator: explained %d test images, chosen among %d, in %.1f s', len(sample.explanations),
+               sample.examples_classified, sample.seconds)
+  return sample
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
   """Evaluates, blesses or not (with reasons), and writes the report."""
 
@@ -109,8 +128,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
 
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
-    evaluate(tfma_config, candidate_dir, baseline_dir, input_dict[names.EXAMPLES],
-             json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation_uri, self._make_beam_pipeline())
+    splits = json_utils.loads(exec_properties[EXAMPLE_SPLITS])
+    evaluate(tfma_config, candidate_dir, baseline_dir, input_dict[names.EXAMPLES], splits, evaluation_uri,
+             self._make_beam_pipeline())
 
     values = evaluation_report.load_metric_values(evaluation_uri)
     overall_accuracy = values.get(evaluation_report.MetricId(
@@ -130,9 +150,14 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, baseline_dir or '')
     blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(reasons))
 
+    report_dir = os.path.join(evaluation_uri, names.REPORT_FOLDER)
+    split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
+    explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER))
+    evaluation_artifact.set_int_custom_property(names.EXPLAINED_IMAGES, len(explained.explanations))
+    evaluation_artifact.set_float_custom_property(names.EXPLANATION_SECONDS, explained.seconds)
     report = evaluation_report.write_report(
-        os.path.join(evaluation_uri, names.REPORT_FOLDER), evaluation_uri, values, labels,
-        blessed=blessed, reasons=reasons, baseline_dir=baseline_dir, checked_gates=checked)
+        report_dir, evaluation_uri, values, labels, blessed=blessed, reasons=reasons, baseline_dir=baseline_dir,
+        checked_gates=checked, explained=explained)
     evaluation_artifact.set_string_custom_property(names.REPORT_HTML, report.html_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_DETAILS, report.details_path)

@@ -1,18 +1,20 @@
 """The evaluation report people read: TFMA's output and the blessing decision as HTML and Markdown.
 
-Self-contained (see report_format; the confusion matrix as an SVG file beside the reports and inline in the
-HTML), so it renders offline without a notebook.
+Self-contained (see report_format; the confusion matrix as an SVG file and the heatmaps of explained test images
+as PNG files beside the reports, and inline in the HTML), so it renders offline without a notebook.
 """
+import base64
 import dataclasses
 import html
 import math
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import eval_config
+from components.evaluator import explanations
 from components.evaluator import gates
 from components.evaluator import paired_accuracy
 from components import features
@@ -123,22 +125,27 @@ def _count(values: Dict[MetricId, float], slice_label: str, name: str) -> int:
   return 0 if value is None or math.isnan(value) else int(round(value))
 
 
-def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool) -> List[gates.Gate]:
-  """The blessing gates on TFMA's counts: each slice's examples and right answers (accuracy x examples), and
-  with a baseline, PairedAccuracy's counts of the examples only one of the two models got right."""
-  slice_counts = []
+def slice_counts(values: Dict[MetricId, float]) -> List[gates.SliceCounts]:
+  """Each slice's test examples and right answers (accuracy x examples), the overall slice first."""
+  counts = []
   for label in _slices(values):
     examples = _count(values, label, eval_config.EXAMPLE_COUNT_METRIC)
     accuracy = values.get(MetricId(label, CANDIDATE, names.ACCURACY_METRIC))
     correct = 0 if not examples or accuracy is None or math.isnan(accuracy) else int(round(accuracy * examples))
-    slice_counts.append(gates.SliceCounts(label, examples, correct))
-  overall = slice_counts[0] if slice_counts and slice_counts[0].name == OVERALL else gates.SliceCounts(
-      OVERALL, 0, 0)
+    counts.append(gates.SliceCounts(label, examples, correct))
+  return counts
+
+
+def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool) -> List[gates.Gate]:
+  """The blessing gates on TFMA's counts: each slice's examples and right answers, and with a baseline,
+  PairedAccuracy's counts of the examples only one of the two models got right."""
+  counts = slice_counts(values)
+  overall = counts[0] if counts and counts[0].name == OVERALL else gates.SliceCounts(OVERALL, 0, 0)
   paired = gates.PairedCounts(
       _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
       _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
       _count(values, OVERALL, paired_accuracy.BASELINE_ONLY)) if has_baseline else None
-  return gates.check(policy, overall, [counts for counts in slice_counts if counts.name != OVERALL], paired)
+  return gates.check(policy, overall, [counted for counted in counts if counted.name != OVERALL], paired)
 
 
 def gates_table(checked: Sequence[gates.Gate]) -> report_format.Table:
@@ -206,6 +213,12 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
   tables.append(report_format.Table(
       'Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS], class_rows,
       note='Calibration is mean predicted probability / observed frequency (1 is calibrated).'))
+  tables.append(fairness_table(values, labels))
+  return tables
+
+
+def fairness_table(values: Dict[MetricId, float], labels: Sequence[str]) -> report_format.Table:
+  """Fairness Indicators' false positive and negative rates per slice, class and threshold."""
   fairness_rows = {}
   for metric, value in values.items():
     if (metric.model != CANDIDATE or not metric.name.startswith(eval_config.FAIRNESS_METRIC + '/')
@@ -216,15 +229,78 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
       key = (metric.slice, metric.class_id, threshold)
       fairness_rows.setdefault(key, {})[rate] = value
   order = {name: index for index, name in enumerate(_slices(values))}
-  tables.append(report_format.Table(
+  return report_format.Table(
       'Fairness Indicators', ['slice', 'class', 'threshold'] + [title for _, title in _FAIRNESS_RATES],
       [[slice_label, labels[class_id] if class_id is not None else 'all', threshold]
        + [report_format.number(rates.get(rate)) for rate, _ in _FAIRNESS_RATES]
        for (slice_label, class_id, threshold), rates in sorted(
            fairness_rows.items(), key=lambda item: (order[item[0][0]], item[0][1] or 0, item[0][2]))],
       note='Per class, one-vs-rest: a prediction counts as the class when its probability is at or above '
-           'the threshold. Slices by true class are left out: within one, only one class has positives.'))
-  return tables
+           'the threshold. Slices by true class are left out: within one, only one class has positives.')
+
+
+EXPLANATIONS_TITLE = 'What the model looked at'
+_EXPLANATION_COLUMNS = ('true class', 'predicted right', 'predicted wrong')
+
+
+def _explanations_note(sample: explanations.ExplainedSample) -> str:
+  gap = max((abs(shown.attribution_sum - shown.output_difference) for shown in sample.explanations), default=0.0)
+  return (f'Integrated gradients from a black image to the test image, for the class the model predicted: red '
+          f'pixels raised its probability, blue ones lowered it (colours scaled per image). Per class, the first '
+          f'{explanations.PER_CLASS} test images the model got right and the first {explanations.PER_CLASS} it got '
+          f'wrong, of the {sample.examples_classified} classified; {len(sample.explanations)} explained in '
+          f'{sample.seconds:.1f} s. Completeness check: an image\'s attributions add up to its probability minus '
+          f'the black image\'s ("sum" against "of" under each image); the largest gap is {gap:.4f}. A small "of" '
+          f'means the black image alone already scores that class high, so the heatmap has little to show.')
+
+
+def _explanation_caption(shown: explanations.Explanation) -> str:
+  return (f'predicted {shown.predicted_label} {shown.probability:.2f}, '
+          f'sum {shown.attribution_sum:.3f} of {shown.output_difference:.3f}')
+
+
+def _by_true_class(sample: explanations.ExplainedSample, labels: Sequence[str]):
+  """(class, explained images it got right, explained images it got wrong) for every class, in labels order."""
+  for label in labels:
+    of_class = [shown for shown in sample.explanations if shown.true_label == label]
+    yield label, [shown for shown in of_class if shown.correct], [shown for shown in of_class if not shown.correct]
+
+
+def explanations_html(sample: explanations.ExplainedSample, labels: Sequence[str],
+                      image_source: Callable[[explanations.Explanation], str]) -> str:
+  """The report's section of heatmaps; image_source gives each <img> its src (a data: URI keeps it one file)."""
+  heading = f'<h2>{html.escape(EXPLANATIONS_TITLE)}</h2>'
+  if sample.error:
+    return heading + f'<p class="note">Explanations could not be computed: {html.escape(sample.error)}</p>'
+
+  def figure(shown: explanations.Explanation) -> str:
+    return (f'<figure style="display:inline-block;margin:4px;text-align:center"><img class="heatmap" '
+            f'src="{html.escape(image_source(shown))}" alt="{html.escape(shown.path)}" '
+            f'title="{html.escape(shown.path)}" width="{explanations.DISPLAY_SIDE}">'
+            f'<figcaption>{html.escape(_explanation_caption(shown))}</figcaption></figure>')
+
+  head = ''.join(f'<th>{title}</th>' for title in _EXPLANATION_COLUMNS)
+  rows = ''.join(f'<tr><td>{html.escape(label)}</td>'
+                 + ''.join(f'<td>{"".join(figure(shown) for shown in group) or "none"}</td>' for group in groups)
+                 + '</tr>' for label, *groups in _by_true_class(sample, labels))
+  return (f'{heading}<p class="note">{html.escape(_explanations_note(sample))}</p>'
+          f'<table id="explanations"><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>')
+
+
+def explanations_markdown(sample: explanations.ExplainedSample, labels: Sequence[str],
+                          image_source: Callable[[explanations.Explanation], str]) -> str:
+  """The same section in Markdown; image_source: a path relative to the report, or a data: URI."""
+  if sample.error:
+    return f'## {EXPLANATIONS_TITLE}\n\nExplanations could not be computed: {sample.error}\n'
+
+  def cell(group: Sequence[explanations.Explanation]) -> str:
+    return ' '.join(f'![{shown.path}]({image_source(shown)}) {_explanation_caption(shown)}'
+                    for shown in group) or 'none'
+
+  return report_format.markdown_table(report_format.Table(
+      EXPLANATIONS_TITLE, _EXPLANATION_COLUMNS,
+      [[label, *(cell(group) for group in groups)] for label, *groups in _by_true_class(sample, labels)],
+      note=_explanations_note(sample)))
 
 
 def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str]) -> List[str]:
@@ -239,8 +315,8 @@ def _decision_lines(blessed: bool, reasons: Sequence[str], baseline_dir: Optiona
 class WrittenReport:
   """The report's files, and its texts for the system.HTML and system.Markdown artifacts.
 
-  The Markdown file links confusion_matrix.svg beside it; the Markdown artifact, a single file, has the SVG
-  inline instead.
+  The Markdown file links confusion_matrix.svg and the heatmaps' PNG files beside it; the Markdown artifact, a
+  single file, has them inline instead, as the HTML has.
   """
   html_path: str
   markdown_path: str
@@ -251,10 +327,12 @@ class WrittenReport:
 
 def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
                  blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str],
-                 checked_gates: Sequence[gates.Gate] = ()) -> WrittenReport:
+                 checked_gates: Sequence[gates.Gate] = (),
+                 explained: Optional[explanations.ExplainedSample] = None) -> WrittenReport:
   """Writes report.html, report.md, details.html and confusion_matrix.svg into report_dir.
 
-  `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
+  `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri. `explained`: the
+  heatmaps' section, its PNG files already written under report_dir, which the Markdown file links.
   """
   tables = ([gates_table(checked_gates)] if checked_gates else []) + build_tables(
       values, labels, baseline_dir is not None)
@@ -267,16 +345,29 @@ def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, fl
         report_format.number(observed)]
        for low, high, examples, predicted, observed in calibration_buckets(plots)])
   decision = _decision_lines(blessed, reasons, baseline_dir)
+  inline_pngs = {}
+  for shown in explained.explanations if explained else ():
+    with tf.io.gfile.GFile(shown.png_path, 'rb') as handle:
+      inline_pngs[shown.png_path] = 'data:image/png;base64,' + base64.b64encode(handle.read()).decode('ascii')
 
-  def markdown(confusion_matrix: str) -> str:
+  def inline(shown: explanations.Explanation) -> str:
+    return inline_pngs[shown.png_path]
+
+  def beside_report(shown: explanations.Explanation) -> str:
+    return os.path.relpath(shown.png_path, report_dir)
+
+  def markdown(confusion_matrix: str, explanation_image: Callable[[explanations.Explanation], str]) -> str:
     lines = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
     lines += [report_format.markdown_table(table) for table in tables]
     lines += ['## Confusion matrix (overall slice)', '', confusion_matrix, '']
     lines.append(report_format.markdown_table(calibration))
+    if explained:
+      lines.append(explanations_markdown(explained, labels, explanation_image))
     return '\n'.join(lines)
 
   details = '\n'.join([*[report_format.html_table(table) for table in tables],
-                        '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration)])
+                        '<h2>Confusion matrix (overall slice)</h2>', svg, report_format.html_table(calibration),
+                        *([explanations_html(explained, labels, inline)] if explained else [])])
   status = 'blessed' if blessed else 'refused'
   page = report_format.html_page('Evaluation report', [
       f'<ul class="{status}" id="decision">' + ''.join(f'<li>{html.escape(line)}</li>' for line in decision)
@@ -285,9 +376,9 @@ def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, fl
   tf.io.gfile.makedirs(report_dir)
   files = (names.REPORT_HTML_FILE, names.REPORT_MARKDOWN_FILE, names.REPORT_DETAILS_FILE, names.CONFUSION_MATRIX_FILE)
   paths = {name: os.path.join(report_dir, name) for name in files}
-  texts = (page, markdown(f'![confusion matrix]({names.CONFUSION_MATRIX_FILE})'), details, svg)
+  texts = (page, markdown(f'![confusion matrix]({names.CONFUSION_MATRIX_FILE})', beside_report), details, svg)
   for name, text in zip(files, texts):
     with tf.io.gfile.GFile(paths[name], 'w') as handle:
       handle.write(text)
   html_path, markdown_path, details_path, _ = (paths[name] for name in files)
-  return WrittenReport(html_path, markdown_path, details_path, page, markdown(svg))
+  return WrittenReport(html_path, markdown_path, details_path, page, markdown(svg, inline))

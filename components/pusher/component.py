@@ -3,6 +3,8 @@
 TFX's own Pusher copies straight into the version folder, so a server polling the directory can load a
 half-copied model, and it pushes whatever it is given. This one keeps TFX's PushedModel artifact and its
 properties (pushed, pushed_destination, pushed_version), and adds the check, the staging, and models.config.
+Each version folder also gets the TFLite models (components/pusher/tflite.py) and the model card
+(components/pusher/model_card.py), written in the staging folder so that they arrive with the version.
 """
 import os
 from typing import Any, Dict, List, Optional, Sequence
@@ -22,12 +24,17 @@ from tfx.utils import json_utils
 from components import features
 from components import names
 from components import paths
+from components import pixel_model
+from components.evaluator import evaluation_report
+from components.pusher import model_card
 from components.pusher import serving
+from components.pusher import tflite
 
 SERVING_DIR = 'serving_dir'
 MODEL_NAME = 'model_name'
 SERVING_BASE_PATH = 'serving_base_path'
 CLASS_NAMES = 'class_names'
+TFLITE_QUANTIZE = 'tflite_quantize'
 CHECK_SPLIT = 'test'
 
 
@@ -95,6 +102,31 @@ def first_image(examples: types.Artifact, split: str = CHECK_SPLIT) -> bytes:
   raise ModelCheckError(f'no example in {pattern} to check the model with')
 
 
+def _write(path: str, content) -> int:
+  with tf.io.gfile.GFile(path, 'wb' if isinstance(content, bytes) else 'w') as handle:
+    handle.write(content)
+  return len(content)
+
+
+def write_tflite(saved_model_dir: str, folder: str, quantize: bool) -> Dict[str, int]:
+  """The TFLite models into `folder`: {file name: bytes}."""
+  classifier = pixel_model.load(saved_model_dir)
+  sizes = {names.TFLITE_FILE: _write(os.path.join(folder, names.TFLITE_FILE), tflite.convert(classifier))}
+  if quantize:
+    sizes[names.TFLITE_QUANTIZED_FILE] = _write(os.path.join(folder, names.TFLITE_QUANTIZED_FILE),
+                                                tflite.convert(classifier, quantize=True))
+  return sizes
+
+
+def data_facts(examples: types.Artifact) -> model_card.DataFacts:
+  return model_card.DataFacts(
+      span=examples.span,
+      accepted_per_split={split: examples.get_int_custom_property(names.accepted_rows_in(split))
+                          for split in artifact_utils.decode_split_names(examples.split_names)},
+      rejected=examples.get_int_custom_property(names.REJECTED_ROWS),
+      rejects_uri=examples.get_string_custom_property(names.REJECTS_URI))
+
+
 def _same_dir(first: Optional[str], second: Optional[str]) -> bool:
   return (first or '').rstrip('/') == (second or '').rstrip('/')
 
@@ -144,7 +176,32 @@ class Executor(tfx_pusher_executor.Executor):
     examples = artifact_utils.get_single_instance(input_dict[names.EXAMPLES])
     check_saved_model(saved_model_dir, first_image(examples), labels)
 
-    version_dir = serving.push_version(saved_model_dir, model_dir)
+    model = artifact_utils.get_single_instance(input_dict[names.MODEL])
+    evaluation = (input_dict.get(names.EVALUATION) or [None])[0]
+
+    def write_extras(folder: str, version: int) -> None:
+      quantize = bool(exec_properties.get(TFLITE_QUANTIZE))
+      try:
+        tflite_sizes, tflite_note = write_tflite(saved_model_dir, folder, quantize), ''
+      except pixel_model.NotPipelineModelError as error:
+        logging.warning('Pusher: no TFLite model: %s', error)
+        tflite_sizes, tflite_note = {}, str(error)
+      facts = model_card.CardFacts(
+          model_name=exec_properties[MODEL_NAME], version=version, labels=labels,
+          training=pixel_model.read_training_record(saved_model_dir),
+          model_choice=model.get_string_custom_property(names.MODEL_CHOICE),
+          warm_start=model.get_string_custom_property(names.WARM_START),
+          data=data_facts(examples),
+          decision=model_card.Decision(True, json_utils.loads(
+              blessing.get_string_custom_property(names.BLESSING_REASONS) or '[]'), production or ''),
+          lineage=model_card.Lineage(self._context.pipeline_run_id if self._context else None, model.uri,
+                                     examples.uri, evaluation.uri if evaluation else None, blessing.uri),
+          tflite_bytes=tflite_sizes, tflite_note=tflite_note,
+          metric_values=evaluation_report.load_metric_values(evaluation.uri) if evaluation else None)
+      for file_name, text in model_card.render(facts).items():
+        _write(os.path.join(folder, file_name), text)
+
+    version_dir = serving.push_version(saved_model_dir, model_dir, write_extras=write_extras)
     serving.write_models_config(serving_dir, exec_properties.get(SERVING_BASE_PATH) or None)
     self._MarkPushed(pushed_model, pushed_destination=version_dir,
                      pushed_version=os.path.basename(version_dir))
@@ -156,11 +213,13 @@ class ServingPusherSpec(component_spec.ComponentSpec):
       MODEL_NAME: component_spec.ExecutionParameter(type=str),
       SERVING_BASE_PATH: component_spec.ExecutionParameter(type=str, optional=True),
       CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+      TFLITE_QUANTIZE: component_spec.ExecutionParameter(type=int, optional=True),
   }
   INPUTS = {
       'model': component_spec.ChannelParameter(type=standard_artifacts.Model),
       'model_blessing': component_spec.ChannelParameter(type=standard_artifacts.ModelBlessing),
       'examples': component_spec.ChannelParameter(type=standard_artifacts.Examples),
+      'evaluation': component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation, optional=True),
   }
   OUTPUTS = {'pushed_model': component_spec.ChannelParameter(type=standard_artifacts.PushedModel)}
 
@@ -168,15 +227,18 @@ class ServingPusherSpec(component_spec.ComponentSpec):
 class ServingPusher(base_component.BaseComponent):
   """Pushes a blessed model to `<serving_dir>/<model_name>/<version>/` and updates models.config.
 
-  `examples` (ExampleGen's output) supplies the real image the model must answer before it is pushed.
+  `examples` (ExampleGen's output) supplies the real image the model must answer before it is pushed, and the
+  data facts of the model card; `evaluation` (the Evaluator's), its metrics. `tflite_quantize` adds the
+  dynamic-range quantized TFLite model to the float one.
   """
   SPEC_CLASS = ServingPusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
 
   def __init__(self, model, model_blessing, examples, serving_dir: str, model_name: str,
-               class_names: Sequence[str], serving_base_path: str = ''):
+               class_names: Sequence[str], serving_base_path: str = '', evaluation=None,
+               tflite_quantize: bool = False):
     super().__init__(spec=ServingPusherSpec(
-        model=model, model_blessing=model_blessing, examples=examples,
+        model=model, model_blessing=model_blessing, examples=examples, evaluation=evaluation,
         serving_dir=serving_dir, model_name=model_name, serving_base_path=serving_base_path,
-        class_names=json_utils.dumps(list(class_names)),
+        class_names=json_utils.dumps(list(class_names)), tflite_quantize=int(tflite_quantize),
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -8,7 +8,7 @@ import hashlib
 import os
 import time
 import uuid
-from typing import List, Optional
+from typing import Callable, List, Optional
 
 import tensorflow as tf
 
@@ -18,6 +18,10 @@ from components.reports import artifact_contents
 
 # Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
 _STAGING_PREFIX = '.incoming-'
+# Files the Pusher adds beside saved_model.pb in a version folder (the TFLite models, the model card). TF
+# Serving ignores them; the copies of a SavedModel are compared without them.
+EXTRA_FILES = (names.TFLITE_FILE, names.TFLITE_QUANTIZED_FILE, names.MODEL_CARD_MARKDOWN_FILE,
+               names.MODEL_CARD_HTML_FILE)
 
 
 def versions(model_dir: str) -> List[int]:
@@ -31,29 +35,40 @@ def newest_version_dir(model_dir: str) -> Optional[str]:
   return os.path.join(model_dir, str(found[-1])) if found else None
 
 
+def _saved_model_files(directory: str) -> List[str]:
+  """Every file's path under a SavedModel or a version folder, sorted, without the Pusher's EXTRA_FILES."""
+  found = []
+  for folder, _, file_names in tf.io.gfile.walk(directory):
+    at_top = os.path.normpath(folder) == os.path.normpath(directory)
+    found += [os.path.join(folder, name) for name in file_names if not (at_top and name in EXTRA_FILES)]
+  return sorted(found)
+
+
+def _saved_model_bytes(directory: str) -> int:
+  return sum(tf.io.gfile.stat(path).length for path in _saved_model_files(directory))
+
+
 def content_digest(directory: str) -> str:
-  """SHA-256 over every file's relative path and bytes: equal for a SavedModel and its pushed copy."""
+  """SHA-256 over every SavedModel file's relative path and bytes: equal for a SavedModel and its pushed copy."""
   digest = hashlib.sha256()
-  for folder, _, file_names in sorted(tf.io.gfile.walk(directory)):
-    for name in sorted(file_names):
-      path = os.path.join(folder, name)
-      digest.update(os.path.relpath(path, directory).encode('utf-8') + b'\0')
-      with tf.io.gfile.GFile(path, 'rb') as handle:
-        for block in iter(lambda: handle.read(1 << 20), b''):
-          digest.update(block)
-      digest.update(b'\0')
+  for path in _saved_model_files(directory):
+    digest.update(os.path.relpath(path, directory).encode('utf-8') + b'\0')
+    with tf.io.gfile.GFile(path, 'rb') as handle:
+      for block in iter(lambda: handle.read(1 << 20), b''):
+        digest.update(block)
+    digest.update(b'\0')
   return digest.hexdigest()
 
 
 def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
-  """The newest version folder under model_dir holding exactly these bytes, or None.
+  """The newest version folder under model_dir holding exactly this SavedModel, or None.
 
   Sizes are compared first; the SavedModel's digest is computed once, and only if some version matches it.
   """
-  size, digest = disk_space.tree_bytes(saved_model_dir), None
+  size, digest = _saved_model_bytes(saved_model_dir), None
   for version in reversed(versions(model_dir)):
     candidate = os.path.join(model_dir, str(version))
-    if disk_space.tree_bytes(candidate) != size:
+    if _saved_model_bytes(candidate) != size:
       continue
     digest = digest or content_digest(saved_model_dir)
     if content_digest(candidate) == digest:
@@ -78,11 +93,12 @@ def _copy_tree(source: str, destination: str) -> None:
   tf.io.gfile.copy(saved_model_file, os.path.join(destination, names.SAVED_MODEL_FILE), overwrite=True)
 
 
-def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = None) -> str:
+def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = None,
+                 write_extras: Optional[Callable[[str, int], None]] = None) -> str:
   """Copies a SavedModel to `<model_dir>/<version>/` so that no server ever sees it half written.
 
-  The copy goes to a hidden staging folder beside the versions and is renamed into place when complete:
-  atomic on local and POSIX file systems. Object stores (gs://) have no atomic rename; there the rename
+  The copy goes to a hidden staging folder beside the versions, where `write_extras(folder, version)` adds the
+  EXTRA_FILES, and is renamed into place when complete: atomic on local and POSIX file systems. Object stores (gs://) have no atomic rename; there the rename
   copies object by object, and saved_model.pb, the file servers wait for, is written last.
   The version is the Unix time in seconds (TFX's convention), bumped past any existing version.
   """
@@ -96,6 +112,8 @@ def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = 
   try:
     with disk_space.reporting_disk_full(model_dir, disk_space.tree_bytes(saved_model_dir), 'the model'):
       _copy_tree(saved_model_dir, staging)
+      if write_extras:
+        write_extras(staging, version)
     tf.io.gfile.rename(staging, final)
   finally:
     if tf.io.gfile.exists(staging):

@@ -52,3 +52,10 @@ def html_page(title: str, parts: Sequence[str]) -> str:
   """A page: the title as its heading, then the given HTML parts."""
   return '\n'.join([f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
                     f'<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>', *parts, '</body></html>'])
+
+
+def page_body(page: str) -> str:
+  """What html_page put between <body> and </body>: a page's content, to show inside another page."""
+  start = page.find('<body>')
+  end = page.rfind('</body>')
+  return page[start + len('<body>'):end] if start >= 0 and end > start else page

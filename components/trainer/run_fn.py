@@ -12,6 +12,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import model_choice
 from components import names
+from components import pixel_model
 from components.pusher import serving
 from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
@@ -69,14 +70,9 @@ def decide_warm_start(job: training.TrainingJob) -> warm_start.WarmStart:
   if settings.warm_start == warm_start.NEVER:
     return warm_start.decide(settings.warm_start, None, None, None)
   production_dir = serving.newest_version_dir(settings.serving_model_dir)
-  production = warm_start.read_record(production_dir, _read_text) if production_dir else None
+  production = pixel_model.read_training_record(production_dir) if production_dir else None
   return warm_start.decide(settings.warm_start, production_dir, production,
                            training.training_record(settings, job.hp(), job.train_files))
-
-
-def _read_text(path: str) -> str:
-  with tf.io.gfile.GFile(path) as handle:
-    return handle.read()
 
 
 def run_tfjob_workers(job: training.TrainingJob) -> None:

@@ -19,6 +19,7 @@ from components import names
 from components import paths
 from components.reports import artifact_contents
 from components.reports import charts
+from components.reports import report_format
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline.runners import run_process
@@ -164,8 +165,19 @@ class Inspector:
       directory = f'{model_dir.rstrip("/")}/{version}'
       run_id = producers.get(_canonical(directory))
       accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).outcome.accuracy if run_id else None
-      rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy))
+      has_card = os.path.exists(os.path.join(directory, names.MODEL_CARD_HTML_FILE))
+      rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy, has_card=has_card))
     return dict(model_dir=model_dir, versions=rows, section='models')
+
+  def model_card(self, version: str) -> Dict[str, Any]:
+    """The card the Pusher wrote into a pushed version, shown inside the UI's frame."""
+    path = os.path.join(self.sources.serving_model_dir, version, names.MODEL_CARD_HTML_FILE)
+    if version not in map(str, artifact_contents.serving_versions(self.sources.serving_model_dir)):
+      raise NotFound(f'no pushed version {version} under {self.sources.serving_model_dir}')
+    if not os.path.exists(path):
+      raise NotFound(f'version {version} has no model card (pushed before the Pusher wrote them)')
+    card = artifact_contents.read_bytes(path).decode('utf-8')
+    return dict(version=version, path=path, card=report_format.page_body(card), section='models')
 
   def production(self) -> Dict[str, Any]:
     """`visionflow evaluate`'s measurements of the model in production over time, slice by slice."""
@@ -217,6 +229,8 @@ def _routes(inspector: Inspector) -> List[Route]:
       (re.compile(run + r'/training'), 'training.html', lambda query, run_id: inspector.training(run_id)),
       (re.compile(run + r'/evaluation'), 'evaluation.html', lambda query, run_id: inspector.evaluation(run_id)),
       (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
+      (re.compile(r'/models/(?P<version>\d+)/card'), 'model_card.html',
+       lambda query, version: inspector.model_card(version)),
       (re.compile(r'/production'), 'production.html', lambda query: inspector.production()),
   ]
 

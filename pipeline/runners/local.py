@@ -17,6 +17,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import compat
+from components import names
 from components.example_gen import image_csv
 from components import paths
 from components.pusher import serving
@@ -61,6 +62,9 @@ class RunSummary:
                f'(test accuracy {accuracy}; {baseline})']
     elif outcome.pushed_model_dir:
       lines = [f'Pushed model: {outcome.pushed_model_dir} (test accuracy {accuracy}; {baseline})']
+      lines += [f'{title}: {path}' for title, path in (
+          ('Model card', os.path.join(outcome.pushed_model_dir, names.MODEL_CARD_HTML_FILE)),
+          ('TFLite model', os.path.join(outcome.pushed_model_dir, names.TFLITE_FILE))) if os.path.exists(path)]
     elif not outcome.blessed:
       lines = [f'No model pushed: not blessed (test accuracy {accuracy}; {baseline}). Reasons:']
       lines += [f'  - {reason}' for reason in outcome.blessing_reasons]

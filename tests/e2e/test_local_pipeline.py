@@ -36,7 +36,7 @@ def _visionflow(*args, timeout=1500):
 @pytest.fixture(scope='module')
 def first_run(tmp_path_factory):
   output_dir = str(tmp_path_factory.mktemp('visionflow_output'))
-  result = _visionflow('run', '--output-dir', output_dir)
+  result = _visionflow('run', '--output-dir', output_dir, '--tflite-quantize')
   assert result.returncode == 0, result.stdout + result.stderr[-6000:]
   return output_dir, result.stdout
 
@@ -113,6 +113,42 @@ def test_serving_on_raw_jpeg_bytes_matches_evaluation(first_run):
   served_accuracy = np.mean([name == label for name, label in zip(names, true_labels)])
   assert served_accuracy == pytest.approx(_tfma_accuracy(output_dir), abs=1e-6)
   assert len(serialized) > 100
+
+
+@pytest.mark.parametrize('file_name', [names.TFLITE_FILE, names.TFLITE_QUANTIZED_FILE])
+def test_the_tflite_models_agree_with_the_saved_model_on_the_test_split(first_run, file_name):
+  """Each TFLite model, fed as a device would (its own JPEG decoder, then tflite.device_input), answers the top-1
+  class that TF Serving's SavedModel answers for at least 99% of the test images."""
+  from components.pusher import tflite
+  output_dir, _ = first_run
+  version_dir = os.path.dirname(_pushed_versions(output_dir)[0])
+  model = tf.saved_model.load(version_dir)
+  image_bytes = [tf.train.Example.FromString(record).features.feature[features.IMAGE].bytes_list.value[0]
+                 for record in _test_split(output_dir)]
+  served = model.signatures['serving_default'](**{features.SERVING_INPUT: tf.constant(image_bytes)})
+  interpreter = tflite.Interpreter(os.path.join(version_dir, file_name))
+  device = [np.argmax(interpreter.probabilities(np.asarray(Image.open(io.BytesIO(data)).convert('RGB'))))
+            for data in image_bytes]
+  agreement = np.mean(np.array(device) == served[features.CLASS_INDEX].numpy())
+  sizes = {name: os.path.getsize(os.path.join(version_dir, name))
+           for name in (names.SAVED_MODEL_FILE, names.TFLITE_FILE, names.TFLITE_QUANTIZED_FILE)}
+  print(f'{file_name}: top-1 agreement {agreement:.4f} on {len(image_bytes)} test images; bytes {sizes}')
+  assert agreement >= 0.99
+  assert len(image_bytes) > 100
+
+
+def test_the_pushed_version_holds_its_model_card(first_run):
+  output_dir, stdout = first_run
+  version_dir = os.path.dirname(_pushed_versions(output_dir)[0])
+  with open(os.path.join(version_dir, names.MODEL_CARD_MARKDOWN_FILE)) as handle:
+    card = handle.read()
+  run_id = re.search(r'^Run (\S+) finished', stdout, re.MULTILINE).group(1)
+  assert f'| pipeline run | {run_id} |' in card
+  assert '| backbone | small_cnn |' in card and '| rows rejected | 0 |' in card
+  assert re.search(r'\| overall \| \d+ \| 0\.9\d+ \| 0\.\d+ to [01]\.\d+ \|', card), card
+  assert '## Fairness Indicators' in card and 'Blessed by the Evaluator.' in card
+  assert f'Model card: {version_dir}/{names.MODEL_CARD_HTML_FILE}' in stdout
+  assert f'TFLite model: {version_dir}/{names.TFLITE_FILE}' in stdout
 
 
 def test_predict_prints_the_class_of_a_sample_jpeg(first_run, tmp_path):
@@ -283,6 +319,30 @@ def test_the_data_and_evaluation_reports_are_html_and_markdown_artifacts(first_r
     assert artifact.read() == report_file.read()
   with open(outputs[('Evaluator', 'markdown_report')].uri) as handle:
     assert '<svg' in handle.read()  # one file: the confusion matrix inline rather than linked
+
+
+def test_the_evaluation_report_shows_heatmaps_of_right_and_wrong_test_images_of_every_class(first_run):
+  """Integrated gradients, computed by the Evaluator on the CPU in seconds, whose attributions add up."""
+  output_dir, _ = first_run
+  evaluation = _newest_outputs(output_dir)[('Evaluator', 'evaluation')]
+  report_dir = os.path.dirname(evaluation.properties[names.REPORT_MARKDOWN])
+  with open(evaluation.properties[names.REPORT_MARKDOWN]) as handle:
+    section = handle.read().split('## What the model looked at\n', 1)[1]
+  rows = {row.split(' | ')[0][2:]: row for row in section.splitlines() if row.startswith('| ')}
+  pictures = []
+  for label in sample_data.CLASS_NAMES:
+    right, wrong = rows[label].split(' | ')[1:3]
+    assert re.search(r'\]\(explanations/example_\d+\.png\)', right), rows[label]  # each class has right answers
+    pictures += re.findall(r'\]\((explanations/example_\d+\.png)\)', right + wrong)
+  for path in pictures:
+    with open(os.path.join(report_dir, path), 'rb') as handle:
+      assert tf.io.decode_png(handle.read()).shape == (128, 128, 3)  # 32 px, enlarged 4 times
+  for attribution_sum, output_difference in re.findall(r'sum (-?[0-9.]+) of (-?[0-9.]+)', section):
+    assert float(attribution_sum) == pytest.approx(float(output_difference), abs=0.02)  # completeness
+  assert evaluation.properties[names.EXPLAINED_IMAGES] == len(pictures) >= len(sample_data.CLASS_NAMES)
+  assert 0 < evaluation.properties[names.EXPLANATION_SECONDS] < 60
+  with open(evaluation.properties[names.REPORT_DETAILS]) as handle:  # what the UI shows: the PNGs inline
+    assert handle.read().count('<img class="heatmap" src="data:image/png;base64,') == len(pictures)
 
 
 def test_the_kubeflow_entrypoint_runs_the_data_report_step_as_the_compiled_spec_says(first_run, tmp_path):

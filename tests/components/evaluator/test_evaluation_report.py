@@ -1,9 +1,12 @@
 """The blessing gates' inputs and the report's tables and picture, from TFMA's own protos and metric keys."""
 import math
+import os
+import re
 
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import eval_config
+from components.evaluator import explanations
 from components import names
 from components.evaluator import evaluation_report
 from components.evaluator import gates
@@ -73,3 +76,26 @@ def test_without_a_baseline_there_is_no_comparison_table():
   tables = evaluation_report.build_tables(_values(), LABELS, False)
   assert [table.title for table in tables] == ['Metrics per slice', 'Per class, overall slice',
                                                'Fairness Indicators']
+
+
+def test_the_heatmaps_section_puts_each_explained_image_under_its_class_right_or_wrong():
+  right = explanations.Explanation('cat/1.jpg', 'cat', 'cat', 0.9, 0.70, 0.71, '/report/explanations/example_00001.png')
+  wrong = explanations.Explanation('cat/2.jpg', 'cat', 'dog', 0.6, 0.52, 0.5, '/report/explanations/example_00002.png')
+  sample = explanations.ExplainedSample([right, wrong], 40, 1.5)
+  section = evaluation_report.explanations_html(sample, LABELS, lambda shown: f'data:image/png;base64,{shown.path}')
+  rows = re.findall(r'<tr><td>(\w+)</td><td>(.*?)</td><td>(.*?)</td></tr>', section)
+  assert [(label, re.findall(r'src="data:image/png;base64,([^"]+)"', in_right),
+           re.findall(r'src="data:image/png;base64,([^"]+)"', in_wrong)) for label, in_right, in_wrong in rows] == [
+      ('cat', ['cat/1.jpg'], ['cat/2.jpg']), ('dog', [], [])]
+  assert 'predicted dog 0.60, sum 0.520 of 0.500' in section and 'the largest gap is 0.0200' in section
+  markdown = evaluation_report.explanations_markdown(sample, LABELS, lambda shown: os.path.basename(shown.png_path))
+  assert '| dog | none | none |' in markdown
+  assert '| cat | ![cat/1.jpg](example_00001.png) predicted cat 0.90, sum 0.700 of 0.710 |' in markdown
+
+
+def test_explanations_that_failed_say_why_in_the_report():
+  failed = explanations.ExplainedSample([], 0, 0.2, 'OSError: no test examples')
+  section = evaluation_report.explanations_html(failed, LABELS, str)
+  assert 'Explanations could not be computed: OSError: no test examples' in section and '<img' not in section
+  assert 'could not be computed: OSError: no test examples' in evaluation_report.explanations_markdown(
+      failed, LABELS, str)

@@ -162,3 +162,15 @@ def test_a_model_identical_to_an_older_version_is_not_pushed_again(tmp_path, jpe
   assert refused.get_string_custom_property(names.NOT_PUSHED_REASON).startswith(
       f'the model is version {newer} already, older than {tmp_path}/serving/m/{second}')
   assert serving.versions(str(tmp_path / 'serving' / 'm')) == [first, second]
+
+
+def test_the_pushed_version_holds_its_model_card(tmp_path, jpeg):
+  pushed = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'a', blessed_against=None))
+  version_dir = pushed.get_string_custom_property('pushed_destination')
+  with open(os.path.join(version_dir, names.MODEL_CARD_MARKDOWN_FILE)) as handle:
+    card = handle.read()
+  assert card.startswith(f'# Model card: m, version {os.path.basename(version_dir)}')
+  assert f'| blessing (Evaluator) | {tmp_path}/a/blessing |' in card
+  # This test's model was not exported by the Trainer: the card says why it has no TFLite model.
+  assert 'None: ' in card and 'not a model this pipeline trained' in card
+  assert not os.path.exists(os.path.join(version_dir, names.TFLITE_FILE))

@@ -148,6 +148,10 @@ def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
   assert re.fullmatch(r'0\.\d{4} to [01]\.\d{4}', gate[4]), gate  # the 95% interval
   assert page.locator('#report h2:text-is("Fairness Indicators")').count() == 1
   assert page.locator('#report svg text:text-is("predicted class")').count() == 1
+  # The heatmaps of explained test images, inline in the report: each one decoded by the browser.
+  heatmaps = page.locator('#report h2:text-is("What the model looked at") ~ table#explanations img.heatmap')
+  assert heatmaps.count() > 0
+  assert heatmaps.evaluate_all('images => images.every(image => image.complete && image.naturalWidth >= 128)')
 
 
 def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui_url, runs):
@@ -220,13 +224,25 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
 def test_models_page_names_the_run_that_pushed_each_version(page, ui_url, runs):
   page.goto(ui_url + '/models')
   [row] = page.locator('#models tbody tr').all()
-  assert row.locator('a').inner_text() == runs['pushed']
+  assert row.locator('td').nth(2).locator('a').inner_text() == runs['pushed']
   pushed = glob.glob(os.path.join(runs['output_dir'], 'serving', 'image_classifier', '*', 'saved_model.pb'))
   assert row.locator('td').nth(1).inner_text() == os.path.dirname(pushed[0])
+
+
+def test_models_page_links_each_version_to_its_model_card(page, ui_url, runs):
+  page.goto(ui_url + '/models')
+  version = page.locator('#models tbody tr td').first.inner_text().split()[0]
+  page.click('#models a.card')
+  _snapshot(page, 'model_card')
+  card = page.inner_text('#model-card')
+  assert f'Model card: image_classifier, version {version}' in card
+  assert runs['pushed'] in card  # the lineage names the run that pushed it
+  assert 'Accuracy per slice (test split)' in card and 'Fairness Indicators' in card
+  assert page.goto(ui_url + '/models/1/card').status == 404
 
 
 def test_show_json_lists_inputs_and_upstream_components(runs):
   shown = _visionflow('show', runs['pushed'], '--output-dir', runs['output_dir'], '--json')
   nodes = {node['node_id']: node for node in json.loads(shown.stdout)}
   assert nodes['Trainer']['upstream'] == ['SchemaGen', 'Transform', 'Tuner']
-  assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {'examples', 'model', 'model_blessing'}
+  assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {'evaluation', 'examples', 'model', 'model_blessing'}
