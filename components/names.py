@@ -16,6 +16,7 @@ TUNER_RESULTS = 'tuner_results'
 EVALUATION = 'evaluation'
 BLESSING = 'blessing'
 PUSHED_MODEL = 'pushed_model'
+INFERENCE_RESULT = 'inference_result'
 HTML_REPORT = 'html_report'          # a report as system.HTML, which the Kubeflow Pipelines UI renders
 MARKDOWN_REPORT = 'markdown_report'  # the same report as system.Markdown
 
@@ -100,6 +101,14 @@ PUSHED_DESTINATION = 'pushed_destination'
 PUSHED_VERSION = 'pushed_version'
 NOT_PUSHED_REASON = 'not_pushed_reason'
 ALREADY_SERVED = 'already_served'
+
+# Inference result (ScoreSpan): the model version that scored which images, and how many rows were scored,
+# predicted and failed (components/batch_inference).
+SCORED_MODEL = 'scored_model'
+SCORED_IMAGES = 'scored_images'
+SCORED_ROWS = 'scored_rows'
+PREDICTED_ROWS = 'predicted_rows'
+FAILED_ROWS = 'failed_rows'
 
 # The serving directory: `<serving_dir>/<model_name>/<version>/saved_model.pb` and TF Serving's config.
 SAVED_MODEL_FILE = 'saved_model.pb'

@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import shlex
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ warnings.filterwarnings('ignore', category=FutureWarning, module=r'google\.')
 from pipeline import config as config_lib  # noqa: E402  (after the environment above)
 
 _NO_FLAG = {'beam_pipeline_args', 'pipeline_name'}
+_ERRORS_SHOWN = 10  # batch-predict's failed rows printed; all of them are in its errors files
 
 
 def _comma_separated(text: str) -> tuple:
@@ -354,6 +356,42 @@ def _explain(args: argparse.Namespace) -> int:
   return 1 if failed else 0
 
 
+def _batch_predict(args: argparse.Namespace) -> int:
+  """The newest pushed model over many images on Apache Beam; exit 1 when some rows could not be scored."""
+  import logging
+  import apache_beam as beam
+  from apache_beam.options.pipeline_options import PipelineOptions
+  from components.batch_inference import scoring
+  # Beam warns that python-snappy would checksum TFRecords faster; nothing a user of the command can act on.
+  logging.getLogger('apache_beam.io.tfrecordio').setLevel(logging.ERROR)
+  from components.example_gen import image_csv
+  from pipeline import predict
+  config = _config_from_args(args, validate=False)
+  model_dir = predict.newest_model_version(config.serving_model_dir)
+  scoring.class_names(model_dir)
+  scoring.check_sources(args.input)
+  scoring.check_output_dir(args.output)
+  beam_args = (shlex.split(args.beam_pipeline_args) if args.beam_pipeline_args is not None
+               else list(config.beam_pipeline_args))
+  settings = scoring.ScoringSettings(
+      model_dir, args.output, image_csv.ImageLimits(max_pixels=config.max_image_pixels,
+                                                    max_bytes=config.max_image_bytes,
+                                                    max_aspect_ratio=config.max_aspect_ratio, image_size=None),
+      top_k=args.top_k, batch_size=args.batch_size)
+  with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
+    scoring.score(pipeline, args.input, settings)
+  summary = scoring.Summary.read(args.output)
+  errors = scoring.read_errors(args.output)
+  for source, row, path, reason in errors[:_ERRORS_SHOWN]:
+    print(f'{source}: row {row}: {path or "(no path)"}: {reason}', file=sys.stderr)
+  if len(errors) > _ERRORS_SHOWN:
+    print(f'... and {len(errors) - _ERRORS_SHOWN:,} more rows in the errors files', file=sys.stderr)
+  print(summary.describe())
+  print(f'Predictions: {os.path.join(args.output, scoring.PREDICTIONS_PREFIX)}-*.csv and -*.tfrecord.gz; '
+        f'errors: {os.path.join(args.output, scoring.ERRORS_PREFIX)}-*.csv')
+  return 1 if summary.errors else 0
+
+
 def _add_model_flags(parser: argparse.ArgumentParser) -> None:
   """Where the commands that use a pushed model find it: the newest version under the serving folder."""
   parser.add_argument('--config')
@@ -430,6 +468,20 @@ def build_parser() -> argparse.ArgumentParser:
   predict.add_argument('--json', action='store_true', help='print a JSON list instead of TSV lines')
   predict.add_argument('inputs', nargs='+', metavar='FILE_OR_FOLDER')
   predict.set_defaults(handler=_predict)
+
+  batch_predict = commands.add_parser(
+      'batch-predict', help='classify many images with the newest pushed model on Apache Beam (RunInference)')
+  _add_model_flags(batch_predict)
+  batch_predict.add_argument('--input', action='append', required=True, metavar='CSV_OR_FOLDER_OR_PATTERN',
+                             help='a CSV (path[,label] rows, paths relative to it), a folder of images or a glob '
+                                  'pattern; repeatable')
+  batch_predict.add_argument('--output', required=True, help='a new folder for predictions, errors and summary.json')
+  batch_predict.add_argument('--top-k', dest='top_k', type=int, default=3)
+  batch_predict.add_argument('--batch-size', dest='batch_size', type=int, default=64)
+  batch_predict.add_argument('--beam-pipeline-args', dest='beam_pipeline_args', default=None,
+                             help="Beam's options in one string, e.g. '--runner=DataflowRunner --project=P "
+                                  "--region=R --temp_location=gs://B/tmp'; default: the config's (DirectRunner)")
+  batch_predict.set_defaults(handler=_batch_predict)
 
   explain = commands.add_parser(
       'explain', help='integrated-gradients heatmaps of images by the newest pushed model, as PNG overlays')

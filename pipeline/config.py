@@ -129,6 +129,9 @@ class PipelineConfig:
   # Each pushed version also holds model.tflite (float) for devices, and with tflite_quantize
   # model_quantized.tflite (dynamic-range: int8 weights), beside its model card (components/pusher).
   tflite_quantize: bool = False
+  # After the Pusher, the model in production scores these unlabelled images (a CSV of paths, a folder or a glob
+  # pattern) on Beam, into the ScoreSpan step's InferenceResult, as `visionflow batch-predict` does; unset: no step.
+  score_span: Optional[str] = None
 
   # Kubeflow (`visionflow compile`): the pipeline image every step runs in, and resources per step: CPU
   # (cores) and memory (GiB) for every step, more for the Trainer and Tuner, which also get `gpus` GPUs of

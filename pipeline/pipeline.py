@@ -15,6 +15,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
+from components.batch_inference import component as batch_inference
 from components.data_report.component import DataReport
 from components.evaluator import component as evaluator_lib
 from components.example_gen import executor as example_gen_executor
@@ -22,6 +23,7 @@ from components.example_gen import image_csv
 from components.example_validator import component as example_validator_lib
 from components import code_fingerprint
 from components import model_choice
+from components import names
 from components.monitor import component as monitor_lib
 from components.monitor import history as monitor_history
 from components.pusher import component as pusher_lib
@@ -174,13 +176,15 @@ def has_tuner(config: PipelineConfig) -> bool:
 def create_pipeline(config: PipelineConfig, labels: List[str],
                     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
                     runtime_values: Optional[Dict[str, Any]] = None,
-                    production_model: str = '') -> tfx_pipeline.Pipeline:
-  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher.
+                    production_model: str = '', images_fingerprint: str = '') -> tfx_pipeline.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher
+  [-> ScoreSpan].
 
   `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
   `runtime_values` replaces values named in runtime_defaults (with Kubeflow RuntimeParameters).
   `production_model`, the version in production before the run, keys the Evaluator's cache (and the
-  Trainer's, when it may start from production's weights).
+  Trainer's, when it may start from production's weights); `images_fingerprint`, that of config.score_span, keys
+  ScoreSpan's.
   """
   values = runtime_defaults(config)
   values.update(runtime_values or {})
@@ -242,6 +246,14 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       tflite_quantize=config.tflite_quantize).with_id('Pusher')
 
   components += [trainer, evaluator, pusher]
+  if config.score_span:
+    components.append(batch_inference.ScoreSpan(
+        pushed_model=pusher.outputs[names.PUSHED_MODEL], serving_dir=values['serving_dir'],
+        model_name=config.model_name,
+        settings=batch_inference.SpanScoring(
+            images=config.score_span, max_image_pixels=config.max_image_pixels,
+            max_image_bytes=config.max_image_bytes, max_aspect_ratio=config.max_aspect_ratio),
+        images_fingerprint=images_fingerprint).with_id('ScoreSpan'))
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,

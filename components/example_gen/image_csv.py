@@ -196,14 +196,14 @@ def read_rows(csv_path: str, column_names: Optional[Sequence[str]] = None, heade
     check_column_names(names, f'{csv_path} header')
   elif names:
     check_column_names(names, 'configured csv_columns')
-  for row_number, cells, problem in _csv_rows(reader):
+  for row_number, cells, problem in csv_rows(reader):
     if problem:
       yield Rejection(row_number, '', '', f'unreadable CSV row: {problem}', csv_path)
     elif any(cell.strip() for cell in cells):
       yield _parse_row(csv_path, base_dir, row_number, [cell.strip() for cell in cells], names, seen_paths)
 
 
-def _csv_rows(reader) -> Iterator[Tuple[int, List[str], Optional[str]]]:
+def csv_rows(reader) -> Iterator[Tuple[int, List[str], Optional[str]]]:
   """(line number, cells, None), or (line number, [], what is wrong) for a row the csv module refuses,
   such as a cell above its field limit; the reader goes on with the next line."""
   while True:

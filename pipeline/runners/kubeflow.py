@@ -25,6 +25,8 @@ from pipeline.pipeline import runtime_defaults
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 TRAINING_COMPONENTS = ('Trainer', 'Tuner')
+# Scores whatever images are at its path when it runs: never reused from Kubeflow's cache.
+SCORE_SPAN_TASK = 'ScoreSpan'
 # TFX's executor entrypoint, fitted to self-hosted Kubeflow Pipelines (pipeline/runners/kubeflow_entrypoint.py).
 EXECUTOR_COMMAND = ['python', '-m', 'pipeline.runners.kubeflow_entrypoint']
 
@@ -73,6 +75,8 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str], evaluate_onl
       spec, lambda task_id: json_format.MessageToDict(resource_spec(config, task_id)))
   for name, parameter in parameters.items():
     spec['root']['inputDefinitions']['parameters'][name]['defaultValue'] = parameter.default
+  if SCORE_SPAN_TASK in spec['root']['dag']['tasks']:  # new images arrive at the same path between runs
+    spec['root']['dag']['tasks'][SCORE_SPAN_TASK]['cachingOptions'] = {'enableCache': False}
   return job
 
 

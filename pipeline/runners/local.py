@@ -85,7 +85,7 @@ def resolve_data(config: PipelineConfig) -> PipelineConfig:
   A remote output dir (gs://...) gets no sample: `compile` is offline, and the sample on this machine is no
   data that Kubeflow's pods could read anyway. That is a ValueError saying what to give instead.
   """
-  config = config.replace(output_dir=_absolute(config.output_dir))
+  config = config.replace(output_dir=_absolute(config.output_dir), score_span=_absolute(config.score_span))
   if config.image_folder:
     return config.replace(image_folder=_absolute(config.image_folder), labels_file=_absolute(config.labels_file))
   if config.data_csv is None and paths.is_remote(config.output_dir):
@@ -139,6 +139,9 @@ def check_inputs(config: PipelineConfig) -> None:
         raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
     else:
       image_csv.check_text(config.data_csv)
+  if local(config.score_span):
+    from components.batch_inference import scoring  # imports Beam and TensorFlow: only when there is a span
+    scoring.check_sources([config.score_span])
 
 
 def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pipeline:
@@ -151,8 +154,13 @@ def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pi
 def run(config: PipelineConfig) -> RunSummary:
   """One run of the whole pipeline."""
   def whole_pipeline(resolved: PipelineConfig, labels: List[str]) -> tfx_pipeline.Pipeline:
+    fingerprint = ''
+    if resolved.score_span:
+      from components.batch_inference import scoring  # imports Beam and TensorFlow: only when there is a span
+      fingerprint = scoring.source_fingerprint(resolved.score_span)
     return create_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path),
-                           production_model=serving.newest_version_dir(resolved.serving_model_dir) or '')
+                           production_model=serving.newest_version_dir(resolved.serving_model_dir) or '',
+                           images_fingerprint=fingerprint)
   return _run_locally(config, whole_pipeline)
 
 

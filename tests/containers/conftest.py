@@ -1,6 +1,7 @@
 """The built pipeline image, and the compiled DAG run in it, for the tests that run containers (`make test`
 builds the image first)."""
 import os
+import shutil
 import subprocess
 import sys
 
@@ -38,9 +39,14 @@ def container_runs(pipeline_image, tmp_path_factory):
   os.chmod(shared, 0o777)
   output_dir = shared / 'out'
   spec_path = shared / 'pipeline.yaml'
+  span = shared / 'span'  # unlabelled images for the ScoreSpan step: sample images and one that is no image
   compiled = visionflow('compile', '--output-dir', str(output_dir), '--image', pipeline_image, '--tuner-trials', '0',
-                        '--output', str(spec_path), cwd=str(shared))
+                        '--score-span', str(span), '--output', str(spec_path), cwd=str(shared))
   assert compiled.returncode == 0, compiled.stderr
+  span.mkdir()
+  for image in sorted((output_dir / 'sample_data' / 'seven').iterdir())[:8]:
+    shutil.copy(image, span)
+  (span / 'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not really a jpeg')
   subprocess.run(['chmod', '-R', 'a+rwX', str(shared)], check=True)
   dag = ContainerDag(str(spec_path), shared, pipeline_root=str(output_dir / 'pipeline_root'))
   first = dag.run(typing=InputTyping.EMPTY_SCHEMA)

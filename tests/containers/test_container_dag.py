@@ -1,6 +1,8 @@
 """The compiled DAG, run task by task in fresh containers of the CPU image (tests/containers/kfp_harness.py
 stands in for KFP's driver and launcher): a first run pushes a model, a worse second run is refused."""
+import glob
 import json
+import os
 import subprocess
 
 import pytest
@@ -66,6 +68,19 @@ def test_predict_in_the_image_answers_on_a_real_jpeg(container_runs, pipeline_im
   predictions = json.loads(result.stdout)
   assert len(predictions) == 1
   assert predictions[0]['class_name'] == label and predictions[0]['probability'] > 0.5, predictions
+
+
+def test_score_span_scores_the_unlabelled_images_with_the_model_in_production(container_runs):
+  """Both runs score the span with the first run's model: the second run's model was refused, not pushed."""
+  shared, _, first, second = container_runs
+  [version] = _versions(shared)
+  for run in (first, second):
+    result = run.artifact('ScoreSpan', 'inference_result')
+    assert result['metadata']['scored_model'] == str(version)
+    assert (result['metadata']['scored_rows'], result['metadata']['predicted_rows'],
+            result['metadata']['failed_rows']) == (9, 8, 1)
+    [errors] = glob.glob(os.path.join(result['uri'], 'errors-*.csv'))
+    assert open(errors).read().splitlines()[1].startswith(f'{shared}/span,')
 
 
 @pytest.mark.parametrize('task', ['DataReport', 'Evaluator'])

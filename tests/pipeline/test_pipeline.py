@@ -47,3 +47,17 @@ def test_transform_leaves_the_statistics_to_statistics_gen(config):
   assert transform.exec_properties['disable_statistics'] == 1
   assert {'transform_graph', 'transformed_examples'} <= set(transform.outputs)
   assert not {name for name in transform.outputs if name.endswith('_stats')}
+
+
+def test_score_span_is_keyed_by_its_images_fingerprint(config, tmp_path):
+  """New images at the same path change ScoreSpan's execution properties, so TFX's cache does not reuse it."""
+  from components.batch_inference import scoring
+  (tmp_path / 'a.jpg').write_bytes(b'x')
+  spanned = config.replace(score_span=str(tmp_path))
+  before = scoring.source_fingerprint(str(tmp_path))
+  (tmp_path / 'b.jpg').write_bytes(b'y')
+  assert scoring.source_fingerprint(str(tmp_path)) != before
+  pipeline = create_pipeline(spanned, read_class_labels(spanned), images_fingerprint=before)
+  score_span = pipeline.components[-1]
+  assert score_span.id == 'ScoreSpan' and score_span.exec_properties['images_fingerprint'] == before
+  assert {channel.producer_component_id for channel in score_span.inputs.values()} == {'Pusher'}

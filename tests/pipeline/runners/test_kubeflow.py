@@ -210,3 +210,15 @@ def test_compile_warns_when_the_image_is_a_tag_no_engine_here_can_resolve(small_
                    labels_path, '--output-dir', 'gs://bucket/v', '--image', pinned]) == 0
   assert 'is a tag' not in capsys.readouterr().err
   assert pinned in (tmp_path / 'q.yaml').read_text()
+
+
+def test_score_span_runs_after_the_pusher_and_never_from_kubeflows_cache(small_digits, tmp_path):
+  csv_path, labels_path = small_digits
+  output = tmp_path / 'p.yaml'
+  code = cli.main(['compile', '--output', str(output), '--data-csv', csv_path, '--labels-file', labels_path,
+                   '--output-dir', 'gs://bucket/visionflow', '--score-span', 'gs://bucket/unlabelled/*.jpg'])
+  assert code == 0
+  tasks = next(yaml.safe_load_all(output.read_text()))['root']['dag']['tasks']
+  assert tasks['ScoreSpan']['dependentTasks'] == ['Pusher']
+  assert tasks['ScoreSpan']['cachingOptions'] == {'enableCache': False}
+  assert tasks['Pusher']['cachingOptions'] == {'enableCache': True}

@@ -1,0 +1,109 @@
+"""ScoreSpan: after the Pusher, the model in production scores an unlabelled span, as TFX's BulkInferrer would.
+
+TFX's BulkInferrer takes its model from a Model artifact and its images from Examples; the images to score
+here arrive as files (a CSV, a folder or a pattern) that ExampleGen never reads, and the model is the one in
+production: the newest version in the serving directory, read there as the Evaluator reads its baseline, so
+no Resolver is needed and the step runs the same on LocalDagRunner and on Kubeflow. The scoring is
+components/batch_inference/scoring.py, the same Beam pipeline as `visionflow batch-predict`, written into the
+InferenceResult artifact.
+"""
+import dataclasses
+import json
+import os
+from typing import Any, Dict, List
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component
+from tfx.dsl.components.base import base_beam_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import component_spec
+from tfx.types import standard_artifacts
+
+from components import compat
+from components import names
+from components.batch_inference import scoring
+from components.example_gen import image_csv
+from components.pusher import serving
+
+SERVING_DIR = 'serving_dir'
+MODEL_NAME = 'model_name'
+SETTINGS = 'settings'
+# The images' fingerprint when the pipeline was built (scoring.source_fingerprint). Unused by the executor: it
+# keys TFX's cache, so that new images at the same path are scored. (The Kubeflow compiler turns the step's
+# cache off instead, as one compiled spec serves every scheduled run.)
+IMAGES_FINGERPRINT = 'images_fingerprint'
+
+
+@dataclasses.dataclass(frozen=True)
+class SpanScoring:
+  """What to score and how, as one JSON execution property."""
+  images: str  # a CSV, a folder of images or a glob pattern, where the step's pod can read it
+  top_k: int = 3
+  batch_size: int = 64
+  max_image_pixels: int = image_csv.ImageLimits.max_pixels
+  max_image_bytes: int = image_csv.ImageLimits.max_bytes
+  max_aspect_ratio: float = image_csv.ImageLimits.max_aspect_ratio
+
+  def to_json(self) -> str:
+    return json.dumps(dataclasses.asdict(self), sort_keys=True)
+
+  @classmethod
+  def from_json(cls, text: str) -> 'SpanScoring':
+    return cls(**json.loads(text))
+
+  def limits(self) -> image_csv.ImageLimits:
+    return image_csv.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
+                                 max_aspect_ratio=self.max_aspect_ratio, image_size=None)
+
+
+class Executor(base_beam_executor.BaseBeamExecutor):
+  """Scores the span with the model in production; records the model and the counts on the artifact."""
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    settings = SpanScoring.from_json(exec_properties[SETTINGS])
+    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
+    production = serving.newest_version_dir(model_dir)
+    if production is None:
+      raise compat.RecordedFailure(f'no model in production under {model_dir} to score {settings.images} with', {})
+    scoring.class_names(production)
+    scoring.check_sources([settings.images])
+    result = artifact_utils.get_single_instance(output_dict[names.INFERENCE_RESULT])
+    with self._make_beam_pipeline() as pipeline:
+      scoring.score(pipeline, [settings.images], scoring.ScoringSettings(
+          production, result.uri, settings.limits(), settings.top_k, settings.batch_size))
+    summary = scoring.Summary.read(result.uri)
+    result.set_string_custom_property(names.SCORED_MODEL, production)
+    result.set_string_custom_property(names.SCORED_IMAGES, settings.images)
+    result.set_int_custom_property(names.SCORED_ROWS, summary.rows)
+    result.set_int_custom_property(names.PREDICTED_ROWS, summary.predicted)
+    result.set_int_custom_property(names.FAILED_ROWS, summary.errors)
+
+
+class ScoreSpanSpec(component_spec.ComponentSpec):
+  PARAMETERS = {
+      SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      SETTINGS: component_spec.ExecutionParameter(type=str),
+      IMAGES_FINGERPRINT: component_spec.ExecutionParameter(type=str, optional=True),
+  }
+  INPUTS = {names.PUSHED_MODEL: component_spec.ChannelParameter(type=standard_artifacts.PushedModel)}
+  OUTPUTS = {names.INFERENCE_RESULT: component_spec.ChannelParameter(type=standard_artifacts.InferenceResult)}
+
+
+class ScoreSpan(base_beam_component.BaseBeamComponent):
+  """Scores `settings.images` with the newest version under `<serving_dir>/<model_name>` once the Pusher is done.
+
+  `pushed_model` orders the step after the Pusher, so a model pushed by this run scores the span.
+  """
+  SPEC_CLASS = ScoreSpanSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+  def __init__(self, pushed_model, serving_dir: str, model_name: str, settings: SpanScoring,
+               images_fingerprint: str = ''):
+    super().__init__(spec=ScoreSpanSpec(
+        pushed_model=pushed_model, serving_dir=serving_dir, model_name=model_name, settings=settings.to_json(),
+        images_fingerprint=images_fingerprint,
+        inference_result=types.Channel(type=standard_artifacts.InferenceResult)))
