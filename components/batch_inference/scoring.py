@@ -296,6 +296,11 @@ class ScoringSettings:
   batch_size: int = 64
 
 
+def _failed_first(item, partitions: int) -> int:
+  """beam.Partition's index: 0 for a Failed row, 1 for anything else."""
+  return 0 if isinstance(item, Failed) else 1
+
+
 def score(pipeline: beam.Pipeline, sources: Sequence[str], settings: ScoringSettings) -> None:
   """Adds the batch prediction of `sources` to `pipeline`: predictions (CSV with a header and TFRecord of
   tf.Examples), errors.csv and summary.json under settings.output_dir."""
@@ -305,23 +310,25 @@ def score(pipeline: beam.Pipeline, sources: Sequence[str], settings: ScoringSett
           | 'Sources' >> beam.Create(list(sources))
           | 'ExpandSources' >> beam.FlatMap(expand_source)
           | 'Spread' >> beam.Reshuffle())
-  read = rows | 'ReadImages' >> beam.Map(read_image, settings.limits)
-  unreadable = read | 'Unreadable' >> beam.Filter(lambda item: isinstance(item, Failed))
-  readable = read | 'Readable' >> beam.Filter(lambda item: not isinstance(item, Failed))
+  unreadable, readable = (rows
+                          | 'ReadImages' >> beam.Map(read_image, settings.limits)
+                          | 'SplitReadable' >> beam.Partition(_failed_first, 2))
   inferred = (readable
               | 'RunInference' >> inference_base.RunInference(inference_base.KeyedModelHandler(handler))
               | 'Outcomes' >> beam.Map(_outcome))
   outcomes = (unreadable, inferred) | 'AllOutcomes' >> beam.Flatten()
-  scored = outcomes | 'Scored' >> beam.Filter(lambda outcome: isinstance(outcome, Scored))
-  failed = outcomes | 'Failed' >> beam.Filter(lambda outcome: isinstance(outcome, Failed))
-  _ = (scored | 'PredictionLines' >> beam.Map(prediction_line)
-       | 'WritePredictionsCsv' >> beam.io.WriteToText(os.path.join(output, PREDICTIONS_PREFIX), file_name_suffix='.csv',
-                                                      header=','.join(PREDICTION_COLUMNS)))
-  _ = (scored | 'PredictionExamples' >> beam.Map(prediction_example)
-       | 'WritePredictionsTFRecord' >> beam.io.WriteToTFRecord(os.path.join(output, PREDICTIONS_PREFIX),
-                                                               file_name_suffix='.tfrecord.gz'))
-  _ = (failed | 'ErrorLines' >> beam.Map(error_line)
-       | 'WriteErrors' >> beam.io.WriteToText(os.path.join(output, ERRORS_PREFIX), file_name_suffix='.csv',
-                                              header=','.join(ERROR_COLUMNS)))
+  failed, scored = outcomes | 'SplitScored' >> beam.Partition(_failed_first, 2)
+  _ = (scored
+       | 'PredictionLines' >> beam.Map(prediction_line)
+       | 'WritePredictionsCsv' >> beam.io.WriteToText(
+           os.path.join(output, PREDICTIONS_PREFIX), file_name_suffix='.csv', header=','.join(PREDICTION_COLUMNS)))
+  _ = (scored
+       | 'PredictionExamples' >> beam.Map(prediction_example)
+       | 'WritePredictionsTFRecord' >> beam.io.WriteToTFRecord(
+           os.path.join(output, PREDICTIONS_PREFIX), file_name_suffix='.tfrecord.gz'))
+  _ = (failed
+       | 'ErrorLines' >> beam.Map(error_line)
+       | 'WriteErrors' >> beam.io.WriteToText(
+           os.path.join(output, ERRORS_PREFIX), file_name_suffix='.csv', header=','.join(ERROR_COLUMNS)))
   _ = (outcomes | 'Count' >> beam.CombineGlobally(_CountOutcomes())
        | 'WriteSummary' >> beam.Map(_write_summary, settings.model_dir, output))
