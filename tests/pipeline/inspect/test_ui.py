@@ -22,7 +22,7 @@ from pipeline import sample_data
 pytestmark = pytest.mark.slow
 
 VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
-REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 SCREENSHOTS = os.path.join(os.environ.get('VISIONFLOW_TEST_ARTIFACTS', os.path.join(REPOSITORY, 'test-artifacts')),
                            'ui')
 SMALL_RUN = ('--epochs', '3', '--tuner-trials', '2', '--tuner-epochs', '2', '--min-slice-accuracy', '0')
