@@ -49,11 +49,17 @@ def read_training_record(model_dir: str) -> Optional[warm_start.TrainingRecord]:
   return warm_start.read_record(model_dir, _read_text)
 
 
+def training_record(model_dir: str) -> warm_start.TrainingRecord:
+  """The Trainer's record (image size, classes); NotPipelineModelError for a model exported elsewhere."""
+  record = read_training_record(model_dir)
+  if record is None:
+    raise NotPipelineModelError(f'{model_dir} has no {warm_start.RECORD_FILE}: not a model this pipeline trained')
+  return record
+
+
 def load(saved_model_dir: str) -> PixelClassifier:
   """Loads a SavedModel the Trainer exported; NotPipelineModelError when it has no training record."""
-  record = read_training_record(saved_model_dir)
-  if record is None:
-    raise NotPipelineModelError(f'{saved_model_dir} has no {warm_start.RECORD_FILE}: not a model this pipeline trained')
+  record = training_record(saved_model_dir)
   loaded = tf.saved_model.load(saved_model_dir)
   size = record.image_size
 

@@ -362,13 +362,14 @@ def _batch_predict(args: argparse.Namespace) -> int:
   import apache_beam as beam
   from apache_beam.options.pipeline_options import PipelineOptions
   from components.batch_inference import scoring
-  # Beam warns that python-snappy would checksum TFRecords faster; nothing a user of the command can act on.
-  logging.getLogger('apache_beam.io.tfrecordio').setLevel(logging.ERROR)
+  from components import pixel_model
   from components.example_gen import image_csv
   from pipeline import predict
+  # Beam warns that python-snappy would checksum TFRecords faster; nothing a user of the command can act on.
+  logging.getLogger('apache_beam.io.tfrecordio').setLevel(logging.ERROR)
   config = _config_from_args(args, validate=False)
   model_dir = predict.newest_model_version(config.serving_model_dir)
-  scoring.class_names(model_dir)
+  pixel_model.training_record(model_dir)  # a model from elsewhere: one line, before Beam starts
   scoring.check_sources(args.input)
   scoring.check_output_dir(args.output)
   beam_args = (shlex.split(args.beam_pipeline_args) if args.beam_pipeline_args is not None

@@ -22,6 +22,7 @@ from tfx.types import standard_artifacts
 
 from components import compat
 from components import names
+from components import pixel_model
 from components.batch_inference import scoring
 from components.example_gen import image_csv
 from components.pusher import serving
@@ -68,7 +69,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     production = serving.newest_version_dir(model_dir)
     if production is None:
       raise compat.RecordedFailure(f'no model in production under {model_dir} to score {settings.images} with', {})
-    scoring.class_names(production)
+    pixel_model.training_record(production)  # a model from elsewhere fails here, not in a Beam worker
     scoring.check_sources([settings.images])
     result = artifact_utils.get_single_instance(output_dict[names.INFERENCE_RESULT])
     with self._make_beam_pipeline() as pipeline:

@@ -162,15 +162,6 @@ def read_image(row: Union[InputRow, Failed], limits: image_csv.ImageLimits):
   return row, data
 
 
-def class_names(model_dir: str) -> Tuple[str, ...]:
-  """The classes of the model's probabilities, from the record the Trainer keeps beside the SavedModel (checked
-  before Beam starts, so that a model from elsewhere is one line, not a worker's traceback)."""
-  record = pixel_model.read_training_record(model_dir)
-  if record is None:
-    raise pixel_model.NotPipelineModelError(f'{model_dir} has no class list: not a model this pipeline trained')
-  return record.labels
-
-
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
   saved_model: object
@@ -194,7 +185,7 @@ class ServingModelHandler(inference_base.ModelHandler):
     self._max_batch_size = max_batch_size
 
   def load_model(self) -> LoadedModel:
-    return LoadedModel(tf.saved_model.load(self._model_dir), class_names(self._model_dir))
+    return LoadedModel(tf.saved_model.load(self._model_dir), pixel_model.training_record(self._model_dir).labels)
 
   def run_inference(self, batch: Sequence[bytes], model: LoadedModel,
                     inference_args=None) -> Iterable[inference_base.PredictionResult]:
