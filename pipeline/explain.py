@@ -36,8 +36,7 @@ def overlay_name(path: str, taken: Set[str]) -> str:
 
 def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: image_csv.ImageLimits) -> np.ndarray:
   """The file as the model sees it; RowRejected with ExampleGen's reason when the model cannot take it."""
-  data = image_csv.read_image_bytes(path, limits.max_bytes)
-  image_csv.check_image(data, limits)
+  data = image_csv.read_model_input(path, limits)
   try:
     return classifier.pixels(data)
   except tf.errors.InvalidArgumentError as error:

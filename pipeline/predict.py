@@ -9,8 +9,6 @@ from components.example_gen import image_csv
 from components import features
 from components.pusher import serving
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
-
 
 @dataclasses.dataclass
 class Prediction:
@@ -35,7 +33,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[str]:
       for folder, subfolders, names in os.walk(path):
         subfolders.sort()
         for name in sorted(names):
-          if name.lower().endswith(IMAGE_EXTENSIONS):
+          if name.lower().endswith(image_csv.IMAGE_EXTENSIONS):
             yield os.path.join(folder, name)
     else:
       yield path
@@ -68,17 +66,12 @@ class Predictor:
     probabilities = tf.reduce_max(outputs[features.PROBABILITIES], axis=1).numpy()
     return list(zip(names, probabilities.tolist()))
 
-  def _read(self, path: str) -> bytes:
-    data = image_csv.read_image_bytes(path, self.limits.max_bytes)
-    image_csv.check_image(data, self.limits)
-    return data
-
   def predict_files(self, paths: Iterable[str], batch_size: int = 64) -> Iterator[Prediction]:
     """One Prediction per path, in input order; files that cannot be classified carry the reason."""
     batch: List[Tuple[Prediction, Optional[bytes]]] = []
     for path in paths:
       try:
-        batch.append((Prediction(path), self._read(path)))
+        batch.append((Prediction(path), image_csv.read_model_input(path, self.limits)))
       except image_csv.RowRejected as rejected:
         batch.append((Prediction(path, error=str(rejected)), None))
       if len(batch) == batch_size:

@@ -25,7 +25,6 @@ from components import features
 from components import pixel_model
 from components.example_gen import image_csv
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 PREDICTIONS_PREFIX = 'predictions'
 ERRORS_PREFIX = 'errors'
 SUMMARY_FILE = 'summary.json'
@@ -92,7 +91,7 @@ class Summary:
 def _listing(pattern_or_folder: str) -> List[str]:
   if tf.io.gfile.isdir(pattern_or_folder):
     return sorted(os.path.join(folder, name) for folder, _, names in tf.io.gfile.walk(pattern_or_folder)
-                  for name in names if name.lower().endswith(IMAGE_EXTENSIONS))
+                  for name in names if name.lower().endswith(image_csv.IMAGE_EXTENSIONS))
   return sorted(tf.io.gfile.glob(pattern_or_folder))
 
 
@@ -155,11 +154,9 @@ def read_image(row: Union[InputRow, Failed], limits: image_csv.ImageLimits):
   if not row.path:
     return Failed(row, 'empty image path')
   try:
-    data = image_csv.read_image_bytes(row.path, limits.max_bytes)
-    image_csv.check_image(data, limits)
+    return row, image_csv.read_model_input(row.path, limits)
   except image_csv.RowRejected as rejected:
     return Failed(row, str(rejected))
-  return row, data
 
 
 @dataclasses.dataclass(frozen=True)

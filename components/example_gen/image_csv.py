@@ -34,6 +34,8 @@ _JPEG_END = b'\xff\xd9'  # the end-of-image marker
 _JPEG_START_OF_FRAME = frozenset((0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF))
 # What tf.io.decode_image (and so Transform and serving) can decode.
 SUPPORTED_FORMATS = ('jpeg', 'png', 'gif', 'bmp')
+# The files a folder given to a model (predict, explain, batch-predict) is walked for.
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.gif', '.bmp')
 _FEATURE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 # Longer paths are not file names (Linux's PATH_MAX); a rejected one is shown cut to _SHOWN_PATH_CHARS.
 MAX_PATH_CHARS = 4096
@@ -366,6 +368,14 @@ def read_image_bytes(location: str, max_bytes: int) -> bytes:
     raise RowRejected(f'image file unreadable: {getattr(error, "message", None) or error}') from None
   if len(data) > max_bytes:
     raise RowRejected(f'file of more than {max_bytes:,} bytes (max_image_bytes)')
+  return data
+
+
+def read_model_input(location: str, limits: ImageLimits) -> bytes:
+  """An image file's bytes for a model, checked as ExampleGen checks them (size, header, shape the model's
+  resize can take); RowRejected with ExampleGen's reason otherwise."""
+  data = read_image_bytes(location, limits.max_bytes)
+  check_image(data, limits)
   return data
 
 
