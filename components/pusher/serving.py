@@ -98,8 +98,9 @@ def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = 
   """Copies a SavedModel to `<model_dir>/<version>/` so that no server ever sees it half written.
 
   The copy goes to a hidden staging folder beside the versions, where `write_extras(folder, version)` adds the
-  EXTRA_FILES, and is renamed into place when complete: atomic on local and POSIX file systems. Object stores (gs://) have no atomic rename; there the rename
-  copies object by object, and saved_model.pb, the file servers wait for, is written last.
+  EXTRA_FILES, and is renamed into place when complete: atomic on local and POSIX file systems. Object stores
+  (gs://) have no atomic rename; there the rename copies object by object, and saved_model.pb, the file servers
+  wait for, is written last.
   The version is the Unix time in seconds (TFX's convention), bumped past any existing version.
   """
   existing = versions(model_dir)

@@ -2,8 +2,9 @@
 hyperparameter space, described without TensorFlow.
 
 The pipeline builds `TrainingSettings` from its config; run_fn and tuner_fn read them back with
-`from_custom_config`, then fill in what the config left to the data with `with_choice`. The Tuner gets only `TuningSettings`, what its search depends on, so that a change to
-anything else (the training epochs, the strategy) keeps it cached. This module imports nothing heavy, so that
+`from_custom_config`, then fill in what the config left to the data with `with_choice`. The Tuner gets only
+`TuningSettings`, what its search depends on, so that a change to anything else (the training epochs, the
+strategy) keeps it cached. This module imports nothing heavy, so that
 the config can check its values against the choices here without loading TensorFlow.
 """
 import dataclasses

@@ -245,4 +245,5 @@ def test_show_json_lists_inputs_and_upstream_components(runs):
   shown = _visionflow('show', runs['pushed'], '--output-dir', runs['output_dir'], '--json')
   nodes = {node['node_id']: node for node in json.loads(shown.stdout)}
   assert nodes['Trainer']['upstream'] == ['SchemaGen', 'Transform', 'Tuner']
-  assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {'evaluation', 'examples', 'model', 'model_blessing'}
+  assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {
+      'evaluation', 'examples', 'model', 'model_blessing'}
