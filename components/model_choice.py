@@ -2,7 +2,8 @@
 
 A config that names the image size, the backbone or an augmentation keeps it; each value left unset is chosen
 from ExampleGen's image statistics, so that the defaults fit the data rather than the embedded digits:
-  - photos (at least half of the images stored in colour) that are large enough (most of them at least
+  - photos (at least half of the images in colour, judged from their pixels by ExampleGen, since many sets store
+    grey images as RGB) that are large enough (most of them at least
     PRETRAINED_MIN_SIDE pixels on their shorter side) get the pretrained PRETRAINED_BACKBONE; anything else the
     small CNN trained from scratch;
   - the image size is the shorter side that most images (more than half) reach, on the grid IMAGE_SIZES,

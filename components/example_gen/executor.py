@@ -152,7 +152,7 @@ class _LoadImages(beam.DoFn):
 
   Each image is read and checked from its header here, one by one (Python, holding the GIL); the pixels of
   each chunk of `VERIFY_ROWS` images (at most `LOAD_BATCH_BYTES` of files) are verified in one TensorFlow call
-  on a background thread (image_csv.undecodable, on every core, without the GIL) while the next chunk is read.
+  on a background thread (image_csv.check_pixels, on every core, without the GIL) while the next chunk is read.
   """
 
   def __init__(self, settings: Settings, split_names: Sequence[str], bucket_ends: Sequence[int]):
@@ -189,19 +189,22 @@ class _LoadImages(beam.DoFn):
       if len(chunk) >= VERIFY_ROWS or chunk_bytes >= LOAD_BATCH_BYTES:
         if verifying:
           yield from self._examples(*verifying)
-        verifying = chunk, self._verifier.submit(self._failures, chunk)
+        verifying = chunk, self._verifier.submit(self._check_pixels, chunk)
         chunk, chunk_bytes = [], 0
     if verifying:
       yield from self._examples(*verifying)
-    yield from self._examples(chunk, self._verifier.submit(self._failures, chunk))
+    yield from self._examples(chunk, self._verifier.submit(self._check_pixels, chunk))
 
-  def _failures(self, images: Sequence[image_csv.CheckedImage]) -> List[Optional[str]]:
-    return image_csv.undecodable(images) if self._settings.verify_decode else [None] * len(images)
+  def _check_pixels(self, images: Sequence[image_csv.CheckedImage]) -> List[image_csv.PixelCheck]:
+    """Each image's pixel check; without verify_decode, none is decoded and colour is the header's."""
+    if self._settings.verify_decode:
+      return image_csv.check_pixels(images)
+    return [image_csv.PixelCheck(None, image.colour) for image in images]
 
-  def _examples(self, images: Sequence[image_csv.CheckedImage], failures: concurrent.futures.Future):
-    for image, failure in zip(images, failures.result()):
-      if failure:
-        yield self._reject(_rejection(image.row, failure))
+  def _examples(self, images: Sequence[image_csv.CheckedImage], checks: concurrent.futures.Future):
+    for image, check in zip(images, checks.result()):
+      if check.failure:
+        yield self._reject(_rejection(image.row, check.failure))
         continue
       example, content_sha256 = image_csv.to_example(image)
       if image.row.split:
@@ -209,13 +212,13 @@ class _LoadImages(beam.DoFn):
         yield beam.pvalue.TaggedOutput(_EXPLICIT_SPLITS, (content_sha256, (image.row.row_number, split)))
       else:
         split = split_for_content(content_sha256, self._split_names, self._bucket_ends)
-      self._count_accepted(split, image)
+      self._count_accepted(split, image, check.colour)
       yield beam.pvalue.TaggedOutput(split, example.SerializeToString())
 
-  def _count_accepted(self, split: str, image: image_csv.CheckedImage) -> None:
+  def _count_accepted(self, split: str, image: image_csv.CheckedImage, colour: bool) -> None:
     """The split's count, and the image statistics the model's defaults are chosen from."""
     self._accepted[split].inc()
-    if image.colour:
+    if colour:
       self._colour.inc()
     shorter_side = min(image.height, image.width)
     for size, counter in self._sides:

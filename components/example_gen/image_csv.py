@@ -45,6 +45,10 @@ _FILE_KINDS = ((stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a character devi
                (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
 # Pillow's modes of images stored without colour: bilevel, grey, grey with alpha, and grey at 16 or 32 bits.
 _GREY_MODES = frozenset(('1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16B', 'I;16L', 'F'))
+# The mean spread between a pixel's largest and smallest channel (of 255) up to which an image counts as grey:
+# grey images stored as RGB JPEG decode to a spread of exactly 0; the least colourful crops of the packages'
+# colour photos (a dark sky, the Hubble deep field) to 2.3 and more.
+GREY_CHANNEL_SPREAD = 1.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,7 +273,7 @@ class ImageHeader(NamedTuple):
   image_format: str
   height: int
   width: int
-  colour: bool  # stored with colour channels (a photo), not grey (a scan, an X-ray, a thumbnail of text)
+  colour: bool  # stored with colour channels; the pixels may still be grey (check_pixels looks at them)
 
 
 def _jpeg_header(image_bytes: bytes) -> Optional[ImageHeader]:
@@ -385,32 +389,42 @@ def resized_shorter_side(height: int, width: int, image_size: int) -> int:
   return int(np.floor(np.float32(min(height, width)) / ratio))
 
 
+class PixelCheck(NamedTuple):
+  """What decoding an image showed: why TensorFlow cannot decode it (None: it can), and whether its pixels hold
+  colour. Many sets store grey images (scans, X-rays, black-and-white photos) as RGB: the header says colour,
+  the pixels do not."""
+  failure: Optional[str]
+  colour: bool
+
+
 def verify_pixels(image_bytes: bytes, image_format: str) -> None:
   """Decodes the image with TensorFlow's decoder, as Transform will; raises tf.errors.OpError if it cannot."""
-  _decoded_shape(image_bytes, image_format == 'jpeg')
+  _channel_spread(image_bytes, image_format == 'jpeg')
 
 
-def _decoded_shape(image: tf.Tensor, is_jpeg) -> tf.Tensor:
-  """The image decoded as Transform decodes it; its shape. Eager, or inside _verify_batch's graph.
+def _channel_spread(image: tf.Tensor, is_jpeg) -> tf.Tensor:
+  """The image decoded as Transform decodes it; the mean over its pixels of the spread between its largest and
+  smallest channel (0 to 255; 0 for grey). Eager, or inside _check_batch's graph.
 
   A JPEG is decoded at an eighth of its size: libjpeg still reads and Huffman-decodes the whole entropy-coded
   stream, so truncated or corrupt data fails as in a full decode, at about a fifth of the cost (the inverse
   DCT and colour conversion shrink 64-fold). tests/components/example_gen/test_image_csv.py holds the two
   decodes to the same verdict on randomly corrupted files.
   """
-  return tf.cond(is_jpeg, lambda: tf.shape(tf.io.decode_jpeg(image, channels=3, ratio=8)),
-                 lambda: tf.shape(tf.io.decode_image(image, channels=3, expand_animations=False)))
+  pixels = tf.cond(is_jpeg, lambda: tf.io.decode_jpeg(image, channels=3, ratio=8),
+                   lambda: tf.io.decode_image(image, channels=3, expand_animations=False))
+  return tf.reduce_mean(tf.cast(tf.reduce_max(pixels, axis=-1) - tf.reduce_min(pixels, axis=-1), tf.float32))
 
 
 @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([None], tf.bool)])
-def _verify_batch(images: tf.Tensor, is_jpeg: tf.Tensor) -> tf.Tensor:
-  """verify_pixels on a batch in one graph call: TensorFlow decodes on all cores, without the GIL."""
-  return tf.map_fn(lambda image_and_kind: _decoded_shape(*image_and_kind), (images, is_jpeg),
-                   fn_output_signature=tf.TensorSpec([3], tf.int32), parallel_iterations=16)
+def _check_batch(images: tf.Tensor, is_jpeg: tf.Tensor) -> tf.Tensor:
+  """_channel_spread of a batch in one graph call: TensorFlow decodes on all cores, without the GIL."""
+  return tf.map_fn(lambda image_and_kind: _channel_spread(*image_and_kind), (images, is_jpeg),
+                   fn_output_signature=tf.TensorSpec([], tf.float32), parallel_iterations=16)
 
 
-def undecodable(images: Sequence['CheckedImage']) -> List[Optional[str]]:
-  """For each image, why TensorFlow cannot decode it, or None.
+def check_pixels(images: Sequence['CheckedImage']) -> List[PixelCheck]:
+  """For each image, its PixelCheck. Colour: channels that spread more than GREY_CHANNEL_SPREAD on average.
 
   One batched decode; a batch that fails (the error does not say which image) is halved until the failing
   images stand alone, so one corrupt file costs about two more decodes of the batch. A JPEG that does not end
@@ -419,37 +433,37 @@ def undecodable(images: Sequence['CheckedImage']) -> List[Optional[str]]:
   """
   cut_off = [image.image_format == 'jpeg' and not image.data.rstrip(b'\0').endswith(_JPEG_END)
              for image in images]
-  whole_failures = iter(_undecodable_batch([image for image, cut in zip(images, cut_off) if not cut]))
-  return [_decode_failure(image) if cut else next(whole_failures) for image, cut in zip(images, cut_off)]
+  whole = iter(_check_batch_halving([image for image, cut in zip(images, cut_off) if not cut]))
+  return [_check_alone(image) if cut else next(whole) for image, cut in zip(images, cut_off)]
 
 
-def _undecodable_batch(images: Sequence['CheckedImage']) -> List[Optional[str]]:
+def _check_batch_halving(images: Sequence['CheckedImage']) -> List[PixelCheck]:
   if not images:
     return []
   try:
-    _verify_batch(tf.constant([image.data for image in images]),
-                  tf.constant([image.image_format == 'jpeg' for image in images]))
-    return [None] * len(images)
+    spreads = _check_batch(tf.constant([image.data for image in images]),
+                           tf.constant([image.image_format == 'jpeg' for image in images])).numpy()
+    return [PixelCheck(None, float(spread) > GREY_CHANNEL_SPREAD) for spread in spreads]
   except tf.errors.OpError:
     if len(images) == 1:
-      return [_decode_failure(images[0])]
+      return [_check_alone(images[0])]
     middle = len(images) // 2
-    return _undecodable_batch(images[:middle]) + _undecodable_batch(images[middle:])
+    return _check_batch_halving(images[:middle]) + _check_batch_halving(images[middle:])
 
 
-def _decode_failure(image: 'CheckedImage') -> Optional[str]:
+def _check_alone(image: 'CheckedImage') -> PixelCheck:
   try:
-    verify_pixels(image.data, image.image_format)
+    spread = float(_channel_spread(image.data, image.image_format == 'jpeg'))
   except tf.errors.OpError as error:
-    return f'corrupt or truncated {image.image_format} data: {error.message.splitlines()[0]}'
-  return None
+    return PixelCheck(f'corrupt or truncated {image.image_format} data: {error.message.splitlines()[0]}', False)
+  return PixelCheck(None, spread > GREY_CHANNEL_SPREAD)
 
 
 def check_image(image_bytes: bytes, limits: ImageLimits) -> ImageHeader:
   """The header of an image the model's preprocessing can use; else RowRejected with why.
 
   The size limit is checked on the header before anything is decoded (decompression bombs); the shape
-  must survive the resize to limits.image_size. The pixels are not decoded here: `undecodable` does that.
+  must survive the resize to limits.image_size. The pixels are not decoded here: `check_pixels` does that.
   """
   if not image_bytes:
     raise RowRejected('empty file (0 bytes)')
@@ -521,7 +535,7 @@ def load_example(row: ImageRow, labels: Sequence[str], limits: ImageLimits,
   Raises RowRejected with the reason. ExampleGen runs the same steps on batches of rows.
   """
   image = read_checked(row, labels, limits)
-  failure = undecodable([image])[0] if verify_decode else None
+  failure = check_pixels([image])[0].failure if verify_decode else None
   if failure:
     raise RowRejected(failure)
   return to_example(image)

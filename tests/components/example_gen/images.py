@@ -53,6 +53,14 @@ def photo_jpeg(size=(160, 120), progressive=False, mode='RGB') -> bytes:
   return buffer.getvalue()
 
 
+def grey_stored_as_rgb(image_format: str, size=(40, 40)) -> bytes:
+  """A grey photo saved with three channels, as many real sets store their scans and black-and-white photos."""
+  grey = Image.open(io.BytesIO(photo_jpeg(size=size, mode='L'))).convert('RGB')
+  buffer = io.BytesIO()
+  grey.save(buffer, format=image_format)
+  return buffer.getvalue()
+
+
 def corruptions(data: bytes, count: int, seed: int = 0):
   """`count` damaged copies of `data`: cut short, bits flipped, runs zeroed, or random bytes inserted."""
   rng = random.Random(seed)

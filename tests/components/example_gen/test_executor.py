@@ -300,15 +300,17 @@ def test_the_accepted_images_colour_and_sizes_are_counted_for_the_models_default
   data.mkdir()
   files = {'a.jpg': images.photo_jpeg(size=(150, 100)), 'b.jpg': images.photo_jpeg(size=(160, 110)),
            'c.jpg': images.photo_jpeg(size=(170, 120)), 'grey.jpg': images.photo_jpeg(size=(40, 40), mode='L'),
+           'grey_rgb.jpg': images.grey_stored_as_rgb('JPEG'), 'grey_rgb.png': images.grey_stored_as_rgb('PNG'),
            'big.png': images.encoded('PNG', size=(300, 230)), 'cut.jpg': images.truncated_jpeg()}
   for name, content in files.items():
     (data / name).write_bytes(content)
-  assert Image.open(data / 'big.png').mode == 'RGB'
-  splits = ['train', 'eval', 'test', 'train', 'train', 'train']
+  assert Image.open(data / 'big.png').mode == Image.open(data / 'grey_rgb.jpg').mode == 'RGB'
+  splits = ['train', 'eval', 'test', 'train', 'train', 'train', 'train', 'train']
   (data / 'all_data.csv').write_text(''.join(f'{name},red,{split}\n' for name, split in zip(files, splits)))
   (data / 'labels.txt').write_text('red\n')
   examples = _run_example_gen(str(data / 'all_data.csv'), str(tmp_path / 'out'), max_reject_fraction=0.5)
-  assert examples.get_int_custom_property(names.ACCEPTED_ROWS) == 5
-  assert examples.get_int_custom_property(names.COLOUR_IMAGES) == 4  # all but grey.jpg, and not cut.jpg
+  assert examples.get_int_custom_property(names.ACCEPTED_ROWS) == 7
+  # colour from the pixels: not grey.jpg, nor the grey images stored as RGB, nor the rejected cut.jpg
+  assert examples.get_int_custom_property(names.COLOUR_IMAGES) == 4
   assert examples.get_json_value_custom_property(names.SHORTER_SIDE_AT_LEAST) == {
-      '32': 5, '48': 4, '64': 4, '96': 4, '128': 1, '160': 1, '192': 1, '224': 1}
+      '32': 7, '48': 4, '64': 4, '96': 4, '128': 1, '160': 1, '192': 1, '224': 1}

@@ -216,7 +216,8 @@ def test_the_reduced_jpeg_decode_rejects_exactly_what_the_full_decode_rejects(jp
           for data in damaged]
   assert [refused(lambda data: image_csv.verify_pixels(data, 'jpeg'), data) for data in damaged] == full
   row = image_csv.ImageRow('.', 1, 'x.jpg', 'red')
-  batched = image_csv.undecodable([image_csv.CheckedImage(row, data, 'jpeg', 1, 1, True) for data in damaged])
+  batched = [check.failure for check in image_csv.check_pixels(
+      [image_csv.CheckedImage(row, data, 'jpeg', 1, 1, True) for data in damaged])]
   assert [failure is not None for failure in batched] == full
   assert all(failure.startswith('corrupt or truncated jpeg data: ') for failure in batched if failure)
   assert 5 < sum(full) < len(full)  # the damage is neither always nor never fatal
