@@ -63,7 +63,7 @@ def training_rate(pattern: str, backbone: str, image_size: int, weights, steps: 
   settings = TuningSettings(labels=tuple(str(index) for index in range(5)), image_size=image_size,
                             backbone=backbone, weights=weights, augment_crop=True, augment_flip=True,
                             augment_colour=True, batch_size=BATCH_SIZE, tuner='random', tuner_trials=1,
-                            tuner_epochs=1, random_seed=0)
+                            tuner_epochs=1, patience=5, random_seed=0)
   model = model_lib.build_model(model_lib.hyperparameter_space(backbone), settings)
   dataset = training.make_dataset([pattern], feature_spec(image_size), BATCH_SIZE, training=True)
   model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: trace and build

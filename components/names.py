@@ -62,6 +62,10 @@ MODEL_SETTINGS = 'model_settings'
 # Model (Trainer): whether it started from the weights of the model in production, and why, in one line.
 WARM_START = 'warm_start'
 WARM_START_FILE = 'warm_start.txt'  # run_fn's decision, beside the exported model, for the executor
+# Model (Trainer): how its fit ended (components/trainer/training.py:TrainingOutcome), in one line and as fields.
+TRAINING_OUTCOME = 'training_outcome'
+EPOCHS_TRAINED = 'epochs_trained'
+TRAINING_OUTCOME_FILE = 'training_outcome.json'  # the chief's outcome, beside the exported model
 
 # Evaluation (Evaluator): the candidate's overall accuracy, and the report in the artifact's report/ folder.
 ACCURACY = 'accuracy'

@@ -66,6 +66,7 @@ def _run(args: argparse.Namespace) -> int:
   config = _config_from_args(args)  # a config that cannot run fails here, before TFX is imported
   from components.example_gen.executor import RejectedRowsError
   from components.example_validator.component import DataDriftError
+  from components.trainer.training import TrainingDidNotLearnError
   from pipeline.runners import local as local_runner
   try:
     summary = local_runner.run(config)
@@ -74,6 +75,9 @@ def _run(args: argparse.Namespace) -> int:
     return 2
   except DataDriftError as error:
     print(f'visionflow run: ExampleValidator refused the data: {error}', file=sys.stderr)
+    return 2
+  except TrainingDidNotLearnError as error:
+    print(f'visionflow run: Trainer exported no model: {error}', file=sys.stderr)
     return 2
   print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
   print(summary.describe_data())

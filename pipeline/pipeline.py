@@ -63,7 +63,8 @@ def training_settings(config: PipelineConfig, labels: List[str], production_mode
       tfjob_namespace=config.tfjob_namespace, worker_gpus=config.worker_gpus,
       node_selector=dict(config.training_node_selector), tolerations=tuple(config.training_tolerations),
       tuner=config.tuner, tuner_trials=config.tuner_trials, tuner_epochs=config.tuner_epochs,
-      random_seed=config.random_seed, hyperparameters=dict(config.hyperparameters) or None,
+      patience=config.patience, random_seed=config.random_seed,
+      hyperparameters=dict(config.hyperparameters) or None,
       warm_start=config.warm_start, serving_model_dir=config.serving_model_dir,
       production_model=production_model if config.warm_start != warm_start.NEVER else '')
 

@@ -22,6 +22,7 @@ from tfx.utils import json_utils
 from components import compat
 from components import model_choice
 from components import names
+from components.trainer.outcome import TrainingOutcome
 
 EPOCHS = compat.EPOCHS
 TUNER_TRIALS = compat.TUNER_TRIALS
@@ -38,7 +39,8 @@ class TunerSpec(standard_component_specs.TunerSpec):
 
 
 class TrainerExecutor(compat.TrainerExecutor):
-  """Trains, then records on the model the settings Transform chose, so each model says what it is."""
+  """Trains, then records on the model the settings Transform chose and how its fit ended, so each model says
+  what it is."""
 
   def Do(self, input_dict, output_dict, exec_properties):
     super().Do(input_dict, output_dict, exec_properties)
@@ -52,6 +54,10 @@ class TrainerExecutor(compat.TrainerExecutor):
     if tf.io.gfile.exists(decision_path):
       with tf.io.gfile.GFile(decision_path) as handle:
         model.set_string_custom_property(names.WARM_START, handle.read())
+    with tf.io.gfile.GFile(os.path.join(model.uri, names.TRAINING_OUTCOME_FILE)) as handle:
+      outcome = TrainingOutcome.from_json(handle.read())
+    model.set_string_custom_property(names.TRAINING_OUTCOME, outcome.describe())
+    model.set_int_custom_property(names.EPOCHS_TRAINED, outcome.epochs_trained)
 
 
 class Trainer(base_component.BaseComponent):

@@ -3,7 +3,7 @@ hyperparameter space.
 
 Backbones take float pixels in [0, 1] (Transform's output) and scale them as each network expects.
 """
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 import keras_tuner
 import tensorflow as tf
@@ -50,9 +50,14 @@ def build_backbone(name: str, image_size: int, weights: Optional[str],
   if name == 'small_cnn':
     if weights:
       raise ValueError('the small_cnn backbone trains from scratch: use --weights none')
+    # Batch normalisation after every convolution: without it, one initialisation in several never left a loss
+    # of ln(classes) on grey symbols, at learning rates where another initialisation learned. Its averages move
+    # at momentum 0.9, not 0.99: a few hundred images make a few steps an epoch, and at 0.99 the eval accuracy
+    # stayed at chance for the first epochs of a model that was learning (0.14 on 200 digits after 5 epochs).
     x = pixels
     for multiplier in (1, 2, 4):
-      x = tf.keras.layers.Conv2D(hp.get('filters') * multiplier, 3, padding='same', activation='relu')(x)
+      x = tf.keras.layers.Conv2D(hp.get('filters') * multiplier, 3, padding='same', use_bias=False)(x)
+      x = tf.keras.layers.ReLU()(tf.keras.layers.BatchNormalization(momentum=0.9)(x))
       x = tf.keras.layers.MaxPooling2D()(x)
     return tf.keras.Model(pixels, tf.keras.layers.GlobalAveragePooling2D()(x), name='small_cnn')
   if name == 'efficientnet_lite0':
@@ -93,26 +98,54 @@ def augmentation(crop: bool, flip: bool, colour: bool) -> tf.keras.Sequential:
   return tf.keras.Sequential(layers, name='augmentation')
 
 
-def build_model(hp: keras_tuner.HyperParameters, settings: TuningSettings,
-                steps_per_execution: int = 1) -> tf.keras.Model:
-  """The classifier for Transform's `pixels`.
+def build_model(hp: keras_tuner.HyperParameters, settings: TuningSettings, steps_per_execution: int = 1,
+                augment: bool = True) -> tf.keras.Model:
+  """The classifier for Transform's `pixels`; with `augment` False, without the settings' augmentation.
 
   A pretrained backbone starts frozen (transfer learning); `fine_tune_model` unfreezes its top layers.
   """
   image_size = settings.image_size
   pixels = tf.keras.Input(shape=(image_size, image_size, 3), name=features.PIXELS)
-  x = augmentation(settings.augment_crop, settings.augment_flip, settings.augment_colour)(pixels)
+  x = augmentation(augment and settings.augment_crop, augment and settings.augment_flip,
+                   augment and settings.augment_colour)(pixels)
   backbone = build_backbone(settings.backbone, image_size, settings.weights, hp)
   backbone.trainable = not settings.weights
   x = backbone(x, training=False) if settings.weights else backbone(x)
-  x = tf.keras.layers.Dropout(hp.get('dropout'))(x)
+  # Named, so that inference_model finds each layer's twin in a model built again in the same process.
+  x = tf.keras.layers.Dropout(hp.get('dropout'), name='head_dropout')(x)
   regularizer = tf.keras.regularizers.l2(hp.get('l2'))
-  x = tf.keras.layers.Dense(hp.get('dense_units'), activation='relu', kernel_regularizer=regularizer)(x)
+  x = tf.keras.layers.Dense(hp.get('dense_units'), activation='relu', kernel_regularizer=regularizer,
+                            name='head_dense')(x)
   probabilities = tf.keras.layers.Dense(len(settings.labels), activation='softmax',
                                         kernel_regularizer=regularizer, name=features.PROBABILITIES)(x)
   model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=probabilities)
   compile_model(model, hp.get('learning_rate'), steps_per_execution)
   return model
+
+
+def layer_weights(trained: tf.keras.Model) -> Dict[str, List]:
+  """Each layer's weights by layer name, as NumPy arrays. Under MultiWorkerMirrored every worker must call this:
+  reading batch normalisation's averages (synchronised on read) is a collective."""
+  return {layer.name: layer.get_weights() for layer in trained.layers if layer.weights}
+
+
+def inference_model(weights: Dict[str, List], hp: keras_tuner.HyperParameters,
+                    settings: TuningSettings) -> tf.keras.Model:
+  """The trained classifier as it is exported: the same layers with `weights` (layer_weights of the trained
+  model), without augmentation, built outside any distribution strategy.
+
+  A model trained under MultiWorkerMirrored (or Mirrored, or a TPU) holds distributed variables, and its random
+  augmentation layers' state is one: tf_keras cannot save the functions that read it ("ConcreteFunction that
+  uses distributed variables in certain way cannot be saved"). Serving applies no augmentation anyway. The
+  layer structure stays the training model's (an empty augmentation block), so that warm start loads either.
+  """
+  if tf.distribute.has_strategy():
+    raise RuntimeError('inference_model must be called outside the training strategy\'s scope')
+  exported = build_model(hp, settings, augment=False)
+  for layer in exported.layers:
+    if layer.weights:
+      layer.set_weights(weights[layer.name])
+  return exported
 
 
 def fine_tune_model(model: tf.keras.Model, layers: int, learning_rate: float,

@@ -20,6 +20,7 @@ from components.trainer import strategy as strategy_lib
 from components.trainer import tfjob
 from components.trainer import training
 from components.trainer import warm_start
+from components.trainer import worker as worker_lib
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -115,4 +116,6 @@ def run_local_workers(job: training.TrainingJob, num_workers: int) -> None:
   if failed:
     with open(log_paths[failed[0]]) as log:
       tail = log.read()[-3000:]
+    if workers[failed[0]].returncode == worker_lib.DID_NOT_LEARN_EXIT:  # every worker saw the same metrics
+      raise training.TrainingDidNotLearnError(tail.strip().splitlines()[-1])
     raise RuntimeError(f'training worker(s) {failed} failed; log {log_paths[failed[0]]} ends with:\n{tail}')

@@ -19,13 +19,23 @@ from absl import logging
 from components import compat
 from components import disk_space
 from components import features
+from components import names
 from components.trainer import model as model_lib
+from components.trainer.outcome import TrainingOutcome
 from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import warm_start
 
 # Keras steps run per call on a TPU: each call from the host has a fixed cost that one step would not repay.
 TPU_STEPS_PER_EXECUTION = 32
+# The recipe (recipe_callbacks): the learning rate falls by LEARNING_RATE_FACTOR on a plateau, to at least
+# MIN_LEARNING_RATE; a fit is checked for learning after LEARNING_CHECK_EPOCHS epochs, against LOSS_AT_CHANCE of
+# the chance loss; one that did not learn is tried once more at RETRY_LEARNING_RATE_FACTOR of its learning rate.
+LEARNING_RATE_FACTOR = 0.3
+MIN_LEARNING_RATE = 1e-5
+LEARNING_CHECK_EPOCHS = 3
+LOSS_AT_CHANCE = 0.95
+RETRY_LEARNING_RATE_FACTOR = 0.1
 
 
 @dataclasses.dataclass
@@ -116,8 +126,99 @@ class EpochLogger(tf.keras.callbacks.Callback):
     logging.info('Trainer epoch %d/%d%s: %s', epoch + 1, self._epochs, self._phase, shown)
 
 
+class TrainingDidNotLearnError(compat.RecordedFailure):
+  """Training stayed at chance, also when retried at a lower learning rate: no model is exported."""
+
+  def __init__(self, message: str):
+    super().__init__(message, {})
+
+
+def above_chance(classes: int) -> float:
+  """The eval accuracy that counts as learned: a tenth of the way from chance (1 / classes) to perfect."""
+  chance = 1.0 / max(classes, 2)
+  return chance + 0.1 * (1 - chance)
+
+
+class EvalPlateau(tf.keras.callbacks.EarlyStopping):
+  """Keras's EarlyStopping on the eval accuracy, keeping the best epoch's weights, with a learning-rate schedule.
+
+  Patience counts only once the eval accuracy has left chance: batch normalisation's averages lag the weights
+  of a model that learns fast, and held the eval accuracy of 200 digits at chance for 8 epochs while the
+  training accuracy rose to 0.88. Each time half the patience passes without a better epoch, the learning rate
+  falls by LEARNING_RATE_FACTOR (to at least MIN_LEARNING_RATE).
+  """
+
+  def __init__(self, patience: int, classes: int):
+    super().__init__(monitor='val_accuracy', mode='max', patience=patience, restore_best_weights=True)
+    self._above_chance = above_chance(classes)
+
+  def on_epoch_end(self, epoch, logs=None):
+    accuracy = (logs or {}).get('val_accuracy', 0.0)
+    if self.best <= self._above_chance and accuracy <= self._above_chance:
+      return  # not yet above chance: LearningCheck judges that
+    super().on_epoch_end(epoch, logs)
+    if self.wait and not self.model.stop_training and self.wait % max(1, self.patience // 2) == 0:
+      rate = self.model.optimizer.learning_rate
+      rate.assign(max(float(rate.numpy()) * LEARNING_RATE_FACTOR, MIN_LEARNING_RATE))
+      logging.info('Trainer: eval accuracy not better for %d epochs; learning rate now %g', self.wait,
+                   float(rate.numpy()))
+
+
+class LearningCheck(tf.keras.callbacks.Callback):
+  """Stops a fit that is not learning, and keeps what the outcome reports: the epochs run, the best eval epoch.
+
+  Not learning, judged once a fit has run LEARNING_CHECK_EPOCHS epochs (a shorter one is not judged):
+  - after those epochs, no training loss below LOSS_AT_CHANCE of ln(classes), the loss of predicting every
+    class alike, and no eval accuracy above_chance: the fit stops there;
+  - at its end, no eval accuracy above_chance: the training images were learned, nothing that carries over.
+  """
+
+  def __init__(self, classes: int):
+    super().__init__()
+    self._chance_loss = math.log(max(classes, 2))
+    self._above_chance = above_chance(classes)
+    self.epochs_run = 0
+    self.best_epoch = 0
+    self.best_eval_accuracy = 0.0
+    self.stalled = False
+    self._lowest_loss = math.inf
+
+  def on_epoch_end(self, epoch, logs=None):
+    logs = logs or {}
+    self.epochs_run = epoch + 1
+    self._lowest_loss = min(self._lowest_loss, logs.get('loss', math.inf))
+    if logs.get('val_accuracy', 0.0) > self.best_eval_accuracy:
+      self.best_eval_accuracy, self.best_epoch = logs['val_accuracy'], epoch + 1
+    if (self.epochs_run >= LEARNING_CHECK_EPOCHS and not self._generalised()
+        and self._lowest_loss >= LOSS_AT_CHANCE * self._chance_loss):
+      self.stalled = True
+      self.model.stop_training = True
+
+  def on_train_end(self, logs=None):
+    if self.epochs_run >= LEARNING_CHECK_EPOCHS and not self._generalised():
+      self.stalled = True
+
+  def _generalised(self) -> bool:
+    return self.best_eval_accuracy > self._above_chance
+
+  def describe(self) -> str:
+    return (f'training loss {self._lowest_loss:.4f} at best (chance: {self._chance_loss:.4f}), eval accuracy '
+            f'{self.best_eval_accuracy:.4f} at best (needed: above {self._above_chance:.4f})')
+
+
+def recipe_callbacks(classes: int, patience: int) -> List[tf.keras.callbacks.Callback]:
+  """The training recipe, the same for the Tuner's trials and the Trainer, so that the winning trial reproduces:
+  `epochs` is an upper bound; training stops once the eval accuracy has not improved for `patience` epochs,
+  keeping the best epoch's weights, and the learning rate falls on the way (EvalPlateau); a fit that is not
+  learning stops (the last callback, a LearningCheck, says so)."""
+  return [EvalPlateau(patience, classes), LearningCheck(classes)]
+
+
 def train_and_export(job: TrainingJob, strategy_name: str) -> None:
-  """Trains under `strategy_name` and exports the SavedModel (the chief only) to job.serving_model_dir."""
+  """Trains under `strategy_name` and exports the SavedModel (the chief only) to job.serving_model_dir.
+
+  Raises TrainingDidNotLearnError when the fit stays at chance, also at a tenth of the learning rate.
+  """
   settings = job.settings
   compat.skip_autograph_for_tf_keras()
   tf.keras.utils.set_random_seed(settings.random_seed)
@@ -132,9 +233,10 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   spec = tf_transform_output.transformed_feature_spec()
   train = make_dataset(job.train_files, spec, global_batch, True, num_workers, settings.random_seed)
   validation = make_dataset(job.eval_files, spec, global_batch, False, num_workers)
-
-  hp = job.hp()
   steps_per_execution = TPU_STEPS_PER_EXECUTION if strategy_name == 'tpu' else 1
+  log_dir = job.model_run_dir if strategy_lib.is_chief() else tempfile.mkdtemp(prefix='tensorboard_worker_')
+  fit = _Fit(job, train, validation, steps_per_epoch, log_dir)
+  hp = job.hp()
   with strategy.scope():
     model = model_lib.build_model(hp, settings, steps_per_execution)
     if job.warm_start_from:
@@ -143,8 +245,30 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
   with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
                                       'a checkpoint (the weights and the optimizer state)'):
-    _fit_and_export(job, model, strategy, hp, steps_per_execution, train, validation, steps_per_epoch,
-                    tf_transform_output)
+    check = fit.run(model)
+    retried_from = None
+    if check.stalled:
+      retried_from = hp.get('learning_rate')
+      hp = keras_tuner.HyperParameters.from_config(hp.get_config())
+      hp.values['learning_rate'] = retried_from * RETRY_LEARNING_RATE_FACTOR
+      logging.warning('Trainer: not learning (%s); trying again from a new start at learning rate %g',
+                      check.describe(), hp.get('learning_rate'))
+      with strategy.scope():
+        model = model_lib.build_model(hp, settings, steps_per_execution)
+      check = fit.run(model, retry=True)
+      if check.stalled:
+        raise TrainingDidNotLearnError(
+            f'the model did not learn: {check.describe()} after {check.epochs_run} epochs, at learning rates '
+            f'{retried_from:g} and {hp.get("learning_rate"):g}; check that the labels match the images (the '
+            f'rejects report and the Data page show what was read)')
+    outcome = _outcome(check, settings.epochs, settings.patience, hp.get('learning_rate'), retried_from)
+    logging.info('Trainer: %s', outcome.describe())
+    if settings.weights and hp.get('fine_tune') and settings.fine_tune_epochs:
+      with strategy.scope():
+        model_lib.fine_tune_model(model, settings.fine_tune_layers, hp.get('learning_rate') / 10,
+                                  steps_per_execution)
+      fit.fine_tune(model)
+    _export(job, model, hp, outcome, tf_transform_output)
 
 
 def checkpoint_bytes(model: tf.keras.Model) -> int:
@@ -153,44 +277,73 @@ def checkpoint_bytes(model: tf.keras.Model) -> int:
           + 2 * sum(weight.numpy().nbytes for weight in model.trainable_weights))
 
 
-def _fit_and_export(job: TrainingJob, model: tf.keras.Model, strategy, hp: keras_tuner.HyperParameters,
-                    steps_per_execution: int, train: tf.data.Dataset, validation: tf.data.Dataset,
-                    steps_per_epoch: int, tf_transform_output: tft.TFTransformOutput) -> None:
-  """Fits (then fine-tunes, if asked) and exports: every write the Trainer makes."""
-  settings = job.settings
-  chief = strategy_lib.is_chief()
-  log_dir = job.model_run_dir if chief else tempfile.mkdtemp(prefix='tensorboard_worker_')
-  callbacks = [
-      EpochLogger(settings.epochs),
-      tf.keras.callbacks.BackupAndRestore(os.path.join(job.backup_dir, 'frozen')),
-      # The exported weights are those of the epoch with the best eval-split accuracy.
-      tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=settings.epochs,
-                                       restore_best_weights=True),
-      tf.keras.callbacks.TensorBoard(log_dir=log_dir),
-  ]
-  model.fit(train, validation_data=validation, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
-            callbacks=callbacks, verbose=0)
-  if settings.weights and hp.get('fine_tune') and settings.fine_tune_epochs:
-    with strategy.scope():
-      model_lib.fine_tune_model(model, settings.fine_tune_layers, hp.get('learning_rate') / 10,
-                                steps_per_execution)
-    model.fit(train, validation_data=validation, epochs=settings.fine_tune_epochs,
-              steps_per_epoch=steps_per_epoch, verbose=0,
-              callbacks=[EpochLogger(settings.fine_tune_epochs, ' (fine-tuning)'),
-                         tf.keras.callbacks.BackupAndRestore(os.path.join(job.backup_dir, 'fine_tune')),
-                         tf.keras.callbacks.TensorBoard(log_dir=os.path.join(log_dir, 'fine_tune'))])
-  # Every worker takes part in saving (it is a collective); only the chief's copy is kept.
-  export_dir = job.serving_model_dir if chief else tempfile.mkdtemp(prefix='export_worker_')
-  model.save(export_dir, save_format='tf',
-             signatures=serving_signatures(model, tf_transform_output, settings.labels))
-  logging.info('Trainer exported the model to %s', export_dir)
-  if not chief:
-    tf.io.gfile.rmtree(export_dir)
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+  """One training process's fits: the same data and logs for each attempt."""
+  job: TrainingJob
+  train: tf.data.Dataset
+  validation: tf.data.Dataset
+  steps_per_epoch: int
+  log_dir: str  # TensorBoard's: the model run folder on the chief, a temporary one on the other workers
+
+  def run(self, model: tf.keras.Model, retry: bool = False) -> LearningCheck:
+    """Fits by the recipe, resuming from the attempt's last checkpoint; the recipe's LearningCheck, filled in."""
+    settings = self.job.settings
+    recipe = recipe_callbacks(len(settings.labels), settings.patience)
+    model.fit(self.train, validation_data=self.validation, epochs=settings.epochs,
+              steps_per_epoch=self.steps_per_epoch, verbose=0, callbacks=[
+                  EpochLogger(settings.epochs, ' (retry)' if retry else ''),
+                  tf.keras.callbacks.BackupAndRestore(os.path.join(self.job.backup_dir, 'retry' if retry
+                                                                   else 'frozen')),
+                  *recipe,
+                  tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'retry') if retry
+                                                 else self.log_dir)])
+    return recipe[-1]
+
+  def fine_tune(self, model: tf.keras.Model) -> None:
+    epochs = self.job.settings.fine_tune_epochs
+    model.fit(self.train, validation_data=self.validation, epochs=epochs, steps_per_epoch=self.steps_per_epoch,
+              verbose=0, callbacks=[
+                  EpochLogger(epochs, ' (fine-tuning)'),
+                  tf.keras.callbacks.BackupAndRestore(os.path.join(self.job.backup_dir, 'fine_tune')),
+                  tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'fine_tune'))])
+
+
+def _outcome(check: LearningCheck, epochs: int, patience: int, learning_rate: float,
+             retried_from: Optional[float]) -> TrainingOutcome:
+  if check.epochs_run < epochs:
+    reason = f'eval accuracy did not improve for {patience} epochs'
+  else:
+    reason = f'reached the epochs limit ({epochs}); eval accuracy may still have been improving'
+  if retried_from is not None:
+    reason += f' (after a retry: at learning rate {retried_from:g} the model did not learn)'
+  return TrainingOutcome(epochs_trained=check.epochs_run, best_epoch=check.best_epoch,
+                         best_eval_accuracy=round(float(check.best_eval_accuracy), 6),
+                         learning_rate=float(learning_rate), stop_reason=reason)
+
+
+def _export(job: TrainingJob, model: tf.keras.Model, hp: keras_tuner.HyperParameters, outcome: TrainingOutcome,
+            tf_transform_output: tft.TFTransformOutput) -> None:
+  """The chief saves the model without augmentation, its training record, and how training ended."""
+  weights = model_lib.layer_weights(model)
+  if not strategy_lib.is_chief():
     return
-  record_path = os.path.join(export_dir, warm_start.RECORD_FILE)
+  settings = job.settings
+  exported = model_lib.inference_model(weights, hp, settings)
+  exported.save(job.serving_model_dir, save_format='tf',
+                signatures=serving_signatures(exported, tf_transform_output, settings.labels))
+  logging.info('Trainer exported the model to %s', job.serving_model_dir)
+  record_path = os.path.join(job.serving_model_dir, warm_start.RECORD_FILE)
   tf.io.gfile.makedirs(os.path.dirname(record_path))
   with tf.io.gfile.GFile(record_path, 'w') as handle:
     handle.write(training_record(settings, hp, job.train_files).to_json())
+  with tf.io.gfile.GFile(outcome_path(job.serving_model_dir), 'w') as handle:
+    handle.write(outcome.to_json())
+
+
+def outcome_path(serving_model_dir: str) -> str:
+  """Where the Trainer leaves its TrainingOutcome for its executor: beside the exported model."""
+  return os.path.join(os.path.dirname(serving_model_dir.rstrip('/')), names.TRAINING_OUTCOME_FILE)
 
 
 def training_record(settings: TrainingSettings, hp: keras_tuner.HyperParameters,

@@ -65,7 +65,8 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
           'steps_per_epoch': max(1, math.ceil(training.count_records(fn_args.train_files) / batch_size)),
           'validation_data': training.make_dataset(fn_args.eval_files, spec, batch_size, training=False),
           'epochs': settings.tuner_epochs,
-          # A trial that stops improving ends early, leaving the budget to the others.
-          'callbacks': [tf.keras.callbacks.EarlyStopping(monitor='val_accuracy', mode='max', patience=3)],
+          # The Trainer's recipe, so that the winning trial reproduces; a trial that stops improving or is not
+          # learning ends early, leaving the budget to the others.
+          'callbacks': training.recipe_callbacks(len(settings.labels), settings.patience),
           'verbose': 0,
       })

@@ -142,6 +142,7 @@ class RunOutcome:
   rejected_rows: Optional[int] = None
   rejects_uri: Optional[str] = None
   model_choice: Optional[str] = None      # the trained model's backbone, size and augmentation, and why
+  training_outcome: Optional[str] = None  # the epochs it trained, the one it kept, and why training stopped
   accuracy: Optional[float] = None        # the candidate's overall test accuracy
   report_html: Optional[str] = None       # the Evaluator's report page
   report_details: Optional[str] = None    # its tables and charts, without the decision
@@ -170,7 +171,8 @@ def run_outcome(nodes: List[NodeView]) -> RunOutcome:
                   rejects_uri=examples.properties.get(names.REJECTS_URI))
   model = outputs.get(names.MODEL)
   if model:
-    values.update(model_choice=model.properties.get(names.MODEL_CHOICE))
+    values.update(model_choice=model.properties.get(names.MODEL_CHOICE),
+                  training_outcome=model.properties.get(names.TRAINING_OUTCOME))
   evaluation = outputs.get(names.EVALUATION)
   if evaluation:
     values.update(accuracy=evaluation.properties.get(names.ACCURACY),

@@ -72,6 +72,8 @@ class RunSummary:
       lines = [f'No model pushed: {outcome.push_refusal} (test accuracy {accuracy})']
     else:
       lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
+    if outcome.training_outcome:
+      lines.insert(0, f'Training: {outcome.training_outcome}')
     if outcome.model_choice:
       lines.insert(0, f'Model: {outcome.model_choice}')
     if outcome.report_html:

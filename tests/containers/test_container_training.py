@@ -1,7 +1,10 @@
 """Multi-worker training in containers: the TFJob worker command the Trainer creates, run as two containers
 on one Docker network with TF_CONFIG as Kubeflow's Training Operator sets it (worker service names as host
-names, port 2222). The Transform outputs come from the container DAG's first run."""
+names, port 2222). The settings are the compiled spec's Trainer's; the Transform outputs are of small colour
+images, for which the model's defaults turn augmentation on, as they do for photos."""
+import glob
 import json
+import os
 import subprocess
 import uuid
 
@@ -10,6 +13,7 @@ import pytest
 from components import model_choice
 from components.trainer import tfjob
 from components.trainer.settings import TrainingSettings
+from tests import transformed_data
 from tests.containers.kfp_harness import load_spec
 
 pytestmark = [pytest.mark.containers, pytest.mark.slow]
@@ -17,13 +21,16 @@ WORKERS = 2
 WORKER_TIMEOUT_S = 900
 
 
-def _training_job(shared, spec_path, first_run):
-  """A training job over the first run's Transform outputs, as the Trainer writes it for a TFJob."""
+def _training_job(shared, spec_path):
+  """A training job over Transform's outputs of tinted digits, as the Trainer writes it for a TFJob."""
   config = json.loads(load_spec(str(spec_path))['root']['dag']['tasks']['Trainer']['inputs']['parameters']
                       ['custom_config']['runtimeValue']['constant'])
   config.update(num_workers=WORKERS, strategy='multi_worker', epochs=2)
-  examples = first_run.artifact('Transform', 'transformed_examples')['uri']
-  transform_graph = first_run.artifact('Transform', 'transform_graph')['uri']
+  data = shared / 'colour'
+  upstream = transformed_data.run_data_half(*transformed_data.tinted_digits(str(data / 'images'), limit=200),
+                                            str(data))
+  [examples] = glob.glob(os.path.join(upstream.pipeline_root, 'Transform', 'transformed_examples', '*'))
+  [transform_graph] = glob.glob(os.path.join(upstream.pipeline_root, 'Transform', 'transform_graph', '*'))
   # run_fn hands its workers the settings with the model Transform chose filled in.
   config = TrainingSettings.from_custom_config(config).with_choice(model_choice.read(transform_graph))
   folder = shared / 'multi_worker'
@@ -35,13 +42,14 @@ def _training_job(shared, spec_path, first_run):
   folder.chmod(0o777)
   job_path = folder / 'training_job.json'
   job_path.write_text(json.dumps(job))
+  subprocess.run(['chmod', '-R', 'a+rwX', str(data)], check=True)
   return job_path, job
 
 
 @pytest.fixture(scope='module')
 def worker_results(container_runs, pipeline_image):
-  shared, spec_path, first, _ = container_runs
-  job_path, job = _training_job(shared, spec_path, first)
+  shared, spec_path, _, _ = container_runs
+  job_path, job = _training_job(shared, spec_path)
   manifest = tfjob.tfjob_manifest(name='visionflow-train-test', namespace='kubeflow', image=pipeline_image,
                                   num_workers=WORKERS, job_path=str(job_path))
   container = manifest['spec']['tfReplicaSpecs']['Worker']['template']['spec']['containers'][0]
@@ -72,6 +80,12 @@ def worker_results(container_runs, pipeline_image):
   finally:
     subprocess.run(['docker', 'rm', '--force', *hosts], capture_output=True, check=False)
     subprocess.run(['docker', 'network', 'rm', network], capture_output=True, check=False)
+
+
+def test_the_default_model_for_these_images_is_augmented(worker_results):
+  job, _ = worker_results
+  settings = job['settings']
+  assert settings['augment_crop'] and settings['augment_flip'] and settings['augment_colour']
 
 
 def test_both_workers_finish(worker_results):

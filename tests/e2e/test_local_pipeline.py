@@ -292,6 +292,11 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   model_line = (f"Model: {outputs['model']['model_choice']}\n")
   assert model_line.startswith('Model: small_cnn (from scratch) at 32 px, augmentation off; chosen from the data '
                                '(0 of 1,797 in colour, most at least 32 px') and model_line in stdout
+  # Training ran to its eval split's plateau, not to a fixed count, and says so.
+  assert 0 < outputs['model']['epochs_trained'] < 40
+  training_line = f"Training: {outputs['model']['training_outcome']}\n"
+  assert re.match(r'Training: trained \d+ epochs, kept epoch \d+ \(eval accuracy 0\.9\d+\); stopped: eval accuracy '
+                  r'did not improve for 5 epochs$', training_line.strip()) and training_line in stdout
   text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
   assert text.startswith('FileBasedExampleGen: COMPLETE, ') and '    accepted_rows: 1797' in text
 

@@ -14,7 +14,7 @@ LABELS = [str(index) for index in range(5)]
 
 SETTINGS = TuningSettings(labels=tuple(LABELS), image_size=32, backbone='small_cnn', weights=None,
                           augment_crop=False, augment_flip=False, augment_colour=False, batch_size=32,
-                          tuner='random', tuner_trials=2, tuner_epochs=8, random_seed=0)
+                          tuner='random', tuner_trials=2, tuner_epochs=8, patience=5, random_seed=0)
 
 
 def _config(**changes):

@@ -12,7 +12,7 @@ from components.trainer.settings import hyperparameter_specs
 SETTINGS = TrainingSettings(
     labels=('cat', 'dog'), image_size=64, backbone='mobilenet_v2', weights='imagenet', augment_crop=True,
     augment_flip=True, augment_colour=False, batch_size=16, tuner='bayesian', tuner_trials=4, tuner_epochs=3,
-    random_seed=7, fine_tune_layers=20, fine_tune_epochs=3, epochs=5, strategy='auto', num_workers=1,
+    patience=2, random_seed=7, fine_tune_layers=20, fine_tune_epochs=3, epochs=5, strategy='auto', num_workers=1,
     tpu_address=None, tfjob_image=None, tfjob_namespace='kubeflow', worker_gpus=0, node_selector={'pool': 'gpu'},
     tolerations=('nvidia.com/gpu:NoSchedule',), hyperparameters={'values': {'dropout': 0.1}}, warm_start='auto',
     serving_model_dir='gs://bucket/serving/image_classifier', production_model='gs://bucket/serving/image_classifier/7')

@@ -9,7 +9,7 @@ from components.trainer.settings import TuningSettings
 
 SETTINGS = TuningSettings(labels=('a', 'b'), image_size=32, backbone='small_cnn', weights=None, augment_crop=False,
                           augment_flip=False, augment_colour=False, batch_size=32, tuner='random', tuner_trials=3,
-                          tuner_epochs=5, random_seed=0)
+                          tuner_epochs=5, patience=3, random_seed=0)
 
 
 @pytest.mark.parametrize('name, expected', [('random', keras_tuner.oracles.RandomSearchOracle),
