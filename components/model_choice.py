@@ -9,7 +9,9 @@ from ExampleGen's image statistics, so that the defaults fit the data rather tha
   - the image size is the shorter side that most images (more than half) reach, on the grid IMAGE_SIZES,
     within what the backbone uses well (the small CNN: 32 px);
   - augmentation (crop, flip, colour) is on for photos and off for grey images: a flipped digit or letter is
-    another symbol, and crops of a small scan cost more epochs than they earn.
+    another symbol, and crops of a small scan cost more epochs than they earn. This is the default that the
+    Tuner's first trial runs; its second runs the other way, and the Trainer keeps what scored higher on the eval
+    split (components/trainer/tuner_fn.py).
 
 Transform makes the choice, as the first step that needs it (its resize), and writes it next to the transform
 graph, where the Tuner and the Trainer read it; the Trainer records it on its model. ExampleGen counts the
@@ -32,6 +34,7 @@ SMALL_CNN = 'small_cnn'
 CHOICE_FILE = 'model_choice.json'
 # What the data may choose: the ModelRequest values that the config may leave unset (weights follow the backbone).
 OPEN_VALUES = ('image_size', 'backbone', 'augment_crop', 'augment_flip', 'augment_colour')
+AUGMENTATIONS = ('augment_crop', 'augment_flip', 'augment_colour')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,7 +131,7 @@ def choose(request: ModelRequest, statistics: ImageStatistics) -> ModelChoice:
   if weights is None:
     weights = None if backbone == SMALL_CNN else 'imagenet'
   augment = {name: statistics.photos if getattr(request, name) is None else getattr(request, name)
-             for name in ('augment_crop', 'augment_flip', 'augment_colour')}
+             for name in AUGMENTATIONS}
   open_values = tuple(name for name in OPEN_VALUES if getattr(request, name) is None)
   return ModelChoice(image_size=image_size, backbone=backbone, weights=None if weights == 'none' else weights,
                      chosen_from_data=open_values, statistics=statistics.describe(), **augment)

@@ -3,7 +3,7 @@ hyperparameter space.
 
 Backbones take float pixels in [0, 1] (Transform's output) and scale them as each network expects.
 """
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import keras_tuner
 import tensorflow as tf
@@ -14,12 +14,17 @@ from components.trainer.settings import hyperparameter_specs
 from components.trainer.settings import TuningSettings
 
 
+FEATURES = 'backbone_features'  # the head's input, when it trains alone on a frozen backbone's features
+AUGMENT = 'augment'  # the hyperparameter of augmentation as a whole, when the Tuner compares it
+
+
 class WeightsUnavailableError(RuntimeError):
   """Pretrained weights could not be loaded; the message says how to provide them."""
 
 
-def hyperparameter_space(backbone: str = 'small_cnn') -> keras_tuner.HyperParameters:
-  """The space of settings.hyperparameter_specs, as KerasTuner searches it."""
+def hyperparameter_space(backbone: str = 'small_cnn', augment: Optional[bool] = None) -> keras_tuner.HyperParameters:
+  """The space of settings.hyperparameter_specs, as KerasTuner searches it; with `augment` (the data's default),
+  also whether to augment (AUGMENT), for the Tuner to compare when the config leaves augmentation open."""
   hp = keras_tuner.HyperParameters()
   for spec in hyperparameter_specs(backbone):
     if spec.kind == 'float':
@@ -28,7 +33,16 @@ def hyperparameter_space(backbone: str = 'small_cnn') -> keras_tuner.HyperParame
       hp.Choice(spec.name, list(spec.values), default=spec.default)
     else:
       hp.Boolean(spec.name, default=spec.default)
+  if augment is not None:
+    hp.Boolean(AUGMENT, default=augment)
   return hp
+
+
+def augmentations(hp: keras_tuner.HyperParameters, settings: TuningSettings) -> Tuple[bool, bool, bool]:
+  """(crop, flip, colour): all three as the Tuner chose (AUGMENT), where it chose; else the settings'."""
+  if AUGMENT in hp.values:
+    return (bool(hp.get(AUGMENT)),) * 3
+  return settings.augment_crop, settings.augment_flip, settings.augment_colour
 
 
 def fixed_hyperparameters(backbone: str, values: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
@@ -106,21 +120,41 @@ def build_model(hp: keras_tuner.HyperParameters, settings: TuningSettings, steps
   """
   image_size = settings.image_size
   pixels = tf.keras.Input(shape=(image_size, image_size, 3), name=features.PIXELS)
-  x = augmentation(augment and settings.augment_crop, augment and settings.augment_flip,
-                   augment and settings.augment_colour)(pixels)
+  x = augmentation(*(augment and on for on in augmentations(hp, settings)))(pixels)
   backbone = build_backbone(settings.backbone, image_size, settings.weights, hp)
   backbone.trainable = not settings.weights
   x = backbone(x, training=False) if settings.weights else backbone(x)
-  # Named, so that inference_model finds each layer's twin in a model built again in the same process.
+  model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=_head(x, hp, len(settings.labels)))
+  compile_model(model, hp.get('learning_rate'), steps_per_execution)
+  return model
+
+
+def build_head(hp: keras_tuner.HyperParameters, settings: TuningSettings, feature_size: int,
+               steps_per_execution: int = 1) -> tf.keras.Model:
+  """build_model's layers above a frozen backbone, alone: its features in, probabilities out. While the backbone
+  is frozen, this trains on features computed once (components/trainer/frozen_features.py)."""
+  backbone_features = tf.keras.Input(shape=(feature_size,), name=FEATURES)
+  head = tf.keras.Model(backbone_features, _head(backbone_features, hp, len(settings.labels)))
+  compile_model(head, hp.get('learning_rate'), steps_per_execution)
+  return head
+
+
+def _head(x: tf.Tensor, hp: keras_tuner.HyperParameters, classes: int) -> tf.Tensor:
+  # Named, so that a model built again in the same process (inference_model, build_head) finds each layer's twin.
   x = tf.keras.layers.Dropout(hp.get('dropout'), name='head_dropout')(x)
   regularizer = tf.keras.regularizers.l2(hp.get('l2'))
   x = tf.keras.layers.Dense(hp.get('dense_units'), activation='relu', kernel_regularizer=regularizer,
                             name='head_dense')(x)
-  probabilities = tf.keras.layers.Dense(len(settings.labels), activation='softmax',
-                                        kernel_regularizer=regularizer, name=features.PROBABILITIES)(x)
-  model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=probabilities)
-  compile_model(model, hp.get('learning_rate'), steps_per_execution)
-  return model
+  return tf.keras.layers.Dense(classes, activation='softmax', kernel_regularizer=regularizer,
+                               name=features.PROBABILITIES)(x)
+
+
+def copy_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
+  """The weights of the layers both models have (by name: the head's, between build_model and build_head)."""
+  names = {layer.name for layer in source.layers}
+  for layer in target.layers:
+    if layer.weights and layer.name in names:
+      layer.set_weights(source.get_layer(layer.name).get_weights())
 
 
 def layer_weights(trained: tf.keras.Model) -> Dict[str, List]:

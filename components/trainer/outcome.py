@@ -5,6 +5,7 @@ here, so that the executor and the inspection commands read it without loading t
 """
 import dataclasses
 import json
+from typing import Optional
 
 
 @dataclasses.dataclass(frozen=True)
@@ -14,11 +15,15 @@ class TrainingOutcome:
   best_eval_accuracy: float
   learning_rate: float  # the initial learning rate of the fit that was kept
   stop_reason: str
+  # Augmentation as the Tuner chose it, comparing it on and off on the eval split; None where it did not.
+  tuned_augmentation: Optional[bool] = None
 
   def describe(self) -> str:
     """One line, as the run prints it."""
+    tuned = ('' if self.tuned_augmentation is None else
+             f'; augmentation {"on" if self.tuned_augmentation else "off"}, as the Tuner chose on the eval split')
     return (f'trained {self.epochs_trained} epochs, kept epoch {self.best_epoch} (eval accuracy '
-            f'{self.best_eval_accuracy:.4f}); stopped: {self.stop_reason}')
+            f'{self.best_eval_accuracy:.4f}){tuned}; stopped: {self.stop_reason}')
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)

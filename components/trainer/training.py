@@ -9,6 +9,7 @@ import json
 import math
 import os
 import tempfile
+import time
 from typing import Dict, List, Optional, Sequence
 
 import keras_tuner
@@ -20,20 +21,24 @@ from components import compat
 from components import disk_space
 from components import features
 from components import names
+from components.trainer import frozen_features
 from components.trainer import model as model_lib
 from components.trainer.outcome import TrainingOutcome
 from components.trainer.settings import TrainingSettings
+from components.trainer.settings import TuningSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import warm_start
 
 # Keras steps run per call on a TPU: each call from the host has a fixed cost that one step would not repay.
 TPU_STEPS_PER_EXECUTION = 32
 # The recipe (recipe_callbacks): the learning rate falls by LEARNING_RATE_FACTOR on a plateau, to at least
-# MIN_LEARNING_RATE; a fit is checked for learning after LEARNING_CHECK_EPOCHS epochs, against LOSS_AT_CHANCE of
-# the chance loss; one that did not learn is tried once more at RETRY_LEARNING_RATE_FACTOR of its learning rate.
+# MIN_LEARNING_RATE; a fit is checked for learning (LearningCheck) after LEARNING_CHECK_EPOCHS epochs, against
+# LOSS_AT_CHANCE of the chance loss, and at its end if it ran GENERALISATION_CHECK_EPOCHS; one that did not learn
+# is tried once more at RETRY_LEARNING_RATE_FACTOR of its learning rate.
 LEARNING_RATE_FACTOR = 0.3
 MIN_LEARNING_RATE = 1e-5
 LEARNING_CHECK_EPOCHS = 3
+GENERALISATION_CHECK_EPOCHS = 10
 LOSS_AT_CHANCE = 0.95
 RETRY_LEARNING_RATE_FACTOR = 0.1
 
@@ -167,10 +172,12 @@ class EvalPlateau(tf.keras.callbacks.EarlyStopping):
 class LearningCheck(tf.keras.callbacks.Callback):
   """Stops a fit that is not learning, and keeps what the outcome reports: the epochs run, the best eval epoch.
 
-  Not learning, judged once a fit has run LEARNING_CHECK_EPOCHS epochs (a shorter one is not judged):
-  - after those epochs, no training loss below LOSS_AT_CHANCE of ln(classes), the loss of predicting every
-    class alike, and no eval accuracy above_chance: the fit stops there;
-  - at its end, no eval accuracy above_chance: the training images were learned, nothing that carries over.
+  Not learning (`stalled`):
+  - after LEARNING_CHECK_EPOCHS epochs, no training loss below LOSS_AT_CHANCE of ln(classes), the loss of
+    predicting every class alike, and no eval accuracy above_chance: the fit stops there;
+  - at the end of a fit of at least GENERALISATION_CHECK_EPOCHS epochs, no eval accuracy above_chance: the
+    training images were learned, nothing that carries over. A shorter fit that ends so is not judged (batch
+    normalisation held 200 digits at chance for 8 epochs), but `at_chance` says so.
   """
 
   def __init__(self, classes: int):
@@ -189,17 +196,18 @@ class LearningCheck(tf.keras.callbacks.Callback):
     self._lowest_loss = min(self._lowest_loss, logs.get('loss', math.inf))
     if logs.get('val_accuracy', 0.0) > self.best_eval_accuracy:
       self.best_eval_accuracy, self.best_epoch = logs['val_accuracy'], epoch + 1
-    if (self.epochs_run >= LEARNING_CHECK_EPOCHS and not self._generalised()
+    if (self.epochs_run >= LEARNING_CHECK_EPOCHS and self.at_chance
         and self._lowest_loss >= LOSS_AT_CHANCE * self._chance_loss):
       self.stalled = True
       self.model.stop_training = True
 
   def on_train_end(self, logs=None):
-    if self.epochs_run >= LEARNING_CHECK_EPOCHS and not self._generalised():
+    if self.epochs_run >= GENERALISATION_CHECK_EPOCHS and self.at_chance:
       self.stalled = True
 
-  def _generalised(self) -> bool:
-    return self.best_eval_accuracy > self._above_chance
+  @property
+  def at_chance(self) -> bool:
+    return self.best_eval_accuracy <= self._above_chance
 
   def describe(self) -> str:
     return (f'training loss {self._lowest_loss:.4f} at best (chance: {self._chance_loss:.4f}), eval accuracy '
@@ -235,17 +243,22 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   validation = make_dataset(job.eval_files, spec, global_batch, False, num_workers)
   steps_per_execution = TPU_STEPS_PER_EXECUTION if strategy_name == 'tpu' else 1
   log_dir = job.model_run_dir if strategy_lib.is_chief() else tempfile.mkdtemp(prefix='tensorboard_worker_')
-  fit = _Fit(job, train, validation, steps_per_epoch, log_dir)
   hp = job.hp()
   with strategy.scope():
     model = model_lib.build_model(hp, settings, steps_per_execution)
     if job.warm_start_from:
       model.load_weights(os.path.join(job.warm_start_from, warm_start.WEIGHTS_PREFIX))
       logging.info('Trainer starts from the weights of %s', job.warm_start_from)
+  frozen = None
+  if frozen_features.uses_cached_features(settings.weights, strategy_name):
+    augmented = any(model_lib.augmentations(hp, settings))
+    frozen = cached_features(model, settings, job.train_files, job.eval_files, spec, global_batch,
+                             plain=not augmented, augmented=augmented)
+  fit = _Fit(job, strategy, train, validation, steps_per_epoch, log_dir, frozen)
   # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
   with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
                                       'a checkpoint (the weights and the optimizer state)'):
-    check = fit.run(model)
+    check = fit.run(model, hp)
     retried_from = None
     if check.stalled:
       retried_from = hp.get('learning_rate')
@@ -255,13 +268,13 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
                       check.describe(), hp.get('learning_rate'))
       with strategy.scope():
         model = model_lib.build_model(hp, settings, steps_per_execution)
-      check = fit.run(model, retry=True)
+      check = fit.run(model, hp, retry=True)
       if check.stalled:
         raise TrainingDidNotLearnError(
             f'the model did not learn: {check.describe()} after {check.epochs_run} epochs, at learning rates '
             f'{retried_from:g} and {hp.get("learning_rate"):g}; check that the labels match the images (the '
             f'rejects report and the Data page show what was read)')
-    outcome = _outcome(check, settings.epochs, settings.patience, hp.get('learning_rate'), retried_from)
+    outcome = _outcome(check, settings.epochs, settings.patience, hp, retried_from)
     logging.info('Trainer: %s', outcome.describe())
     if settings.weights and hp.get('fine_tune') and settings.fine_tune_epochs:
       with strategy.scope():
@@ -269,6 +282,23 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
                                   steps_per_execution)
       fit.fine_tune(model)
     _export(job, model, hp, outcome, tf_transform_output)
+
+
+def cached_features(model: tf.keras.Model, settings: TuningSettings, train_files: Sequence[str],
+                    eval_files: Sequence[str], spec: Dict, batch_size: int, plain: bool,
+                    augmented: bool) -> Optional[frozen_features.FeatureSets]:
+  """The frozen backbone's features of every train and eval image (frozen_features.compute), logged with their
+  cost; None when they would not fit in memory."""
+  start = time.perf_counter()
+  count = count_records(train_files)
+  computed = frozen_features.compute(
+      model, settings.backbone, make_dataset(train_files, spec, batch_size, training=False), count,
+      make_dataset(eval_files, spec, batch_size, training=False), plain, augmented)
+  if computed is not None:
+    views = int(plain) + frozen_features.AUGMENTED_VIEWS * int(augmented)
+    logging.info('Trainer: the frozen %s\'s features of %d training views and %d eval images computed once, in '
+                 '%.1f s', settings.backbone, views * count, len(computed.eval[1]), time.perf_counter() - start)
+  return computed
 
 
 def checkpoint_bytes(model: tf.keras.Model) -> int:
@@ -281,23 +311,39 @@ def checkpoint_bytes(model: tf.keras.Model) -> int:
 class _Fit:
   """One training process's fits: the same data and logs for each attempt."""
   job: TrainingJob
+  strategy: tf.distribute.Strategy
   train: tf.data.Dataset
   validation: tf.data.Dataset
   steps_per_epoch: int
   log_dir: str  # TensorBoard's: the model run folder on the chief, a temporary one on the other workers
+  frozen: Optional[frozen_features.FeatureSets]  # a frozen backbone's features, which the head trains on
 
-  def run(self, model: tf.keras.Model, retry: bool = False) -> LearningCheck:
-    """Fits by the recipe, resuming from the attempt's last checkpoint; the recipe's LearningCheck, filled in."""
+  def run(self, model: tf.keras.Model, hp: keras_tuner.HyperParameters, retry: bool = False) -> LearningCheck:
+    """Fits by the recipe, resuming from the attempt's last checkpoint; the recipe's LearningCheck, filled in.
+
+    Over a frozen backbone whose features are cached, the head alone trains on them, and `model` gets its
+    weights."""
     settings = self.job.settings
     recipe = recipe_callbacks(len(settings.labels), settings.patience)
-    model.fit(self.train, validation_data=self.validation, epochs=settings.epochs,
-              steps_per_epoch=self.steps_per_epoch, verbose=0, callbacks=[
-                  EpochLogger(settings.epochs, ' (retry)' if retry else ''),
-                  tf.keras.callbacks.BackupAndRestore(os.path.join(self.job.backup_dir, 'retry' if retry
-                                                                   else 'frozen')),
-                  *recipe,
-                  tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'retry') if retry
-                                                 else self.log_dir)])
+    phase = ('retry' if retry else 'frozen') + ('_features' if self.frozen else '')
+    callbacks = [EpochLogger(settings.epochs, ' (retry)' if retry else ''),
+                 tf.keras.callbacks.BackupAndRestore(os.path.join(self.job.backup_dir, phase)),
+                 *recipe,
+                 tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'retry') if retry
+                                                else self.log_dir)]
+    if self.frozen is None:
+      model.fit(self.train, validation_data=self.validation, epochs=settings.epochs,
+                steps_per_epoch=self.steps_per_epoch, verbose=0, callbacks=callbacks)
+      return recipe[-1]
+    train, validation, steps_per_epoch = self.frozen.datasets(
+        settings.batch_size * self.strategy.num_replicas_in_sync, settings.random_seed,
+        any(model_lib.augmentations(hp, settings)))
+    with self.strategy.scope():
+      head = model_lib.build_head(hp, settings, self.frozen.size)
+    model_lib.copy_weights(model, head)  # a warm start's head
+    head.fit(train, validation_data=validation, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
+             verbose=0, callbacks=callbacks)
+    model_lib.copy_weights(head, model)
     return recipe[-1]
 
   def fine_tune(self, model: tf.keras.Model) -> None:
@@ -309,7 +355,7 @@ class _Fit:
                   tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'fine_tune'))])
 
 
-def _outcome(check: LearningCheck, epochs: int, patience: int, learning_rate: float,
+def _outcome(check: LearningCheck, epochs: int, patience: int, hp: keras_tuner.HyperParameters,
              retried_from: Optional[float]) -> TrainingOutcome:
   if check.epochs_run < epochs:
     reason = f'eval accuracy did not improve for {patience} epochs'
@@ -317,9 +363,13 @@ def _outcome(check: LearningCheck, epochs: int, patience: int, learning_rate: fl
     reason = f'reached the epochs limit ({epochs}); eval accuracy may still have been improving'
   if retried_from is not None:
     reason += f' (after a retry: at learning rate {retried_from:g} the model did not learn)'
+  if check.at_chance:
+    reason += (f'; its eval accuracy is still at chance, after too few epochs to judge '
+               f'(fewer than {GENERALISATION_CHECK_EPOCHS})')
   return TrainingOutcome(epochs_trained=check.epochs_run, best_epoch=check.best_epoch,
                          best_eval_accuracy=round(float(check.best_eval_accuracy), 6),
-                         learning_rate=float(learning_rate), stop_reason=reason)
+                         learning_rate=float(hp.get('learning_rate')), stop_reason=reason,
+                         tuned_augmentation=hp.values.get(model_lib.AUGMENT))
 
 
 def _export(job: TrainingJob, model: tf.keras.Model, hp: keras_tuner.HyperParameters, outcome: TrainingOutcome,

@@ -17,22 +17,12 @@ import tensorflow_transform as tft
 from components import disk_space
 from components import features
 from components import model_choice
+from components.trainer import frozen_features
 from components.trainer import model as model_lib
 from components.trainer import run_fn
 from components.trainer import training
 from components.trainer.outcome import TrainingOutcome
 from pipeline import pipeline as pipeline_lib
-from pipeline import sample_data
-from tests import transformed_data
-
-@pytest.fixture(scope='module')
-def transformed(tmp_path_factory):
-  """Runs the pipeline up to Transform on 200 digit scans; returns (config, labels, root, csv_path)."""
-  root = tmp_path_factory.mktemp('transformed')
-  csv_path, labels_path = sample_data.materialize_digits(str(root / 'data'), limit=200)
-  config = transformed_data.run_data_half(csv_path, labels_path, str(root))
-  return config, pipeline_lib.read_class_labels(config), config.pipeline_root, csv_path
-
 
 def _job(transformed, work_dir, **changes):
   config, labels, root, _ = transformed
@@ -103,6 +93,33 @@ def test_every_in_process_strategy_exports_an_augmented_model_without_its_augmen
   assert b'"augmentation"' in layers and b'RandomZoom' not in layers  # serving applies no random transformation
 
 
+@pytest.mark.parametrize('augment', [False, True], ids=['plain', 'augmented'])
+def test_a_frozen_pretrained_backbone_computes_its_features_once_and_its_head_trains_on_them(
+    transformed, tmp_path, info_logs, augment):
+  _, labels, _, csv_path = transformed
+  job = _job(transformed, str(tmp_path), epochs=4, strategy='one_device', backbone='efficientnet_lite0',
+             weights='imagenet', **(AUGMENTED if augment else {}))
+  training.train_and_export(job, 'one_device')
+  train_count = training.count_records(job.train_files)
+  views = frozen_features.AUGMENTED_VIEWS if augment else 1
+  assert (f"the frozen efficientnet_lite0's features of {views * train_count} training views and "
+          f'{training.count_records(job.eval_files)} eval images computed once') in info_logs.text
+  assert 'Trainer epoch 4/4' in info_logs.text
+  assert _serve_one_image(job, csv_path)[features.CLASS_NAME].numpy()[0].decode() in labels
+  # The exported classifier, backbone and head, scores the eval images as the head did on their features.
+  with open(training.outcome_path(job.serving_model_dir)) as handle:
+    outcome = TrainingOutcome.from_json(handle.read())
+  assert outcome.best_eval_accuracy > training.above_chance(len(labels))
+  exported = tf.saved_model.load(job.serving_model_dir)
+  spec = tft.TFTransformOutput(job.transform_output).transformed_feature_spec()
+  right = total = 0
+  for batch, indices in training.make_dataset(job.eval_files, spec, 32, training=False):
+    predicted = tf.argmax(exported({features.PIXELS: batch[features.PIXELS]}, training=False), axis=1)
+    right += int(tf.reduce_sum(tf.cast(predicted == indices, tf.int32)))
+    total += int(indices.shape[0])
+  assert np.isclose(right / total, outcome.best_eval_accuracy, atol=1e-6)
+
+
 def test_training_stops_when_the_eval_accuracy_stops_improving_and_records_why(transformed, tmp_path):
   job = _job(transformed, str(tmp_path), epochs=200, patience=2, strategy='one_device')
   training.train_and_export(job, 'one_device')
@@ -127,23 +144,28 @@ def test_a_model_that_does_not_learn_is_retried_once_then_fails_in_one_line(tran
   assert not os.path.exists(job.serving_model_dir)  # nothing exported
 
 
-@pytest.mark.parametrize('logs, stopped, stalled', [
-    ([{'loss': 2.30, 'val_accuracy': 0.10}] * 3, True, True),  # ln(10) and chance: stopped after the third epoch
+FALLING_LOSS_AT_CHANCE = [{'loss': 2.30 - 0.1 * epoch, 'val_accuracy': 0.15} for epoch in range(10)]
+
+
+@pytest.mark.parametrize('logs, stopped, stalled, at_chance', [
+    # ln(10) and chance: stopped after the third epoch
+    ([{'loss': 2.30, 'val_accuracy': 0.10}] * 3, True, True, True),
     # the training loss falls while batch normalisation holds the eval accuracy at chance; later it rises
-    ([{'loss': 2.30, 'val_accuracy': 0.10}, {'loss': 2.0, 'val_accuracy': 0.10}, {'loss': 1.8, 'val_accuracy': 0.1},
-      {'loss': 1.5, 'val_accuracy': 0.6}], False, False),
-    ([{'loss': 2.30, 'val_accuracy': 0.10}, {'loss': 2.0, 'val_accuracy': 0.10}, {'loss': 1.8, 'val_accuracy': 0.1},
-      {'loss': 1.5, 'val_accuracy': 0.15}], False, True),  # learned the training images, not the eval ones
-    ([{'loss': 2.30, 'val_accuracy': 0.10}] * 2 + [{'loss': 2.30, 'val_accuracy': 0.25}], False, False),
+    (FALLING_LOSS_AT_CHANCE[:3] + [{'loss': 1.5, 'val_accuracy': 0.6}], False, False, False),
+    # ten epochs learned the training images and nothing that carries over to the eval ones
+    (FALLING_LOSS_AT_CHANCE, False, True, True),
+    # four such epochs are too few to judge: the outcome says so, the model is kept
+    (FALLING_LOSS_AT_CHANCE[:4], False, False, True),
+    ([{'loss': 2.30, 'val_accuracy': 0.10}] * 2 + [{'loss': 2.30, 'val_accuracy': 0.25}], False, False, False),
 ])
-def test_learning_is_judged_on_the_training_loss_and_the_eval_accuracy(logs, stopped, stalled):
+def test_learning_is_judged_on_the_training_loss_and_the_eval_accuracy(logs, stopped, stalled, at_chance):
   check = training.LearningCheck(classes=10)
   check.set_model(tf.keras.Sequential())
   for epoch, values in enumerate(logs):
     check.on_epoch_end(epoch, values)
   assert check.model.stop_training == stopped
   check.on_train_end()
-  assert check.stalled == stalled
+  assert (check.stalled, check.at_chance) == (stalled, at_chance)
 
 
 def test_patience_counts_from_the_first_epoch_above_chance_and_the_learning_rate_falls_on_a_plateau():

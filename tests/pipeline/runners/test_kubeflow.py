@@ -7,6 +7,7 @@ from kfp import components
 
 from components import code_fingerprint
 from pipeline import cli
+from pipeline.config import PipelineConfig
 from pipeline.runners import kubeflow
 
 COMPONENT_IDS = {'FileBasedExampleGen', 'StatisticsGen', 'SchemaGen', 'ExampleValidator', 'DataReport',
@@ -85,8 +86,8 @@ def test_runtime_parameters_with_their_defaults(compiled):
   component = compiled[0]
   data_root = compiled[2]
   assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
-      'data_root': ('String', data_root), 'range_config': ('String', ''), 'epochs': ('Integer', 12),
-      'tuner_trials': ('Integer', 2),
+      'data_root': ('String', data_root), 'range_config': ('String', ''),
+      'epochs': ('Integer', PipelineConfig.epochs), 'tuner_trials': ('Integer', 2),
       'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
       'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
   tasks = component.pipeline_spec.root.dag.tasks
@@ -146,7 +147,7 @@ def test_without_tuner_trials_there_is_no_tuner_and_no_tuner_trials_parameter(sm
   spec = next(yaml.safe_load_all(output.read_text()))
   assert 'Tuner' not in spec['root']['dag']['tasks']
   assert 'tuner_trials' not in spec['root']['inputDefinitions']['parameters']
-  assert spec['root']['inputDefinitions']['parameters']['epochs']['defaultValue'] == 12
+  assert spec['root']['inputDefinitions']['parameters']['epochs']['defaultValue'] == PipelineConfig.epochs
 
 
 def test_compiling_for_a_remote_output_dir_without_data_writes_no_sample(tmp_path, monkeypatch, capsys):
