@@ -68,9 +68,10 @@ class PipelineConfig:
   augment_flip: Optional[bool] = None
   augment_colour: Optional[bool] = None
   batch_size: int = 32  # per replica: the global batch is batch_size x replicas
-  # Training stops when the eval split's accuracy has not improved for `patience` epochs, or after `epochs`,
-  # and keeps its best epoch; the learning rate falls to a third after patience / 2 epochs without a better eval
-  # loss. A fit that stays at chance is tried once more at a tenth of the learning rate, then fails the Trainer.
+  # Training stops when neither the eval split's accuracy nor its loss has improved for `patience` epochs, or
+  # after `epochs`, and keeps its best epoch; the learning rate falls to a third after every patience / 2 epochs
+  # without improvement. A fit that stays at chance is tried once more at a tenth of the learning rate, then
+  # fails the Trainer (components/trainer/training.py: the recipe).
   epochs: int = 40
   patience: int = 5
   # Distribution: auto (a TPU if found, multi_worker if num_workers > 1, mirrored on several GPUs, else one

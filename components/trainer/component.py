@@ -5,6 +5,7 @@ can only replace whole. Here `epochs` and `tuner_trials` are plain int parameter
 RuntimeParameter); the executors fold them into custom_config, so run_fn and tuner_fn see what they always
 did. Everything else is TFX's Trainer and Tuner unchanged.
 """
+import dataclasses
 import os
 from typing import Any, Dict
 
@@ -48,14 +49,16 @@ class TrainerExecutor(compat.TrainerExecutor):
         input_dict[standard_component_specs.TRANSFORM_GRAPH_KEY])
     choice = model_choice.read(transform_graph.uri, tf.io.gfile.GFile)
     model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
+    with tf.io.gfile.GFile(os.path.join(model.uri, names.TRAINING_OUTCOME_FILE)) as handle:
+      outcome = TrainingOutcome.from_json(handle.read())
+    if outcome.tuned_augmentation is not None:  # the Tuner compared augmentation on and off: the model has its pick
+      choice = dataclasses.replace(choice, **dict.fromkeys(model_choice.AUGMENTATIONS, outcome.tuned_augmentation))
     model.set_string_custom_property(names.MODEL_CHOICE, choice.describe())
     model.set_json_value_custom_property(names.MODEL_SETTINGS, choice.to_json())
     decision_path = os.path.join(model.uri, names.WARM_START_FILE)
     if tf.io.gfile.exists(decision_path):
       with tf.io.gfile.GFile(decision_path) as handle:
         model.set_string_custom_property(names.WARM_START, handle.read())
-    with tf.io.gfile.GFile(os.path.join(model.uri, names.TRAINING_OUTCOME_FILE)) as handle:
-      outcome = TrainingOutcome.from_json(handle.read())
     model.set_string_custom_property(names.TRAINING_OUTCOME, outcome.describe())
     model.set_int_custom_property(names.EPOCHS_TRAINED, outcome.epochs_trained)
 

@@ -64,10 +64,10 @@ def build_backbone(name: str, image_size: int, weights: Optional[str],
   if name == 'small_cnn':
     if weights:
       raise ValueError('the small_cnn backbone trains from scratch: use --weights none')
-    # Batch normalisation after every convolution: without it, one initialisation in several never left a loss
-    # of ln(classes) on grey symbols, at learning rates where another initialisation learned. Its averages move
-    # at momentum 0.9, not 0.99: a few hundred images make a few steps an epoch, and at 0.99 the eval accuracy
-    # stayed at chance for the first epochs of a model that was learning (0.14 on 200 digits after 5 epochs).
+    # Batch normalisation after every convolution: without it, a Trainer on grey symbols stayed at a loss of
+    # ln(classes) for all its epochs where a Tuner trial on the same data had learned. Its averages move at
+    # momentum 0.9 rather than Keras's 0.99, since small sets make few steps an epoch; even so the eval accuracy
+    # can stay at chance for the first epochs, which the recipe allows for (training.EvalPlateau).
     x = pixels
     for multiplier in (1, 2, 4):
       x = tf.keras.layers.Conv2D(hp.get('filters') * multiplier, 3, padding='same', use_bias=False)(x)
@@ -149,18 +149,18 @@ def _head(x: tf.Tensor, hp: keras_tuner.HyperParameters, classes: int) -> tf.Ten
                                name=features.PROBABILITIES)(x)
 
 
-def copy_weights(source: tf.keras.Model, target: tf.keras.Model) -> None:
-  """The weights of the layers both models have (by name: the head's, between build_model and build_head)."""
-  names = {layer.name for layer in source.layers}
-  for layer in target.layers:
-    if layer.weights and layer.name in names:
-      layer.set_weights(source.get_layer(layer.name).get_weights())
-
-
 def layer_weights(trained: tf.keras.Model) -> Dict[str, List]:
   """Each layer's weights by layer name, as NumPy arrays. Under MultiWorkerMirrored every worker must call this:
   reading batch normalisation's averages (synchronised on read) is a collective."""
   return {layer.name: layer.get_weights() for layer in trained.layers if layer.weights}
+
+
+def set_layer_weights(target: tf.keras.Model, weights: Dict[str, List]) -> None:
+  """Gives each of target's layers named in `weights` (layer_weights of a model built alike) those weights: the
+  head's layers between build_model and build_head, every layer for inference_model."""
+  for layer in target.layers:
+    if layer.weights and layer.name in weights:
+      layer.set_weights(weights[layer.name])
 
 
 def inference_model(weights: Dict[str, List], hp: keras_tuner.HyperParameters,
@@ -176,9 +176,7 @@ def inference_model(weights: Dict[str, List], hp: keras_tuner.HyperParameters,
   if tf.distribute.has_strategy():
     raise RuntimeError('inference_model must be called outside the training strategy\'s scope')
   exported = build_model(hp, settings, augment=False)
-  for layer in exported.layers:
-    if layer.weights:
-      layer.set_weights(weights[layer.name])
+  set_layer_weights(exported, weights)
   return exported
 
 

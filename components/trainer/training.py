@@ -10,7 +10,7 @@ import math
 import os
 import tempfile
 import time
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import keras_tuner
 import tensorflow as tf
@@ -144,29 +144,54 @@ def above_chance(classes: int) -> float:
   return chance + 0.1 * (1 - chance)
 
 
-class EvalPlateau(tf.keras.callbacks.EarlyStopping):
-  """Keras's EarlyStopping on the eval accuracy, keeping the best epoch's weights, with a learning-rate schedule.
+class EvalPlateau(tf.keras.callbacks.Callback):
+  """Early stopping on the eval split, keeping the best epoch's weights, with a learning-rate schedule.
 
-  Patience counts only once the eval accuracy has left chance: batch normalisation's averages lag the weights
-  of a model that learns fast, and held the eval accuracy of 200 digits at chance for 8 epochs while the
-  training accuracy rose to 0.88. Each time half the patience passes without a better epoch, the learning rate
-  falls by LEARNING_RATE_FACTOR (to at least MIN_LEARNING_RATE).
+  An epoch improves when its eval accuracy is the best yet or its eval loss the lowest yet: on a few hundred
+  eval images the accuracy alone stalls for epochs while the model still gets better (on the glyphs, judging by
+  the accuracy alone cut the learning rate to 2.7e-5 by epoch 17, with the training accuracy still rising).
+  After `patience` epochs without improvement training stops; each time half the patience passes without one,
+  the learning rate falls by LEARNING_RATE_FACTOR (to at least MIN_LEARNING_RATE). Patience counts only once
+  the eval accuracy has left chance: batch normalisation's averages lag the weights of a model that learns
+  fast, and held the eval accuracy of 200 digits at chance for 8 epochs while the training accuracy rose to
+  0.88. At the end the model gets the weights of its epoch of best eval accuracy (of lowest eval loss among
+  equals); best_epoch is that epoch, counted from 0.
   """
 
   def __init__(self, patience: int, classes: int):
-    super().__init__(monitor='val_accuracy', mode='max', patience=patience, restore_best_weights=True)
+    super().__init__()
+    self.patience = patience
     self._above_chance = above_chance(classes)
 
+  def on_train_begin(self, logs=None):
+    self.wait = 0
+    self.best_epoch = 0
+    self._best = (-math.inf, -math.inf)  # (eval accuracy, minus eval loss) of the kept epoch
+    self._lowest_loss = math.inf
+    self._best_weights = None
+
   def on_epoch_end(self, epoch, logs=None):
-    accuracy = (logs or {}).get('val_accuracy', 0.0)
-    if self.best <= self._above_chance and accuracy <= self._above_chance:
-      return  # not yet above chance: LearningCheck judges that
-    super().on_epoch_end(epoch, logs)
-    if self.wait and not self.model.stop_training and self.wait % max(1, self.patience // 2) == 0:
+    logs = logs or {}
+    accuracy, loss = logs.get('val_accuracy', 0.0), logs.get('val_loss', math.inf)
+    improved = accuracy > self._best[0] or loss < self._lowest_loss
+    self._lowest_loss = min(self._lowest_loss, loss)
+    if (accuracy, -loss) > self._best:
+      self._best, self.best_epoch, self._best_weights = (accuracy, -loss), epoch, self.model.get_weights()
+    if improved or self._best[0] <= self._above_chance:  # better, or not yet above chance: LearningCheck judges
+      self.wait = 0
+      return
+    self.wait += 1
+    if self.wait >= self.patience:
+      self.model.stop_training = True
+    elif self.wait % max(1, self.patience // 2) == 0:
       rate = self.model.optimizer.learning_rate
       rate.assign(max(float(rate.numpy()) * LEARNING_RATE_FACTOR, MIN_LEARNING_RATE))
-      logging.info('Trainer: eval accuracy not better for %d epochs; learning rate now %g', self.wait,
+      logging.info('Trainer: no better eval epoch for %d epochs; learning rate now %g', self.wait,
                    float(rate.numpy()))
+
+  def on_train_end(self, logs=None):
+    if self._best_weights is not None:
+      self.model.set_weights(self._best_weights)
 
 
 class LearningCheck(tf.keras.callbacks.Callback):
@@ -216,9 +241,9 @@ class LearningCheck(tf.keras.callbacks.Callback):
 
 def recipe_callbacks(classes: int, patience: int) -> List[tf.keras.callbacks.Callback]:
   """The training recipe, the same for the Tuner's trials and the Trainer, so that the winning trial reproduces:
-  `epochs` is an upper bound; training stops once the eval accuracy has not improved for `patience` epochs,
-  keeping the best epoch's weights, and the learning rate falls on the way (EvalPlateau); a fit that is not
-  learning stops (the last callback, a LearningCheck, says so)."""
+  `epochs` is an upper bound; training stops once neither the eval accuracy nor the eval loss has improved for
+  `patience` epochs, keeping the best epoch's weights, and the learning rate falls on the way (EvalPlateau); a
+  fit that is not learning stops (the last callback, a LearningCheck, says so)."""
   return [EvalPlateau(patience, classes), LearningCheck(classes)]
 
 
@@ -258,23 +283,7 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
   # Checkpoints, TensorBoard logs and the export are the Trainer's writes: a full disk says so in one line.
   with disk_space.reporting_disk_full(job.backup_dir, checkpoint_bytes(model),
                                       'a checkpoint (the weights and the optimizer state)'):
-    check = fit.run(model, hp)
-    retried_from = None
-    if check.stalled:
-      retried_from = hp.get('learning_rate')
-      hp = keras_tuner.HyperParameters.from_config(hp.get_config())
-      hp.values['learning_rate'] = retried_from * RETRY_LEARNING_RATE_FACTOR
-      logging.warning('Trainer: not learning (%s); trying again from a new start at learning rate %g',
-                      check.describe(), hp.get('learning_rate'))
-      with strategy.scope():
-        model = model_lib.build_model(hp, settings, steps_per_execution)
-      check = fit.run(model, hp, retry=True)
-      if check.stalled:
-        raise TrainingDidNotLearnError(
-            f'the model did not learn: {check.describe()} after {check.epochs_run} epochs, at learning rates '
-            f'{retried_from:g} and {hp.get("learning_rate"):g}; check that the labels match the images (the '
-            f'rejects report and the Data page show what was read)')
-    outcome = _outcome(check, settings.epochs, settings.patience, hp, retried_from)
+    model, hp, outcome = fit.run_learning(model, hp, steps_per_execution)
     logging.info('Trainer: %s', outcome.describe())
     if settings.weights and hp.get('fine_tune') and settings.fine_tune_epochs:
       with strategy.scope():
@@ -340,11 +349,35 @@ class _Fit:
         any(model_lib.augmentations(hp, settings)))
     with self.strategy.scope():
       head = model_lib.build_head(hp, settings, self.frozen.size)
-    model_lib.copy_weights(model, head)  # a warm start's head
+    model_lib.set_layer_weights(head, model_lib.layer_weights(model))  # a warm start's head
     head.fit(train, validation_data=validation, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
              verbose=0, callbacks=callbacks)
-    model_lib.copy_weights(head, model)
+    model_lib.set_layer_weights(model, model_lib.layer_weights(head))
     return recipe[-1]
+
+  def run_learning(self, model: tf.keras.Model, hp: keras_tuner.HyperParameters,
+                   steps_per_execution: int) -> Tuple[tf.keras.Model, keras_tuner.HyperParameters, TrainingOutcome]:
+    """Fits `model`, and if it does not learn a new one at RETRY_LEARNING_RATE_FACTOR of its learning rate.
+    Returns (the model that learned, its hyperparameters, the outcome); raises TrainingDidNotLearnError when
+    neither did."""
+    settings = self.job.settings
+    check = self.run(model, hp)
+    retried_from = None
+    if check.stalled:
+      retried_from = hp.get('learning_rate')
+      hp = keras_tuner.HyperParameters.from_config(hp.get_config())
+      hp.values['learning_rate'] = retried_from * RETRY_LEARNING_RATE_FACTOR
+      logging.warning('Trainer: not learning (%s); trying again from a new start at learning rate %g',
+                      check.describe(), hp.get('learning_rate'))
+      with self.strategy.scope():
+        model = model_lib.build_model(hp, settings, steps_per_execution)
+      check = self.run(model, hp, retry=True)
+      if check.stalled:
+        raise TrainingDidNotLearnError(
+            f'the model did not learn: {check.describe()} after {check.epochs_run} epochs, at learning rates '
+            f'{retried_from:g} and {hp.get("learning_rate"):g}; check that the labels match the images (the '
+            f'rejects report and the Data page show what was read)')
+    return model, hp, _outcome(check, settings.epochs, settings.patience, hp, retried_from)
 
   def fine_tune(self, model: tf.keras.Model) -> None:
     epochs = self.job.settings.fine_tune_epochs
@@ -358,9 +391,9 @@ class _Fit:
 def _outcome(check: LearningCheck, epochs: int, patience: int, hp: keras_tuner.HyperParameters,
              retried_from: Optional[float]) -> TrainingOutcome:
   if check.epochs_run < epochs:
-    reason = f'eval accuracy did not improve for {patience} epochs'
+    reason = f'no better eval accuracy or loss for {patience} epochs'
   else:
-    reason = f'reached the epochs limit ({epochs}); eval accuracy may still have been improving'
+    reason = f'reached the epochs limit ({epochs}); the eval split may still have been improving'
   if retried_from is not None:
     reason += f' (after a retry: at learning rate {retried_from:g} the model did not learn)'
   if check.at_chance:

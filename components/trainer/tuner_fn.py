@@ -94,7 +94,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
   batch_size = settings.batch_size
   features = None
-  if frozen_features.uses_cached_features(settings.weights, 'one_device'):
+  if frozen_features.uses_cached_features(settings.weights, 'one_device'):  # the trials run in this process
     augment = settings.augment_crop or settings.augment_flip or settings.augment_colour
     backbone_model = model_lib.build_model(model_lib.hyperparameter_space(settings.backbone), settings)
     features = training.cached_features(backbone_model, settings, fn_args.train_files, fn_args.eval_files, spec,

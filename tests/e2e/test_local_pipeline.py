@@ -285,18 +285,26 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   assert set(outputs['best_hyperparameters']['best_hyperparameters']) >= {'learning_rate', 'dropout'}
   assert outputs['blessing']['blessed'] == 1 and json.loads(outputs['blessing']['blessing_reasons']) == []
   assert outputs['pushed_model']['pushed_version'] == pushed
-  # The digits are grey 32 px scans: the data chose the small CNN at 32 px without augmentation.
-  assert outputs['model']['model_settings']['backbone'] == 'small_cnn'
-  assert outputs['model']['model_settings']['image_size'] == 32
+  # The digits are grey 32 px scans: the data chose the small CNN at 32 px, and the Tuner's first two trials
+  # compared augmentation on and off; the model has the one that scored higher.
+  settings = outputs['model']['model_settings']
+  assert (settings['backbone'], settings['image_size']) == ('small_cnn', 32)
+  assert settings['augment_crop'] == settings['augment_flip'] == settings['augment_colour']
+  augmentation = 'crop+flip+colour' if settings['augment_crop'] else 'off'
   assert outputs['examples']['colour_images'] == 0
   model_line = (f"Model: {outputs['model']['model_choice']}\n")
-  assert model_line.startswith('Model: small_cnn (from scratch) at 32 px, augmentation off; chosen from the data '
-                               '(0 of 1,797 in colour, most at least 32 px') and model_line in stdout
+  assert model_line.startswith(f'Model: small_cnn (from scratch) at 32 px, augmentation {augmentation}; chosen from '
+                               'the data (0 of 1,797 in colour, most at least 32 px') and model_line in stdout
+  tuner_results = json.loads(open(glob.glob(os.path.join(output_dir, 'pipeline_root', 'Tuner', 'tuner_results', '*',
+                                                         'tuner_results.json'))[0]).read())
+  assert sorted(trial['augment'] for trial in tuner_results) == [False, True]
   # Training ran to its eval split's plateau, not to a fixed count, and says so.
   assert 0 < outputs['model']['epochs_trained'] < 40
   training_line = f"Training: {outputs['model']['training_outcome']}\n"
-  assert re.match(r'Training: trained \d+ epochs, kept epoch \d+ \(eval accuracy 0\.9\d+\); stopped: eval accuracy '
-                  r'did not improve for 5 epochs$', training_line.strip()) and training_line in stdout
+  assert re.match(r'Training: trained \d+ epochs, kept epoch \d+ \(eval accuracy (0\.9\d+|1\.0000)\); augmentation (on|off), '
+                  r'as the Tuner chose on the eval split; stopped: no better eval accuracy or loss for 5 epochs$',
+                  training_line.strip()) and training_line in stdout
+  assert f"augmentation {'on' if settings['augment_crop'] else 'off'}, as the Tuner chose" in training_line
   text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
   assert text.startswith('FileBasedExampleGen: COMPLETE, ') and '    accepted_rows: 1797' in text
 

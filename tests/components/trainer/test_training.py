@@ -126,7 +126,7 @@ def test_training_stops_when_the_eval_accuracy_stops_improving_and_records_why(t
   with open(training.outcome_path(job.serving_model_dir)) as handle:
     outcome = TrainingOutcome.from_json(handle.read())
   assert outcome.epochs_trained < 200 and outcome.epochs_trained >= outcome.best_epoch + 2
-  assert outcome.stop_reason == 'eval accuracy did not improve for 2 epochs'
+  assert outcome.stop_reason == 'no better eval accuracy or loss for 2 epochs'
   assert outcome.best_eval_accuracy > 0.5
 
 
