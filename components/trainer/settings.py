@@ -37,7 +37,7 @@ class TuningSettings:
   tuner: str
   tuner_trials: int
   tuner_epochs: int
-  patience: int  # epochs without a better eval accuracy before a fit stops (training.recipe_callbacks)
+  patience: int  # epochs without a better eval accuracy or loss before a fit stops (training.recipe_callbacks)
   random_seed: int
 
   def to_custom_config(self) -> Dict[str, Any]:

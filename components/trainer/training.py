@@ -195,7 +195,7 @@ class EvalPlateau(tf.keras.callbacks.Callback):
 
 
 class LearningCheck(tf.keras.callbacks.Callback):
-  """Stops a fit that is not learning, and keeps what the outcome reports: the epochs run, the best eval epoch.
+  """Stops a fit that is not learning, and keeps what the outcome reports: the epochs run, the best eval accuracy.
 
   Not learning (`stalled`):
   - after LEARNING_CHECK_EPOCHS epochs, no training loss below LOSS_AT_CHANCE of ln(classes), the loss of
@@ -210,7 +210,6 @@ class LearningCheck(tf.keras.callbacks.Callback):
     self._chance_loss = math.log(max(classes, 2))
     self._above_chance = above_chance(classes)
     self.epochs_run = 0
-    self.best_epoch = 0
     self.best_eval_accuracy = 0.0
     self.stalled = False
     self._lowest_loss = math.inf
@@ -219,8 +218,7 @@ class LearningCheck(tf.keras.callbacks.Callback):
     logs = logs or {}
     self.epochs_run = epoch + 1
     self._lowest_loss = min(self._lowest_loss, logs.get('loss', math.inf))
-    if logs.get('val_accuracy', 0.0) > self.best_eval_accuracy:
-      self.best_eval_accuracy, self.best_epoch = logs['val_accuracy'], epoch + 1
+    self.best_eval_accuracy = max(self.best_eval_accuracy, logs.get('val_accuracy', 0.0))
     if (self.epochs_run >= LEARNING_CHECK_EPOCHS and self.at_chance
         and self._lowest_loss >= LOSS_AT_CHANCE * self._chance_loss):
       self.stalled = True
@@ -243,7 +241,7 @@ def recipe_callbacks(classes: int, patience: int) -> List[tf.keras.callbacks.Cal
   """The training recipe, the same for the Tuner's trials and the Trainer, so that the winning trial reproduces:
   `epochs` is an upper bound; training stops once neither the eval accuracy nor the eval loss has improved for
   `patience` epochs, keeping the best epoch's weights, and the learning rate falls on the way (EvalPlateau); a
-  fit that is not learning stops (the last callback, a LearningCheck, says so)."""
+  fit that is not learning stops (the LearningCheck, second, says so)."""
   return [EvalPlateau(patience, classes), LearningCheck(classes)]
 
 
@@ -327,8 +325,9 @@ class _Fit:
   log_dir: str  # TensorBoard's: the model run folder on the chief, a temporary one on the other workers
   frozen: Optional[frozen_features.FeatureSets]  # a frozen backbone's features, which the head trains on
 
-  def run(self, model: tf.keras.Model, hp: keras_tuner.HyperParameters, retry: bool = False) -> LearningCheck:
-    """Fits by the recipe, resuming from the attempt's last checkpoint; the recipe's LearningCheck, filled in.
+  def run(self, model: tf.keras.Model, hp: keras_tuner.HyperParameters,
+          retry: bool = False) -> Tuple[EvalPlateau, LearningCheck]:
+    """Fits by the recipe, resuming from the attempt's last checkpoint; the recipe's callbacks, filled in.
 
     Over a frozen backbone whose features are cached, the head alone trains on them, and `model` gets its
     weights."""
@@ -343,7 +342,7 @@ class _Fit:
     if self.frozen is None:
       model.fit(self.train, validation_data=self.validation, epochs=settings.epochs,
                 steps_per_epoch=self.steps_per_epoch, verbose=0, callbacks=callbacks)
-      return recipe[-1]
+      return recipe
     train, validation, steps_per_epoch = self.frozen.datasets(
         settings.batch_size * self.strategy.num_replicas_in_sync, settings.random_seed,
         any(model_lib.augmentations(hp, settings)))
@@ -353,7 +352,7 @@ class _Fit:
     head.fit(train, validation_data=validation, epochs=settings.epochs, steps_per_epoch=steps_per_epoch,
              verbose=0, callbacks=callbacks)
     model_lib.set_layer_weights(model, model_lib.layer_weights(head))
-    return recipe[-1]
+    return recipe
 
   def run_learning(self, model: tf.keras.Model, hp: keras_tuner.HyperParameters,
                    steps_per_execution: int) -> Tuple[tf.keras.Model, keras_tuner.HyperParameters, TrainingOutcome]:
@@ -361,7 +360,7 @@ class _Fit:
     Returns (the model that learned, its hyperparameters, the outcome); raises TrainingDidNotLearnError when
     neither did."""
     settings = self.job.settings
-    check = self.run(model, hp)
+    plateau, check = self.run(model, hp)
     retried_from = None
     if check.stalled:
       retried_from = hp.get('learning_rate')
@@ -371,13 +370,13 @@ class _Fit:
                       check.describe(), hp.get('learning_rate'))
       with self.strategy.scope():
         model = model_lib.build_model(hp, settings, steps_per_execution)
-      check = self.run(model, hp, retry=True)
+      plateau, check = self.run(model, hp, retry=True)
       if check.stalled:
         raise TrainingDidNotLearnError(
             f'the model did not learn: {check.describe()} after {check.epochs_run} epochs, at learning rates '
             f'{retried_from:g} and {hp.get("learning_rate"):g}; check that the labels match the images (the '
             f'rejects report and the Data page show what was read)')
-    return model, hp, _outcome(check, settings.epochs, settings.patience, hp, retried_from)
+    return model, hp, _outcome(plateau, check, settings.epochs, settings.patience, hp, retried_from)
 
   def fine_tune(self, model: tf.keras.Model) -> None:
     epochs = self.job.settings.fine_tune_epochs
@@ -388,7 +387,7 @@ class _Fit:
                   tf.keras.callbacks.TensorBoard(log_dir=os.path.join(self.log_dir, 'fine_tune'))])
 
 
-def _outcome(check: LearningCheck, epochs: int, patience: int, hp: keras_tuner.HyperParameters,
+def _outcome(plateau: EvalPlateau, check: LearningCheck, epochs: int, patience: int, hp: keras_tuner.HyperParameters,
              retried_from: Optional[float]) -> TrainingOutcome:
   if check.epochs_run < epochs:
     reason = f'no better eval accuracy or loss for {patience} epochs'
@@ -399,7 +398,7 @@ def _outcome(check: LearningCheck, epochs: int, patience: int, hp: keras_tuner.H
   if check.at_chance:
     reason += (f'; its eval accuracy is still at chance, after too few epochs to judge '
                f'(fewer than {GENERALISATION_CHECK_EPOCHS})')
-  return TrainingOutcome(epochs_trained=check.epochs_run, best_epoch=check.best_epoch,
+  return TrainingOutcome(epochs_trained=check.epochs_run, best_epoch=plateau.best_epoch + 1,
                          best_eval_accuracy=round(float(check.best_eval_accuracy), 6),
                          learning_rate=float(hp.get('learning_rate')), stop_reason=reason,
                          tuned_augmentation=hp.values.get(model_lib.AUGMENT))
