@@ -54,6 +54,11 @@ class TuningSettings:
     return cls(**{name: tuple(value) if typing.get_origin(fields[name].type) is tuple else value
                   for name, value in custom_config.items()})
 
+  @property
+  def augmented(self) -> bool:
+    """Whether any augmentation is on."""
+    return bool(self.augment_crop or self.augment_flip or self.augment_colour)
+
   def with_choice(self, choice: ModelChoice):
     """These settings with the model Transform chose: every value the config left open, now decided."""
     return dataclasses.replace(self, image_size=choice.image_size, backbone=choice.backbone,

@@ -63,10 +63,9 @@ def make_tuner(settings: TuningSettings, directory: str, features: Optional[froz
   """The tuner settings.tuner names; trials train for at most settings.tuner_epochs epochs. With `features`,
   the trials train the head alone, on a frozen backbone's cached features. With `compare_augmentation`, the
   space also holds augmentation as a whole, its default the settings'."""
-  augment = settings.augment_crop or settings.augment_flip or settings.augment_colour
   common = dict(objective=keras_tuner.Objective('val_accuracy', 'max'), seed=settings.random_seed,
-                hyperparameters=model_lib.hyperparameter_space(settings.backbone,
-                                                               augment if compare_augmentation else None))
+                hyperparameters=model_lib.hyperparameter_space(
+                    settings.backbone, settings.augmented if compare_augmentation else None))
   if settings.tuner == 'random':
     oracle = _DefaultsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **common)
   elif settings.tuner == 'bayesian':
@@ -95,11 +94,11 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   batch_size = settings.batch_size
   features = None
   if frozen_features.uses_cached_features(settings.weights, 'one_device'):  # the trials run in this process
-    augment = settings.augment_crop or settings.augment_flip or settings.augment_colour
-    backbone_model = model_lib.build_model(model_lib.hyperparameter_space(settings.backbone), settings)
+    # A model whose augmentation layers are all on, for the augmented views; the plain ones bypass them.
+    backbone_model = model_lib.build_model(model_lib.hyperparameter_space(settings.backbone, augment=True), settings)
     features = training.cached_features(backbone_model, settings, fn_args.train_files, fn_args.eval_files, spec,
-                                        batch_size, plain=compare_augmentation or not augment,
-                                        augmented=compare_augmentation or augment)
+                                        batch_size, plain=compare_augmentation or not settings.augmented,
+                                        augmented=compare_augmentation or settings.augmented)
   train = training.make_dataset(fn_args.train_files, spec, batch_size, training=True, seed=settings.random_seed)
   return TunerFnResult(
       tuner=make_tuner(settings, fn_args.working_dir, features, compare_augmentation),

@@ -7,6 +7,7 @@ import os
 import shutil
 
 import keras_tuner
+import numpy as np
 import pytest
 from tfx.components.trainer.fn_args_utils import FnArgs
 
@@ -84,7 +85,8 @@ def test_a_search_with_augmentation_left_to_the_data_compares_it_on_and_off(tran
   assert all(trial.score is not None for trial in trials)
 
 
-def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(transformed, tmp_path, info_logs):
+def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(transformed, tmp_path, info_logs,
+                                                                           monkeypatch):
   """A transform graph whose model choice is the pretrained backbone: the trials train heads on its features."""
   [graph] = glob.glob(os.path.join(transformed[2], 'Transform', 'transform_graph', '*'))
   pretrained = str(tmp_path / 'graph')
@@ -92,11 +94,18 @@ def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(tra
   choice = model_choice.read(pretrained)
   model_choice.write(dataclasses.replace(choice, backbone='efficientnet_lite0', weights='imagenet'), pretrained)
   fn_args = _fn_args(transformed, str(tmp_path / 'tuning'), pretrained, tuner_trials=2)
+  computed = []
+  cached_features = training.cached_features
+  monkeypatch.setattr(training, 'cached_features', lambda *args, **kwargs: computed.append(
+      cached_features(*args, **kwargs)) or computed[-1])
   trials = _search(fn_args)
   assert sorted(trial.hyperparameters.get('augment') for trial in trials) == [False, True]
   train_count = training.count_records(fn_args.train_files)
   # one plain and four augmented views of each training image, computed once for both trials
   assert info_logs.text.count("the frozen efficientnet_lite0's features of") == 1
   assert f'features of {5 * train_count} training views' in info_logs.text
+  # The digits' rule leaves augmentation off, yet the augmented views are augmented: the trial with it sees them.
+  [features] = computed
+  assert not np.allclose(features.augmented[0][:train_count], features.plain[0], atol=1e-3)
   heads = [json.loads(path.read_text()) for path in (tmp_path / 'tuning').rglob('trial.json')]
   assert len(heads) == 2 and all(head['score'] is not None for head in heads)
