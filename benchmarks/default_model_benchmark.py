@@ -36,10 +36,11 @@ from benchmarks import image_zoo  # noqa: E402  (after the path)
 from benchmarks import pipeline_overhead_benchmark as overhead  # noqa: E402
 
 TUNING = ('digits_32px', 'digit_scans', 'glyphs_rgb', 'photo_crops')
-ACCEPTANCE = ('colour_thumbnails', 'grey_textures_rgb', 'photo_region_shift')
+ACCEPTANCE = ('colour_thumbnails', 'grey_textures_rgb', 'photo_region_shift', 'faces_lfw')
 MODEL_LINE = re.compile(r'^Model: (.*)$', re.MULTILINE)
 TRAINING_LINE = re.compile(r'^Training: (.*)$', re.MULTILINE)
-CHOSEN_SIZE = re.compile(r' at (\d+) px')
+# The pipeline's image size: the small CNN's line names it as the size it averages down from.
+CHOSEN_SIZE = re.compile(r' at (?:\d+ px \(averaged from )?(\d+)')
 PLAIN_EPOCHS = 15
 CNN_PATIENCE = PLAIN_EPOCHS
 TRANSFER_PATIENCE = 3

@@ -34,6 +34,9 @@ SETS = {
     'grey_textures_rgb': 'grey stored as RGB: 56 px crops of ten grey photos and textures',
     'photo_region_shift': 'colour photos, source shift: 96-160 px crops of ten colour photos; the test split is '
                           'cut only from the rightmost 30% of each photo, which train and validation never see',
+    'faces_lfw': 'grey faces against background, source shift: five 80-100% crops of each of the 200 25 px LFW '
+                 'images that ship with scikit-image (100 faces, 100 non-faces), at 48 px; the test split is cut '
+                 'only from a quarter of the source images, which train and validation never see',
 }
 SEED = 20240601
 CSV_NAME = 'all_data.csv'
@@ -69,7 +72,7 @@ THUMBNAIL_REGIONS = {
     'spacesuit': [('astronaut', (0.55, 0.05, 1.0, 0.4))],
     'pagoda': [('china', (0.25, 0.15, 0.8, 0.48))],
 }
-SHIFTED = ('glyphs_rgb', 'photo_region_shift')
+SHIFTED = ('glyphs_rgb', 'photo_region_shift', 'faces_lfw')
 
 
 def materialize(name: str, target_dir: str):
@@ -223,9 +226,27 @@ def _photo_region_shift(rng):
                         for name, photo in photos.items() for box, unseen, count in parts for _ in range(count))
 
 
+def _faces_lfw(rng):
+  """Five crops of every LFW image; every fourth source image (of each class) gives the test split alone."""
+  import skimage.data
+
+  images = skimage.data.lfw_subset()
+  order = rng.permutation(len(images))
+
+  def crops(index):
+    image = Image.fromarray((images[index] * 255).astype(np.uint8))
+    for _ in range(5):
+      side = int(rng.integers(20, 26))
+      x, y = (int(value) for value in rng.integers(0, 25 - side + 1, size=2))
+      yield image.crop((x, y, x + side, y + side)).resize((48, 48), Image.BICUBIC)
+
+  return ['face', 'background'], (('face' if index < 100 else 'background', crop, position % 4 == 0)
+                                  for position, index in enumerate(order) for crop in crops(index))
+
+
 GENERATORS = {'digit_scans': _digit_scans, 'glyphs_rgb': _glyphs_rgb, 'photo_crops': _photo_crops,
               'colour_thumbnails': _colour_thumbnails, 'grey_textures_rgb': _grey_textures_rgb,
-              'photo_region_shift': _photo_region_shift}
+              'photo_region_shift': _photo_region_shift, 'faces_lfw': _faces_lfw}
 
 
 def _summary(csv_path: str) -> str:

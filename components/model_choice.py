@@ -2,16 +2,22 @@
 
 A config that names the image size, the backbone or an augmentation keeps it; each value left unset is chosen
 from ExampleGen's image statistics, so that the defaults fit the data rather than the embedded digits:
-  - photos (at least half of the images in colour, judged from their pixels by ExampleGen, since many sets store
-    grey images as RGB) that are large enough (most of them at least
-    PRETRAINED_MIN_SIDE pixels on their shorter side) get the pretrained PRETRAINED_BACKBONE; anything else the
-    small CNN trained from scratch;
+  - the backbone: where the config leaves it open, the Tuner compares both CANDIDATES on the eval split, at
+    their default hyperparameters (components/trainer/tuner_fn.py), and the Trainer trains the one that scored
+    higher. Rules about the data only pick which one goes first, and the one a run without a Tuner trains:
+    photos (at least half of the images in colour, judged from their pixels by ExampleGen, since many sets
+    store grey images as RGB) that are large enough (most of them at least PRETRAINED_MIN_SIDE pixels on
+    their shorter side) the pretrained PRETRAINED_BACKBONE, anything else the small CNN trained from scratch.
+    By the rules alone, grey textures stored as RGB got the small CNN at 0.85 test accuracy where frozen
+    ImageNet features reached 0.98, and 32 px colour thumbnails 0.76 against 0.99;
   - the image size is the shorter side that most images (more than half) reach, on the grid IMAGE_SIZES,
-    within what the backbone uses well (the small CNN: 32 px);
+    within what the backbone uses well. Where the pretrained backbone is a candidate, Transform resizes to its
+    size, and the small CNN averages each block of pixels down to SMALL_CNN_MAX_SIZE inside the model (every
+    pretrained size on the grid is a multiple of it), so that one transformed set serves both;
   - augmentation (crop, flip, colour) is on for photos and off for grey images: a flipped digit or letter is
     another symbol, and crops of a small scan cost more epochs than they earn. This is the default that the
-    Tuner's first trial runs; its second runs the other way, and the Trainer keeps what scored higher on the eval
-    split (components/trainer/tuner_fn.py).
+    Tuner's first trials run; then it runs the backbone that scored higher the other way, and the Trainer keeps
+    what scored higher on the eval split (components/trainer/tuner_fn.py).
 
 Transform makes the choice, as the first step that needs it (its resize), and writes it next to the transform
 graph, where the Tuner and the Trainer read it; the Trainer records it on its model. ExampleGen counts the
@@ -27,10 +33,14 @@ IMAGE_SIZES = (32, 48, 64, 96, 128, 160, 192, 224)
 # The small CNN's three conv-and-pool stages fit 32 px: on the digits at 72 px it reached 0.878 test accuracy at
 # 64 px against 0.989 at 32 (12 epochs), at four times the cost. Larger images that are not photos stay at 32.
 SMALL_CNN_MAX_SIZE = 32
-PRETRAINED_MIN_SIDE = 96  # below this, ImageNet features of an upscaled image are worth less than a small CNN
+# The smallest size the pretrained backbone is given (smaller images are upscaled to it), and the shorter side
+# from which photos try it first.
+PRETRAINED_MIN_SIDE = 96
 PRETRAINED_MAX_SIZE = 224  # the resolution the pretrained backbone was trained at
 PRETRAINED_BACKBONE = 'efficientnet_lite0'  # its ImageNet weights ship with a Python package: no download
 SMALL_CNN = 'small_cnn'
+# What the Tuner compares where the config leaves the backbone open (and does not ask for training from scratch).
+CANDIDATES = (SMALL_CNN, PRETRAINED_BACKBONE)
 CHOICE_FILE = 'model_choice.json'
 # What the data may choose: the ModelRequest values that the config may leave unset (weights follow the backbone).
 OPEN_VALUES = ('image_size', 'backbone', 'augment_crop', 'augment_flip', 'augment_colour')
@@ -93,13 +103,29 @@ class ModelChoice:
   augment_colour: bool
   chosen_from_data: Tuple[str, ...]  # the names of the values the config left open
   statistics: str                    # ImageStatistics.describe() of the data they were chosen from
+  # The backbones the Tuner compares, `backbone` (the one a run without a Tuner trains) first; one: no choice.
+  candidates: Tuple[str, ...] = ()
+  # The size the small CNN works at: image_size, or SMALL_CNN_MAX_SIZE averaged down from it inside the model.
+  small_cnn_size: int = 0
+
+  @property
+  def model_size(self) -> int:
+    """The size the backbone sees."""
+    return self.small_cnn_size if self.backbone == SMALL_CNN and self.small_cnn_size else self.image_size
+
+  def with_backbone(self, backbone: str) -> 'ModelChoice':
+    """This choice with another of its candidates, as the Tuner chose it."""
+    if backbone not in self.candidates:
+      raise ValueError(f'{backbone!r} is not one of the candidates {self.candidates}')
+    return dataclasses.replace(self, backbone=backbone, weights=default_weights(backbone))
 
   def describe(self) -> str:
     """One line, as the run prints it: the model, and what in the data chose it."""
     augmentations = [name for name, on in (('crop', self.augment_crop), ('flip', self.augment_flip),
                                            ('colour', self.augment_colour)) if on]
     weights = f' ({self.weights} weights)' if self.weights else ' (from scratch)'
-    model = (f'{self.backbone}{weights} at {self.image_size} px, augmentation '
+    pooled = f' (averaged from {self.image_size})' if self.model_size != self.image_size else ''
+    model = (f'{self.backbone}{weights} at {self.model_size} px{pooled}, augmentation '
              f'{"+".join(augmentations) if augmentations else "off"}')
     if not self.chosen_from_data:
       return f'{model}; all set by the config'
@@ -108,33 +134,46 @@ class ModelChoice:
     return f'{model}; {chosen} from the data ({self.statistics})'
 
   def to_json(self) -> Dict:
-    return dict(dataclasses.asdict(self), chosen_from_data=list(self.chosen_from_data))
+    return dict(dataclasses.asdict(self), chosen_from_data=list(self.chosen_from_data),
+                candidates=list(self.candidates))
 
   @classmethod
   def from_json(cls, values: Mapping) -> 'ModelChoice':
-    return cls(**dict(values, chosen_from_data=tuple(values['chosen_from_data'])))
+    return cls(**dict(values, chosen_from_data=tuple(values['chosen_from_data']),
+                      candidates=tuple(values['candidates'])))
+
+
+def default_weights(backbone: str) -> Optional[str]:
+  """A pretrained backbone's ImageNet weights; None (from scratch) for the small CNN."""
+  return None if backbone == SMALL_CNN else 'imagenet'
 
 
 def choose(request: ModelRequest, statistics: ImageStatistics) -> ModelChoice:
   """Every value of `request` that is None, chosen from `statistics` by the rules in the module docstring."""
   side = statistics.median_shorter_side
   backbone = request.backbone
+  candidates = (backbone,) if backbone else CANDIDATES if request.weights != 'none' else (SMALL_CNN,)
   if backbone is None:
-    pretrained = statistics.photos and side >= PRETRAINED_MIN_SIDE and request.weights != 'none'
+    pretrained = statistics.photos and side >= PRETRAINED_MIN_SIDE and PRETRAINED_BACKBONE in candidates
     backbone = PRETRAINED_BACKBONE if pretrained else SMALL_CNN
+    candidates = (backbone,) + tuple(other for other in candidates if other != backbone)
   image_size = request.image_size
+  small_cnn_size = image_size
   if image_size is None:
-    low, high = ((IMAGE_SIZES[0], SMALL_CNN_MAX_SIZE) if backbone == SMALL_CNN
-                 else (PRETRAINED_MIN_SIDE, PRETRAINED_MAX_SIZE))
-    image_size = min(max(side, low), high)
+    if candidates == (SMALL_CNN,):
+      image_size = small_cnn_size = min(max(side, IMAGE_SIZES[0]), SMALL_CNN_MAX_SIZE)
+    else:
+      image_size = min(max(side, PRETRAINED_MIN_SIDE), PRETRAINED_MAX_SIZE)
+      small_cnn_size = SMALL_CNN_MAX_SIZE
   weights = request.weights
   if weights is None:
-    weights = None if backbone == SMALL_CNN else 'imagenet'
+    weights = default_weights(backbone)
   augment = {name: statistics.photos if getattr(request, name) is None else getattr(request, name)
              for name in AUGMENTATIONS}
   open_values = tuple(name for name in OPEN_VALUES if getattr(request, name) is None)
   return ModelChoice(image_size=image_size, backbone=backbone, weights=None if weights == 'none' else weights,
-                     chosen_from_data=open_values, statistics=statistics.describe(), **augment)
+                     chosen_from_data=open_values, statistics=statistics.describe(), candidates=candidates,
+                     small_cnn_size=small_cnn_size, **augment)
 
 
 def write(choice: ModelChoice, folder: str, open_file=open) -> None:

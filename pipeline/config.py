@@ -85,9 +85,11 @@ class PipelineConfig:
   tfjob_namespace: str = 'kubeflow'
   worker_gpus: int = 0
   # Tuning: random, bayesian or hyperband; tuner_trials 0 skips it. Fixed hyperparameters (a mapping of
-  # names in components/trainer/settings.py:hyperparameter_specs) also skip it.
+  # names in components/trainer/settings.py:hyperparameter_specs) also skip it. The first trials compare what
+  # the config leaves open, at the default hyperparameters: the candidate backbones, then augmentation on and off
+  # with the better one; three trials run both comparisons.
   tuner: str = 'random'
-  tuner_trials: int = 2
+  tuner_trials: int = 3
   tuner_epochs: int = 8
   hyperparameters: dict = dataclasses.field(default_factory=dict)
   random_seed: int = 0

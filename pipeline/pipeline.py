@@ -205,6 +205,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
         custom_config=settings.tuning().to_custom_config(),
         tuner_trials=values['tuner_trials']).with_id('Tuner')
     trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
+    trainer_inputs['tuner_results'] = tuner.outputs['tuner_results']
     components.append(tuner)
 
   trainer = training_components.Trainer(

@@ -6,6 +6,7 @@ RuntimeParameter); the executors fold them into custom_config, so run_fn and tun
 did. Everything else is TFX's Trainer and Tuner unchanged.
 """
 import dataclasses
+import json
 import os
 from typing import Any, Dict
 
@@ -23,15 +24,21 @@ from tfx.utils import json_utils
 from components import compat
 from components import model_choice
 from components import names
+from components.trainer.outcome import tuner_comparison
 from components.trainer.outcome import TrainingOutcome
 
 EPOCHS = compat.EPOCHS
 TUNER_TRIALS = compat.TUNER_TRIALS
 
 
+TUNER_RESULTS = 'tuner_results'  # the Tuner's trials, so that the model records what the Tuner compared
+
+
 class TrainerSpec(standard_component_specs.TrainerSpec):
   PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
                 EPOCHS: component_spec.ExecutionParameter(type=int)}
+  INPUTS = {**standard_component_specs.TrainerSpec.INPUTS,
+            TUNER_RESULTS: component_spec.ChannelParameter(type=standard_artifacts.TunerResults, optional=True)}
 
 
 class TunerSpec(standard_component_specs.TunerSpec):
@@ -51,9 +58,19 @@ class TrainerExecutor(compat.TrainerExecutor):
     model = artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY])
     with tf.io.gfile.GFile(os.path.join(model.uri, names.TRAINING_OUTCOME_FILE)) as handle:
       outcome = TrainingOutcome.from_json(handle.read())
-    if outcome.tuned_augmentation is not None:  # the Tuner compared augmentation on and off: the model has its pick
+    # Where the Tuner compared the candidate backbones or augmentation on and off, the model has its pick.
+    if outcome.tuned_backbone is not None:
+      choice = choice.with_backbone(outcome.tuned_backbone)
+    if outcome.tuned_augmentation is not None:
       choice = dataclasses.replace(choice, **dict.fromkeys(model_choice.AUGMENTATIONS, outcome.tuned_augmentation))
-    model.set_string_custom_property(names.MODEL_CHOICE, choice.describe())
+    description = choice.describe()
+    if input_dict.get(TUNER_RESULTS):
+      [results] = tf.io.gfile.glob(os.path.join(artifact_utils.get_single_uri(input_dict[TUNER_RESULTS]), '*.json'))
+      with tf.io.gfile.GFile(results) as handle:
+        comparison = tuner_comparison(json.load(handle))
+      if comparison:
+        description += f'; {comparison}'
+    model.set_string_custom_property(names.MODEL_CHOICE, description)
     model.set_json_value_custom_property(names.MODEL_SETTINGS, choice.to_json())
     decision_path = os.path.join(model.uri, names.WARM_START_FILE)
     if tf.io.gfile.exists(decision_path):
@@ -69,9 +86,11 @@ class Trainer(base_component.BaseComponent):
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TrainerExecutor)
 
   def __init__(self, examples, transform_graph, schema, run_fn: str, train_args: trainer_pb2.TrainArgs,
-               eval_args: trainer_pb2.EvalArgs, custom_config: Dict[str, Any], epochs, hyperparameters=None):
+               eval_args: trainer_pb2.EvalArgs, custom_config: Dict[str, Any], epochs, hyperparameters=None,
+               tuner_results=None):
     super().__init__(spec=TrainerSpec(
         examples=examples, transform_graph=transform_graph, schema=schema, hyperparameters=hyperparameters,
+        tuner_results=tuner_results,
         run_fn=run_fn, train_args=train_args, eval_args=eval_args,
         custom_config=json_utils.dumps(custom_config), epochs=epochs,
         model=types.Channel(type=standard_artifacts.Model),

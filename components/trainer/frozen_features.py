@@ -51,13 +51,17 @@ class FeatureSets:
 
 
 def compute(model: tf.keras.Model, backbone_name: str, train_images: tf.data.Dataset, train_count: int,
-            eval_images: tf.data.Dataset, plain: bool, augmented: bool) -> Optional[FeatureSets]:
+            eval_images: tf.data.Dataset, plain: bool, augmented: bool,
+            computed: Optional[FeatureSets] = None) -> Optional[FeatureSets]:
   """The features of `model`'s backbone layer for each image of the two (finite, unshuffled) datasets of
   ({pixels}, label) batches: of the training images one plain view (`plain`) and AUGMENTED_VIEWS views through
-  the model's augmentation layers (`augmented`). None when they would take more than MAX_FEATURE_BYTES."""
+  the model's augmentation layers (`augmented`), besides those `computed` before (whose eval features are
+  kept). None when they would take more than MAX_FEATURE_BYTES."""
   backbone = model.get_layer(backbone_name)
   augmentation = model.get_layer('augmentation')
   views = int(plain) + AUGMENTED_VIEWS * int(augmented)
+  if computed is not None:
+    views += int(computed.plain is not None) + AUGMENTED_VIEWS * int(computed.augmented is not None)
   size = int(backbone.output_shape[-1])
   if train_count * views * size * 4 > MAX_FEATURE_BYTES:
     logging.info('Trainer: %d images x %d views of %d features exceed %d bytes: training on the images',
@@ -73,9 +77,9 @@ def compute(model: tf.keras.Model, backbone_name: str, train_images: tf.data.Dat
                for _ in range(passes) for batch, labels in images]
     return np.concatenate([values for values, _ in batches]), np.concatenate([labels for _, labels in batches])
 
-  return FeatureSets(eval=run(eval_images, False), train_images=train_count,
-                     plain=run(train_images, False) if plain else None,
-                     augmented=run(train_images, True, AUGMENTED_VIEWS) if augmented else None)
+  return FeatureSets(eval=computed.eval if computed else run(eval_images, False), train_images=train_count,
+                     plain=run(train_images, False) if plain else computed and computed.plain,
+                     augmented=run(train_images, True, AUGMENTED_VIEWS) if augmented else computed and computed.augmented)
 
 
 def uses_cached_features(weights: Optional[str], strategy_name: str) -> bool:

@@ -3,39 +3,63 @@ hyperparameter space.
 
 Backbones take float pixels in [0, 1] (Transform's output) and scale them as each network expects.
 """
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import keras_tuner
 import tensorflow as tf
 
 from components import features
+from components.trainer.settings import AUGMENT
+from components.trainer.settings import BACKBONE
 from components.trainer.settings import BACKBONES
 from components.trainer.settings import hyperparameter_specs
 from components.trainer.settings import TuningSettings
 
 
 FEATURES = 'backbone_features'  # the head's input, when it trains alone on a frozen backbone's features
-AUGMENT = 'augment'  # the hyperparameter of augmentation as a whole, when the Tuner compares it
 
 
 class WeightsUnavailableError(RuntimeError):
   """Pretrained weights could not be loaded; the message says how to provide them."""
 
 
-def hyperparameter_space(backbone: str = 'small_cnn', augment: Optional[bool] = None) -> keras_tuner.HyperParameters:
-  """The space of settings.hyperparameter_specs, as KerasTuner searches it; with `augment` (the data's default),
-  also whether to augment (AUGMENT), for the Tuner to compare when the config leaves augmentation open."""
+def hyperparameter_space(backbone: str = 'small_cnn', augment: Optional[bool] = None,
+                         compared_backbones: Sequence[str] = ()) -> keras_tuner.HyperParameters:
+  """The space of settings.hyperparameter_specs, as KerasTuner searches it. With `augment` (the data's default),
+  also whether to augment (AUGMENT); with `compared_backbones` (`backbone` among them, its default), also which
+  backbone (BACKBONE), each one's own hyperparameters active only with it: for the Tuner to compare what the
+  config leaves open."""
   hp = keras_tuner.HyperParameters()
-  for spec in hyperparameter_specs(backbone):
-    if spec.kind == 'float':
-      hp.Float(spec.name, spec.low, spec.high, step=spec.step, sampling=spec.sampling, default=spec.default)
-    elif spec.kind == 'choice':
-      hp.Choice(spec.name, list(spec.values), default=spec.default)
-    else:
-      hp.Boolean(spec.name, default=spec.default)
+  backbones = tuple(compared_backbones) or (backbone,)
+  specs = {name: hyperparameter_specs(name) for name in backbones}
+  shared = set.intersection(*(set(values) for values in specs.values()))
+  if len(backbones) > 1:
+    hp.Choice(BACKBONE, list(backbones), default=backbone)
+  for spec in specs[backbones[0]]:
+    if spec in shared:
+      _declare(hp, spec)
+  for name in backbones:
+    for spec in specs[name]:
+      if spec not in shared:
+        with hp.conditional_scope(BACKBONE, [name]):
+          _declare(hp, spec)
   if augment is not None:
     hp.Boolean(AUGMENT, default=augment)
   return hp
+
+
+def _declare(hp: keras_tuner.HyperParameters, spec) -> None:
+  if spec.kind == 'float':
+    hp.Float(spec.name, spec.low, spec.high, step=spec.step, sampling=spec.sampling, default=spec.default)
+  elif spec.kind == 'choice':
+    hp.Choice(spec.name, list(spec.values), default=spec.default)
+  else:
+    hp.Boolean(spec.name, default=spec.default)
+
+
+def model_settings(hp: keras_tuner.HyperParameters, settings: TuningSettings) -> TuningSettings:
+  """`settings` with the backbone `hp` holds, where the Tuner compared backbones (BACKBONE)."""
+  return settings.with_backbone(hp.get(BACKBONE)) if BACKBONE in hp.values else settings
 
 
 def augmentations(hp: keras_tuner.HyperParameters, settings: TuningSettings) -> Tuple[bool, bool, bool]:
@@ -64,11 +88,11 @@ def build_backbone(name: str, image_size: int, weights: Optional[str],
   if name == 'small_cnn':
     if weights:
       raise ValueError('the small_cnn backbone trains from scratch: use --weights none')
+    x = pixels
     # Batch normalisation after every convolution: without it, a Trainer on grey symbols stayed at a loss of
     # ln(classes) for all its epochs where a Tuner trial on the same data had learned. Its averages move at
     # momentum 0.9 rather than Keras's 0.99, since small sets make few steps an epoch; even so the eval accuracy
     # can stay at chance for the first epochs, which the recipe allows for (training.EvalPlateau).
-    x = pixels
     for multiplier in (1, 2, 4):
       x = tf.keras.layers.Conv2D(hp.get('filters') * multiplier, 3, padding='same', use_bias=False)(x)
       x = tf.keras.layers.ReLU()(tf.keras.layers.BatchNormalization(momentum=0.9)(x))
@@ -118,10 +142,17 @@ def build_model(hp: keras_tuner.HyperParameters, settings: TuningSettings, steps
 
   A pretrained backbone starts frozen (transfer learning); `fine_tune_model` unfreezes its top layers.
   """
+  settings = model_settings(hp, settings)
   image_size = settings.image_size
   pixels = tf.keras.Input(shape=(image_size, image_size, 3), name=features.PIXELS)
-  x = augmentation(*(augment and on for on in augmentations(hp, settings)))(pixels)
-  backbone = build_backbone(settings.backbone, image_size, settings.weights, hp)
+  x, size = pixels, image_size
+  if settings.backbone == 'small_cnn' and settings.small_cnn_size and settings.small_cnn_size < image_size:
+    # The small CNN's size (model_choice.SMALL_CNN_MAX_SIZE), before augmentation, which then works on fewer
+    # pixels: an average over each block of pixels, an antialiased resize that TFLite runs as a builtin.
+    size = settings.small_cnn_size
+    x = tf.keras.layers.AveragePooling2D(image_size // size, name='downsize')(x)
+  x = augmentation(*(augment and on for on in augmentations(hp, settings)))(x)
+  backbone = build_backbone(settings.backbone, size, settings.weights, hp)
   backbone.trainable = not settings.weights
   x = backbone(x, training=False) if settings.weights else backbone(x)
   model = tf.keras.Model(inputs={features.PIXELS: pixels}, outputs=_head(x, hp, len(settings.labels)))

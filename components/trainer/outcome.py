@@ -5,7 +5,10 @@ here, so that the executor and the inspection commands read it without loading t
 """
 import dataclasses
 import json
-from typing import Optional
+from typing import Mapping, Optional, Sequence
+
+from components.trainer.settings import AUGMENT
+from components.trainer.settings import BACKBONE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,11 +20,14 @@ class TrainingOutcome:
   stop_reason: str
   # Augmentation as the Tuner chose it, comparing it on and off on the eval split; None where it did not.
   tuned_augmentation: Optional[bool] = None
+  # The backbone as the Tuner chose it, comparing the candidates on the eval split; None where it did not.
+  tuned_backbone: Optional[str] = None
 
   def describe(self) -> str:
     """One line, as the run prints it."""
-    tuned = ('' if self.tuned_augmentation is None else
-             f'; augmentation {"on" if self.tuned_augmentation else "off"}, as the Tuner chose on the eval split')
+    chosen = ([] if self.tuned_backbone is None else [f'backbone {self.tuned_backbone}']) + (
+        [] if self.tuned_augmentation is None else [f'augmentation {"on" if self.tuned_augmentation else "off"}'])
+    tuned = f'; {" and ".join(chosen)}, as the Tuner chose on the eval split' if chosen else ''
     return (f'trained {self.epochs_trained} epochs, kept epoch {self.best_epoch} (eval accuracy '
             f'{self.best_eval_accuracy:.4f}){tuned}; stopped: {self.stop_reason}')
 
@@ -31,3 +37,19 @@ class TrainingOutcome:
   @classmethod
   def from_json(cls, text: str) -> 'TrainingOutcome':
     return cls(**json.loads(text))
+
+
+def tuner_comparison(results: Sequence[Mapping]) -> Optional[str]:
+  """What the Tuner compared, from its results (a row per trial: 'score' and the hyperparameters), as one
+  line: the best eval accuracy of its trials with each backbone, and with augmentation on and off; None where
+  it compared neither."""
+  parts = []
+  for name, value_name in ((BACKBONE, str), (AUGMENT, lambda on: 'on' if on else 'off')):
+    best = {}
+    for row in results:
+      if name in row and row.get('score') is not None:
+        best[row[name]] = max(best.get(row[name], 0.0), float(row['score']))
+    if len(best) > 1:
+      parts.append(('augmentation ' if name == AUGMENT else '') + ', '.join(
+          f'{value_name(value)} {score:.4f}' for value, score in sorted(best.items(), key=lambda item: -item[1])))
+  return f'the Tuner\'s best eval accuracy with each: {"; ".join(parts)}' if parts else None

@@ -42,6 +42,8 @@ def run_fn(fn_args: FnArgs) -> None:
       backup_dir=training.backup_dir_for(os.path.dirname(os.path.dirname(fn_args.model_run_dir)),
                                          fn_args.train_files, settings, hyperparameters),
       settings=settings, hyperparameters=hyperparameters)
+  # The backbone the Tuner chose, where it compared the candidates: everything below trains and records it.
+  job = dataclasses.replace(job, settings=model_lib.model_settings(job.hp(), settings))
   decision = decide_warm_start(job)
   logging.info('Trainer: %s', decision.describe())
   tf.io.gfile.makedirs(os.path.dirname(warm_start_path(fn_args.serving_model_dir)))

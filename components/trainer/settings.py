@@ -11,11 +11,16 @@ import dataclasses
 import typing
 from typing import Any, Dict, Optional, Tuple
 
+from components.model_choice import default_weights
 from components.model_choice import ModelChoice
 
 BACKBONES = ('small_cnn', 'mobilenet_v2', 'efficientnet_b0', 'efficientnet_lite0')
 STRATEGIES = ('auto', 'one_device', 'mirrored', 'multi_worker', 'tpu')
 TUNERS = ('random', 'bayesian', 'hyperband')
+# The hyperparameters of what the Tuner compares where the config leaves it open: augmentation as a whole, and
+# the candidate backbones (components/model_choice.py).
+AUGMENT = 'augment'
+BACKBONE = 'backbone'
 
 @dataclasses.dataclass(frozen=True)
 class TuningSettings:
@@ -39,6 +44,8 @@ class TuningSettings:
   tuner_epochs: int
   patience: int  # epochs without a better eval accuracy or loss before a fit stops (training.recipe_callbacks)
   random_seed: int
+  # Set by with_choice (ModelChoice.small_cnn_size): the size the small CNN averages image_size down to.
+  small_cnn_size: Optional[int] = dataclasses.field(default=None, kw_only=True)
 
   def to_custom_config(self) -> Dict[str, Any]:
     """The settings as custom_config: every field, as JSON values."""
@@ -63,7 +70,12 @@ class TuningSettings:
     """These settings with the model Transform chose: every value the config left open, now decided."""
     return dataclasses.replace(self, image_size=choice.image_size, backbone=choice.backbone,
                                weights=choice.weights, augment_crop=choice.augment_crop,
-                               augment_flip=choice.augment_flip, augment_colour=choice.augment_colour)
+                               augment_flip=choice.augment_flip, augment_colour=choice.augment_colour,
+                               small_cnn_size=choice.small_cnn_size)
+
+  def with_backbone(self, backbone: str):
+    """These settings (after with_choice) with another of the choice's candidate backbones, as the Tuner chose."""
+    return dataclasses.replace(self, backbone=backbone, weights=default_weights(backbone))
 
 
 @dataclasses.dataclass(frozen=True)

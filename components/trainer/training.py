@@ -3,6 +3,7 @@
 `TrainingJob` is everything a training process needs, as JSON, so the same `train_and_export` runs inside
 the TFX Trainer (one device, Mirrored, TPU) and in each worker process of a multi-worker cluster.
 """
+import copy
 import dataclasses
 import hashlib
 import json
@@ -69,7 +70,9 @@ class TrainingJob:
 
   def hp(self) -> keras_tuner.HyperParameters:
     if self.hyperparameters:
-      return keras_tuner.HyperParameters.from_config(self.hyperparameters)
+      # A copy: KerasTuner's from_config replaces the conditions in the config it is given with objects, so a
+      # second call on the same config fails ("Could not interpret serialized object"; keras-tuner 1.4).
+      return keras_tuner.HyperParameters.from_config(copy.deepcopy(self.hyperparameters))
     return model_lib.hyperparameter_space(self.settings.backbone)
 
 
@@ -298,20 +301,20 @@ def train_and_export(job: TrainingJob, strategy_name: str) -> None:
 
 
 def cached_features(model: tf.keras.Model, settings: TuningSettings, train_files: Sequence[str],
-                    eval_files: Sequence[str], spec: Dict, batch_size: int, plain: bool,
-                    augmented: bool) -> Optional[frozen_features.FeatureSets]:
-  """The frozen backbone's features of every train and eval image (frozen_features.compute), logged with their
-  cost; None when they would not fit in memory."""
+                    eval_files: Sequence[str], spec: Dict, batch_size: int, plain: bool, augmented: bool,
+                    computed: Optional[frozen_features.FeatureSets] = None) -> Optional[frozen_features.FeatureSets]:
+  """The frozen backbone's features of every train and eval image (frozen_features.compute), besides those
+  `computed` before, logged with their cost; None when they would not fit in memory."""
   start = time.perf_counter()
   count = count_records(train_files)
-  computed = frozen_features.compute(
+  result = frozen_features.compute(
       model, settings.backbone, make_dataset(train_files, spec, batch_size, training=False), count,
-      make_dataset(eval_files, spec, batch_size, training=False), plain, augmented)
-  if computed is not None:
+      make_dataset(eval_files, spec, batch_size, training=False), plain, augmented, computed)
+  if result is not None:
     views = int(plain) + frozen_features.AUGMENTED_VIEWS * int(augmented)
     logging.info('Trainer: the frozen %s\'s features of %d training views and %d eval images computed once, in '
-                 '%.1f s', settings.backbone, views * count, len(computed.eval[1]), time.perf_counter() - start)
-  return computed
+                 '%.1f s', settings.backbone, views * count, len(result.eval[1]), time.perf_counter() - start)
+  return result
 
 
 def checkpoint_bytes(model: tf.keras.Model) -> int:
@@ -409,7 +412,8 @@ def _outcome(plateau: EvalPlateau, check: LearningCheck, epochs: int, patience: 
   return TrainingOutcome(epochs_trained=check.epochs_run, best_epoch=plateau.best_epoch + 1,
                          best_eval_accuracy=round(float(check.best_eval_accuracy), 6),
                          learning_rate=float(hp.get('learning_rate')), stop_reason=reason,
-                         tuned_augmentation=hp.values.get(model_lib.AUGMENT))
+                         tuned_augmentation=hp.values.get(model_lib.AUGMENT),
+                         tuned_backbone=hp.values.get(model_lib.BACKBONE))
 
 
 def _export(job: TrainingJob, model: tf.keras.Model, hp: keras_tuner.HyperParameters, outcome: TrainingOutcome,

@@ -1,6 +1,7 @@
-"""TFX Tuner entry point: a KerasTuner search (random, Bayesian or Hyperband) over the classifier's space."""
+"""TFX Tuner entry point: a KerasTuner search (random, Bayesian or Hyperband) over the classifier's space, whose
+first trials compare the candidate backbones and augmentation that the config leaves open."""
 import math
-from typing import Optional
+from typing import Callable, Dict, Optional, Sequence
 
 import keras_tuner
 import tensorflow as tf
@@ -17,91 +18,136 @@ from components.trainer.settings import TUNERS
 from components.trainer import training
 
 
-class _DefaultsFirst:
-  """The first trial runs the space's defaults, so tuning replaces them only with values that did better
-  within the same budget; random first trials alone can pick a poor corner of the space by chance. Where the
-  space holds augmentation (AUGMENT), the second trial runs the defaults with it turned the other way, so that
-  the budget's first two trials compare augmentation on and off on the eval split."""
+class _ComparisonsFirst:
+  """The first trials compare what the config left open, each at the space's defaults, so that tuning replaces
+  a default only with what did better within the same budget (random first trials alone can pick a poor
+  corner of the space by chance): the first runs the defaults; where the space holds the backbone (BACKBONE),
+  the next ones each other candidate with its own defaults; where it holds augmentation (AUGMENT), the next
+  one the best trial so far with augmentation turned the other way. Then the oracle's own search."""
 
   def populate_space(self, trial_id):
-    defaults = self.hyperparameters.values
-    if not self.trials:
-      return {'status': keras_tuner.engine.trial.TrialStatus.RUNNING, 'values': dict(defaults)}
-    if len(self.trials) == 1 and model_lib.AUGMENT in defaults:
-      return {'status': keras_tuner.engine.trial.TrialStatus.RUNNING,
-              'values': dict(defaults, **{model_lib.AUGMENT: not defaults[model_lib.AUGMENT]})}
-    return super().populate_space(trial_id)
+    space = self.hyperparameters
+    backbones = next((hp.values for hp in space.space if hp.name == model_lib.BACKBONE), [])
+    step = len(self.trials)
+    if step == 0:
+      values = _defaults(space)
+    elif step < len(backbones):
+      values = _defaults(space, **{model_lib.BACKBONE: [name for name in backbones
+                                                         if name != space.get(model_lib.BACKBONE)][step - 1]})
+    elif step == max(len(backbones), 1) and model_lib.AUGMENT in space:
+      best = self.get_best_trials(1)
+      values = dict(best[0].hyperparameters.values) if best else _defaults(space)
+      values[model_lib.AUGMENT] = not values[model_lib.AUGMENT]
+    else:
+      return super().populate_space(trial_id)
+    return {'status': keras_tuner.engine.trial.TrialStatus.RUNNING, 'values': values}
 
 
-class _DefaultsFirstRandomSearchOracle(_DefaultsFirst, keras_tuner.oracles.RandomSearchOracle):
+def _defaults(space: keras_tuner.HyperParameters, **fixed) -> dict:
+  """The default of each hyperparameter that is active given `fixed` (a backbone's own ones), with `fixed`."""
+  values = keras_tuner.HyperParameters()
+  for hp in space.space:
+    values.merge([hp])
+    if values.is_active(hp):
+      values.values[hp.name] = fixed.get(hp.name, hp.default)
+  return values.values
+
+
+class _ComparisonsFirstRandomSearchOracle(_ComparisonsFirst, keras_tuner.oracles.RandomSearchOracle):
   pass
 
 
-class _DefaultsFirstBayesianOracle(_DefaultsFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+class _ComparisonsFirstBayesianOracle(_ComparisonsFirst, keras_tuner.oracles.BayesianOptimizationOracle):
   pass
 
 
-class _FeaturesTuner(keras_tuner.Tuner):
-  """A tuner whose trials train the head on a frozen backbone's cached features: the augmented views for a
-  trial with augmentation, the plain ones for a trial without."""
+# (settings with a pretrained backbone, plain views wanted, augmented views wanted, the views computed before)
+FeatureSource = Callable[[TuningSettings, bool, bool, Optional[frozen_features.FeatureSets]],
+                         Optional[frozen_features.FeatureSets]]
 
-  def __init__(self, features: frozen_features.FeatureSets, settings: TuningSettings, **kwargs):
-    super().__init__(**kwargs)
-    self._features = features
+
+class _ClassifierTuner(keras_tuner.Tuner):
+  """Each trial builds the model of its backbone (model_lib.model_settings). Over a frozen pretrained backbone,
+  given a `feature_source`, the trial trains the head alone on the backbone's features, computed once on first
+  need: the augmented views for a trial with augmentation, the plain ones for a trial without."""
+
+  def __init__(self, settings: TuningSettings, feature_source: Optional[FeatureSource], **kwargs):
     self._settings = settings
+    self._feature_source = feature_source
+    self._features: Dict[str, frozen_features.FeatureSets] = {}  # by backbone
+    self._trial_features: Optional[frozen_features.FeatureSets] = None
+    super().__init__(hypermodel=self._build, **kwargs)
+
+  def _build(self, hp: keras_tuner.HyperParameters) -> tf.keras.Model:
+    settings = model_lib.model_settings(hp, self._settings)
+    if self._trial_features is not None:
+      return model_lib.build_head(hp, settings, self._trial_features.size)
+    return model_lib.build_model(hp, settings)
 
   def run_trial(self, trial, *args, **kwargs):
-    augmented = any(model_lib.augmentations(trial.hyperparameters, self._settings))
-    train, validation, steps_per_epoch = self._features.datasets(self._settings.batch_size,
-                                                                 self._settings.random_seed, augmented)
-    return super().run_trial(trial, *args, **dict(kwargs, x=train, validation_data=validation,
-                                                  steps_per_epoch=steps_per_epoch))
+    settings = model_lib.model_settings(trial.hyperparameters, self._settings)
+    self._trial_features = None
+    if self._feature_source and frozen_features.uses_cached_features(settings.weights, 'one_device'):
+      augmented = any(model_lib.augmentations(trial.hyperparameters, settings))
+      known = self._features.get(settings.backbone)
+      if known is None or (known.augmented if augmented else known.plain) is None:
+        known = self._feature_source(settings, not augmented, augmented, known)
+        if known is not None:
+          self._features[settings.backbone] = known
+      if known is not None:
+        self._trial_features = known
+        train, validation, steps_per_epoch = known.datasets(self._settings.batch_size, self._settings.random_seed,
+                                                            augmented)
+        kwargs = dict(kwargs, x=train, validation_data=validation, steps_per_epoch=steps_per_epoch)
+    return super().run_trial(trial, *args, **kwargs)
 
 
-def make_tuner(settings: TuningSettings, directory: str, features: Optional[frozen_features.FeatureSets] = None,
-               compare_augmentation: bool = False) -> keras_tuner.Tuner:
-  """The tuner settings.tuner names; trials train for at most settings.tuner_epochs epochs. With `features`,
-  the trials train the head alone, on a frozen backbone's cached features. With `compare_augmentation`, the
-  space also holds augmentation as a whole, its default the settings'."""
+def make_tuner(settings: TuningSettings, directory: str, compare_augmentation: bool = False,
+               compared_backbones: Sequence[str] = (),
+               feature_source: Optional[FeatureSource] = None) -> keras_tuner.Tuner:
+  """The tuner settings.tuner names; trials train for at most settings.tuner_epochs epochs. With
+  `compare_augmentation`, the space also holds augmentation as a whole, its default the settings'; with
+  `compared_backbones`, which backbone, its default settings.backbone. With `feature_source`, trials over a
+  frozen pretrained backbone train the head alone, on its cached features."""
   common = dict(objective=keras_tuner.Objective('val_accuracy', 'max'), seed=settings.random_seed,
                 hyperparameters=model_lib.hyperparameter_space(
-                    settings.backbone, settings.augmented if compare_augmentation else None))
+                    settings.backbone, settings.augmented if compare_augmentation else None, compared_backbones))
   if settings.tuner == 'random':
-    oracle = _DefaultsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **common)
+    oracle = _ComparisonsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **common)
   elif settings.tuner == 'bayesian':
-    oracle = _DefaultsFirstBayesianOracle(max_trials=settings.tuner_trials, **common)
+    oracle = _ComparisonsFirstBayesianOracle(max_trials=settings.tuner_trials, **common)
   elif settings.tuner == 'hyperband':
     oracle = keras_tuner.oracles.HyperbandOracle(max_epochs=settings.tuner_epochs, factor=3, **common)
   else:
     raise ValueError(f'unknown tuner {settings.tuner!r}; choose one of {TUNERS}')
-  common = dict(oracle=oracle, directory=directory, project_name='visionflow_tuning')
-  if features:
-    return _FeaturesTuner(features, settings, hypermodel=lambda hp: model_lib.build_head(hp, settings, features.size),
-                          **common)
-  return keras_tuner.Tuner(hypermodel=lambda hp: model_lib.build_model(hp, settings), **common)
+  return _ClassifierTuner(settings, feature_source, oracle=oracle, directory=directory,
+                          project_name='visionflow_tuning')
 
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
   """custom_config: TuningSettings, with tuner_trials folded in by the Tuner's executor, and the values it leaves
-  open taken from the model Transform chose. Augmentation that the config leaves open is compared, on and off
-  (the space's AUGMENT). Over a frozen pretrained backbone, the trials train the head on features computed once
-  (components/trainer/frozen_features.py)."""
+  open taken from the model Transform chose. The candidate backbones and augmentation that the config leaves
+  open are compared (the space's BACKBONE and AUGMENT). Over a frozen pretrained backbone, the trials train the
+  head on features computed once (components/trainer/frozen_features.py)."""
   choice = model_choice.read(fn_args.transform_graph_path, tf.io.gfile.GFile)
   settings = TuningSettings.from_custom_config(fn_args.custom_config).with_choice(choice)
   compare_augmentation = set(model_choice.AUGMENTATIONS) <= set(choice.chosen_from_data)
   compat.skip_autograph_for_tf_keras()
   spec = tft.TFTransformOutput(fn_args.transform_graph_path).transformed_feature_spec()
   batch_size = settings.batch_size
-  features = None
-  if frozen_features.uses_cached_features(settings.weights, 'one_device'):  # the trials run in this process
+
+  def feature_source(backbone_settings: TuningSettings, plain: bool, augmented: bool,
+                     computed: Optional[frozen_features.FeatureSets]) -> Optional[frozen_features.FeatureSets]:
     # A model whose augmentation layers are all on, for the augmented views; the plain ones bypass them.
-    backbone_model = model_lib.build_model(model_lib.hyperparameter_space(settings.backbone, augment=True), settings)
-    features = training.cached_features(backbone_model, settings, fn_args.train_files, fn_args.eval_files, spec,
-                                        batch_size, plain=compare_augmentation or not settings.augmented,
-                                        augmented=compare_augmentation or settings.augmented)
+    backbone_model = model_lib.build_model(model_lib.hyperparameter_space(backbone_settings.backbone, augment=True),
+                                           backbone_settings)
+    return training.cached_features(backbone_model, backbone_settings, fn_args.train_files, fn_args.eval_files,
+                                    spec, batch_size, plain=plain, augmented=augmented, computed=computed)
+
   train = training.make_dataset(fn_args.train_files, spec, batch_size, training=True, seed=settings.random_seed)
   return TunerFnResult(
-      tuner=make_tuner(settings, fn_args.working_dir, features, compare_augmentation),
+      tuner=make_tuner(settings, fn_args.working_dir, compare_augmentation,
+                       choice.candidates if len(choice.candidates) > 1 else (), feature_source),
       fit_kwargs={
           # Trials on cached features replace these with the features' datasets.
           'x': train,

@@ -137,6 +137,13 @@ def test_the_tflite_models_agree_with_the_saved_model_on_the_test_split(first_ru
   assert len(image_bytes) > 100
 
 
+def _tuner_results(output_dir):
+  """The Tuner's trials: a row per trial, with its score and hyperparameters."""
+  [path] = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Tuner', 'tuner_results', '*', 'tuner_results.json'))
+  with open(path) as handle:
+    return json.load(handle)
+
+
 def test_the_pushed_version_holds_its_model_card(first_run):
   output_dir, stdout = first_run
   version_dir = os.path.dirname(_pushed_versions(output_dir)[0])
@@ -144,7 +151,8 @@ def test_the_pushed_version_holds_its_model_card(first_run):
     card = handle.read()
   run_id = re.search(r'^Run (\S+) finished', stdout, re.MULTILINE).group(1)
   assert f'| pipeline run | {run_id} |' in card
-  assert '| backbone | small_cnn |' in card and '| rows rejected | 0 |' in card
+  best = max(_tuner_results(output_dir), key=lambda trial: trial['score'])
+  assert f"| backbone | {best['backbone']} |" in card and '| rows rejected | 0 |' in card
   assert re.search(r'\| overall \| \d+ \| (0\.9\d+|1\.0000) \| 0\.\d+ to [01]\.\d+ \|', card), card
   assert '## Fairness Indicators' in card and 'Blessed by the Evaluator.' in card
   assert f'Model card: {version_dir}/{names.MODEL_CARD_HTML_FILE}' in stdout
@@ -295,25 +303,30 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   assert set(outputs['best_hyperparameters']['best_hyperparameters']) >= {'learning_rate', 'dropout'}
   assert outputs['blessing']['blessed'] == 1 and json.loads(outputs['blessing']['blessing_reasons']) == []
   assert outputs['pushed_model']['pushed_version'] == pushed
-  # The digits are grey 32 px scans: the data chose the small CNN at 32 px, and the Tuner's first two trials
-  # compared augmentation on and off; the model has the one that scored higher.
+  # The digits are grey 32 px scans. Transform resized them to the pretrained candidate's 96 px; the Tuner's first
+  # trials compared the small CNN (averaging them down to 32 px) with the pretrained backbone, then augmentation on
+  # and off with the better one; the model has what scored higher.
+  tuner_results = _tuner_results(output_dir)
+  assert {trial['backbone'] for trial in tuner_results} == {'small_cnn', 'efficientnet_lite0'}
+  assert sorted(trial['augment'] for trial in tuner_results) == [False, False, True]
+  best = max(tuner_results, key=lambda trial: trial['score'])
   settings = outputs['model']['model_settings']
-  assert (settings['backbone'], settings['image_size']) == ('small_cnn', 32)
-  assert settings['augment_crop'] == settings['augment_flip'] == settings['augment_colour']
-  augmentation = 'crop+flip+colour' if settings['augment_crop'] else 'off'
+  assert (settings['backbone'], settings['image_size'], settings['small_cnn_size']) == (best['backbone'], 96, 32)
+  assert settings['augment_crop'] == settings['augment_flip'] == settings['augment_colour'] == best['augment']
+  augmentation = 'crop+flip+colour' if best['augment'] else 'off'
   assert outputs['examples']['colour_images'] == 0
   model_line = (f"Model: {outputs['model']['model_choice']}\n")
-  assert model_line.startswith(f'Model: small_cnn (from scratch) at 32 px, augmentation {augmentation}; chosen from '
-                               'the data (0 of 1,797 in colour, most at least 32 px') and model_line in stdout
-  tuner_results = json.loads(open(glob.glob(os.path.join(output_dir, 'pipeline_root', 'Tuner', 'tuner_results', '*',
-                                                         'tuner_results.json'))[0]).read())
-  assert sorted(trial['augment'] for trial in tuner_results) == [False, True]
+  size = '32 px (averaged from 96)' if best['backbone'] == 'small_cnn' else '96 px'
+  assert model_line.startswith(f"Model: {best['backbone']} ") and model_line in stdout
+  assert f' at {size}, augmentation {augmentation}; chosen from the data (0 of 1,797 in colour, most at least 32 px' \
+      in model_line
+  assert f"; the Tuner's best eval accuracy with each: {best['backbone']} {best['score']:.4f}, " in model_line
   # Training ran to its eval split's plateau, not to a fixed count, and says so.
   assert 0 < outputs['model']['epochs_trained'] < 40
   training_line = f"Training: {outputs['model']['training_outcome']}\n"
   assert re.match(r'Training: trained \d+ epochs, kept epoch \d+ \(eval accuracy (0\.9\d+|1\.0000)\); '
-                  r'augmentation (on|off), as the Tuner chose on the eval split; stopped: no better eval accuracy or '
-                  r'loss for 5 epochs$',
+                  r'backbone \w+ and augmentation (on|off), as the Tuner chose on the eval split; stopped: no better '
+                  r'eval accuracy or loss for 5 epochs$',
                   training_line.strip()) and training_line in stdout
   assert f"augmentation {'on' if settings['augment_crop'] else 'off'}, as the Tuner chose" in training_line
   text = _visionflow('show', run_id, '--output-dir', output_dir).stdout
@@ -360,7 +373,7 @@ def test_the_evaluation_report_shows_heatmaps_of_right_and_wrong_test_images_of_
     pictures += re.findall(r'\]\((explanations/example_\d+\.png)\)', right + wrong)
   for path in pictures:
     with open(os.path.join(report_dir, path), 'rb') as handle:
-      assert tf.io.decode_png(handle.read()).shape == (128, 128, 3)  # 32 px, enlarged 4 times
+      assert tf.io.decode_png(handle.read()).shape == (192, 192, 3)  # 96 px, enlarged twice
   for attribution_sum, output_difference in re.findall(r'sum (-?[0-9.]+) of (-?[0-9.]+)', section):
     assert float(attribution_sum) == pytest.approx(float(output_difference), abs=0.02)  # completeness
   assert evaluation.properties[names.EXPLAINED_IMAGES] == len(pictures) >= len(sample_data.CLASS_NAMES)

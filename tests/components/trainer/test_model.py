@@ -72,3 +72,31 @@ def test_augmentation_changes_images_only_in_training():
   assert not np.allclose(layers(images, training=True).numpy(), images.numpy(), atol=1e-3)
   assert [layer.__class__.__name__ for layer in model_lib.augmentation(False, True, False).layers] == [
       'RandomFlip']
+
+
+def test_the_small_cnn_averages_a_larger_input_down_before_augmenting_it():
+  """One transformed size serves both candidates: the small CNN averages each 3x3 block of a 96 px input."""
+  settings = _config(image_size=96, small_cnn_size=32, augment_crop=True)
+  model = model_lib.build_model(model_lib.hyperparameter_space('small_cnn'), settings)
+  assert [layer.name for layer in model.layers[1:3]] == ['downsize', 'augmentation']
+  assert model.get_layer('small_cnn').input_shape == (None, 32, 32, 3)
+  pixels = tf.random.uniform((1, 96, 96, 3))
+  averaged = model.get_layer('downsize')(pixels)
+  np.testing.assert_allclose(averaged[0, 0, 0], tf.reduce_mean(pixels[0, :3, :3], axis=(0, 1)), atol=1e-6)
+  # The pretrained candidate, chosen by the Tuner's BACKBONE, sees the whole 96 px image and its weights.
+  hp = model_lib.hyperparameter_space('small_cnn', compared_backbones=('small_cnn', 'efficientnet_lite0'))
+  hp.values[model_lib.BACKBONE] = 'efficientnet_lite0'
+  pretrained = model_lib.build_model(hp, settings)
+  assert 'downsize' not in [layer.name for layer in pretrained.layers]
+  assert pretrained.get_layer('efficientnet_lite0').input_shape == (None, 96, 96, 3)
+  assert not pretrained.get_layer('efficientnet_lite0').trainable
+
+
+def test_the_compared_backbones_each_keep_their_own_hyperparameters():
+  hp = model_lib.hyperparameter_space('efficientnet_lite0', augment=True,
+                                      compared_backbones=('efficientnet_lite0', 'small_cnn'))
+  assert hp.values == dict(model_lib.hyperparameter_space('efficientnet_lite0').values, augment=True,
+                           backbone='efficientnet_lite0')
+  conditional = {spec.name: [condition.values for condition in spec.conditions] for spec in hp.space}
+  assert conditional['filters'] == [['small_cnn']] and conditional['fine_tune'] == [['efficientnet_lite0']]
+  assert conditional['learning_rate'] == []

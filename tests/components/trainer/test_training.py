@@ -45,7 +45,10 @@ def test_input_pipeline_batches_parse_and_repeat(transformed, tmp_path):
   train = training.make_dataset(job.train_files, spec, 32, training=True)
   batches = list(train.take(count // 32 + 2))  # more batches than one pass holds: it repeats
   pixels, labels = batches[0][0][features.PIXELS], batches[0][1]
-  assert pixels.shape == (32, 32, 32, 3) and pixels.dtype == tf.float32 and labels.shape == (32,)
+  # The digits at the pretrained candidate's size, which the small CNN averages down inside the model.
+  size = job.settings.image_size
+  assert (size, job.settings.small_cnn_size) == (96, 32)
+  assert pixels.shape == (32, size, size, 3) and pixels.dtype == tf.float32 and labels.shape == (32,)
   assert 0 <= int(tf.reduce_min(labels)) and int(tf.reduce_max(labels)) < 10
   evaluation = training.make_dataset(job.eval_files, spec, 32, training=False)
   assert sum(int(batch[1].shape[0]) for batch in evaluation) == training.count_records(job.eval_files)

@@ -1,5 +1,6 @@
-"""The KerasTuner search: each tuner searches the model's space, the first trial runs the defaults, the second
-compares augmentation where the config leaves it open, and over a frozen backbone trials train on features."""
+"""The KerasTuner search: each tuner searches the model's space, the first trial runs the defaults, the next ones
+compare the candidate backbones and augmentation where the config leaves them open, and over a frozen backbone
+trials train on features."""
 import dataclasses
 import glob
 import json
@@ -61,6 +62,25 @@ def test_with_augmentation_open_the_second_trial_runs_the_defaults_with_augmenta
   assert trials[2].hyperparameters.values != trials[0].hyperparameters.values
 
 
+def test_with_the_backbone_open_the_trials_compare_the_candidates_then_augmentation_on_the_better(tmp_path):
+  tuner = tuner_lib.make_tuner(SETTINGS, str(tmp_path), compare_augmentation=True,
+                               compared_backbones=('small_cnn', 'efficientnet_lite0'))
+  oracle = tuner.oracle
+  first = oracle.create_trial('tuner0')
+  second = oracle.create_trial('tuner1')
+  assert first.hyperparameters.values == dict(model_lib.hyperparameter_space('small_cnn').values, augment=False,
+                                               backbone='small_cnn')
+  # The other candidate with its own hyperparameters' defaults: fine_tune, no filters.
+  assert second.hyperparameters.values == dict(model_lib.hyperparameter_space('efficientnet_lite0').values,
+                                                augment=False, backbone='efficientnet_lite0')
+  for trial, score in ((first, 0.6), (second, 0.9)):
+    oracle.update_trial(trial.trial_id, {'val_accuracy': score})
+    trial.status = keras_tuner.engine.trial.TrialStatus.COMPLETED
+    oracle.end_trial(trial)
+  third = oracle.create_trial('tuner2')
+  assert third.hyperparameters.values == dict(second.hyperparameters.values, augment=True)
+
+
 def _fn_args(transformed, working_dir, graph=None, **settings):
   config, labels, root, _ = transformed
   [examples] = glob.glob(os.path.join(root, 'Transform', 'transformed_examples', '*'))
@@ -79,12 +99,6 @@ def _search(fn_args):
           if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED]
 
 
-def test_a_search_with_augmentation_left_to_the_data_compares_it_on_and_off(transformed, tmp_path):
-  trials = _search(_fn_args(transformed, str(tmp_path), tuner_trials=2))
-  assert sorted(trial.hyperparameters.get('augment') for trial in trials) == [False, True]
-  assert all(trial.score is not None for trial in trials)
-
-
 def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(transformed, tmp_path, info_logs,
                                                                            monkeypatch):
   """A transform graph whose model choice is the pretrained backbone: the trials train heads on its features."""
@@ -92,7 +106,8 @@ def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(tra
   pretrained = str(tmp_path / 'graph')
   shutil.copytree(graph, pretrained)
   choice = model_choice.read(pretrained)
-  model_choice.write(dataclasses.replace(choice, backbone='efficientnet_lite0', weights='imagenet'), pretrained)
+  model_choice.write(dataclasses.replace(choice, backbone='efficientnet_lite0', weights='imagenet',
+                                         candidates=('efficientnet_lite0',)), pretrained)
   fn_args = _fn_args(transformed, str(tmp_path / 'tuning'), pretrained, tuner_trials=2)
   computed = []
   cached_features = training.cached_features
@@ -101,11 +116,30 @@ def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(tra
   trials = _search(fn_args)
   assert sorted(trial.hyperparameters.get('augment') for trial in trials) == [False, True]
   train_count = training.count_records(fn_args.train_files)
-  # one plain and four augmented views of each training image, computed once for both trials
-  assert info_logs.text.count("the frozen efficientnet_lite0's features of") == 1
-  assert f'features of {5 * train_count} training views' in info_logs.text
+  # One plain view of each training image for the first trial (the digits' rule leaves augmentation off), then
+  # four augmented views for the second; each computed once, the eval images' features only the first time.
+  assert info_logs.text.count("the frozen efficientnet_lite0's features of") == 2
+  assert f'features of {train_count} training views' in info_logs.text
+  assert f'features of {4 * train_count} training views' in info_logs.text
+  plain, both = computed
+  assert both.eval is plain.eval and both.plain is plain.plain
   # The digits' rule leaves augmentation off, yet the augmented views are augmented: the trial with it sees them.
-  [features] = computed
-  assert not np.allclose(features.augmented[0][:train_count], features.plain[0], atol=1e-3)
+  assert not np.allclose(both.augmented[0][:train_count], both.plain[0], atol=1e-3)
   heads = [json.loads(path.read_text()) for path in (tmp_path / 'tuning').rglob('trial.json')]
   assert len(heads) == 2 and all(head['score'] is not None for head in heads)
+
+
+def test_a_search_with_the_backbone_left_to_the_data_trains_both_candidates_and_picks_by_eval_accuracy(
+    transformed, tmp_path, info_logs):
+  trials = _search(_fn_args(transformed, str(tmp_path), tuner_trials=3))
+  backbones = [trial.hyperparameters.get('backbone') for trial in trials]
+  assert sorted(set(backbones)) == ['efficientnet_lite0', 'small_cnn'] and len(trials) == 3
+  assert all(trial.score is not None for trial in trials)
+  # The pretrained candidate's trials trained heads on its features, computed once per kind of view.
+  assert info_logs.text.count("the frozen efficientnet_lite0's features of") == backbones.count('efficientnet_lite0')
+  # The third trial turned augmentation over on the candidate that scored higher of the first two.
+  first_two = sorted(trials, key=lambda trial: int(trial.trial_id))[:2]
+  best = max(first_two, key=lambda trial: trial.score)
+  third = sorted(trials, key=lambda trial: int(trial.trial_id))[2]
+  assert third.hyperparameters.get('backbone') == best.hyperparameters.get('backbone')
+  assert third.hyperparameters.get('augment') != best.hyperparameters.get('augment')

@@ -87,7 +87,7 @@ def test_runtime_parameters_with_their_defaults(compiled):
   data_root = compiled[2]
   assert {name: (spec.type, spec.default) for name, spec in component.component_spec.inputs.items()} == {
       'data_root': ('String', data_root), 'range_config': ('String', ''),
-      'epochs': ('Integer', PipelineConfig.epochs), 'tuner_trials': ('Integer', 2),
+      'epochs': ('Integer', PipelineConfig.epochs), 'tuner_trials': ('Integer', PipelineConfig.tuner_trials),
       'serving_dir': ('String', 'gs://bucket/visionflow/serving'), 'min_accuracy': ('Float', 0.9),
       'min_slice_accuracy': ('Float', 0.5), 'max_accuracy_drop': ('Float', 0.0)}
   tasks = component.pipeline_spec.root.dag.tasks
