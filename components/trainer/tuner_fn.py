@@ -66,10 +66,19 @@ FeatureSource = Callable[[TuningSettings, bool, bool, Optional[frozen_features.F
                          Optional[frozen_features.FeatureSets]]
 
 
+# What keras_tuner.Hyperband's tuner does with its oracle's trials, and a plain Tuner does not (keras-tuner 1.4:
+# the oracle's brackets only take effect in Hyperband.run_trial): a trial trains for its bracket's epochs, from
+# the weights of the trial it continues.
+_HYPERBAND_EPOCHS = 'tuner/epochs'
+_HYPERBAND_INITIAL_EPOCH = 'tuner/initial_epoch'
+_HYPERBAND_TRIAL = 'tuner/trial_id'
+
+
 class _ClassifierTuner(keras_tuner.Tuner):
   """Each trial builds the model of its backbone (model_lib.model_settings). Over a frozen pretrained backbone,
   given a `feature_source`, the trial trains the head alone on the backbone's features, computed once on first
-  need: the augmented views for a trial with augmentation, the plain ones for a trial without."""
+  need: the augmented views for a trial with augmentation, the plain ones for a trial without. Under the
+  Hyperband oracle a trial trains for its bracket's epochs, as keras_tuner.Hyperband's would."""
 
   def __init__(self, settings: TuningSettings, feature_source: Optional[FeatureSource], **kwargs):
     self._settings = settings
@@ -84,7 +93,16 @@ class _ClassifierTuner(keras_tuner.Tuner):
       return model_lib.build_head(hp, settings, self._trial_features.size)
     return model_lib.build_model(hp, settings)
 
+  def _build_hypermodel(self, hp: keras_tuner.HyperParameters) -> tf.keras.Model:
+    model = super()._build_hypermodel(hp)
+    if _HYPERBAND_TRIAL in hp.values:  # a Hyperband trial that goes on training an earlier one's model
+      model.load_weights(self._get_checkpoint_fname(hp.values[_HYPERBAND_TRIAL]))
+    return model
+
   def run_trial(self, trial, *args, **kwargs):
+    if _HYPERBAND_EPOCHS in trial.hyperparameters.values:  # its bracket's epochs
+      kwargs = dict(kwargs, epochs=trial.hyperparameters.values[_HYPERBAND_EPOCHS],
+                    initial_epoch=trial.hyperparameters.values[_HYPERBAND_INITIAL_EPOCH])
     settings = model_lib.model_settings(trial.hyperparameters, self._settings)
     self._trial_features = None
     if self._feature_source and frozen_features.uses_cached_features(settings.weights, 'one_device'):

@@ -10,6 +10,7 @@ import shutil
 import keras_tuner
 import numpy as np
 import pytest
+import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import model_choice
@@ -86,7 +87,7 @@ def _fn_args(transformed, working_dir, graph=None, **settings):
   [examples] = glob.glob(os.path.join(root, 'Transform', 'transformed_examples', '*'))
   [transform_graph] = glob.glob(os.path.join(root, 'Transform', 'transform_graph', '*'))
   custom_config = dataclasses.replace(pipeline_lib.training_settings(config, labels).tuning(),
-                                      tuner_epochs=2, **settings).to_custom_config()
+                                      **dict(dict(tuner_epochs=2), **settings)).to_custom_config()
   return FnArgs(train_files=[os.path.join(examples, 'Split-train', '*')],
                 eval_files=[os.path.join(examples, 'Split-eval', '*')], working_dir=working_dir,
                 transform_graph_path=graph or transform_graph, custom_config=custom_config)
@@ -143,3 +144,25 @@ def test_a_search_with_the_backbone_left_to_the_data_trains_both_candidates_and_
   third = sorted(trials, key=lambda trial: int(trial.trial_id))[2]
   assert third.hyperparameters.get('backbone') == best.hyperparameters.get('backbone')
   assert third.hyperparameters.get('augment') != best.hyperparameters.get('augment')
+
+
+_EPOCHS_RUN = []  # every epoch any trial ran: KerasTuner copies the callbacks of each trial, not this list
+
+
+class _CountEpochs(tf.keras.callbacks.Callback):
+  def on_epoch_end(self, epoch, logs=None):
+    _EPOCHS_RUN.append(epoch)
+
+
+def test_hyperband_trials_train_for_their_brackets_epochs_continuing_the_trials_they_follow(transformed, tmp_path):
+  """Successive halving: many trials of one epoch, the best of them continued to tuner_epochs."""
+  result = tuner_lib.tuner_fn(_fn_args(transformed, str(tmp_path), tuner='hyperband', tuner_epochs=3))
+  _EPOCHS_RUN.clear()
+  result.tuner.search(**dict(result.fit_kwargs, callbacks=result.fit_kwargs['callbacks'] + [_CountEpochs()]))
+  trials = [trial for trial in result.tuner.oracle.trials.values()
+            if trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED]
+  budgets = [(trial.hyperparameters.get('tuner/initial_epoch'), trial.hyperparameters.get('tuner/epochs'))
+             for trial in trials]
+  assert (0, 1) in budgets and (1, 3) in budgets  # a one-epoch trial, continued to three
+  assert len(_EPOCHS_RUN) == sum(epochs - initial for initial, epochs in budgets)
+  assert all(trial.score is not None for trial in trials)
