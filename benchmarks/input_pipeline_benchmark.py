@@ -22,11 +22,14 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from components import features  # noqa: E402
+from components.model_choice import SMALL_CNN_MAX_SIZE  # noqa: E402
 from components.trainer import model as model_lib  # noqa: E402
 from components.trainer.settings import TuningSettings  # noqa: E402
 from components.trainer import training  # noqa: E402
 
-MODELS = (('small_cnn', 32, None), ('efficientnet_lite0', 96, 'imagenet'))
+# (backbone, Transform's image size, weights): the defaults' sizes. Where the Tuner compares both backbones,
+# Transform writes the pretrained one's size, which the small CNN averages down inside the model.
+MODELS = (('small_cnn', 96, None), ('efficientnet_lite0', 96, 'imagenet'))
 BATCH_SIZE = 32
 
 
@@ -63,7 +66,7 @@ def training_rate(pattern: str, backbone: str, image_size: int, weights, steps: 
   settings = TuningSettings(labels=tuple(str(index) for index in range(5)), image_size=image_size,
                             backbone=backbone, weights=weights, augment_crop=True, augment_flip=True,
                             augment_colour=True, batch_size=BATCH_SIZE, tuner='random', tuner_trials=1,
-                            tuner_epochs=1, patience=5, random_seed=0)
+                            tuner_epochs=1, patience=5, random_seed=0, small_cnn_size=SMALL_CNN_MAX_SIZE)
   model = model_lib.build_model(model_lib.hyperparameter_space(backbone), settings)
   dataset = training.make_dataset([pattern], feature_spec(image_size), BATCH_SIZE, training=True)
   model.fit(dataset, epochs=1, steps_per_epoch=2, verbose=0)  # warm-up: trace and build
