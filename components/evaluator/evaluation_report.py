@@ -291,11 +291,13 @@ def explanations_markdown(sample: explanations.ExplainedSample, labels: Sequence
                           image_source: Callable[[explanations.Explanation], str]) -> str:
   """The same section in Markdown; image_source: a path relative to the report, or a data: URI."""
   if sample.error:
-    return f'## {EXPLANATIONS_TITLE}\n\nExplanations could not be computed: {sample.error}\n'
+    return (f'## {EXPLANATIONS_TITLE}\n\nExplanations could not be computed: '
+            f'{report_format.markdown_text(sample.error)}\n')
 
-  def cell(group: Sequence[explanations.Explanation]) -> str:
-    return ' '.join(f'![{shown.path}]({image_source(shown)}) {_explanation_caption(shown)}'
-                    for shown in group) or 'none'
+  def cell(group: Sequence[explanations.Explanation]) -> report_format.Markdown:
+    return report_format.Markdown(' '.join(
+        f'![{report_format.markdown_text(shown.path)}]({image_source(shown)}) '
+        f'{report_format.markdown_text(_explanation_caption(shown))}' for shown in group) or 'none')
 
   return report_format.markdown_table(report_format.Table(
       EXPLANATIONS_TITLE, _EXPLANATION_COLUMNS,
@@ -357,7 +359,7 @@ def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, fl
     return os.path.relpath(shown.png_path, report_dir)
 
   def markdown(confusion_matrix: str, explanation_image: Callable[[explanations.Explanation], str]) -> str:
-    lines = ['# Evaluation report', ''] + [f'- {line}' for line in decision] + ['']
+    lines = ['# Evaluation report', ''] + [f'- {report_format.markdown_text(line)}' for line in decision] + ['']
     lines += [report_format.markdown_table(table) for table in tables]
     lines += ['## Confusion matrix (overall slice)', '', confusion_matrix, '']
     lines.append(report_format.markdown_table(calibration))

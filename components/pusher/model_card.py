@@ -126,7 +126,8 @@ def render(facts: CardFacts) -> Dict[str, str]:
               f'image of anything else still gets one of them: check the probability before acting on it.')
   decision = _decision_lines(facts.decision)
   tables = _fact_tables(facts)
-  markdown = '\n'.join([f'# {title}', '', intended, '', '## Blessing', '', *[f'- {line}' for line in decision], '',
+  markdown = '\n'.join([f'# {report_format.markdown_text(title)}', '', report_format.markdown_text(intended), '',
+                        '## Blessing', '', *[f'- {report_format.markdown_text(line)}' for line in decision], '',
                         *[report_format.markdown_table(table) for table in tables]])
   page = report_format.html_page(title, [
       f'<p>{html.escape(intended)}</p><h2>Blessing</h2><ul>'

@@ -1,11 +1,14 @@
 """Tables rendered as self-contained HTML pages and as Markdown: the shape every report here shares.
 
 Inline CSS and no script, so a report renders offline, in a browser, in the Kubeflow Pipelines UI (as a
-system.HTML or system.Markdown artifact), or on a code host.
+system.HTML or system.Markdown artifact), or on a code host. Text that comes from data (class names, slice
+values, paths, reasons) is escaped in both forms: Markdown renderers pass raw HTML through, and the Kubeflow
+Pipelines UI renders system.Markdown artifacts in the browser.
 """
 import dataclasses
 import html
 import math
+import re
 from typing import List, Optional, Sequence
 
 STYLE = ('body{font-family:sans-serif;margin:2em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}'
@@ -29,13 +32,31 @@ def count(value: Optional[float]) -> str:
   return 'n/a' if value is None or math.isnan(value) else f'{value:.0f}'
 
 
+class Markdown(str):
+  """Markdown written on purpose (an image, an inline chart), built from escaped parts: used as it is."""
+
+
+# Marks that would make text a link, an image, emphasis, code or a new table cell.
+_MARKDOWN_MARKS = re.compile(r'([\\`*_\[\]|])')
+
+
+def markdown_text(value) -> str:
+  """Text from data as Markdown that shows it literally: `<`, `>` and `&` as HTML entities, so that no value
+  becomes a tag, Markdown's marks escaped with a backslash, and line breaks as spaces, so that a table keeps
+  its shape. A Markdown value is returned unchanged."""
+  if isinstance(value, Markdown):
+    return value
+  text = _MARKDOWN_MARKS.sub(r'\\\1', html.escape(str(value), quote=False))
+  return ' '.join(text.splitlines())
+
+
 def markdown_table(table: Table) -> str:
-  lines = [f'## {table.title}', '']
+  lines = [f'## {markdown_text(table.title)}', '']
   if table.note:
-    lines += [table.note, '']
-  lines.append('| ' + ' | '.join(table.header) + ' |')
+    lines += [markdown_text(table.note), '']
+  lines.append('| ' + ' | '.join(markdown_text(title) for title in table.header) + ' |')
   lines.append('|' + '---|' * len(table.header))
-  lines += ['| ' + ' | '.join(str(cell).replace('|', '\\|') for cell in row) + ' |' for row in table.rows]
+  lines += ['| ' + ' | '.join(markdown_text(cell) for cell in row) + ' |' for row in table.rows]
   return '\n'.join(lines) + '\n'
 
 

@@ -93,6 +93,16 @@ def test_the_heatmaps_section_puts_each_explained_image_under_its_class_right_or
   assert '| cat | ![cat/1.jpg](example_00001.png) predicted cat 0.90, sum 0.700 of 0.710 |' in markdown
 
 
+def test_heatmap_paths_and_class_names_that_are_html_are_text_in_the_markdown_section():
+  hostile = '<img src=y onerror=alert(4)>'
+  shown = explanations.Explanation(f'{hostile}.jpg', hostile, hostile, 0.9, 0.7, 0.71, '/report/example_00001.png')
+  markdown = evaluation_report.explanations_markdown(explanations.ExplainedSample([shown], 4, 0.1), [hostile],
+                                                     lambda explained: os.path.basename(explained.png_path))
+  assert '<img' not in markdown
+  assert ('| &lt;img src=y onerror=alert(4)&gt; | ![&lt;img src=y onerror=alert(4)&gt;.jpg](example_00001.png) '
+          'predicted &lt;img src=y onerror=alert(4)&gt; 0.90') in markdown
+
+
 def test_explanations_that_failed_say_why_in_the_report():
   failed = explanations.ExplainedSample([], 0, 0.2, 'OSError: no test examples')
   section = evaluation_report.explanations_html(failed, LABELS, str)

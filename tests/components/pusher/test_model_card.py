@@ -35,12 +35,12 @@ def test_the_card_holds_data_training_metrics_with_intervals_fairness_decision_a
   markdown = cards[names.MODEL_CARD_MARKDOWN_FILE]
   assert markdown.startswith('# Model card: pets, version 1700000000')
   for expected in ('| span | 3 |', '| examples in test | 40 |', '| rows rejected | 2 |',
-                   '| backbone | efficientnet_lite0 |', '| hyperparameter learning_rate | 0.001 |',
+                   '| backbone | efficientnet\\_lite0 |', '| hyperparameter learning\\_rate | 0.001 |',
                    '| overall | 40 | 0.9000 | 0.7634 to 0.9721 |',  # Clopper-Pearson, 36 of 40
                    '| label=cat | 10 | 0.6000 | 0.2624 to 0.8784 |',
                    '| overall | dog | 0.5 | 0.2500 | n/a |',
                    'Compared with the model then in production: /serving/pets/1690000000.',
-                   '| pipeline run | 20261204-080414-69b061 |', '| model_quantized.tflite | 110000 |'):
+                   '| pipeline run | 20261204-080414-69b061 |', '| model\\_quantized.tflite | 110000 |'):
     assert expected in markdown
   page = cards[names.MODEL_CARD_HTML_FILE]
   assert '<td>0.7634 to 0.9721</td>' in page and '<h2>Lineage</h2>' in page
@@ -54,3 +54,13 @@ def test_a_card_without_evaluation_or_tflite_says_so():
   assert 'None: not a pipeline model' in markdown
   assert '| evaluation (Evaluator) | not given to the Pusher |' in markdown
   assert '| pipeline run | not named by the orchestrator' in markdown
+
+
+def test_class_names_and_reasons_that_are_html_are_text_in_the_markdown_card():
+  hostile = ('<script>alert(1)</script>', '"><img src=x onerror=alert(2)>')
+  markdown = model_card.render(_facts(
+      labels=hostile, decision=model_card.Decision(True, [f'slice label={hostile[1]} reached 0.9'], None)))[
+      names.MODEL_CARD_MARKDOWN_FILE]
+  assert '<script' not in markdown and '<img' not in markdown
+  assert '(&lt;script&gt;alert(1)&lt;/script&gt;, "&gt;&lt;img src=x onerror=alert(2)&gt;)' in markdown
+  assert 'Reason: slice label="&gt;&lt;img src=x onerror=alert(2)&gt; reached 0.9.' in markdown
