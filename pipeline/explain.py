@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from components.evaluator import explanations
 from components.example_gen import image_csv
+from components import paths as file_paths
 from components import pixel_model
 
 OVERLAY_SUFFIX = '_explained.png'
@@ -40,13 +41,15 @@ def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: ima
   try:
     return classifier.pixels(data)
   except tf.errors.InvalidArgumentError as error:
-    raise image_csv.RowRejected(f'not a decodable image: {error.message.splitlines()[0]}') from None
+    image_format = image_csv.image_header(data).image_format
+    raise image_csv.RowRejected(image_csv.decode_failure(image_format, error)) from None
 
 
 def explain_files(model_dir: str, paths: Iterable[str], output_dir: str,
                   limits: image_csv.ImageLimits = image_csv.ImageLimits()) -> Iterator[ExplainedFile]:
   """One ExplainedFile per path, in input order, its overlay written into output_dir; a file the model cannot
-  take carries the reason instead. ValueError when model_dir is not a model this pipeline trained."""
+  take carries the reason instead; each names its file printably (paths.printable). ValueError when model_dir
+  is not a model this pipeline trained."""
   classifier = pixel_model.load(model_dir)
   limits = dataclasses.replace(limits, image_size=classifier.image_size)
   taken: Set[str] = set()
@@ -54,7 +57,7 @@ def explain_files(model_dir: str, paths: Iterable[str], output_dir: str,
     try:
       pixels = _read_pixels(classifier, path, limits)
     except image_csv.RowRejected as rejected:
-      yield ExplainedFile(path, error=str(rejected))
+      yield ExplainedFile(file_paths.printable(path), error=str(rejected))
       continue
-    yield ExplainedFile(path, explanations.explain(
+    yield ExplainedFile(file_paths.printable(path), explanations.explain(
         classifier, pixels, os.path.join(output_dir, overlay_name(path, taken)), path))

@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from components.example_gen import image_csv
 from components import features
+from components import paths as file_paths
 from components.pusher import serving
 
 
@@ -49,9 +50,10 @@ def model_image_size(loaded) -> Optional[int]:
 class Predictor:
   """Loads a SavedModel once; predicts batches of images, isolating the ones that fail.
 
-  Each file is checked as ExampleGen checks it before it reaches the model: a regular file within
-  `limits.max_bytes`, a supported format, and a shape the model's resize can take (its image size is read
-  from the model). A file that fails gets the same reason ExampleGen would give.
+  Each file is checked as ExampleGen checks it before it reaches the model: a usable path, a regular file
+  within `limits.max_bytes`, a supported format, and a shape the model's resize can take (its image size is
+  read from the model). A file that fails gets the same reason ExampleGen would give. Each Prediction names
+  its file printably (paths.printable), so a file name that is not UTF-8 can be shown.
   """
 
   def __init__(self, model_dir: str, limits: image_csv.ImageLimits = image_csv.ImageLimits()):
@@ -71,9 +73,9 @@ class Predictor:
     batch: List[Tuple[Prediction, Optional[bytes]]] = []
     for path in paths:
       try:
-        batch.append((Prediction(path), image_csv.read_model_input(path, self.limits)))
+        batch.append((Prediction(file_paths.printable(path)), image_csv.read_model_input(path, self.limits)))
       except image_csv.RowRejected as rejected:
-        batch.append((Prediction(path, error=str(rejected)), None))
+        batch.append((Prediction(file_paths.printable(path), error=str(rejected)), None))
       if len(batch) == batch_size:
         yield from self._predict_batch(batch)
         batch = []
@@ -87,7 +89,8 @@ class Predictor:
         results = self.predict_bytes([data for _, data in readable])
       except tf.errors.InvalidArgumentError as error:
         if len(readable) == 1:
-          readable[0][0].error = f'not a decodable image: {error.message.splitlines()[0]}'
+          prediction, data = readable[0]
+          prediction.error = image_csv.decode_failure(image_csv.image_header(data).image_format, error)
         else:  # one bad image fails the whole batch: retry one by one to find it
           for item in readable:
             self._predict_batch([item])

@@ -37,6 +37,7 @@ from components import compat
 from components.example_gen import image_csv
 from components import names
 from components import model_choice
+from components import paths
 
 _METRICS_NAMESPACE = 'visionflow_example_gen'
 _REJECTED = 'rejected'
@@ -277,12 +278,15 @@ class _WriteShards(beam.DoFn):
 
 
 def _write_rejects(rejections: Iterable[image_csv.Rejection], path: str) -> None:
-  """rejects.csv, sorted by CSV and row: row, path, label, reason, and the CSV the row is in."""
+  """rejects.csv, sorted by CSV and row: row, path, label, reason, and the CSV the row is in.
+
+  Paths are written printable (paths.printable): a NUL byte or a line break in a path shows as an escape.
+  """
   with tf.io.gfile.GFile(path, 'w') as handle:
     writer = csv.writer(handle)
     writer.writerow(['row', 'path', 'label', 'reason', 'csv'])
     for rejection in sorted(rejections, key=lambda item: (item.csv_path, item.row_number)):
-      writer.writerow([rejection.row_number, rejection.path, rejection.label, rejection.reason,
+      writer.writerow([rejection.row_number, paths.printable(rejection.path), rejection.label, rejection.reason,
                        rejection.csv_path])
 
 

@@ -41,6 +41,8 @@ _FEATURE_NAME = re.compile(r'^[A-Za-z_][A-Za-z0-9_]*$')
 MAX_PATH_CHARS = 4096
 _SHOWN_PATH_CHARS = 200
 _LINE_BREAK = re.compile(rb'\r\n|\r|\n')
+# How TensorFlow frames a decoder's reason: the function an eager op ran in, the op, and a graph's failing node.
+_DECODER_FRAMING = re.compile(r'\{\{function_node [^}]*\}\}|\[Op:[^\]]*\](?: name: .*)?$')
 _FILE_KINDS = ((stat.S_ISFIFO, 'a named pipe'), (stat.S_ISCHR, 'a character device'),
                (stat.S_ISBLK, 'a block device'), (stat.S_ISSOCK, 'a socket'))
 # Pillow's modes of images stored without colour: bilevel, grey, grey with alpha, and grey at 16 or 32 bits.
@@ -120,6 +122,9 @@ def text_lines(path: str) -> Iterator[str]:
   A leading byte-order mark is dropped. Raises InputFileError for anything but a regular file (a named
   pipe would block forever), and at the first byte that is not UTF-8, naming the line and the byte offset.
   """
+  problem = paths.path_problem(path)
+  if problem:
+    raise InputFileError(f'{paths.printable(path)}: {problem}')
   if not paths.is_remote(path):
     try:
       mode = os.stat(path).st_mode
@@ -358,7 +363,14 @@ def _file_kind(mode: int) -> str:
 
 
 def read_image_bytes(location: str, max_bytes: int) -> bytes:
-  """The file's bytes, if it is a regular file of at most `max_bytes`; else RowRejected with the reason."""
+  """The file's bytes, if it is a regular file of at most `max_bytes`; else RowRejected with the reason.
+
+  Every image read (ExampleGen, predict, explain, batch prediction) starts here, so a path no file can have
+  (paths.path_problem) is refused here, for its row alone, before any file system call raises on it.
+  """
+  problem = paths.path_problem(location)
+  if problem:
+    raise RowRejected(f'image path unusable: {problem}')
   size = _file_size(location)
   if size > max_bytes:
     raise RowRejected(f'file of {size:,} bytes, above max_image_bytes={max_bytes:,}')
@@ -455,8 +467,18 @@ def _check_alone(image: 'CheckedImage') -> PixelCheck:
   try:
     spread = float(_channel_spread(image.data, image.image_format == 'jpeg'))
   except tf.errors.OpError as error:
-    return PixelCheck(f'corrupt or truncated {image.image_format} data: {error.message.splitlines()[0]}', False)
+    return PixelCheck(decode_failure(image.image_format, error), False)
   return PixelCheck(None, spread > GREY_CHANNEL_SPREAD)
+
+
+def decode_failure(image_format: str, error: tf.errors.OpError) -> str:
+  """Why TensorFlow could not decode an image, in the one wording ExampleGen's rejects and every command that
+  gives a model images use: the decoder's own reason, without TensorFlow's framing (an eager op's function,
+  a graph's `Graph execution error:` and node names), which says nothing about the file."""
+  lines = [_DECODER_FRAMING.sub('', line).strip() for line in error.message.splitlines()
+           if not line.strip().startswith('[[')]
+  reason = next((line for line in reversed(lines) if line), error.message.strip())
+  return f'corrupt or truncated {image_format} data: {reason}'
 
 
 def check_image(image_bytes: bytes, limits: ImageLimits) -> ImageHeader:

@@ -53,3 +53,34 @@ def test_files_a_model_cannot_take_are_reported_and_the_rest_classified(tmp_path
       'not a regular file (a named pipe): only regular image files are read',
       'not a regular file (a character device): only regular image files are read',
       f'file of {len(good) + 20_000:,} bytes, above max_image_bytes=20,000']
+
+
+def test_hostile_paths_and_a_truncated_jpeg_fail_alone_with_examplegens_reasons(tmp_path):
+  """A NUL byte or a name that is not UTF-8 fails its file from the path, a truncated JPEG with the decoder's
+  reason in ExampleGen's words; the other files are classified, and every path can be printed."""
+  import numpy as np
+  import tensorflow as tf
+
+  from tests.components.example_gen import images
+  from tests.components.pusher.test_component import LABELS
+  from tests.components.pusher.test_component import _Classifier
+  from tests.components.pusher.test_component import _save
+
+  predictor = predict.Predictor(_save(tmp_path, 'model', _Classifier(LABELS)))
+  folder = tmp_path / 'images'
+  folder.mkdir()
+  (folder / 'good.jpg').write_bytes(tf.io.encode_jpeg(np.full((20, 30, 3), 90, np.uint8)).numpy())
+  (folder / 'truncated.jpg').write_bytes(images.truncated_jpeg())
+  with open(os.path.join(os.fsencode(folder), b'\xff.jpg'), 'wb') as handle:
+    handle.write((folder / 'good.jpg').read_bytes())
+  inputs = list(predict.expand_inputs([str(folder), str(folder / 'nul\x00byte.jpg')]))
+
+  results = list(predictor.predict_files(inputs, batch_size=4))
+
+  assert [result.path for result in results] == [str(folder / 'good.jpg'), str(folder / 'truncated.jpg'),
+                                                 str(folder / '\\xff.jpg'), str(folder / 'nul\\x00byte.jpg')]
+  assert results[0].class_name in LABELS and results[0].error is None
+  assert [result.error for result in results[1:]] == [
+      'corrupt or truncated jpeg data: jpeg::Uncompress failed. Invalid JPEG data or crop window.',
+      'image path unusable: the path is not valid UTF-8 (it holds \\xff): rename the file with a UTF-8 name',
+      'image path unusable: the path holds a NUL byte (\\x00), which no file name can hold']

@@ -123,6 +123,7 @@ def messy_folder(small_digits, tmp_path):
       ('zero/ok.gif,zero', None),
       ('zero/ok.bmp,zero', None),
       ('zero/ok.bmp', 'expected 2 or 3 columns'),
+      ('zero/nul\x00byte.jpg,zero', 'image path unusable: the path holds a NUL byte'),
   ]
   text = '\ufeff' + '\n'.join(lines + [line for line, _ in trouble]) + '\n'
   (data / 'all_data.csv').write_text(text, encoding='utf-8')
@@ -138,6 +139,8 @@ def test_every_row_ends_in_one_split_or_in_rejects(messy_folder, tmp_path):
   assert [int(row['row']) for row in rejects] == sorted(expected_rejects)
   for row in rejects:
     assert row['reason'].startswith(expected_rejects[int(row['row'])]), row
+    assert '{{' not in row['reason'] and '[Op:' not in row['reason'], row  # the decoder's words, not TensorFlow's
+  assert rejects[-1]['path'] == 'zero/nul\\x00byte.jpg'  # printable in the report
   by_split = _split_of_paths(examples.uri)
   accepted_trouble = {'zero/with, comma.jpg', 'zero/copy of first.jpg', 'zero/ok.png', 'zero/ok.gif',
                       'zero/ok.bmp'}

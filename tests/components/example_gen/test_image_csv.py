@@ -308,3 +308,50 @@ def test_line_breaks_split_across_read_blocks_are_one_break(block_bytes):
   data = b'a,1\r\nbb,2\rccc,3\n\nd,4'
   lines = list(image_csv._raw_lines(io.BytesIO(data), block_bytes))
   assert lines == [(0, b'a,1'), (5, b'bb,2'), (10, b'ccc,3'), (16, b''), (17, b'd,4')]
+
+
+@pytest.mark.parametrize('path', ['x/nul\x00byte.jpg', '\udcff.jpg', '\ud800.jpg', 'gs://b/\ud800.jpg'])
+def test_a_path_no_file_can_have_rejects_its_row_alone(tmp_path, path):
+  """os.stat, open and tf.io.gfile raise ValueError or TypeError on these paths, which would fail the run."""
+  row = image_csv.ImageRow(str(tmp_path), 2, path, 'red')
+  reason = r'^image path unusable: the path (holds a NUL byte|is not valid UTF-8)'
+  with pytest.raises(image_csv.RowRejected, match=reason):
+    image_csv.load_example(row, ['red'], image_csv.ImageLimits())
+  with pytest.raises(image_csv.RowRejected, match=r'^image path unusable: '):
+    image_csv.read_model_input(path, image_csv.ImageLimits())
+
+
+def test_a_file_whose_name_is_not_utf8_is_rejected_though_it_exists(tmp_path):
+  """Python lists the file (its 0xff byte as \\udcff), but no UTF-8 example or report can hold its name."""
+  (tmp_path / 'ok.jpg').write_bytes(images.noisy_jpeg())
+  with open(os.path.join(os.fsencode(tmp_path), b'\xff.jpg'), 'wb') as handle:
+    handle.write(images.noisy_jpeg())
+  listed = sorted(os.listdir(tmp_path))
+  assert listed == ['ok.jpg', '\udcff.jpg']
+  image_csv.load_example(image_csv.ImageRow(str(tmp_path), 1, listed[0], 'red'), ['red'], image_csv.ImageLimits())
+  with pytest.raises(image_csv.RowRejected, match=r'not valid UTF-8 \(it holds \\xff\)'):
+    image_csv.load_example(image_csv.ImageRow(str(tmp_path), 2, listed[1], 'red'), ['red'], image_csv.ImageLimits())
+
+
+def test_a_csv_path_with_a_nul_byte_is_refused_naming_it():
+  with pytest.raises(image_csv.InputFileError, match=r'^/data/all\\x00\.csv: the path holds a NUL byte'):
+    list(image_csv.read_rows('/data/all\x00.csv'))
+
+
+def test_a_decode_failure_reads_the_same_from_an_eager_and_a_graph_decode():
+  """ExampleGen decodes eagerly, a model in a graph: both give the decoder's reason, without TensorFlow's
+  framing (`{{function_node ...}}`, node and op names). tests/pipeline/test_predict.py checks a SavedModel's."""
+  import tensorflow as tf
+
+  truncated = images.truncated_jpeg()
+  with pytest.raises(tf.errors.InvalidArgumentError) as eager:
+    tf.io.decode_image(truncated, channels=3)
+  with pytest.raises(tf.errors.InvalidArgumentError) as graph:
+    tf.function(lambda data: tf.map_fn(lambda one: tf.io.decode_jpeg(one, channels=3), data,
+                                       fn_output_signature=tf.uint8))(tf.constant([truncated]))
+  assert '{{function_node' in graph.value.message and '{{function_node' in eager.value.message
+  expected = 'corrupt or truncated jpeg data: jpeg::Uncompress failed. Invalid JPEG data or crop window.'
+  assert image_csv.decode_failure('jpeg', eager.value) == expected
+  assert image_csv.decode_failure('jpeg', graph.value) == expected
+  header = image_csv.check_image(truncated, image_csv.ImageLimits())
+  assert image_csv.check_pixels([image_csv.CheckedImage(None, truncated, *header)])[0].failure == expected
