@@ -3,7 +3,9 @@
 TensorFlow reports a full disk as a ResourceExhaustedError ("<path>; No space left on device"), Python as
 an OSError with errno ENOSPC (or EDQUOT, over quota). Steps that write a lot (the Trainer's checkpoints and
 export, the Pusher's copy) wrap their writes in `reporting_disk_full`, which turns either into a
-DiskFullError; their own clean-up (a push's staging folder) still runs on the way out.
+DiskFullError; their own clean-up (a push's staging folder) still runs on the way out. Every other write is
+caught where a runner sees a step fail: `step_disk_full` finds the full disk in the step's error, which Beam may
+have re-raised as a RuntimeError that keeps only the original's text.
 """
 import contextlib
 import errno
@@ -17,6 +19,10 @@ from components import paths
 
 _NO_SPACE = 'No space left on device'
 _OP_PREFIX = re.compile(r'^\s*\{\{[^}]*\}\}')  # '{{function_node ...}} ' before a path, from inside a graph
+# A full disk in an error's text: TensorFlow's '<path>; No space left on device' and Python's
+# "[Errno 28] No space left on device: '<path>'" (122: over quota), as Beam quotes them in its own errors.
+_TENSORFLOW_TEXT = re.compile(r'(?:^|: |\}\} )((?:/|[a-z][a-z0-9+.-]*://)[^;\n]*); ' + _NO_SPACE)
+_PYTHON_TEXT = re.compile(rf'\[Errno (?:{errno.ENOSPC}|{errno.EDQUOT})\] [^:\n]*(?:: \'([^\'\n]*)\')?')
 
 
 class DiskFullError(OSError):
@@ -68,3 +74,35 @@ def reporting_disk_full(destination: str, needed_bytes: int, what: str) -> Itera
     raise DiskFullError(
         f'no space left on the device writing {path}: {what} needs about {_megabytes(needed_bytes)}, '
         f'{_megabytes(free_bytes(path))} free there; free some space or write elsewhere') from None
+
+
+def _failed_path_in_text(text: str) -> Optional[str]:
+  for pattern in (_TENSORFLOW_TEXT, _PYTHON_TEXT):
+    found = pattern.search(text)
+    if found:
+      return found.group(1) or ''
+  return None
+
+
+def step_disk_full(error: BaseException, step: str, written_under: str) -> Optional[DiskFullError]:
+  """A DiskFullError naming the step, the path and the free space when the disk filled up under `error`.
+
+  Looks through the errors it was raised from or while handling, and their text; None for any other failure.
+  `written_under`, the folder the step writes in, is named and its free space measured when the error names no
+  path (Beam's file sinks raise ENOSPC without one).
+  """
+  seen = set()
+  while error is not None and id(error) not in seen:
+    seen.add(id(error))
+    if isinstance(error, DiskFullError):
+      return DiskFullError(f'{step}: {error}')
+    failed = _failed_path(error)
+    if failed is None:
+      failed = _failed_path_in_text(str(error))
+    if failed is not None:
+      where = f'writing {failed}' if failed else f'under {written_under}'
+      return DiskFullError(f'{step}: no space left on the device {where}, '
+                           f'{_megabytes(free_bytes(failed or written_under))} free there; free some space or '
+                           f'write elsewhere, and run again')
+    error = error.__cause__ or error.__context__
+  return None

@@ -33,3 +33,36 @@ def small_disk(tmp_path):
     yield str(mount_point)
   finally:
     subprocess.run(['umount', '-l', str(mount_point)], capture_output=True, timeout=30)
+
+
+class SmallDisks:
+  """Real tmpfs file systems of a chosen size, mounted on folders of a test's choosing."""
+
+  def __init__(self):
+    self.mounted = []
+
+  def mount(self, folder, kib):
+    """Mounts `kib` KiB on `folder` (created if missing); skips the test where mounting is not allowed."""
+    import subprocess
+    os.makedirs(folder, exist_ok=True)
+    result = subprocess.run(['mount', '-t', 'tmpfs', '-o', f'size={kib}k', 'tmpfs', folder],
+                            capture_output=True, text=True, timeout=30)
+    if result.returncode != 0:
+      pytest.skip(f'cannot mount a tmpfs here: {result.stderr.strip()}')
+    self.mounted.append(folder)
+
+  def unmount(self, folder):
+    import subprocess
+    subprocess.run(['umount', '-l', folder], capture_output=True, timeout=30)
+    self.mounted.remove(folder)
+
+
+@pytest.fixture(scope='module')
+def small_disks():
+  """A module's SmallDisks; every disk still mounted is unmounted afterwards."""
+  disks = SmallDisks()
+  try:
+    yield disks
+  finally:
+    for folder in list(disks.mounted):
+      disks.unmount(folder)

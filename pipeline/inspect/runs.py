@@ -143,6 +143,8 @@ class RunOutcome:
   rejects_uri: Optional[str] = None
   model_choice: Optional[str] = None      # the trained model's backbone, size and augmentation, and why
   training_outcome: Optional[str] = None  # the epochs it trained, the one it kept, and why training stopped
+  warm_start: Optional[str] = None        # whether training started from production's weights, and why
+  drift: Optional[str] = None             # the features that drifted from the previous span (drift: warn)
   accuracy: Optional[float] = None        # the candidate's overall test accuracy
   report_html: Optional[str] = None       # the Evaluator's report page
   report_details: Optional[str] = None    # its tables and charts, without the decision
@@ -161,6 +163,15 @@ def outputs_by_key(nodes: List[NodeView]) -> Dict[str, ArtifactView]:
   return {artifact.key: artifact for node in nodes for artifact in node.outputs}
 
 
+def describe_drift(drifts: List[Dict[str, Any]], previous_span: Optional[int]) -> Optional[str]:
+  """The ExampleValidator's drifts in one line, as its `drift` property records them; None when there is none."""
+  if not drifts:
+    return None
+  return (f'the data drifted from span {previous_span} (drift: warn, so the run went on): '
+          + '; '.join(f'{drift["feature"]}: {drift["measure"]} distance {drift["value"]:.4f}, above '
+                      f'{drift["threshold"]:.4f}' for drift in drifts))
+
+
 def run_outcome(nodes: List[NodeView]) -> RunOutcome:
   outputs = outputs_by_key(nodes)
   values: Dict[str, Any] = {}
@@ -169,10 +180,15 @@ def run_outcome(nodes: List[NodeView]) -> RunOutcome:
     values.update(accepted_rows=examples.properties.get(names.ACCEPTED_ROWS),
                   rejected_rows=examples.properties.get(names.REJECTED_ROWS),
                   rejects_uri=examples.properties.get(names.REJECTS_URI))
+  anomalies = outputs.get(names.ANOMALIES)
+  if anomalies:
+    values.update(drift=describe_drift(anomalies.properties.get(names.DRIFT) or [],
+                                       anomalies.properties.get(names.DRIFT_PREVIOUS_SPAN)))
   model = outputs.get(names.MODEL)
   if model:
     values.update(model_choice=model.properties.get(names.MODEL_CHOICE),
-                  training_outcome=model.properties.get(names.TRAINING_OUTCOME))
+                  training_outcome=model.properties.get(names.TRAINING_OUTCOME),
+                  warm_start=model.properties.get(names.WARM_START))
   evaluation = outputs.get(names.EVALUATION)
   if evaluation:
     values.update(accuracy=evaluation.properties.get(names.ACCURACY),

@@ -12,8 +12,10 @@ list. This module applies the workarounds of components/compat.py, in order:
   the next step's launcher can download them (with them gone, TFX's `Format-Serving/` model folder downloads
   like any other, and the model keeps TFX's layout, which the Evaluator, the Pusher and Vertex AI read);
 - the process exits 0 without interpreter shutdown, whose destructors can crash after the outputs are written.
+A full disk anywhere in the step ends it with one line and exit code 2, as the local runner does.
 """
 import argparse
+import sys
 from typing import List, Tuple
 
 from absl import app
@@ -22,6 +24,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
 from components import compat
+from components import disk_space
 from components.reports import kfp_artifacts
 
 compat.register_kfp_titles(kfp_artifacts.CLASS_PATHS)
@@ -41,8 +44,23 @@ def run(args: argparse.Namespace, beam_args: List[str]) -> None:
 
 
 def main(parsed_argv: Tuple[argparse.Namespace, List[str]]) -> None:
-  run(*parsed_argv)
+  """Runs the step; a full disk ends it in one line naming the executor, the path and the free space (exit 2)."""
+  args, beam_args = parsed_argv
+  try:
+    run(args, beam_args)
+  except Exception as error:  # pylint: disable=broad-except
+    disk_full = disk_space.step_disk_full(error, args.executor_class_path, _first_output_uri(args))
+    if disk_full is None:
+      raise
+    print(disk_full, file=sys.stderr)
+    sys.exit(2)
   compat.exit_without_shutdown()
+
+
+def _first_output_uri(args: argparse.Namespace) -> str:
+  """Where the step writes: the folder of its first output, named when an error names no path."""
+  outputs = _parse(args.json_serialized_invocation_args, pipeline_spec_pb2.ExecutorInput()).outputs.artifacts
+  return next((artifact.uri for artifact_list in outputs.values() for artifact in artifact_list.artifacts), '')
 
 
 def _parse(text: str, message):

@@ -17,6 +17,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from components import compat
+from components import disk_space
 from components import names
 from components.example_gen import image_csv
 from components import paths
@@ -44,9 +45,13 @@ class RunSummary:
     return self.outcome.pushed_model_dir
 
   def describe_data(self) -> str:
+    """The rows ExampleGen took in and, when the ExampleValidator found any, the drift from the previous span."""
     outcome = self.outcome
-    return (f'ExampleGen accepted {outcome.accepted_rows} rows and rejected {outcome.rejected_rows}; '
-            f'rejects report: {outcome.rejects_uri}')
+    lines = [f'ExampleGen accepted {outcome.accepted_rows} rows and rejected {outcome.rejected_rows}; '
+             f'rejects report: {outcome.rejects_uri}']
+    if outcome.drift:
+      lines.append(f'Drift: {outcome.drift}')
+    return '\n'.join(lines)
 
   def describe(self) -> str:
     """The outcome: what was pushed, or why nothing was; then where the evaluation report is."""
@@ -72,6 +77,8 @@ class RunSummary:
       lines = [f'No model pushed: {outcome.push_refusal} (test accuracy {accuracy})']
     else:
       lines = [f'No model pushed although it was blessed (test accuracy {accuracy}): see the Pusher log']
+    if outcome.warm_start:
+      lines.insert(0, f'Warm start: {outcome.warm_start}')
     if outcome.training_outcome:
       lines.insert(0, f'Training: {outcome.training_outcome}')
     if outcome.model_choice:
@@ -194,8 +201,13 @@ def _run_locally(config: PipelineConfig,
     compat.skip_beam_packaging_for_direct_runner()
     try:
       LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
-    except Exception:  # the log file, which the UI shows per component, keeps why the run stopped
+    except Exception as error:  # the log file, which the UI shows per component, keeps why the run stopped
       progress.log_failure()
+      step = progress.running_step()
+      step_folder = os.path.join(config.pipeline_root, step) if step else config.pipeline_root
+      disk_full = disk_space.step_disk_full(error, step or 'the run', step_folder)
+      if disk_full:  # one line, whichever step filled the disk; the Pusher has already removed its staging
+        raise disk_full from None
       raise
     finally:
       run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))

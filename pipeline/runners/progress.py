@@ -29,6 +29,11 @@ class ProgressHandler(logging.Handler):
     self._cached = set()
     self._current: Optional[str] = None
 
+  @property
+  def current(self) -> Optional[str]:
+    """The component started last: the one running, or, between two, the one that just finished."""
+    return self._current
+
   def emit(self, record: logging.LogRecord) -> None:
     if record.msg == _RUNNING:
       self._current = record.args[0]
@@ -49,6 +54,15 @@ class ProgressHandler(logging.Handler):
     self._stream.flush()
 
 
+class _RunLogHandler(logging.FileHandler):
+  """The run's log file. A line it cannot write (its disk is full) is dropped, not printed with a traceback on
+  the console: the CLI says in one line why the run stopped. Any other logging error is reported as usual."""
+
+  def handleError(self, record: logging.LogRecord) -> None:
+    if not isinstance(sys.exc_info()[1], OSError):
+      super().handleError(record)
+
+
 def configure(log_dir: str, run_id: str, total_components: int) -> str:
   """Sends all INFO logs to the run's file under log_dir and progress lines to stderr; returns its path."""
   os.makedirs(log_dir, exist_ok=True)
@@ -63,7 +77,7 @@ def configure(log_dir: str, run_id: str, total_components: int) -> str:
       handler.close()
     else:  # a console handler some library installed: its warnings and errors are in the log file, and the
       handler.setLevel(logging.CRITICAL)  # CLI says in one line how the run ended
-  file_handler = logging.FileHandler(log_path, encoding='utf-8')
+  file_handler = _RunLogHandler(log_path, encoding='utf-8')
   file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
   root.addHandler(file_handler)
   root.addHandler(ProgressHandler(total_components))
@@ -74,6 +88,13 @@ def configure(log_dir: str, run_id: str, total_components: int) -> str:
 # Why a run stopped, with its traceback: for the run's log file only. The console gets the CLI's one line.
 _FAILURES = logging.getLogger('visionflow.failure')
 _FAILURES.propagate = False
+
+
+def running_step() -> Optional[str]:
+  """The component the run is in (or stopped in), for a message about it; None before the first."""
+  handler = next((handler for handler in logging.getLogger().handlers if isinstance(handler, ProgressHandler)),
+                 None)
+  return handler.current if handler else None
 
 
 def log_failure() -> None:

@@ -22,6 +22,7 @@ from tests.containers.kfp_harness import EXECUTOR_LOGS, InputTyping, input_type
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 RECORD = 'record'
+FILLER_BYTES = 1024 * 1024  # four times conftest's small disk
 BUCKET = 'visionflow'
 INPUT_TYPES = {'examples': standard_artifacts.Examples, 'model': standard_artifacts.Model}
 # The entrypoint as the image runs it, in a process whose interpreter shutdown aborts as a destructor crash does.
@@ -39,6 +40,10 @@ class RecordingExecutor(base_executor.BaseExecutor):
   def Do(self, input_dict, output_dict, exec_properties):
     if exec_properties.get('fail'):
       raise RuntimeError('the executor failed')
+    if exec_properties.get('fill'):
+      uri = artifact_utils.get_single_uri(output_dict[RECORD])
+      with open(os.path.join(uri, 'filler'), 'wb') as handle:
+        handle.write(b'x' * FILLER_BYTES)
     record = {key: {'class': type(artifact).__name__,
                     'properties': {name: getattr(artifact, name) for name in artifact.PROPERTIES or {}}}
               for key, artifacts in {**input_dict, **output_dict}.items() for artifact in artifacts}
@@ -72,7 +77,7 @@ def _schema(artifact_class):
   return compiler_utils.get_artifact_schema(artifact_class).decode()
 
 
-def _executor_input(tmp_path, typing, output_uri=None, publish_logs=False, fail=False):
+def _executor_input(tmp_path, typing, output_uri=None, publish_logs=False, fail=False, fill=False):
   inputs = {}
   for key, artifact_class in INPUT_TYPES.items():
     artifact = {'name': f'{len(inputs) + 11}', 'uri': str(tmp_path / key),
@@ -85,7 +90,8 @@ def _executor_input(tmp_path, typing, output_uri=None, publish_logs=False, fail=
   if publish_logs:
     outputs[EXECUTOR_LOGS] = {'artifacts': [{'name': EXECUTOR_LOGS, 'uri': str(tmp_path / EXECUTOR_LOGS),
                                              'type': {'schemaTitle': 'system.Artifact'}}]}
-  return {'inputs': {'artifacts': inputs, 'parameterValues': {'fail': 1} if fail else {}},
+  parameters = {name: 1 for name, wanted in (('fail', fail), ('fill', fill)) if wanted}
+  return {'inputs': {'artifacts': inputs, 'parameterValues': parameters},
           'outputs': {'artifacts': outputs, 'outputFile': str(tmp_path / 'executor_output.json')}}
 
 
@@ -140,6 +146,20 @@ def test_a_failing_executor_still_fails_the_step(tmp_path):
                           capture_output=True, text=True, timeout=300, check=False)
   assert result.returncode == 1
   assert 'the executor failed' in result.stderr
+  assert not (tmp_path / 'executor_output.json').exists()
+
+
+def test_a_full_disk_fails_the_step_in_one_line_naming_the_executor_the_folder_and_the_free_space(tmp_path, small_disk):
+  output_uri = os.path.join(small_disk, RECORD)
+  os.makedirs(output_uri)
+  arguments = _arguments(tmp_path, InputTyping.EMPTY_SCHEMA, output_uri=output_uri, fill=True)
+  result = subprocess.run([sys.executable, '-m', 'pipeline.runners.kubeflow_entrypoint', *_flags(arguments)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 2, result.stderr[-3000:]
+  assert 'Traceback' not in result.stderr, result.stderr[-3000:]
+  assert result.stderr.splitlines()[-1] == (
+      f'{arguments.executor_class_path}: no space left on the device under {output_uri}, 0.0 MB free there; free '
+      f'some space or write elsewhere, and run again')
   assert not (tmp_path / 'executor_output.json').exists()
 
 
