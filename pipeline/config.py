@@ -121,6 +121,10 @@ class PipelineConfig:
   min_slice_examples: int = 30
   significance: float = 0.05
   strict_gates: bool = False
+  # A candidate whose class list differs from production's (a class added, removed or moved) is compared with
+  # it on the shared classes, and is refused unless allow_class_change: clients that read the probabilities by
+  # position, or know only the old classes, would misread it without a word.
+  allow_class_change: bool = False
   slice_features: tuple = ()
   fairness_thresholds: tuple = (0.5,)
   # Continuous evaluation (`visionflow evaluate`): an alert when a slice of at least min_slice_examples

@@ -232,6 +232,7 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       min_slice_examples=config.min_slice_examples,
       significance=config.significance,
       strict_gates=config.strict_gates,
+      allow_class_change=config.allow_class_change,
       slice_features=config.slice_features,
       fairness_thresholds=config.fairness_thresholds,
       production_model=production_model).with_id('Evaluator')

@@ -10,7 +10,10 @@ model was or was not blessed on the blessing artifact and writes the evaluation 
 into the evaluation artifact, under report/, named by its properties report_html and report_markdown. The
 same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders. The
 report shows integrated-gradients heatmaps of a few test images of each class (components/evaluator/
-explanations.py), computed here on the CPU after TFMA.
+explanations.py), computed here on the CPU after TFMA. When the candidate's class list differs from the one
+production's Trainer recorded, TFMA evaluates the candidate alone and the two are compared on the shared
+classes (components/evaluator/class_change.py); the change itself refuses the candidate unless
+allow_class_change is set.
 """
 import os
 import time
@@ -32,6 +35,8 @@ from tfx.utils import io_utils
 from tfx.utils import json_utils
 from tfx.utils import path_utils
 
+from components import pixel_model
+from components.evaluator import class_change
 from components.evaluator import eval_config
 from components.evaluator import evaluation_report
 from components.evaluator import explanations
@@ -52,6 +57,7 @@ MAX_ACCURACY_DROP = 'max_accuracy_drop'
 MIN_SLICE_EXAMPLES = 'min_slice_examples'
 SIGNIFICANCE = 'significance'
 STRICT_GATES = 'strict_gates'
+ALLOW_CLASS_CHANGE = class_change.SETTING
 # The newest version in the serving directory as the runner saw it before the run. Unused by the executor,
 # which reads the serving directory itself: it is there so that TFX's cache key changes with production,
 # and a verdict against an older production model is not reused.
@@ -126,20 +132,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     blessing = artifact_utils.get_single_instance(output_dict[names.BLESSING])
     baseline_dir = serving.newest_version_dir(
         os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
+    production_record = pixel_model.read_training_record(baseline_dir) if baseline_dir else None
+    changed_classes = class_change.detect(production_record.labels if production_record else None, labels)
 
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
     splits = json_utils.loads(exec_properties[EXAMPLE_SPLITS])
-    evaluate(tfma_config, candidate_dir, baseline_dir, input_dict[names.EXAMPLES], splits, evaluation_uri,
-             self._make_beam_pipeline())
+    split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
+    evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir, input_dict[names.EXAMPLES],
+             splits, evaluation_uri, self._make_beam_pipeline())
 
     values = evaluation_report.load_metric_values(evaluation_uri)
     overall_accuracy = values.get(evaluation_report.MetricId(
         evaluation_report.OVERALL, evaluation_report.CANDIDATE, names.ACCURACY_METRIC))
     if overall_accuracy is not None:
       evaluation_artifact.set_float_custom_property(names.ACCURACY, overall_accuracy)
-    checked = evaluation_report.check_gates(values, policy, has_baseline=baseline_dir is not None)
-    reasons = gates.refusals(checked)
-    blessed = not reasons
+    shared = (class_change.compare(changed_classes, candidate_dir, baseline_dir, split_uris)
+              if changed_classes else None)
+    checked = evaluation_report.check_gates(values, policy, has_baseline=baseline_dir is not None and shared is None,
+                                            paired=shared.paired() if shared else None)
+    refusals = gates.refusals(checked)
+    class_change_allowed = bool(exec_properties[ALLOW_CLASS_CHANGE])
+    blessed = not refusals and (class_change_allowed or not changed_classes)
+    reasons = ([class_change.blessing_reason(changed_classes, class_change_allowed)] if changed_classes
+               else []) + refusals
     io_utils.write_string_file(os.path.join(
         blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
     blessing.set_int_custom_property(
@@ -151,13 +166,12 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(reasons))
 
     report_dir = os.path.join(evaluation_uri, names.REPORT_FOLDER)
-    split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
     explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER))
     evaluation_artifact.set_int_custom_property(names.EXPLAINED_IMAGES, len(explained.explanations))
     evaluation_artifact.set_float_custom_property(names.EXPLANATION_SECONDS, explained.seconds)
     report = evaluation_report.write_report(
         report_dir, evaluation_uri, values, labels, blessed=blessed, reasons=reasons, baseline_dir=baseline_dir,
-        checked_gates=checked, explained=explained)
+        checked_gates=checked, explained=explained, comparison=shared.table() if shared else None)
     evaluation_artifact.set_string_custom_property(names.REPORT_HTML, report.html_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
     evaluation_artifact.set_string_custom_property(names.REPORT_DETAILS, report.details_path)
@@ -180,6 +194,7 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
       MIN_SLICE_EXAMPLES: component_spec.ExecutionParameter(type=int),
       SIGNIFICANCE: component_spec.ExecutionParameter(type=float),
       STRICT_GATES: component_spec.ExecutionParameter(type=int),
+      ALLOW_CLASS_CHANGE: component_spec.ExecutionParameter(type=int),
       PRODUCTION_MODEL: component_spec.ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
@@ -199,12 +214,14 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
 
   `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/evaluator/eval_config.py for
   what is measured. `production_model` (see PRODUCTION_MODEL) is what the local runner finds in production.
+  `allow_class_change`: whether a candidate whose class list differs from production's may be blessed.
   """
   SPEC_CLASS = ProductionEvaluatorSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
 
   def __init__(self, examples, model, serving_dir, model_name: str, class_names: Sequence[str],
                example_splits: Sequence[str], min_accuracy, min_slice_accuracy, max_accuracy_drop,
+               allow_class_change: bool,
                min_slice_examples: int = gates.BlessingPolicy.min_slice_examples,
                significance: float = gates.BlessingPolicy.significance, strict_gates: bool = False,
                slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,),
@@ -218,6 +235,7 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
         min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
         max_accuracy_drop=max_accuracy_drop, min_slice_examples=int(min_slice_examples),
         significance=float(significance), strict_gates=int(bool(strict_gates)), production_model=production_model,
+        allow_class_change=int(bool(allow_class_change)),
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         html_report=types.Channel(type=kfp_artifacts.HtmlReport),

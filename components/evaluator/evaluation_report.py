@@ -136,15 +136,18 @@ def slice_counts(values: Dict[MetricId, float]) -> List[gates.SliceCounts]:
   return counts
 
 
-def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool) -> List[gates.Gate]:
+def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool,
+                paired: Optional[gates.PairedCounts] = None) -> List[gates.Gate]:
   """The blessing gates on TFMA's counts: each slice's examples and right answers, and with a baseline,
-  PairedAccuracy's counts of the examples only one of the two models got right."""
+  PairedAccuracy's counts of the examples only one of the two models got right, or `paired` when those were
+  counted outside TFMA (on the classes shared with production, when the class lists differ)."""
   counts = slice_counts(values)
   overall = counts[0] if counts and counts[0].name == OVERALL else gates.SliceCounts(OVERALL, 0, 0)
-  paired = gates.PairedCounts(
-      _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
-      _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
-      _count(values, OVERALL, paired_accuracy.BASELINE_ONLY)) if has_baseline else None
+  if paired is None and has_baseline:
+    paired = gates.PairedCounts(
+        _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
+        _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
+        _count(values, OVERALL, paired_accuracy.BASELINE_ONLY))
   return gates.check(policy, overall, [counted for counted in counts if counted.name != OVERALL], paired)
 
 
@@ -330,14 +333,17 @@ class WrittenReport:
 def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
                  blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str],
                  checked_gates: Sequence[gates.Gate] = (),
-                 explained: Optional[explanations.ExplainedSample] = None) -> WrittenReport:
+                 explained: Optional[explanations.ExplainedSample] = None,
+                 comparison: Optional[report_format.Table] = None) -> WrittenReport:
   """Writes report.html, report.md, details.html and confusion_matrix.svg into report_dir.
 
   `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri. `explained`: the
   heatmaps' section, its PNG files already written under report_dir, which the Markdown file links.
+  `comparison`: the comparison with production made outside TFMA (on the shared classes, when the class lists
+  differ), shown instead of TFMA's.
   """
-  tables = ([gates_table(checked_gates)] if checked_gates else []) + build_tables(
-      values, labels, baseline_dir is not None)
+  tables = ([gates_table(checked_gates)] if checked_gates else []) + ([comparison] if comparison else []) + (
+      build_tables(values, labels, baseline_dir is not None and comparison is None))
   plots = load_overall_plots(evaluation_uri)
   svg = charts.confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
   calibration = report_format.Table(

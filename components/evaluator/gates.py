@@ -75,6 +75,7 @@ class PairedCounts:
   examples: int
   candidate_only: int  # right by the candidate, wrong by production
   production_only: int  # wrong by the candidate, right by production
+  slice: str = ''  # what the examples are, when not the overall slice (the classes shared with production)
 
   @property
   def difference(self) -> float:
@@ -145,7 +146,7 @@ def check(policy: BlessingPolicy, overall: SliceCounts, slices: Sequence[SliceCo
   """Every gate, in the order the report lists them: overall, the change against production, each slice."""
   gates = [_accuracy_gate(OVERALL_ACCURACY, overall, policy.min_accuracy, policy, overall.examples > 0)]
   if paired is not None:
-    gates.append(_change_gate(overall.name, paired, policy))
+    gates.append(_change_gate(paired.slice or overall.name, paired, policy))
   if policy.min_slice_accuracy > 0:
     for counts in slices:
       gated = counts.examples > 0 and (policy.strict or counts.examples >= policy.min_slice_examples)
