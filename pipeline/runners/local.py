@@ -131,6 +131,16 @@ def _as_glob(pattern: str) -> str:
   return pattern
 
 
+def _check_file_names(image_folder: str) -> None:
+  """Every name in the folder can be read as a path: TFX's ExampleGen driver lists the folder with tf.io.gfile,
+  which fails the whole run, naming no file, at a name that is not UTF-8. Raises ValueError naming the first."""
+  for folder, folder_names, file_names in os.walk(image_folder):
+    for name in folder_names + file_names:
+      problem = paths.path_problem(name)
+      if problem:
+        raise ValueError(f'--image-folder {image_folder}: {paths.printable(os.path.join(folder, name))}: {problem}')
+
+
 def check_inputs(config: PipelineConfig) -> None:
   """The data a run reads is there and readable: raises ValueError (one line) before TFX starts.
 
@@ -140,8 +150,10 @@ def check_inputs(config: PipelineConfig) -> None:
   def local(path: Optional[str]) -> bool:
     return path is not None and not paths.is_remote(path)
 
-  if local(config.image_folder) and not os.path.isdir(config.image_folder):
-    raise ValueError(f'--image-folder {config.image_folder} is not a folder')
+  if local(config.image_folder):
+    if not os.path.isdir(config.image_folder):
+      raise ValueError(f'--image-folder {config.image_folder} is not a folder')
+    _check_file_names(config.image_folder)
   if local(config.data_csv):
     if _as_glob(config.data_csv) != config.data_csv:
       if not glob.glob(_as_glob(config.data_csv)):

@@ -1,4 +1,9 @@
-"""The local runner's summary of a finished run: each decision the run made, one line each."""
+"""The local runner: the checks before a run, and its summary of a finished run, each decision in one line."""
+import os
+
+import pytest
+
+from pipeline import config as config_lib
 from pipeline.inspect import runs as runs_lib
 from pipeline.runners import local
 
@@ -26,3 +31,15 @@ def test_a_drift_is_printed_after_the_rows_taken_in():
 def test_a_run_without_drift_or_warm_start_decision_prints_neither():
   summary = _summary(**PUSHED)
   assert 'Drift' not in summary.describe_data() and 'Warm start' not in summary.describe()
+
+
+def test_an_image_folder_holding_a_name_that_is_not_utf8_is_refused_naming_the_file(tmp_path):
+  (tmp_path / 'cats').mkdir()
+  (tmp_path / 'cats' / 'ok.jpg').write_bytes(b'x')
+  with open(os.path.join(os.fsencode(tmp_path / 'cats'), b'caf\xe9.jpg'), 'wb') as handle:
+    handle.write(b'x')
+  config = config_lib.PipelineConfig(image_folder=str(tmp_path))
+  with pytest.raises(ValueError, match=r'cats/caf\\xe9\.jpg: the path is not valid UTF-8 \(it holds \\xe9\)'):
+    local.check_inputs(config)
+  os.remove(os.path.join(os.fsencode(tmp_path / 'cats'), b'caf\xe9.jpg'))
+  local.check_inputs(config)
