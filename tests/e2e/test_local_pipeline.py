@@ -19,6 +19,7 @@ from components import names
 from components.evaluator import evaluation_report
 from components.evaluator import gates
 from components import features
+from components.reports import report_format
 from pipeline.inspect import runs as runs_lib
 from pipeline import sample_data
 
@@ -152,7 +153,7 @@ def test_the_pushed_version_holds_its_model_card(first_run):
   run_id = re.search(r'^Run (\S+) finished', stdout, re.MULTILINE).group(1)
   assert f'| pipeline run | {run_id} |' in card
   best = max(_tuner_results(output_dir), key=lambda trial: trial['score'])
-  assert f"| backbone | {best['backbone']} |" in card and '| rows rejected | 0 |' in card
+  assert f"| backbone | {report_format.markdown_text(best['backbone'])} |" in card and '| rows rejected | 0 |' in card
   assert re.search(r'\| overall \| \d+ \| (0\.9\d+|1\.0000) \| 0\.\d+ to [01]\.\d+ \|', card), card
   assert '## Fairness Indicators' in card and 'Blessed by the Evaluator.' in card
   assert f'Model card: {version_dir}/{names.MODEL_CARD_HTML_FILE}' in stdout
@@ -262,7 +263,7 @@ def test_a_slice_floor_refuses_a_large_slice_below_it_and_only_reports_a_small_o
   small = _visionflow('run', '--output-dir', output_dir, *IMPERFECT_RUN, '--min-slice-accuracy', str(floor))
   assert small.returncode == 0, small.stdout + small.stderr[-3000:]
   assert (f'| slice accuracy | {worst_slice} | {examples} | {worst_accuracy:.4f} | {interval.low:.4f} to '
-          f'{interval.high:.4f} | >= {floor:.4f} | too small to gate |') in _newest_report_markdown(output_dir)
+          f'{interval.high:.4f} | &gt;= {floor:.4f} | too small to gate |') in _newest_report_markdown(output_dir)
 
   large = _visionflow('run', '--output-dir', output_dir, *IMPERFECT_RUN, '--min-slice-accuracy', str(floor),
                       '--min-slice-examples', '10')

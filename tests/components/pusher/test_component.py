@@ -12,6 +12,7 @@ from components import features
 from components import names
 from components.pusher import component as pusher
 from components.pusher import serving
+from components.reports import report_format
 
 LABELS = ['cat', 'dog', 'fish']
 
@@ -170,7 +171,7 @@ def test_the_pushed_version_holds_its_model_card(tmp_path, jpeg):
   with open(os.path.join(version_dir, names.MODEL_CARD_MARKDOWN_FILE)) as handle:
     card = handle.read()
   assert card.startswith(f'# Model card: m, version {os.path.basename(version_dir)}')
-  assert f'| blessing (Evaluator) | {tmp_path}/a/blessing |' in card
+  assert f'| blessing (Evaluator) | {report_format.markdown_text(f"{tmp_path}/a/blessing")} |' in card
   # This test's model was not exported by the Trainer: the card says why it has no TFLite model.
   assert 'None: ' in card and 'not a model this pipeline trained' in card
   assert not os.path.exists(os.path.join(version_dir, names.TFLITE_FILE))
