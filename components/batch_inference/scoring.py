@@ -10,6 +10,7 @@ both, so that `rows == predicted + errors` can be checked, and gives the accurac
 """
 import csv
 import dataclasses
+import glob
 import hashlib
 import io
 import json
@@ -22,6 +23,7 @@ import tensorflow as tf
 from apache_beam.ml.inference import base as inference_base
 
 from components import features
+from components import paths
 from components import pixel_model
 from components.example_gen import image_csv
 
@@ -89,10 +91,15 @@ class Summary:
 
 
 def _listing(pattern_or_folder: str) -> List[str]:
-  if tf.io.gfile.isdir(pattern_or_folder):
-    return sorted(os.path.join(folder, name) for folder, _, names in tf.io.gfile.walk(pattern_or_folder)
+  """A folder's image files or a pattern's matches, sorted. Local ones are listed by Python, which gives a file
+  name that is not UTF-8 as it gives any other (that file then fails alone, in read_image); tf.io.gfile's
+  listing fails as a whole on such a name."""
+  remote = paths.is_remote(pattern_or_folder)
+  if tf.io.gfile.isdir(pattern_or_folder) if remote else os.path.isdir(pattern_or_folder):
+    walk = tf.io.gfile.walk if remote else os.walk
+    return sorted(os.path.join(folder, name) for folder, _, names in walk(pattern_or_folder)
                   for name in names if name.lower().endswith(image_csv.IMAGE_EXTENSIONS))
-  return sorted(tf.io.gfile.glob(pattern_or_folder))
+  return sorted(tf.io.gfile.glob(pattern_or_folder) if remote else glob.glob(pattern_or_folder))
 
 
 def expand_source(source: str) -> Iterator[Union[InputRow, Failed]]:
@@ -118,14 +125,22 @@ def source_fingerprint(source: str) -> str:
   listed = [source] if source.lower().endswith('.csv') else _listing(source)
   digest = hashlib.sha256()
   for path in listed:
-    info = tf.io.gfile.stat(path)
-    digest.update(f'{path}\0{info.length}\0{info.mtime_nsec}\n'.encode('utf-8'))
+    if paths.is_remote(path):
+      info = tf.io.gfile.stat(path)
+      size, modified_ns = info.length, info.mtime_nsec
+    else:
+      info = os.stat(path)
+      size, modified_ns = info.st_size, info.st_mtime_ns
+    digest.update(f'{path}\0{size}\0{modified_ns}\n'.encode('utf-8', 'surrogateescape'))
   return digest.hexdigest()
 
 
 def check_sources(sources: Sequence[str]) -> None:
   """Fails before Beam starts for an input that names nothing: a missing CSV, an empty folder or pattern."""
   for source in sources:
+    problem = paths.path_problem(source)
+    if problem:
+      raise ValueError(f'{paths.printable(source)}: {problem}')
     if source.lower().endswith('.csv'):
       image_csv.check_text(source)
     elif not _listing(source):
@@ -142,9 +157,19 @@ def read_errors(output_dir: str) -> List[Tuple[str, str, str, str]]:
 
 
 def check_output_dir(output_dir: str) -> None:
-  """A folder a batch prediction already wrote is refused: old shards would mix with the new ones."""
+  """Only a new or empty folder: shards already there (an earlier prediction, or one that was interrupted before
+  its summary) would mix with the new ones."""
   if tf.io.gfile.exists(os.path.join(output_dir, SUMMARY_FILE)):
     raise ValueError(f'{output_dir} holds an earlier batch prediction ({SUMMARY_FILE}): choose a new folder')
+  if not tf.io.gfile.exists(output_dir):
+    return
+  if not tf.io.gfile.isdir(output_dir):
+    raise ValueError(f'{output_dir} is a file: --output must be a new folder')
+  found = sorted(tf.io.gfile.listdir(output_dir))
+  if found:
+    listed = ', '.join(found[:3]) + (f' and {len(found) - 3} more' if len(found) > 3 else '')
+    raise ValueError(f'{output_dir} is not empty (it holds {listed}; an interrupted batch prediction leaves '
+                     f'shards without {SUMMARY_FILE}): --output must be a new folder')
 
 
 def read_image(row: Union[InputRow, Failed], limits: image_csv.ImageLimits):
@@ -204,7 +229,7 @@ class ServingModelHandler(inference_base.ModelHandler):
       probabilities = serve(**{features.SERVING_INPUT: tf.constant(images)})[features.PROBABILITIES].numpy()
     except tf.errors.InvalidArgumentError as error:
       if len(images) == 1:
-        return [f'not a decodable image: {error.message.splitlines()[0]}']
+        return [image_csv.decode_failure(image_csv.image_header(images[0]).image_format, error)]
       middle = len(images) // 2
       return self._score(serve, images[:middle], class_names) + self._score(serve, images[middle:], class_names)
     best = np.argsort(-probabilities, axis=1)[:, :self._top_k]
@@ -229,11 +254,13 @@ def _csv_line(cells: Iterable[object]) -> str:
 def prediction_line(scored: Scored) -> str:
   top_k = ';'.join(f'{name}:{probability:.4f}' for name, probability in scored.top_k)
   row = scored.row
-  return _csv_line([row.source, row.row, row.path, scored.class_name, f'{scored.probability:.6f}', top_k, row.label])
+  return _csv_line([row.source, row.row, paths.printable(row.path), scored.class_name, f'{scored.probability:.6f}',
+                    top_k, row.label])
 
 
 def error_line(failed: Failed) -> str:
-  return _csv_line([failed.row.source, failed.row.row, failed.row.path, failed.reason])
+  """The failed row, its path printable (paths.printable): a NUL byte or a line break in it shows escaped."""
+  return _csv_line([failed.row.source, failed.row.row, paths.printable(failed.row.path), failed.reason])
 
 
 def prediction_example(scored: Scored) -> bytes:

@@ -88,3 +88,18 @@ def test_batch_predict_refuses_a_missing_input_in_one_line(scored_run, tmp_path)
   assert result.stderr.strip().splitlines()[-1] == (
       f'visionflow batch-predict: error: {tmp_path}/nothing/*.jpg: no image file found (a CSV, a folder of images, '
       'or a glob pattern)')
+
+
+def test_batch_predict_refuses_a_folder_an_interrupted_prediction_left_in_one_line(scored_run, tmp_path):
+  """An interrupted run leaves shards but no summary.json: scoring into it again would mix old rows with new."""
+  output_dir, data, _ = scored_run
+  interrupted = tmp_path / 'predictions'
+  interrupted.mkdir()
+  (interrupted / 'predictions-00000-of-00001.csv').write_text('source,row,path,class,probability,top_k,label\n')
+  result = _visionflow('batch-predict', '--output-dir', output_dir, '--input', str(data / 'all_data.csv'),
+                       '--output', str(interrupted))
+  assert result.returncode == 2
+  assert result.stderr.strip().splitlines()[-1] == (
+      f'visionflow batch-predict: error: {interrupted} is not empty (it holds predictions-00000-of-00001.csv; an '
+      'interrupted batch prediction leaves shards without summary.json): --output must be a new folder')
+  assert os.listdir(interrupted) == ['predictions-00000-of-00001.csv']

@@ -68,7 +68,8 @@ def test_every_row_is_predicted_or_fails_with_its_source_row_and_reason(tmp_path
   reasons = {row['row']: row['reason'] for row in errors}
   assert sorted(reasons) == ['4', '5', '6', '7'] and all(row['source'] == str(table) for row in errors)
   assert reasons['4'] == 'image file not found' and reasons['5'] == 'empty image path'
-  assert reasons['6'].startswith('not a decodable image: ')
+  assert reasons['6'].startswith('corrupt or truncated jpeg data: ')  # ExampleGen's words, not TensorFlow's framing
+  assert '{{' not in reasons['6'] and 'Graph execution' not in reasons['6'] and '[[' not in reasons['6']
   assert reasons['7'] == 'not a readable image: no known image header'
   labelled = [row for row in predictions if row['label']]
   assert summary.correct == sum(row['label'] == row['class'] for row in labelled)
@@ -100,3 +101,30 @@ def test_an_input_that_names_nothing_is_refused_before_beam_starts(tmp_path):
   (tmp_path / 'summary.json').write_text('{}')
   with pytest.raises(ValueError, match='holds an earlier batch prediction'):
     scoring.check_output_dir(str(tmp_path))
+
+
+def test_hostile_paths_fail_their_rows_alone_and_the_other_rows_are_scored(tmp_path, model_dir):
+  """A NUL byte in a CSV's path and a folder's file named in bytes that are not UTF-8 (which fails tf.io.gfile's
+  whole listing) each fail one row, with a printable path; a source that no file can have fails before Beam."""
+  images = tmp_path / 'images'
+  images.mkdir()
+  (images / 'good.jpg').write_bytes(_jpeg(1))
+  with open(os.path.join(os.fsencode(images), b'\xff.jpg'), 'wb') as handle:
+    handle.write(_jpeg(2))
+  table = tmp_path / 'batch.csv'
+  table.write_text('images/good.jpg,cat\nimages/nul\x00byte.jpg,cat\n')
+  scoring.check_sources([str(table), str(images)])
+  assert len(scoring.source_fingerprint(str(images))) == 64
+
+  summary = _score([str(table), str(images)], tmp_path / 'out', model_dir)
+
+  assert (summary.rows, summary.predicted, summary.errors) == (4, 2, 2)
+  assert sorted(row['path'] for row in _rows(tmp_path / 'out', 'predictions')) == [str(images / 'good.jpg')] * 2
+  errors = sorted((row['path'], row['reason']) for row in _rows(tmp_path / 'out', 'errors'))
+  assert errors == [
+      (str(images / '\\xff.jpg'),
+       'image path unusable: the path is not valid UTF-8 (it holds \\xff): rename the file with a UTF-8 name'),
+      (str(images / 'nul\\x00byte.jpg'), 'image path unusable: the path holds a NUL byte (\\x00), which no file name '
+                                        'can hold')]
+  with pytest.raises(ValueError, match=r'nul\\x00\.csv: the path holds a NUL byte'):
+    scoring.check_sources([str(tmp_path / 'nul\x00.csv')])
