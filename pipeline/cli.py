@@ -4,6 +4,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -23,18 +24,36 @@ from pipeline import config as config_lib  # noqa: E402  (after the environment 
 
 _NO_FLAG = {'beam_pipeline_args', 'pipeline_name'}
 _ERRORS_SHOWN = 10  # batch-predict's failed rows printed; all of them are in its errors files
+_EXPONENT_NUMBER = re.compile(r'^[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+$')
+
+
+def _positive_int(text: str) -> int:
+  try:
+    value = int(text)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+  if value < 1:
+    raise argparse.ArgumentTypeError(f'must be 1 or more, got {value}')
+  return value
 
 
 def _comma_separated(text: str) -> tuple:
   return tuple(part.strip() for part in text.split(',') if part.strip())
 
 
+def _scalar(text: str):
+  """A flag's value as YAML reads it, except that `1e-3` is a number: YAML 1.1, which PyYAML follows, reads
+  exponents without a dot as strings."""
+  value = yaml.safe_load(text)
+  return float(value) if isinstance(value, str) and _EXPONENT_NUMBER.match(value) else value
+
+
 def _key_values(text: str) -> dict:
-  """`learning_rate=0.001,dense_units=64` -> {'learning_rate': 0.001, 'dense_units': 64}."""
+  """`learning_rate=1e-3,dense_units=64` -> {'learning_rate': 0.001, 'dense_units': 64}."""
   pairs = [part.split('=', 1) for part in _comma_separated(text)]
   if any(len(pair) != 2 for pair in pairs):
     raise argparse.ArgumentTypeError(f'expected name=value[,name=value...], got {text!r}')
-  return {name.strip(): yaml.safe_load(value) for name, value in pairs}
+  return {name.strip(): _scalar(value) for name, value in pairs}
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -94,8 +113,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 2
   from components import names
   from components.example_gen.executor import RejectedRowsError
+  from components.monitor import component as monitor_lib
   from pipeline.inspect import runs as runs_lib
+  from pipeline.pipeline import read_class_labels
   from pipeline.runners import local as local_runner
+  # No model, or images of a class it does not know: one line before ExampleGen reads a row. The monitor checks
+  # again, for a push in between and for Kubeflow.
+  local_runner.check_inputs(config)
+  data_source = (f'--labels-file {config.labels_file}' if config.labels_file
+                 else f'--image-folder {config.image_folder}')
+  monitor_lib.production_to_measure(config.serving_model_dir, read_class_labels(config), data_source)
   try:
     summary = local_runner.evaluate_production(config)
   except RejectedRowsError as error:
@@ -105,6 +132,8 @@ def _evaluate(args: argparse.Namespace) -> int:
   evaluation = runs_lib.outputs_by_key(runs_lib.run_nodes(store, summary.run_id))[names.EVALUATION].properties
   print(f'Run {summary.run_id} finished. Full log: {summary.log_path}')
   print(summary.describe_data())
+  if evaluation.get(monitor_lib.DAMAGED_HISTORY):
+    print(f'Warning: {evaluation[monitor_lib.DAMAGED_HISTORY]}', file=sys.stderr)
   print(f'Model in production {evaluation[names.MONITORED_MODEL]}: accuracy {evaluation[names.ACCURACY]:.4f} '
         f'on the new images, measured at {evaluation[names.MONITORED_AT]}')
   alerts = evaluation.get(names.ALERTS) or []
@@ -224,14 +253,14 @@ def _schedule(args: argparse.Namespace) -> int:
     print(f'Created recurring run {recurring_run.recurring_run_id} ({args.cron}, one run at a time, '
           f'{"with" if args.catchup else "no"} catch-up)')
     return 0
+  if args.action != 'list' and not args.id:  # said before Kubeflow is reached, whether it is reachable or not
+    raise ValueError(f'schedule {args.action} needs the recurring run id (see `visionflow schedule list`)')
   client = _connect(args)
   if args.action == 'list':
     for recurring_run in kubeflow_client.list_schedules(client, args.host, args.namespace):
       cron = recurring_run.trigger.cron_schedule.cron if recurring_run.trigger.cron_schedule else ''
       print(f'{recurring_run.recurring_run_id}\t{recurring_run.status}\t{cron}\t{recurring_run.display_name}')
     return 0
-  if not args.id:
-    raise ValueError(f'schedule {args.action} needs the recurring run id (see `visionflow schedule list`)')
   kubeflow_client.set_schedule(client, args.host, args.id, args.action)
   print(f'{args.action}: recurring run {args.id} done')
   return 0
@@ -469,7 +498,7 @@ def build_parser() -> argparse.ArgumentParser:
 
   predict = commands.add_parser('predict', help='classify images with the newest pushed model')
   _add_model_flags(predict)
-  predict.add_argument('--batch-size', dest='batch_size', type=int, default=64)
+  predict.add_argument('--batch-size', dest='batch_size', type=_positive_int, default=64)
   predict.add_argument('--json', action='store_true', help='print a JSON list instead of TSV lines')
   predict.add_argument('inputs', nargs='+', metavar='FILE_OR_FOLDER')
   predict.set_defaults(handler=_predict)
@@ -481,8 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
                              help='a CSV (path[,label] rows, paths relative to it), a folder of images or a glob '
                                   'pattern; repeatable')
   batch_predict.add_argument('--output', required=True, help='a new folder for predictions, errors and summary.json')
-  batch_predict.add_argument('--top-k', dest='top_k', type=int, default=3)
-  batch_predict.add_argument('--batch-size', dest='batch_size', type=int, default=64)
+  batch_predict.add_argument('--top-k', dest='top_k', type=_positive_int, default=3)
+  batch_predict.add_argument('--batch-size', dest='batch_size', type=_positive_int, default=64)
   batch_predict.add_argument('--beam-pipeline-args', dest='beam_pipeline_args', default=None,
                              help="Beam's options in one string, e.g. '--runner=DataflowRunner --project=P "
                                   "--region=R --temp_location=gs://B/tmp'; default: the config's (DirectRunner)")
@@ -499,12 +528,28 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def _foreseen_errors() -> tuple:
+  """The errors that are a user's mistake or the machine's state. Evaluated when an error reaches main(), so that
+  TensorFlow's and TFX's are named only when a command loaded them (`runs` and `show` start without either).
+  A step's refusal (components.compat.RecordedFailure) states its reason; TensorFlow's file errors (a gs:// path
+  that is missing or unreadable, a scheme it does not know) are no OSErrors."""
+  foreseen = (ValueError, OSError)
+  compat = sys.modules.get('components.compat')
+  if compat is not None:
+    foreseen += (compat.RecordedFailure,)
+  tensorflow_errors = sys.modules.get('tensorflow.python.framework.errors_impl')
+  if tensorflow_errors is not None:
+    foreseen += (tensorflow_errors.OpError,)
+  return foreseen
+
+
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
   try:
     return args.handler(args)
-  except (ValueError, OSError) as error:  # a user's mistake or the machine's state: one line, no traceback
-    print(f'visionflow {args.command}: error: {error}', file=sys.stderr)
+  except _foreseen_errors() as error:  # one line, no traceback
+    reason = '; '.join(line.strip() for line in str(error).splitlines() if line.strip()) or type(error).__name__
+    print(f'visionflow {args.command}: error: {reason}', file=sys.stderr)
     return 2
 
 

@@ -7,8 +7,9 @@ recorded on the ModelEvaluation artifact with the model version, the time and th
 """
 import dataclasses
 import datetime
+import logging
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence, Tuple
 
 import tensorflow as tf
 from tfx import types
@@ -22,6 +23,7 @@ from tfx.utils import json_utils
 
 from components import compat
 from components import names
+from components import pixel_model
 from components.evaluator import component as evaluator_lib
 from components.evaluator import eval_config
 from components.evaluator import evaluation_report
@@ -32,6 +34,57 @@ HISTORY_PATH = 'history_path'
 MIN_ACCURACY = 'alert_min_accuracy'
 MAX_WEEKLY_DROP = 'alert_max_weekly_drop'
 MIN_EXAMPLES = 'min_slice_examples'
+DAMAGED_HISTORY = 'damaged_history'  # on the ModelEvaluation: the line that says which history lines were set aside
+DAMAGED_SUFFIX = '.damaged'
+_LINE_NUMBERS_SHOWN = 10
+
+
+class NotMeasurableError(compat.RecordedFailure):
+  """The model in production cannot be measured on these images: none is pushed, or the images hold a class
+  it was not trained on (its probabilities have no place for it)."""
+
+  def __init__(self, message: str):
+    super().__init__(message, {})
+
+
+def production_to_measure(model_dir: str, data_classes: Sequence[str],
+                          data_source: str) -> Tuple[str, Tuple[str, ...]]:
+  """(the newest version's folder, its classes in the order of its probabilities).
+
+  The model's own Transform graph maps each image's label to a class by name, and the evaluation is set up with
+  the model's class list, so a labels file in another order, or with fewer classes, measures the same images the
+  same way. A class the model does not know is refused: it has no probability to be measured against.
+  """
+  production = serving.newest_version_dir(model_dir)
+  if production is None:
+    raise NotMeasurableError(f'no model in production under {model_dir} to evaluate: push one with '
+                             f'`visionflow run` first')
+  model_classes = tuple(pixel_model.training_record(production).labels)
+  unknown = [name for name in data_classes if name not in model_classes]
+  if unknown:
+    raise NotMeasurableError(
+        f'{data_source} has {len(unknown)} class(es) that the model in production {production} was not trained '
+        f'on: {", ".join(unknown)} (it knows {", ".join(model_classes)}); evaluate images of its classes only, '
+        f'or push a model trained on the new ones first')
+  return production, model_classes
+
+
+def set_aside_damaged_lines(history_path: str, damaged: Sequence[Tuple[int, bytes]]) -> str:
+  """Appends the damaged lines to `<history>.damaged`, so that nothing is lost when the history is rewritten
+  without them; returns the one line that says so ('' when there are none)."""
+  if not damaged:
+    return ''
+  damaged_path = history_path + DAMAGED_SUFFIX
+  kept = b''
+  if tf.io.gfile.exists(damaged_path):
+    with tf.io.gfile.GFile(damaged_path, 'rb') as handle:
+      kept = handle.read()
+  with tf.io.gfile.GFile(damaged_path, 'wb') as handle:
+    handle.write(kept + b''.join(line + b'\n' for _, line in damaged))
+  numbers = ', '.join(str(number) for number, _ in damaged[:_LINE_NUMBERS_SHOWN])
+  more = ', ...' if len(damaged) > _LINE_NUMBERS_SHOWN else ''
+  return (f'{history_path}: skipped {len(damaged)} damaged line(s) (line {numbers}{more}) that hold no '
+          f'measurement; they are kept in {damaged_path}')
 
 
 def measure(values: Dict[evaluation_report.MetricId, float], model_version: str,
@@ -50,12 +103,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     model_dir = os.path.join(exec_properties[evaluator_lib.SERVING_DIR], exec_properties[evaluator_lib.MODEL_NAME])
-    production = serving.newest_version_dir(model_dir)
-    if production is None:
-      raise compat.RecordedFailure(f'no model in production under {model_dir} to evaluate', {})
+    production, model_classes = production_to_measure(
+        model_dir, json_utils.loads(exec_properties[evaluator_lib.CLASS_NAMES]), "the images' class list")
     tfma_config = eval_config.build_eval_config(
-        json_utils.loads(exec_properties[evaluator_lib.CLASS_NAMES]),
-        extra_slice_features=json_utils.loads(exec_properties[evaluator_lib.SLICE_FEATURES]))
+        model_classes, extra_slice_features=json_utils.loads(exec_properties[evaluator_lib.SLICE_FEATURES]))
     evaluation = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     evaluator_lib.evaluate(tfma_config, production, None, input_dict[names.EXAMPLES],
                            json_utils.loads(exec_properties[evaluator_lib.EXAMPLE_SPLITS]), evaluation.uri,
@@ -63,17 +114,22 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     latest = measure(evaluation_report.load_metric_values(evaluation.uri), os.path.basename(production),
                      datetime.datetime.now(datetime.timezone.utc))
     history_path = exec_properties[HISTORY_PATH]
-    earlier = []
+    history = history_lib.History([], [])
     if tf.io.gfile.exists(history_path):
-      with tf.io.gfile.GFile(history_path) as handle:
-        earlier = history_lib.read_history(handle.read())
+      with tf.io.gfile.GFile(history_path, 'rb') as handle:
+        history = history_lib.read_history(handle.read())
+    damaged_note = set_aside_damaged_lines(history_path, history.damaged)
+    if damaged_note:
+      logging.warning('ProductionMonitor: %s', damaged_note)
+      evaluation.set_string_custom_property(DAMAGED_HISTORY, damaged_note)
+    earlier = history.measurements
     rules = history_lib.AlertRules(min_accuracy=float(exec_properties[MIN_ACCURACY]),
                                    max_weekly_drop=float(exec_properties[MAX_WEEKLY_DROP]),
                                    min_examples=int(exec_properties[MIN_EXAMPLES]))
     fired = history_lib.alerts(earlier, latest, rules)
     tf.io.gfile.makedirs(os.path.dirname(history_path))
-    with tf.io.gfile.GFile(history_path, 'w') as handle:  # GFile cannot append on every file system
-      handle.write(''.join(measurement.to_json() + '\n' for measurement in [*earlier, latest]))
+    with tf.io.gfile.GFile(history_path, 'wb') as handle:  # GFile cannot append on every file system
+      handle.write(history_lib.write_history([*earlier, latest]))
     evaluation.set_string_custom_property(names.MONITORED_MODEL, production)
     evaluation.set_string_custom_property(names.MONITORED_AT, latest.measured_at)
     evaluation.set_json_value_custom_property(names.ALERTS, fired)

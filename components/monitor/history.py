@@ -8,7 +8,7 @@ fewer than `min_examples` images are reported but raise no alert, as with the bl
 import dataclasses
 import datetime
 import json
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 WEEK = datetime.timedelta(days=7)
 
@@ -31,9 +31,14 @@ class Measurement:
 
   @classmethod
   def from_json(cls, text: str) -> 'Measurement':
+    """Raises ValueError, KeyError, TypeError or AttributeError for a line that is no measurement."""
     values = json.loads(text)
-    return cls(values['measured_at'], values['model_version'],
-               {name: SliceAccuracy(**value) for name, value in values['slices'].items()})
+    measurement = cls(str(values['measured_at']), str(values['model_version']),
+                      {str(name): SliceAccuracy(float(value['accuracy']), int(value['examples']))
+                       for name, value in values['slices'].items()})
+    if measurement.time.tzinfo is None:  # could not be ordered among the others
+      raise ValueError(f'measured_at {measurement.measured_at} has no time zone')
+    return measurement
 
   @property
   def time(self) -> datetime.datetime:
@@ -47,10 +52,29 @@ class AlertRules:
   min_examples: int = 30
 
 
-def read_history(text: str) -> List[Measurement]:
-  """The measurements of a history file (one JSON object a line), oldest first."""
-  return sorted((Measurement.from_json(line) for line in text.splitlines() if line.strip()),
-                key=lambda measurement: measurement.time)
+@dataclasses.dataclass(frozen=True)
+class History:
+  """A history file as read: its measurements, oldest first, and the lines that are none (a line cut in half by
+  a full disk or a kill, an edit gone wrong), kept as they were so that they can be set aside, not lost."""
+  measurements: List[Measurement]
+  damaged: List[Tuple[int, bytes]]  # (line number from 1, the line's bytes)
+
+
+def read_history(data: bytes) -> History:
+  """The measurements of a history file (one JSON object a line); a damaged line is skipped and listed."""
+  measurements, damaged = [], []
+  for number, line in enumerate(data.split(b'\n'), start=1):
+    if not line.strip():
+      continue
+    try:
+      measurements.append(Measurement.from_json(line.decode('utf-8')))
+    except (ValueError, KeyError, TypeError, AttributeError):
+      damaged.append((number, line))
+  return History(sorted(measurements, key=lambda measurement: measurement.time), damaged)
+
+
+def write_history(measurements: Sequence[Measurement]) -> bytes:
+  return ''.join(measurement.to_json() + '\n' for measurement in measurements).encode('utf-8')
 
 
 def weekly_average(history: Sequence[Measurement], slice_name: str, end: datetime.datetime) -> Optional[float]:

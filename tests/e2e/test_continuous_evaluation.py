@@ -61,7 +61,7 @@ def test_the_model_in_production_is_measured_recorded_and_an_alert_exits_1(produ
   assert 0.5 <= evaluation[names.ACCURACY] <= 1.0 and evaluation[names.ALERTS] == []
 
   history_path = PipelineConfig(output_dir=output_dir).monitoring_history_path
-  [measured] = history.read_history(open(history_path).read())
+  [measured] = history.read_history(open(history_path, 'rb').read()).measurements
   assert measured.model_version == pushed and measured.slices['overall'].examples == 1197
   assert measured.slices['overall'].accuracy == pytest.approx(evaluation[names.ACCURACY])
   assert {name for name in measured.slices if name.startswith('label=')} == {
@@ -83,7 +83,7 @@ def test_the_model_in_production_is_measured_recorded_and_an_alert_exits_1(produ
   store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
   recorded = runs_lib.outputs_by_key(runs_lib.run_nodes(store, runs_lib.newest_run_id(store)))[names.EVALUATION]
   assert [f'  - {alert}' for alert in recorded.properties[names.ALERTS]] == alerts
-  assert len(history.read_history(open(history_path).read())) == 3
+  assert len(history.read_history(open(history_path, 'rb').read()).measurements) == 3
   json.dumps(recorded.properties)  # everything recorded reads back as JSON for `show --json` and the UI
 
 
@@ -107,3 +107,47 @@ def test_the_ui_production_page_shows_each_measurement_per_slice_with_rules_and_
   assert 'below the bar 0.9999</div>' in newest and '<td class="alerts">none</td>' in oldest
   assert re.search(r'<th>overall</th>.*<th>label=zero</th>', page)
   assert re.search(r'<td class="number">[01]\.\d{4} \(1197\)</td>', newest)
+
+
+def test_labels_with_a_class_the_model_does_not_know_are_refused_in_one_line(production, tmp_path):
+  output_dir, new_csv, labels = production
+  history_path = PipelineConfig(output_dir=output_dir).monitoring_history_path
+  history_before = open(history_path, 'rb').read()
+  known = open(labels).read().split()
+  extended = tmp_path / 'labels.txt'
+  extended.write_text('\n'.join([*known, 'ten']) + '\n')
+  refused = _visionflow('evaluate', '--output-dir', output_dir, '--data-csv', new_csv, '--labels-file', str(extended))
+  assert refused.returncode == 2, refused.stdout + refused.stderr[-5000:]
+  pushed = sorted(os.listdir(os.path.join(output_dir, 'serving', 'image_classifier')))[-1]
+  assert refused.stderr.strip().splitlines() == [
+      f'visionflow evaluate: error: --labels-file {extended} has 1 class(es) that the model in production '
+      f'{output_dir}/serving/image_classifier/{pushed} was not trained on: ten (it knows {", ".join(known)}); '
+      'evaluate images of its classes only, or push a model trained on the new ones first']
+  assert open(history_path, 'rb').read() == history_before
+
+
+def test_a_reordered_labels_file_measures_the_same_and_a_damaged_history_is_set_aside(production, tmp_path):
+  """Runs after the measurements above, on the same images: the model's own class order is measured."""
+  output_dir, new_csv, labels = production
+  history_path = PipelineConfig(output_dir=output_dir).monitoring_history_path
+  earlier = history.read_history(open(history_path, 'rb').read()).measurements
+  good_lines = open(history_path, 'rb').read().splitlines()
+  cut, not_json = good_lines[-1][:50], b'<<<<<<< HEAD'
+  with open(history_path, 'wb') as handle:
+    handle.write(b'\n'.join([good_lines[0], cut, *good_lines[1:], not_json]) + b'\n')
+  reordered = tmp_path / 'labels.txt'
+  reordered.write_text('\n'.join(reversed(open(labels).read().split())) + '\n')
+  measured = _visionflow('evaluate', '--output-dir', output_dir, '--data-csv', new_csv,
+                         '--labels-file', str(reordered), '--alert-min-accuracy', '0', '--alert-max-weekly-drop', '1')
+  assert measured.returncode == 0, measured.stdout + measured.stderr[-5000:]
+  damaged_lines = (2, len(good_lines) + 2)
+  assert (f'Warning: {history_path}: skipped 2 damaged line(s) (line {damaged_lines[0]}, {damaged_lines[1]}) that '
+          f'hold no measurement; they are kept in {history_path}.damaged') in measured.stderr.splitlines()
+  assert open(history_path + '.damaged', 'rb').read() == cut + b'\n' + not_json + b'\n'
+  now = history.read_history(open(history_path, 'rb').read())
+  assert now.damaged == [] and now.measurements[:-1] == earlier
+  same_images = earlier[-1].slices
+  assert set(now.measurements[-1].slices) == set(same_images)
+  for name, value in now.measurements[-1].slices.items():
+    assert value.examples == same_images[name].examples
+    assert value.accuracy == pytest.approx(same_images[name].accuracy, abs=1e-6), name

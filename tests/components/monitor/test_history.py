@@ -33,5 +33,16 @@ def test_a_weekly_average_that_fell_by_more_than_the_drop_alerts():
 
 def test_the_history_file_round_trips_oldest_first():
   measurements = [_measured(1, overall=0.9), _measured(5, overall=0.8)]
-  text = ''.join(measurement.to_json() + '\n' for measurement in measurements)
-  assert history.read_history(text) == list(reversed(measurements))
+  assert history.read_history(history.write_history(measurements)) == history.History(
+      list(reversed(measurements)), [])
+
+
+def test_damaged_lines_are_skipped_and_listed_with_their_numbers_and_bytes():
+  good = [_measured(3, overall=0.9), _measured(1, overall=0.8)]
+  cut = good[1].to_json()[:40].encode()
+  lines = [good[0].to_json().encode(), cut, b'not json at all', b'', b'\xe9t\xe9 {}', b'null',
+           b'{"measured_at": "2026-12-04T06:00:00", "model_version": "1", "slices": {}}',  # no time zone
+           good[1].to_json().encode(), b'']
+  read = history.read_history(b'\n'.join(lines))
+  assert read.measurements == good
+  assert read.damaged == [(2, cut), (3, b'not json at all'), (5, b'\xe9t\xe9 {}'), (6, b'null'), (7, lines[6])]
