@@ -95,13 +95,13 @@ def run_example_gen(csv_path: str, output_dir: str) -> dict:
 
   from components import compat
   from components.example_gen import executor
-  from components.example_gen import image_csv
+  from components.example_gen import image_rows
   from pipeline import config
 
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   input_base, input_config = executor.make_input_config(csv_path)
-  labels = image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt'))
+  labels = image_rows.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt'))
   properties = {
       'input_base': input_base,
       'input_config': proto_utils.proto_to_json(input_config),

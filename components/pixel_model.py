@@ -2,7 +2,7 @@
 
 The SavedModel's signatures take encoded images and run Transform first. A TFLite model on a device, and
 integrated gradients, need the differentiable part after it: float32 pixels [N, S, S, 3] in [0, 1] (the image
-resized with padding to S x S, as components/transform/preprocessing.py does) to probabilities [N, classes].
+resized with padding to S x S, components/model_input.py) to probabilities [N, classes].
 Keras saves that part as the SavedModel object's call, which this wraps.
 """
 import dataclasses
@@ -13,8 +13,8 @@ import numpy as np
 import tensorflow as tf
 
 from components import features
-from components.trainer import warm_start
-from components.transform import preprocessing
+from components import model_input
+from components import training_record as training_record_lib
 
 
 class NotPipelineModelError(ValueError):
@@ -31,7 +31,7 @@ class PixelClassifier:
 
   def pixels(self, image_bytes: bytes) -> np.ndarray:
     """Encoded image -> float32 [S, S, 3], by Transform's own decode and resize."""
-    return preprocessing.decode_and_resize(tf.constant(image_bytes), self.image_size).numpy()
+    return model_input.decode_and_resize(tf.constant(image_bytes), self.image_size).numpy()
 
   def predict(self, pixels: np.ndarray) -> np.ndarray:
     return self.probabilities(tf.constant(pixels, tf.float32)).numpy()
@@ -44,16 +44,17 @@ def _read_text(path: str) -> str:
     return handle.read()
 
 
-def read_training_record(model_dir: str) -> Optional[warm_start.TrainingRecord]:
+def read_training_record(model_dir: str) -> Optional[training_record_lib.TrainingRecord]:
   """What the Trainer recorded beside the SavedModel it exported; None for a model exported elsewhere."""
-  return warm_start.read_record(model_dir, _read_text)
+  return training_record_lib.read_record(model_dir, _read_text)
 
 
-def training_record(model_dir: str) -> warm_start.TrainingRecord:
+def training_record(model_dir: str) -> training_record_lib.TrainingRecord:
   """The Trainer's record (image size, classes); NotPipelineModelError for a model exported elsewhere."""
   record = read_training_record(model_dir)
   if record is None:
-    raise NotPipelineModelError(f'{model_dir} has no {warm_start.RECORD_FILE}: not a model this pipeline trained')
+    raise NotPipelineModelError(
+        f'{model_dir} has no {training_record_lib.RECORD_FILE}: not a model this pipeline trained')
   return record
 
 

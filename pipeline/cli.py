@@ -287,7 +287,7 @@ def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
 def _store(args: argparse.Namespace):
   """(the metadata store, read-only; whether a run id names an abandoned run)."""
   from pipeline.inspect import runs as runs_lib
-  from pipeline.runners import run_process
+  from pipeline import run_process
   config = _config_from_args(args, validate=False)
   return (runs_lib.open_store(config.metadata_path, read_only=True),
           lambda run_id: run_process.is_abandoned(config.log_dir, run_id))
@@ -345,13 +345,13 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-  from components.example_gen import image_csv
+  from components import images
   from pipeline import predict
   # Only the serving folder and the image limits matter here: the pipeline's settings are not checked, so
   # the start stays close to importing TensorFlow (benchmarks/cold_start_benchmark.py).
   config = _config_from_args(args, validate=False)
   model_dir = predict.newest_model_version(config.serving_model_dir)
-  predictor = predict.Predictor(model_dir, image_csv.ImageLimits(
+  predictor = predict.Predictor(model_dir, images.ImageLimits(
       max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,
       max_aspect_ratio=config.max_aspect_ratio))
   results = list(predictor.predict_files(predict.expand_inputs(args.inputs), batch_size=args.batch_size))
@@ -369,13 +369,13 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _explain(args: argparse.Namespace) -> int:
   """One line per image: its path, the predicted class and probability, and the overlay written (or why not)."""
-  from components.example_gen import image_csv
+  from components import images
   from pipeline import explain
   from pipeline import predict
   config = _config_from_args(args, validate=False)
   model_dir = predict.newest_model_version(config.serving_model_dir)
-  limits = image_csv.ImageLimits(max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,
-                                 max_aspect_ratio=config.max_aspect_ratio)
+  limits = images.ImageLimits(max_pixels=config.max_image_pixels, max_bytes=config.max_image_bytes,
+                              max_aspect_ratio=config.max_aspect_ratio)
   failed = False
   for result in explain.explain_files(model_dir, predict.expand_inputs(args.inputs), args.output, limits):
     if result.error:
@@ -396,7 +396,7 @@ def _batch_predict(args: argparse.Namespace) -> int:
   from apache_beam.options.pipeline_options import PipelineOptions
   from components.batch_inference import scoring
   from components import pixel_model
-  from components.example_gen import image_csv
+  from components import images
   from pipeline import predict
   # Beam warns that python-snappy would checksum TFRecords faster; nothing a user of the command can act on.
   logging.getLogger('apache_beam.io.tfrecordio').setLevel(logging.ERROR)
@@ -408,9 +408,9 @@ def _batch_predict(args: argparse.Namespace) -> int:
   beam_args = (shlex.split(args.beam_pipeline_args) if args.beam_pipeline_args is not None
                else list(config.beam_pipeline_args))
   settings = scoring.ScoringSettings(
-      model_dir, args.output, image_csv.ImageLimits(max_pixels=config.max_image_pixels,
-                                                    max_bytes=config.max_image_bytes,
-                                                    max_aspect_ratio=config.max_aspect_ratio, image_size=None),
+      model_dir, args.output, images.ImageLimits(max_pixels=config.max_image_pixels,
+                                                 max_bytes=config.max_image_bytes,
+                                                 max_aspect_ratio=config.max_aspect_ratio, image_size=None),
       top_k=args.top_k, batch_size=args.batch_size)
   with beam.Pipeline(options=PipelineOptions(beam_args)) as pipeline:
     scoring.score(pipeline, args.input, settings)

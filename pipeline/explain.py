@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluator import explanations
-from components.example_gen import image_csv
+from components import images
 from components import paths as file_paths
 from components import pixel_model
 
@@ -35,18 +35,18 @@ def overlay_name(path: str, taken: Set[str]) -> str:
   return name
 
 
-def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: image_csv.ImageLimits) -> np.ndarray:
+def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: images.ImageLimits) -> np.ndarray:
   """The file as the model sees it; RowRejected with ExampleGen's reason when the model cannot take it."""
-  data = image_csv.read_model_input(path, limits)
+  data = images.read_model_input(path, limits)
   try:
     return classifier.pixels(data)
   except tf.errors.InvalidArgumentError as error:
-    image_format = image_csv.image_header(data).image_format
-    raise image_csv.RowRejected(image_csv.decode_failure(image_format, error)) from None
+    image_format = images.image_header(data).image_format
+    raise images.RowRejected(images.decode_failure(image_format, error)) from None
 
 
 def explain_files(model_dir: str, paths: Iterable[str], output_dir: str,
-                  limits: image_csv.ImageLimits = image_csv.ImageLimits()) -> Iterator[ExplainedFile]:
+                  limits: images.ImageLimits = images.ImageLimits()) -> Iterator[ExplainedFile]:
   """One ExplainedFile per path, in input order, its overlay written into output_dir; a file the model cannot
   take carries the reason instead; each names its file printably (paths.printable). ValueError when model_dir
   is not a model this pipeline trained."""
@@ -56,7 +56,7 @@ def explain_files(model_dir: str, paths: Iterable[str], output_dir: str,
   for path in paths:
     try:
       pixels = _read_pixels(classifier, path, limits)
-    except image_csv.RowRejected as rejected:
+    except images.RowRejected as rejected:
       yield ExplainedFile(file_paths.printable(path), error=str(rejected))
       continue
     yield ExplainedFile(file_paths.printable(path), explanations.explain(

@@ -19,7 +19,7 @@ from components.batch_inference import component as batch_inference
 from components.data_report.component import DataReport
 from components.evaluator import component as evaluator_lib
 from components.example_gen import executor as example_gen_executor
-from components.example_gen import image_csv
+from components.example_gen import image_rows
 from components.example_validator import component as example_validator_lib
 from components import code_fingerprint
 from components import model_choice
@@ -42,8 +42,8 @@ RUN_FN = 'components.trainer.run_fn.run_fn'
 def read_class_labels(config: PipelineConfig) -> List[str]:
   """The class list: the labels file, else (for an image folder) its sorted class sub-folders."""
   if config.labels_file:
-    return image_csv.read_labels(config.labels_file)
-  return image_csv.folder_classes(config.image_folder)
+    return image_rows.read_labels(config.labels_file)
+  return image_rows.folder_classes(config.image_folder)
 
 
 def model_request(config: PipelineConfig) -> model_choice.ModelRequest:

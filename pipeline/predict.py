@@ -5,10 +5,10 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
-from components.example_gen import image_csv
+from components import images
 from components import features
 from components import paths as file_paths
-from components.pusher import serving
+from components import serving_dir
 
 
 @dataclasses.dataclass
@@ -21,7 +21,7 @@ class Prediction:
 
 def newest_model_version(serving_model_dir: str) -> str:
   """The newest pushed version under `<serving_dir>/<model_name>/`: what TF Serving serves too."""
-  version_dir = serving.newest_version_dir(serving_model_dir)
+  version_dir = serving_dir.newest_version_dir(serving_model_dir)
   if version_dir is None:
     raise FileNotFoundError(f'no pushed model version under {serving_model_dir}: run the pipeline first')
   return version_dir
@@ -34,7 +34,7 @@ def expand_inputs(paths: Iterable[str]) -> Iterator[str]:
       for folder, subfolders, names in os.walk(path):
         subfolders.sort()
         for name in sorted(names):
-          if name.lower().endswith(image_csv.IMAGE_EXTENSIONS):
+          if name.lower().endswith(images.IMAGE_EXTENSIONS):
             yield os.path.join(folder, name)
     else:
       yield path
@@ -56,7 +56,7 @@ class Predictor:
   its file printably (paths.printable), so a file name that is not UTF-8 can be shown.
   """
 
-  def __init__(self, model_dir: str, limits: image_csv.ImageLimits = image_csv.ImageLimits()):
+  def __init__(self, model_dir: str, limits: images.ImageLimits = images.ImageLimits()):
     self.model_dir = model_dir
     loaded = tf.saved_model.load(model_dir)
     self._serve = loaded.signatures['serving_default']
@@ -73,8 +73,8 @@ class Predictor:
     batch: List[Tuple[Prediction, Optional[bytes]]] = []
     for path in paths:
       try:
-        batch.append((Prediction(file_paths.printable(path)), image_csv.read_model_input(path, self.limits)))
-      except image_csv.RowRejected as rejected:
+        batch.append((Prediction(file_paths.printable(path)), images.read_model_input(path, self.limits)))
+      except images.RowRejected as rejected:
         batch.append((Prediction(file_paths.printable(path), error=str(rejected)), None))
       if len(batch) == batch_size:
         yield from self._predict_batch(batch)
@@ -90,7 +90,7 @@ class Predictor:
       except tf.errors.InvalidArgumentError as error:
         if len(readable) == 1:
           prediction, data = readable[0]
-          prediction.error = image_csv.decode_failure(image_csv.image_header(data).image_format, error)
+          prediction.error = images.decode_failure(images.image_header(data).image_format, error)
         else:  # one bad image fails the whole batch: retry one by one to find it
           for item in readable:
             self._predict_batch([item])

@@ -24,8 +24,8 @@ from components import compat
 from components import names
 from components import pixel_model
 from components.batch_inference import scoring
-from components.example_gen import image_csv
-from components.pusher import serving
+from components.images import ImageLimits
+from components import serving_dir
 
 SERVING_DIR = 'serving_dir'
 MODEL_NAME = 'model_name'
@@ -42,9 +42,9 @@ class SpanScoring:
   images: str  # a CSV, a folder of images or a glob pattern, where the step's pod can read it
   top_k: int = 3
   batch_size: int = 64
-  max_image_pixels: int = image_csv.ImageLimits.max_pixels
-  max_image_bytes: int = image_csv.ImageLimits.max_bytes
-  max_aspect_ratio: float = image_csv.ImageLimits.max_aspect_ratio
+  max_image_pixels: int = ImageLimits.max_pixels
+  max_image_bytes: int = ImageLimits.max_bytes
+  max_aspect_ratio: float = ImageLimits.max_aspect_ratio
 
   def to_json(self) -> str:
     return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -53,9 +53,9 @@ class SpanScoring:
   def from_json(cls, text: str) -> 'SpanScoring':
     return cls(**json.loads(text))
 
-  def limits(self) -> image_csv.ImageLimits:
-    return image_csv.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
-                                 max_aspect_ratio=self.max_aspect_ratio, image_size=None)
+  def limits(self) -> ImageLimits:
+    return ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
+                       max_aspect_ratio=self.max_aspect_ratio, image_size=None)
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -66,7 +66,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     self._log_startup(input_dict, output_dict, exec_properties)
     settings = SpanScoring.from_json(exec_properties[SETTINGS])
     model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
-    production = serving.newest_version_dir(model_dir)
+    production = serving_dir.newest_version_dir(model_dir)
     if production is None:
       raise compat.RecordedFailure(f'no model in production under {model_dir} to score {settings.images} with', {})
     pixel_model.training_record(production)  # a model from elsewhere fails here, not in a Beam worker

@@ -25,7 +25,8 @@ from apache_beam.ml.inference import base as inference_base
 from components import features
 from components import paths
 from components import pixel_model
-from components.example_gen import image_csv
+from components import images
+from components import input_files
 
 PREDICTIONS_PREFIX = 'predictions'
 ERRORS_PREFIX = 'errors'
@@ -98,7 +99,7 @@ def _listing(pattern_or_folder: str) -> List[str]:
   if tf.io.gfile.isdir(pattern_or_folder) if remote else os.path.isdir(pattern_or_folder):
     walk = tf.io.gfile.walk if remote else os.walk
     return sorted(os.path.join(folder, name) for folder, _, names in walk(pattern_or_folder)
-                  for name in names if name.lower().endswith(image_csv.IMAGE_EXTENSIONS))
+                  for name in names if name.lower().endswith(images.IMAGE_EXTENSIONS))
   return sorted(tf.io.gfile.glob(pattern_or_folder) if remote else glob.glob(pattern_or_folder))
 
 
@@ -108,15 +109,15 @@ def expand_source(source: str) -> Iterator[Union[InputRow, Failed]]:
     for position, path in enumerate(_listing(source), start=1):
       yield InputRow(source, position, path)
     return
-  base_dir = image_csv.parent_dir(source)
-  for row_number, cells, problem in image_csv.csv_rows(csv.reader(image_csv.text_lines(source))):
+  base_dir = images.parent_dir(source)
+  for row_number, cells, problem in input_files.csv_rows(csv.reader(input_files.text_lines(source))):
     if problem:
       yield Failed(InputRow(source, row_number, ''), f'unreadable CSV row: {problem}')
       continue
     cells = [cell.strip() for cell in cells]
     if any(cells):
       label = cells[1] if len(cells) > 1 and cells[1] else None
-      yield InputRow(source, row_number, image_csv.resolve_image_path(base_dir, cells[0]) if cells[0] else '', label)
+      yield InputRow(source, row_number, images.resolve_image_path(base_dir, cells[0]) if cells[0] else '', label)
 
 
 def source_fingerprint(source: str) -> str:
@@ -142,7 +143,7 @@ def check_sources(sources: Sequence[str]) -> None:
     if problem:
       raise ValueError(f'{paths.printable(source)}: {problem}')
     if source.lower().endswith('.csv'):
-      image_csv.check_text(source)
+      input_files.check_text(source)
     elif not _listing(source):
       raise ValueError(f'{source}: no image file found (a CSV, a folder of images, or a glob pattern)')
 
@@ -172,15 +173,15 @@ def check_output_dir(output_dir: str) -> None:
                      f'shards without {SUMMARY_FILE}): --output must be a new folder')
 
 
-def read_image(row: Union[InputRow, Failed], limits: image_csv.ImageLimits):
+def read_image(row: Union[InputRow, Failed], limits: images.ImageLimits):
   """(row, bytes) for the model, or a Failed naming why, as ExampleGen would refuse the image."""
   if isinstance(row, Failed):
     return row
   if not row.path:
     return Failed(row, 'empty image path')
   try:
-    return row, image_csv.read_model_input(row.path, limits)
-  except image_csv.RowRejected as rejected:
+    return row, images.read_model_input(row.path, limits)
+  except images.RowRejected as rejected:
     return Failed(row, str(rejected))
 
 
@@ -223,15 +224,15 @@ class ServingModelHandler(inference_base.ModelHandler):
   def batch_elements_kwargs(self):
     return {'min_batch_size': 1, 'max_batch_size': self._max_batch_size}
 
-  def _score(self, serve, images: List[bytes], class_names: Sequence[str]) -> List[Union[TopK, str]]:
+  def _score(self, serve, encoded: List[bytes], class_names: Sequence[str]) -> List[Union[TopK, str]]:
     """Per image, its top-k classes and probabilities, or why TensorFlow could not decode it."""
     try:
-      probabilities = serve(**{features.SERVING_INPUT: tf.constant(images)})[features.PROBABILITIES].numpy()
+      probabilities = serve(**{features.SERVING_INPUT: tf.constant(encoded)})[features.PROBABILITIES].numpy()
     except tf.errors.InvalidArgumentError as error:
-      if len(images) == 1:
-        return [image_csv.decode_failure(image_csv.image_header(images[0]).image_format, error)]
-      middle = len(images) // 2
-      return self._score(serve, images[:middle], class_names) + self._score(serve, images[middle:], class_names)
+      if len(encoded) == 1:
+        return [images.decode_failure(images.image_header(encoded[0]).image_format, error)]
+      middle = len(encoded) // 2
+      return self._score(serve, encoded[:middle], class_names) + self._score(serve, encoded[middle:], class_names)
     best = np.argsort(-probabilities, axis=1)[:, :self._top_k]
     return [tuple((class_names[index], float(row[index])) for index in order)
             for row, order in zip(probabilities, best)]
@@ -306,7 +307,7 @@ def _write_summary(counts: List[int], model_dir: str, output_dir: str) -> None:
 class ScoringSettings:
   model_dir: str   # a pushed version folder: the SavedModel with the serving_default signature
   output_dir: str
-  limits: image_csv.ImageLimits = image_csv.ImageLimits(image_size=None)
+  limits: images.ImageLimits = images.ImageLimits(image_size=None)
   top_k: int = 3
   batch_size: int = 64
 

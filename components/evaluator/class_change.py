@@ -13,9 +13,9 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 import tensorflow as tf
 
+from components import accuracy_intervals
 from components import features
 from components import paths
-from components.evaluator import gates
 from components.reports import report_format
 
 SETTING = 'allow_class_change'
@@ -87,11 +87,11 @@ class SharedComparison:
   def slice(self) -> str:
     return f'overall, on the {len(self.change.shared)} classes shared with production'
 
-  def paired(self) -> Optional[gates.PairedCounts]:
+  def paired(self) -> Optional[accuracy_intervals.PairedCounts]:
     """For the paired gate; None when no test image is of a shared class, so there is nothing to compare."""
     if not self.examples:
       return None
-    return gates.PairedCounts(self.examples, self.candidate_only, self.production_only, self.slice)
+    return accuracy_intervals.PairedCounts(self.examples, self.candidate_only, self.production_only, self.slice)
 
   def table(self) -> report_format.Table:
     def accuracy(correct: int) -> str:

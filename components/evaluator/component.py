@@ -19,12 +19,9 @@ import os
 import time
 from typing import Any, Dict, List, Optional, Sequence
 
-import apache_beam as beam
-import tensorflow_model_analysis as tfma
 from absl import logging
 from tfx import types
 from tfx.components.evaluator import constants
-from tfx.components.util import tfxio_utils
 from tfx.dsl.components.base import base_beam_component
 from tfx.dsl.components.base import base_beam_executor
 from tfx.dsl.components.base import executor_spec
@@ -35,14 +32,17 @@ from tfx.utils import io_utils
 from tfx.utils import json_utils
 from tfx.utils import path_utils
 
+from components import accuracy_intervals
+from components import eval_config
+from components import evaluation_results
+from components import model_analysis
 from components import pixel_model
 from components.evaluator import class_change
-from components.evaluator import eval_config
 from components.evaluator import evaluation_report
 from components.evaluator import explanations
 from components.evaluator import gates
 from components import names
-from components.pusher import serving
+from components import serving_dir
 from components.reports import kfp_artifacts
 
 EXAMPLE_SPLITS = 'example_splits'
@@ -64,35 +64,18 @@ ALLOW_CLASS_CHANGE = class_change.SETTING
 PRODUCTION_MODEL = 'production_model'
 
 
-def _read_examples(pipeline: beam.Pipeline, examples: List[types.Artifact], splits: List[str]):
-  tfxio_factory = tfxio_utils.get_tfxio_factory_from_artifact(
-      examples=examples, telemetry_descriptors=['Evaluator'],
-      raw_record_column_name=tfma.constants.ARROW_INPUT_COLUMN)
-  batches = []
-  for split in splits:
-    for index, uri in enumerate(artifact_utils.get_split_uris(examples, split)):
-      batches.append(pipeline | f'Read[{split}][{index}]' >> tfxio_factory(
-          io_utils.all_files_pattern(uri)).BeamSource())
-  return batches | 'Flatten' >> beam.Flatten()
-
-
-def evaluate(tfma_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
-             examples: List[types.Artifact], splits: List[str], output_uri: str,
-             beam_pipeline: beam.Pipeline) -> None:
-  """Runs TFMA on the candidate and, when there is one, the baseline; writes to output_uri."""
-  tfma_config = tfma.utils.update_eval_config_with_defaults(
-      tfma_config, has_baseline=baseline_dir is not None, rubber_stamp=baseline_dir is None)
-  tfma.utils.verify_eval_config(tfma_config)
-  model_dirs = {spec.name: baseline_dir if spec.is_baseline else candidate_dir
-                for spec in tfma_config.model_specs}
-  shared_models = [tfma.default_eval_shared_model(eval_saved_model_path=path, model_name=name,
-                                                  eval_config=tfma_config)
-                   for name, path in model_dirs.items()]
-  with beam_pipeline as pipeline:
-    _ = (_read_examples(pipeline, examples, splits)
-         | 'ExtractEvaluateAndWriteResults' >> tfma.ExtractEvaluateAndWriteResults(
-             eval_shared_model=shared_models[0] if len(shared_models) == 1 else shared_models,
-             eval_config=tfma_config, output_path=output_uri))
+def check_gates(values: Dict[evaluation_results.MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool,
+                paired: Optional[accuracy_intervals.PairedCounts] = None) -> List[gates.Gate]:
+  """The blessing gates on TFMA's counts: each slice's examples and right answers, and with a baseline,
+  PairedAccuracy's counts of the examples only one of the two models got right, or `paired` when those were
+  counted outside TFMA (on the classes shared with production, when the class lists differ)."""
+  counts = evaluation_results.slice_counts(values)
+  overall = (counts[0] if counts and counts[0].name == evaluation_results.OVERALL
+             else accuracy_intervals.SliceCounts(evaluation_results.OVERALL, 0, 0))
+  if paired is None and has_baseline:
+    paired = evaluation_results.paired_counts(values)
+  return gates.check(policy, overall, [counted for counted in counts if counted.name != evaluation_results.OVERALL],
+                     paired)
 
 
 def explain_candidate(candidate_dir: str, split_uris: Sequence[str], output_dir: str) -> explanations.ExplainedSample:
@@ -130,7 +113,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     evaluation_artifact = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     evaluation_uri = evaluation_artifact.uri
     blessing = artifact_utils.get_single_instance(output_dict[names.BLESSING])
-    baseline_dir = serving.newest_version_dir(
+    baseline_dir = serving_dir.newest_version_dir(
         os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
     production_record = pixel_model.read_training_record(baseline_dir) if baseline_dir else None
     changed_classes = class_change.detect(production_record.labels if production_record else None, labels)
@@ -138,18 +121,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
     splits = json_utils.loads(exec_properties[EXAMPLE_SPLITS])
     split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
-    evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir, input_dict[names.EXAMPLES],
-             splits, evaluation_uri, self._make_beam_pipeline())
+    model_analysis.evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir,
+                            input_dict[names.EXAMPLES], splits, evaluation_uri, self._make_beam_pipeline())
 
-    values = evaluation_report.load_metric_values(evaluation_uri)
-    overall_accuracy = values.get(evaluation_report.MetricId(
-        evaluation_report.OVERALL, evaluation_report.CANDIDATE, names.ACCURACY_METRIC))
+    values = evaluation_results.load_metric_values(evaluation_uri)
+    overall_accuracy = values.get(evaluation_results.MetricId(
+        evaluation_results.OVERALL, evaluation_results.CANDIDATE, names.ACCURACY_METRIC))
     if overall_accuracy is not None:
       evaluation_artifact.set_float_custom_property(names.ACCURACY, overall_accuracy)
     shared = (class_change.compare(changed_classes, candidate_dir, baseline_dir, split_uris)
               if changed_classes else None)
-    checked = evaluation_report.check_gates(values, policy, has_baseline=baseline_dir is not None and shared is None,
-                                            paired=shared.paired() if shared else None)
+    checked = check_gates(values, policy, has_baseline=baseline_dir is not None and shared is None,
+                          paired=shared.paired() if shared else None)
     refusals = gates.refusals(checked)
     class_change_allowed = bool(exec_properties[ALLOW_CLASS_CHANGE])
     blessed = not refusals and (class_change_allowed or not changed_classes)
@@ -212,7 +195,7 @@ class ProductionEvaluatorSpec(component_spec.ComponentSpec):
 class ProductionEvaluator(base_beam_component.BaseBeamComponent):
   """TFMA evaluation of `model` on `example_splits`, blessed against the newest version in serving_dir.
 
-  `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/evaluator/eval_config.py for
+  `policy` values and `serving_dir` may be RuntimeParameters (Kubeflow); see components/eval_config.py for
   what is measured. `production_model` (see PRODUCTION_MODEL) is what the local runner finds in production.
   `allow_class_change`: whether a candidate whose class list differs from production's may be blessed.
   """

@@ -1,30 +1,26 @@
 """The evaluation report people read: TFMA's output and the blessing decision as HTML and Markdown.
 
 Self-contained (see report_format; the confusion matrix as an SVG file and the heatmaps of explained test images
-as PNG files beside the reports, and inline in the HTML), so it renders offline without a notebook.
+as PNG files beside the reports, and inline in the HTML), so it renders offline without a notebook. TFMA's output
+is read through components/evaluation_results.py.
 """
 import base64
 import dataclasses
 import html
 import math
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence
 
 import tensorflow as tf
-import tensorflow_model_analysis as tfma
 
-from components.evaluator import eval_config
+from components import eval_config
+from components import evaluation_results
 from components.evaluator import explanations
 from components.evaluator import gates
-from components.evaluator import paired_accuracy
-from components import features
 from components import names
 from components.reports import charts
+from components.reports import metric_tables
 from components.reports import report_format
-
-OVERALL = 'overall'
-CANDIDATE = tfma.CANDIDATE_KEY
-BASELINE = tfma.BASELINE_KEY
 
 # (metric name, column title) of the per-slice and comparison tables; averages are macro unless stated.
 _SLICE_COLUMNS = (
@@ -38,117 +34,6 @@ _SLICE_COLUMNS = (
 )
 _CLASS_COLUMNS = (('precision', 'precision'), ('recall', 'recall'), ('f1_score', 'F1'), ('auc', 'AUC-ROC'),
                   ('auc_precision_recall', 'AUC-PR'), ('calibration', 'calibration'))
-_FAIRNESS_RATES = (('false_positive_rate', 'false positive rate'), ('false_negative_rate', 'false negative rate'))
-
-
-@dataclasses.dataclass(frozen=True)
-class MetricId:
-  """One value in TFMA's output: a metric on a slice for a model, per class or averaged over classes."""
-  slice: str
-  model: str
-  name: str
-  class_id: Optional[int] = None
-  average: Optional[str] = None  # 'macro', 'micro', or None
-  is_diff: bool = False
-
-
-def slice_name(slice_key) -> str:
-  """'overall', or 'feature=value[, feature=value]' for a TFMA SliceKey proto."""
-  parts = []
-  for single in slice_key.single_slice_keys:
-    kind = single.WhichOneof('kind')
-    value = getattr(single, kind) if kind else ''
-    parts.append(f'{single.column}={value.decode() if isinstance(value, bytes) else value}')
-  return ', '.join(parts) or OVERALL
-
-
-def _metric_id(slice_label: str, key) -> MetricId:
-  average = None
-  if key.HasField('aggregation_type'):
-    average = 'micro' if key.aggregation_type.micro_average else 'macro'
-  class_id = key.sub_key.class_id.value if key.sub_key.HasField('class_id') else None
-  return MetricId(slice_label, key.model_name or CANDIDATE, key.name, class_id, average, key.is_diff)
-
-
-def load_metric_values(evaluation_uri: str) -> Dict[MetricId, float]:
-  """Every scalar metric TFMA wrote, keyed for lookup; NaN where TFMA could not compute one."""
-  values = {}
-  for metrics in tfma.load_metrics(evaluation_uri):
-    label = slice_name(metrics.slice_key)
-    for entry in metrics.metric_keys_and_values:
-      if entry.value.HasField('double_value'):
-        values[_metric_id(label, entry.key)] = entry.value.double_value.value
-  return values
-
-
-def load_overall_plots(evaluation_uri: str) -> Dict[str, Any]:
-  """The candidate's plots on the overall slice, by PlotData field name; read once for the whole report."""
-  found = {}
-  for plots in tfma.load_plots(evaluation_uri):
-    if slice_name(plots.slice_key) != OVERALL:
-      continue
-    for entry in plots.plot_keys_and_values:
-      if (entry.key.model_name or CANDIDATE) == CANDIDATE:
-        for field, value in entry.value.ListFields():
-          found.setdefault(field.name, value)
-  return found
-
-
-def confusion_counts(plots: Dict[str, Any], num_classes: int) -> List[List[float]]:
-  """counts[true class][predicted class] on the overall slice, predictions being the top class."""
-  plot = plots.get('multi_class_confusion_matrix_at_thresholds')
-  counts = [[0.0] * num_classes for _ in range(num_classes)]
-  if plot is None:
-    return counts
-  matrix = min(plot.matrices, key=lambda candidate: candidate.threshold)
-  for entry in matrix.entries:
-    if 0 <= entry.actual_class_id < num_classes and 0 <= entry.predicted_class_id < num_classes:
-      counts[entry.actual_class_id][entry.predicted_class_id] += entry.num_weighted_examples
-  return counts
-
-
-def calibration_buckets(plots: Dict[str, Any]) -> List[Tuple[float, float, float, float, float]]:
-  """(low, high, examples, mean predicted, observed rate) per non-empty bucket of the micro-averaged plot."""
-  plot = plots.get('calibration_histogram_buckets')
-  rows = []
-  for bucket in plot.buckets if plot is not None else ():
-    count = bucket.num_weighted_examples.value
-    if count > 0 and not math.isinf(bucket.upper_threshold_exclusive):
-      rows.append((bucket.lower_threshold_inclusive, bucket.upper_threshold_exclusive, count,
-                   bucket.total_weighted_refined_prediction.value / count,
-                   bucket.total_weighted_label.value / count))
-  return rows
-
-
-def _count(values: Dict[MetricId, float], slice_label: str, name: str) -> int:
-  value = values.get(MetricId(slice_label, CANDIDATE, name))
-  return 0 if value is None or math.isnan(value) else int(round(value))
-
-
-def slice_counts(values: Dict[MetricId, float]) -> List[gates.SliceCounts]:
-  """Each slice's test examples and right answers (accuracy x examples), the overall slice first."""
-  counts = []
-  for label in _slices(values):
-    examples = _count(values, label, eval_config.EXAMPLE_COUNT_METRIC)
-    accuracy = values.get(MetricId(label, CANDIDATE, names.ACCURACY_METRIC))
-    correct = 0 if not examples or accuracy is None or math.isnan(accuracy) else int(round(accuracy * examples))
-    counts.append(gates.SliceCounts(label, examples, correct))
-  return counts
-
-
-def check_gates(values: Dict[MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool,
-                paired: Optional[gates.PairedCounts] = None) -> List[gates.Gate]:
-  """The blessing gates on TFMA's counts: each slice's examples and right answers, and with a baseline,
-  PairedAccuracy's counts of the examples only one of the two models got right, or `paired` when those were
-  counted outside TFMA (on the classes shared with production, when the class lists differ)."""
-  counts = slice_counts(values)
-  overall = counts[0] if counts and counts[0].name == OVERALL else gates.SliceCounts(OVERALL, 0, 0)
-  if paired is None and has_baseline:
-    paired = gates.PairedCounts(
-        _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
-        _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
-        _count(values, OVERALL, paired_accuracy.BASELINE_ONLY))
-  return gates.check(policy, overall, [counted for counted in counts if counted.name != OVERALL], paired)
 
 
 def gates_table(checked: Sequence[gates.Gate]) -> report_format.Table:
@@ -173,27 +58,22 @@ def _cell(name: str, value: Optional[float]) -> str:
   return report_format.count(value) if name == eval_config.EXAMPLE_COUNT_METRIC else report_format.number(value)
 
 
-def _slices(values: Dict[MetricId, float]) -> List[str]:
-  slice_names = {metric.slice for metric in values}
-  return [OVERALL] + sorted(slice_names - {OVERALL})
-
-
-def _slice_value(values, slice_label, name, model=CANDIDATE):
+def _slice_value(values, slice_label, name, model=evaluation_results.CANDIDATE):
   for average in (None, 'macro'):
-    value = values.get(MetricId(slice_label, model, name, average=average))
+    value = values.get(evaluation_results.MetricId(slice_label, model, name, average=average))
     if value is not None:
       return value
   return None
 
 
-def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
+def build_tables(values: Dict[evaluation_results.MetricId, float], labels: Sequence[str],
                  has_baseline: bool) -> List[report_format.Table]:
   tables = []
   if has_baseline:
     rows = []
     for name, title in _SLICE_COLUMNS:
-      candidate = _slice_value(values, OVERALL, name)
-      baseline = _slice_value(values, OVERALL, name, BASELINE)
+      candidate = _slice_value(values, evaluation_results.OVERALL, name)
+      baseline = _slice_value(values, evaluation_results.OVERALL, name, evaluation_results.BASELINE)
       change = None if candidate is None or baseline is None else candidate - baseline
       rows.append([title, _cell(name, candidate), _cell(name, baseline),
                    'n/a' if change is None or math.isnan(change) else f'{change:+.4f}'])
@@ -202,44 +82,23 @@ def build_tables(values: Dict[MetricId, float], labels: Sequence[str],
   tables.append(report_format.Table(
       'Metrics per slice', ['slice'] + [title for _, title in _SLICE_COLUMNS],
       [[label] + [_cell(name, _slice_value(values, label, name)) for name, _ in _SLICE_COLUMNS]
-       for label in _slices(values)],
+       for label in evaluation_results.slice_labels(values)],
       note='Precision, recall, F1 and AUCs are macro averages over classes (one-vs-rest); micro averages '
            'are in the overall row of the next table.'))
+  overall, candidate = evaluation_results.OVERALL, evaluation_results.CANDIDATE
   class_rows = [[f'{class_id}: {label}']
-                + [report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, class_id)))
+                + [report_format.number(values.get(evaluation_results.MetricId(overall, candidate, name, class_id)))
                    for name, _ in _CLASS_COLUMNS]
                 for class_id, label in enumerate(labels)]
   for average in ('macro', 'micro'):
     class_rows.append([f'{average} average'] + [
-        report_format.number(values.get(MetricId(OVERALL, CANDIDATE, name, average=average)))
+        report_format.number(values.get(evaluation_results.MetricId(overall, candidate, name, average=average)))
         for name, _ in _CLASS_COLUMNS])
   tables.append(report_format.Table(
       'Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS], class_rows,
       note='Calibration is mean predicted probability / observed frequency (1 is calibrated).'))
-  tables.append(fairness_table(values, labels))
+  tables.append(metric_tables.fairness_table(values, labels))
   return tables
-
-
-def fairness_table(values: Dict[MetricId, float], labels: Sequence[str]) -> report_format.Table:
-  """Fairness Indicators' false positive and negative rates per slice, class and threshold."""
-  fairness_rows = {}
-  for metric, value in values.items():
-    if (metric.model != CANDIDATE or not metric.name.startswith(eval_config.FAIRNESS_METRIC + '/')
-        or metric.slice.startswith(f'{features.LABEL}=')):
-      continue
-    rate, threshold = metric.name.split('/', 1)[1].split('@')
-    if rate in dict(_FAIRNESS_RATES):
-      key = (metric.slice, metric.class_id, threshold)
-      fairness_rows.setdefault(key, {})[rate] = value
-  order = {name: index for index, name in enumerate(_slices(values))}
-  return report_format.Table(
-      'Fairness Indicators', ['slice', 'class', 'threshold'] + [title for _, title in _FAIRNESS_RATES],
-      [[slice_label, labels[class_id] if class_id is not None else 'all', threshold]
-       + [report_format.number(rates.get(rate)) for rate, _ in _FAIRNESS_RATES]
-       for (slice_label, class_id, threshold), rates in sorted(
-           fairness_rows.items(), key=lambda item: (order[item[0][0]], item[0][1] or 0, item[0][2]))],
-      note='Per class, one-vs-rest: a prediction counts as the class when its probability is at or above '
-           'the threshold. Slices by true class are left out: within one, only one class has positives.')
 
 
 EXPLANATIONS_TITLE = 'What the model looked at'
@@ -330,28 +189,29 @@ class WrittenReport:
   markdown: str
 
 
-def write_report(report_dir: str, evaluation_uri: str, values: Dict[MetricId, float], labels: Sequence[str],
-                 blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str],
+def write_report(report_dir: str, evaluation_uri: str, values: Dict[evaluation_results.MetricId, float],
+                 labels: Sequence[str], blessed: bool, reasons: Sequence[str], baseline_dir: Optional[str],
                  checked_gates: Sequence[gates.Gate] = (),
                  explained: Optional[explanations.ExplainedSample] = None,
                  comparison: Optional[report_format.Table] = None) -> WrittenReport:
   """Writes report.html, report.md, details.html and confusion_matrix.svg into report_dir.
 
-  `values` are load_metric_values(evaluation_uri); the plots are read from evaluation_uri. `explained`: the
-  heatmaps' section, its PNG files already written under report_dir, which the Markdown file links.
+  `values` are evaluation_results.load_metric_values(evaluation_uri); the plots are read from evaluation_uri.
+  `explained`: the heatmaps' section, its PNG files already written under report_dir, which the Markdown file
+  links.
   `comparison`: the comparison with production made outside TFMA (on the shared classes, when the class lists
   differ), shown instead of TFMA's.
   """
   tables = ([gates_table(checked_gates)] if checked_gates else []) + ([comparison] if comparison else []) + (
       build_tables(values, labels, baseline_dir is not None and comparison is None))
-  plots = load_overall_plots(evaluation_uri)
-  svg = charts.confusion_matrix_svg(confusion_counts(plots, len(labels)), labels)
+  plots = evaluation_results.load_overall_plots(evaluation_uri)
+  svg = charts.confusion_matrix_svg(evaluation_results.confusion_counts(plots, len(labels)), labels)
   calibration = report_format.Table(
       'Calibration (all classes, one-vs-rest, micro-averaged)',
       ['predicted probability', 'examples', 'mean predicted', 'observed frequency'],
       [[f'{low:.1f} to {high:.1f}', report_format.count(examples), report_format.number(predicted),
         report_format.number(observed)]
-       for low, high, examples, predicted, observed in calibration_buckets(plots)])
+       for low, high, examples, predicted, observed in evaluation_results.calibration_buckets(plots)])
   decision = _decision_lines(blessed, reasons, baseline_dir)
   inline_pngs = {}
   for shown in explained.explanations if explained else ():

@@ -10,14 +10,14 @@ sees its sample size:
   the exact interval of the paired difference (McNemar's exact test, conditional on the examples the two
   models disagree on) lies wholly below -max_accuracy_drop.
 Strict mode gates the point estimates, every slice and any drop beyond max_accuracy_drop, as TFMA's fixed
-thresholds did. Plain Python and SciPy: no TensorFlow.
+thresholds did. The counts and their intervals are components/accuracy_intervals.py's. Plain Python and SciPy:
+no TensorFlow.
 """
 import dataclasses
 from typing import List, Optional, Sequence
 
-from scipy import stats
-
 from components import names
+from components import accuracy_intervals
 
 OVERALL_ACCURACY = 'overall accuracy'
 SLICE_ACCURACY = 'slice accuracy'
@@ -42,66 +42,13 @@ class BlessingPolicy:
 
 
 @dataclasses.dataclass(frozen=True)
-class Interval:
-  low: float
-  high: float
-
-
-def proportion_interval(successes: int, trials: int, confidence: float) -> Interval:
-  """Clopper-Pearson: the exact binomial interval, never outside [0, 1], valid for any sample size."""
-  if trials <= 0:
-    return Interval(0.0, 1.0)
-  tail = (1.0 - confidence) / 2
-  low = 0.0 if successes <= 0 else float(stats.beta.ppf(tail, successes, trials - successes + 1))
-  high = 1.0 if successes >= trials else float(stats.beta.ppf(1 - tail, successes + 1, trials - successes))
-  return Interval(low, high)
-
-
-@dataclasses.dataclass(frozen=True)
-class SliceCounts:
-  """How many of a slice's test examples the candidate classified right."""
-  name: str
-  examples: int
-  correct: int
-
-  @property
-  def accuracy(self) -> float:
-    return self.correct / self.examples if self.examples else float('nan')
-
-
-@dataclasses.dataclass(frozen=True)
-class PairedCounts:
-  """The test examples on which the candidate and the model in production disagree about being right."""
-  examples: int
-  candidate_only: int  # right by the candidate, wrong by production
-  production_only: int  # wrong by the candidate, right by production
-  slice: str = ''  # what the examples are, when not the overall slice (the classes shared with production)
-
-  @property
-  def difference(self) -> float:
-    """Candidate accuracy minus production accuracy on the same examples."""
-    return (self.candidate_only - self.production_only) / self.examples if self.examples else 0.0
-
-  def difference_interval(self, confidence: float) -> Interval:
-    """Exact, conditional on the discordant examples: their share won by the candidate is binomial, and the
-    difference is (discordant / examples) * (2 * share - 1). Its confidence interval inverts McNemar's exact
-    test; with no discordant examples the two models are right on the same examples."""
-    discordant = self.candidate_only + self.production_only
-    if not self.examples or not discordant:
-      return Interval(0.0, 0.0)
-    share = proportion_interval(self.candidate_only, discordant, confidence)
-    scale = discordant / self.examples
-    return Interval(scale * (2 * share.low - 1), scale * (2 * share.high - 1))
-
-
-@dataclasses.dataclass(frozen=True)
 class Gate:
   """One check of the blessing, with what it saw and its verdict."""
   kind: str
   slice: str
   examples: int
   value: float
-  interval: Interval
+  interval: accuracy_intervals.Interval
   bound: float
   verdict: str
   confidence: float
@@ -123,14 +70,15 @@ class Gate:
     return f'{self.describe()}, below the minimum {self.bound:.4f} by {self.bound - self.value:.4f}'
 
 
-def _accuracy_gate(kind: str, counts: SliceCounts, bound: float, policy: BlessingPolicy, gated: bool) -> Gate:
+def _accuracy_gate(kind: str, counts: accuracy_intervals.SliceCounts, bound: float, policy: BlessingPolicy,
+                   gated: bool) -> Gate:
   verdict = TOO_SMALL if not gated else FAILED if counts.accuracy < bound else PASSED
   return Gate(kind, counts.name, counts.examples, counts.accuracy,
-              proportion_interval(counts.correct, counts.examples, policy.confidence), bound, verdict,
-              policy.confidence)
+              accuracy_intervals.proportion_interval(counts.correct, counts.examples, policy.confidence), bound,
+              verdict, policy.confidence)
 
 
-def _change_gate(overall_name: str, paired: PairedCounts, policy: BlessingPolicy) -> Gate:
+def _change_gate(overall_name: str, paired: accuracy_intervals.PairedCounts, policy: BlessingPolicy) -> Gate:
   interval = paired.difference_interval(policy.confidence)
   # Strict: the point estimate; otherwise the whole interval must lie below the allowed drop.
   worst_plausible = paired.difference if policy.strict else interval.high
@@ -141,8 +89,9 @@ def _change_gate(overall_name: str, paired: PairedCounts, policy: BlessingPolicy
               verdict, policy.confidence, detail)
 
 
-def check(policy: BlessingPolicy, overall: SliceCounts, slices: Sequence[SliceCounts],
-          paired: Optional[PairedCounts]) -> List[Gate]:
+def check(policy: BlessingPolicy, overall: accuracy_intervals.SliceCounts,
+          slices: Sequence[accuracy_intervals.SliceCounts],
+          paired: Optional[accuracy_intervals.PairedCounts]) -> List[Gate]:
   """Every gate, in the order the report lists them: overall, the change against production, each slice."""
   gates = [_accuracy_gate(OVERALL_ACCURACY, overall, policy.min_accuracy, policy, overall.examples > 0)]
   if paired is not None:

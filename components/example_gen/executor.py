@@ -34,7 +34,9 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components import compat
-from components.example_gen import image_csv
+from components.example_gen import image_rows
+from components import images
+from components import input_files
 from components import names
 from components import model_choice
 from components import paths
@@ -75,9 +77,9 @@ class Settings:
   code_fingerprint: str = ''
 
   @property
-  def limits(self) -> image_csv.ImageLimits:
-    return image_csv.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
-                                 max_aspect_ratio=self.max_aspect_ratio, image_size=self.image_size)
+  def limits(self) -> images.ImageLimits:
+    return images.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
+                              max_aspect_ratio=self.max_aspect_ratio, image_size=self.image_size)
 
 
 class RejectedRowsError(compat.RecordedFailure):
@@ -153,7 +155,7 @@ class _LoadImages(beam.DoFn):
 
   Each image is read and checked from its header here, one by one (Python, holding the GIL); the pixels of
   each chunk of `VERIFY_ROWS` images (at most `LOAD_BATCH_BYTES` of files) are verified in one TensorFlow call
-  on a background thread (image_csv.check_pixels, on every core, without the GIL) while the next chunk is read.
+  on a background thread (images.check_pixels, on every core, without the GIL) while the next chunk is read.
   """
 
   def __init__(self, settings: Settings, split_names: Sequence[str], bucket_ends: Sequence[int]):
@@ -177,12 +179,12 @@ class _LoadImages(beam.DoFn):
     verifying = None  # the previous chunk, and its verification running in the background
     chunk, chunk_bytes = [], 0
     for row in rows:
-      if isinstance(row, image_csv.Rejection):
+      if isinstance(row, image_rows.Rejection):
         yield self._reject(row)
         continue
       try:
-        image = image_csv.read_checked(row, self._settings.labels, self._settings.limits)
-      except image_csv.RowRejected as rejected:
+        image = image_rows.read_checked(row, self._settings.labels, self._settings.limits)
+      except images.RowRejected as rejected:
         yield self._reject(_rejection(row, str(rejected)))
         continue
       chunk.append(image)
@@ -196,18 +198,18 @@ class _LoadImages(beam.DoFn):
       yield from self._examples(*verifying)
     yield from self._examples(chunk, self._verifier.submit(self._check_pixels, chunk))
 
-  def _check_pixels(self, images: Sequence[image_csv.CheckedImage]) -> List[image_csv.PixelCheck]:
+  def _check_pixels(self, checked: Sequence[image_rows.CheckedImage]) -> List[images.PixelCheck]:
     """Each image's pixel check; without verify_decode, none is decoded and colour is the header's."""
     if self._settings.verify_decode:
-      return image_csv.check_pixels(images)
-    return [image_csv.PixelCheck(None, image.colour) for image in images]
+      return images.check_pixels(checked)
+    return [images.PixelCheck(None, image.colour) for image in checked]
 
-  def _examples(self, images: Sequence[image_csv.CheckedImage], checks: concurrent.futures.Future):
-    for image, check in zip(images, checks.result()):
+  def _examples(self, checked: Sequence[image_rows.CheckedImage], checks: concurrent.futures.Future):
+    for image, check in zip(checked, checks.result()):
       if check.failure:
         yield self._reject(_rejection(image.row, check.failure))
         continue
-      example, content_sha256 = image_csv.to_example(image)
+      example, content_sha256 = image_rows.to_example(image)
       if image.row.split:
         split = image.row.split
         yield beam.pvalue.TaggedOutput(_EXPLICIT_SPLITS, (content_sha256, (image.row.row_number, split)))
@@ -216,7 +218,7 @@ class _LoadImages(beam.DoFn):
       self._count_accepted(split, image, check.colour)
       yield beam.pvalue.TaggedOutput(split, example.SerializeToString())
 
-  def _count_accepted(self, split: str, image: image_csv.CheckedImage, colour: bool) -> None:
+  def _count_accepted(self, split: str, image: image_rows.CheckedImage, colour: bool) -> None:
     """The split's count, and the image statistics the model's defaults are chosen from."""
     self._accepted[split].inc()
     if colour:
@@ -226,13 +228,13 @@ class _LoadImages(beam.DoFn):
       if shorter_side >= size:
         counter.inc()
 
-  def _reject(self, rejection: image_csv.Rejection):
+  def _reject(self, rejection: image_rows.Rejection):
     self._rejected.inc()
     return beam.pvalue.TaggedOutput(_REJECTED, rejection)
 
 
-def _rejection(row: image_csv.ImageRow, reason: str) -> image_csv.Rejection:
-  return image_csv.Rejection(row.row_number, row.path, row.label, reason, row.csv_path)
+def _rejection(row: image_rows.ImageRow, reason: str) -> image_rows.Rejection:
+  return image_rows.Rejection(row.row_number, row.path, row.label, reason, row.csv_path)
 
 
 class _WriteShards(beam.DoFn):
@@ -277,7 +279,7 @@ class _WriteShards(beam.DoFn):
       self._writer = None
 
 
-def _write_rejects(rejections: Iterable[image_csv.Rejection], path: str) -> None:
+def _write_rejects(rejections: Iterable[image_rows.Rejection], path: str) -> None:
   """rejects.csv, sorted by CSV and row: row, path, label, reason, and the CSV the row is in.
 
   Paths are written printable (paths.printable): a NUL byte or a line break in a path shows as an escape.
@@ -318,7 +320,7 @@ def build_beam_pipeline(pipeline: beam.Pipeline, sources: Sequence[Tuple[str, st
   """
   loaded = (pipeline
             | 'CsvPaths' >> beam.Create(list(sources))
-            | 'ReadCsvRows' >> beam.FlatMap(lambda source: image_csv.read_rows(
+            | 'ReadCsvRows' >> beam.FlatMap(lambda source: image_rows.read_rows(
                 source[0], settings.csv_columns, settings.csv_header, base_dir=source[1]))
             | 'BatchRows' >> beam.BatchElements(min_batch_size=LOAD_BATCH_ROWS, max_batch_size=LOAD_BATCH_ROWS)
             | 'LoadImages' >> beam.ParDo(_LoadImages(settings, split_names, bucket_ends)).with_outputs(
@@ -373,7 +375,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
                              examples.uri)
     csv_path = ', '.join(source for source, _ in sources)
     for source, _ in sources:
-      image_csv.check_text(source)
+      input_files.check_text(source)
     logging.info('Reading %s', csv_path)
     pipeline = self._make_beam_pipeline()
     build_beam_pipeline(pipeline, sources, settings, split_names, bucket_ends, examples.uri)
@@ -431,16 +433,16 @@ def _input_sources(input_base: str, resolved_pattern: str, settings: Settings,
     return [(derive_folder_csv(input_base, os.path.join(output_uri, names.DERIVED_CSV_FILE)), input_base)]
   newest_span = exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME)
   if settings.num_spans <= 1 or newest_span is None or not settings.input_pattern:
-    csv_path = image_csv.resolve_image_path(input_base, resolved_pattern)
-    return [(csv_path, image_csv.parent_dir(csv_path))]
+    csv_path = images.resolve_image_path(input_base, resolved_pattern)
+    return [(csv_path, images.parent_dir(csv_path))]
   is_span = re.search(example_gen_utils.SPAN_FULL_REGEX, settings.input_pattern) is not None
   sources = []
   for span in range(max(0, int(newest_span) - settings.num_spans + 1), int(newest_span) + 1):
     pattern = example_gen_utils.get_pattern_for_span_version(
         settings.input_pattern, is_span, not is_span, False, span, None)
-    csv_path = image_csv.resolve_image_path(input_base, pattern)
+    csv_path = images.resolve_image_path(input_base, pattern)
     if tf.io.gfile.exists(csv_path):
-      sources.append((csv_path, image_csv.parent_dir(csv_path)))
+      sources.append((csv_path, images.parent_dir(csv_path)))
     else:
       logging.info('Span %d has no input at %s', span, csv_path)
   return sources
@@ -453,10 +455,10 @@ def derive_folder_csv(image_folder: str, csv_path: str) -> str:
   """
   with tf.io.gfile.GFile(csv_path, 'w') as handle:
     writer = csv.writer(handle)
-    for class_name in image_csv.folder_classes(image_folder):
-      class_dir = image_csv.resolve_image_path(image_folder, class_name)
+    for class_name in image_rows.folder_classes(image_folder):
+      class_dir = images.resolve_image_path(image_folder, class_name)
       for name in sorted(tf.io.gfile.listdir(class_dir)):
-        if not tf.io.gfile.isdir(image_csv.resolve_image_path(class_dir, name)):
+        if not tf.io.gfile.isdir(images.resolve_image_path(class_dir, name)):
           writer.writerow([f'{class_name}/{name}', class_name])
   return csv_path
 

@@ -22,14 +22,19 @@ from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
 from components import compat
+from components import eval_config
+from components import evaluation_results
+from components import model_analysis
 from components import names
 from components import pixel_model
-from components.evaluator import component as evaluator_lib
-from components.evaluator import eval_config
-from components.evaluator import evaluation_report
 from components.monitor import history as history_lib
-from components.pusher import serving
+from components import serving_dir
 
+EXAMPLE_SPLITS = 'example_splits'
+SERVING_DIR = 'serving_dir'
+MODEL_NAME = 'model_name'
+CLASS_NAMES = 'class_names'
+SLICE_FEATURES = 'slice_features'
 HISTORY_PATH = 'history_path'
 MIN_ACCURACY = 'alert_min_accuracy'
 MAX_WEEKLY_DROP = 'alert_max_weekly_drop'
@@ -55,7 +60,7 @@ def production_to_measure(model_dir: str, data_classes: Sequence[str],
   the model's class list, so a labels file in another order, or with fewer classes, measures the same images the
   same way. A class the model does not know is refused: it has no probability to be measured against.
   """
-  production = serving.newest_version_dir(model_dir)
+  production = serving_dir.newest_version_dir(model_dir)
   if production is None:
     raise NotMeasurableError(f'no model in production under {model_dir} to evaluate: push one with '
                              f'`visionflow run` first')
@@ -87,12 +92,12 @@ def set_aside_damaged_lines(history_path: str, damaged: Sequence[Tuple[int, byte
           f'measurement; they are kept in {damaged_path}')
 
 
-def measure(values: Dict[evaluation_report.MetricId, float], model_version: str,
+def measure(values: Dict[evaluation_results.MetricId, float], model_version: str,
             measured_at: datetime.datetime) -> history_lib.Measurement:
   slices = {}
   for metric, accuracy in values.items():
-    if metric.name == names.ACCURACY_METRIC and metric.model == evaluation_report.CANDIDATE:
-      examples = values.get(evaluation_report.MetricId(metric.slice, metric.model, eval_config.EXAMPLE_COUNT_METRIC))
+    if metric.name == names.ACCURACY_METRIC and metric.model == evaluation_results.CANDIDATE:
+      examples = values.get(evaluation_results.MetricId(metric.slice, metric.model, eval_config.EXAMPLE_COUNT_METRIC))
       slices[metric.slice] = history_lib.SliceAccuracy(accuracy, int(examples or 0))
   return history_lib.Measurement(measured_at.isoformat(), model_version, slices)
 
@@ -102,16 +107,16 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    model_dir = os.path.join(exec_properties[evaluator_lib.SERVING_DIR], exec_properties[evaluator_lib.MODEL_NAME])
+    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
     production, model_classes = production_to_measure(
-        model_dir, json_utils.loads(exec_properties[evaluator_lib.CLASS_NAMES]), "the images' class list")
+        model_dir, json_utils.loads(exec_properties[CLASS_NAMES]), "the images' class list")
     tfma_config = eval_config.build_eval_config(
-        model_classes, extra_slice_features=json_utils.loads(exec_properties[evaluator_lib.SLICE_FEATURES]))
+        model_classes, extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]))
     evaluation = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
-    evaluator_lib.evaluate(tfma_config, production, None, input_dict[names.EXAMPLES],
-                           json_utils.loads(exec_properties[evaluator_lib.EXAMPLE_SPLITS]), evaluation.uri,
-                           self._make_beam_pipeline())
-    latest = measure(evaluation_report.load_metric_values(evaluation.uri), os.path.basename(production),
+    model_analysis.evaluate(tfma_config, production, None, input_dict[names.EXAMPLES],
+                            json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation.uri,
+                            self._make_beam_pipeline())
+    latest = measure(evaluation_results.load_metric_values(evaluation.uri), os.path.basename(production),
                      datetime.datetime.now(datetime.timezone.utc))
     history_path = exec_properties[HISTORY_PATH]
     history = history_lib.History([], [])
@@ -136,18 +141,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     evaluation.set_json_value_custom_property(names.SLICE_ACCURACY, {
         name: dataclasses.asdict(value) for name, value in latest.slices.items()})
     evaluation.set_json_value_custom_property(names.ALERT_RULES, dataclasses.asdict(rules))
-    overall = latest.slices.get(evaluation_report.OVERALL)
+    overall = latest.slices.get(evaluation_results.OVERALL)
     if overall is not None:
       evaluation.set_float_custom_property(names.ACCURACY, overall.accuracy)
 
 
 class ProductionMonitorSpec(component_spec.ComponentSpec):
   PARAMETERS = {
-      evaluator_lib.EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
-      evaluator_lib.SERVING_DIR: component_spec.ExecutionParameter(type=str),
-      evaluator_lib.MODEL_NAME: component_spec.ExecutionParameter(type=str),
-      evaluator_lib.CLASS_NAMES: component_spec.ExecutionParameter(type=str),
-      evaluator_lib.SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
+      EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
+      SERVING_DIR: component_spec.ExecutionParameter(type=str),
+      MODEL_NAME: component_spec.ExecutionParameter(type=str),
+      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
+      SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
       HISTORY_PATH: component_spec.ExecutionParameter(type=str),
       MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
       MAX_WEEKLY_DROP: component_spec.ExecutionParameter(type=float),

@@ -21,13 +21,14 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
+from components import evaluation_results
 from components import features
 from components import names
 from components import paths
 from components import pixel_model
-from components.evaluator import evaluation_report
+from components import serving_dir
 from components.pusher import model_card
-from components.pusher import serving
+from components.pusher import push
 from components.pusher import tflite
 
 SERVING_DIR = 'serving_dir'
@@ -149,10 +150,9 @@ class Executor(tfx_pusher_executor.Executor):
       self._MarkNotPushed(pushed_model)
       return
     saved_model_dir = self.GetModelPath(input_dict)
-    serving_dir = exec_properties[SERVING_DIR]
-    model_dir = os.path.join(serving_dir, exec_properties[MODEL_NAME])
-    production = serving.newest_version_dir(model_dir)
-    copy = serving.version_with_content(saved_model_dir, model_dir)
+    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
+    production = serving_dir.newest_version_dir(model_dir)
+    copy = serving_dir.version_with_content(saved_model_dir, model_dir)
     if copy is not None and copy == production:
       logging.info('Pusher: %s is already the newest version %s: not copied again', saved_model_dir, production)
       pushed_model.set_int_custom_property(names.ALREADY_SERVED, 1)
@@ -197,12 +197,12 @@ class Executor(tfx_pusher_executor.Executor):
           lineage=model_card.Lineage(self._context.pipeline_run_id if self._context else None, model.uri,
                                      examples.uri, evaluation.uri if evaluation else None, blessing.uri),
           tflite_bytes=tflite_sizes, tflite_note=tflite_note,
-          metric_values=evaluation_report.load_metric_values(evaluation.uri) if evaluation else None)
+          metric_values=evaluation_results.load_metric_values(evaluation.uri) if evaluation else None)
       for file_name, text in model_card.render(facts).items():
         _write(os.path.join(folder, file_name), text)
 
-    version_dir = serving.push_version(saved_model_dir, model_dir, write_extras=write_extras)
-    serving.write_models_config(serving_dir, exec_properties.get(SERVING_BASE_PATH) or None)
+    version_dir = push.push_version(saved_model_dir, model_dir, write_extras=write_extras)
+    serving_dir.write_models_config(exec_properties[SERVING_DIR], exec_properties.get(SERVING_BASE_PATH) or None)
     self._MarkPushed(pushed_model, pushed_destination=version_dir,
                      pushed_version=os.path.basename(version_dir))
 

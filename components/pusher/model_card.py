@@ -10,11 +10,12 @@ import html
 import json
 from typing import Dict, List, Optional, Sequence
 
-from components.evaluator import evaluation_report
-from components.evaluator import gates
+from components import accuracy_intervals
+from components import evaluation_results
 from components import names
+from components.reports import metric_tables
 from components.reports import report_format
-from components.trainer import warm_start
+from components import training_record
 
 CONFIDENCE = 0.95
 
@@ -51,7 +52,7 @@ class CardFacts:
   model_name: str
   version: int
   labels: Sequence[str]
-  training: Optional[warm_start.TrainingRecord]
+  training: Optional[training_record.TrainingRecord]
   model_choice: str
   warm_start: str
   data: DataFacts
@@ -59,14 +60,14 @@ class CardFacts:
   lineage: Lineage
   tflite_bytes: Dict[str, int]  # file name -> size
   tflite_note: str  # why there is no TFLite model, when there is none
-  metric_values: Optional[Dict[evaluation_report.MetricId, float]]  # TFMA's values; None without an evaluation
+  metric_values: Optional[Dict[evaluation_results.MetricId, float]]  # TFMA's values; None without an evaluation
 
 
-def slice_table(values: Dict[evaluation_report.MetricId, float]) -> report_format.Table:
+def slice_table(values: Dict[evaluation_results.MetricId, float]) -> report_format.Table:
   confidence = f'{CONFIDENCE:.0%}'
   rows = []
-  for counts in evaluation_report.slice_counts(values):
-    interval = gates.proportion_interval(counts.correct, counts.examples, CONFIDENCE)
+  for counts in evaluation_results.slice_counts(values):
+    interval = accuracy_intervals.proportion_interval(counts.correct, counts.examples, CONFIDENCE)
     accuracy = counts.correct / counts.examples if counts.examples else float('nan')
     rows.append([counts.name, report_format.count(counts.examples), report_format.number(accuracy),
                  f'{interval.low:.4f} to {interval.high:.4f}'])
@@ -93,7 +94,7 @@ def _fact_tables(facts: CardFacts) -> List[report_format.Table]:
     rows += [[f'hyperparameter {name}', json.dumps(value)] for name, value in sorted(training.hyperparameters.items())]
   tables.append(report_format.Table('Training', ['fact', 'value'], rows))
   if facts.metric_values is not None:
-    tables += [slice_table(facts.metric_values), evaluation_report.fairness_table(facts.metric_values, facts.labels)]
+    tables += [slice_table(facts.metric_values), metric_tables.fairness_table(facts.metric_values, facts.labels)]
   lineage = facts.lineage
   tables.append(report_format.Table('Lineage', ['artifact', 'where'], [
       ['pipeline run', lineage.run_id or 'not named by the orchestrator (see the artifacts below)'],

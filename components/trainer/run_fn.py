@@ -13,7 +13,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components import model_choice
 from components import names
 from components import pixel_model
-from components.pusher import serving
+from components import serving_dir
 from components.trainer import model as model_lib
 from components.trainer.settings import TrainingSettings
 from components.trainer import strategy as strategy_lib
@@ -72,7 +72,7 @@ def decide_warm_start(job: training.TrainingJob) -> warm_start.WarmStart:
   settings = job.settings
   if settings.warm_start == warm_start.NEVER:
     return warm_start.decide(settings.warm_start, None, None, None)
-  production_dir = serving.newest_version_dir(settings.serving_model_dir)
+  production_dir = serving_dir.newest_version_dir(settings.serving_model_dir)
   production = pixel_model.read_training_record(production_dir) if production_dir else None
   return warm_start.decide(settings.warm_start, production_dir, production,
                            training.training_record(settings, job.hp(), job.train_files))

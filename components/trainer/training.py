@@ -29,6 +29,7 @@ from components.trainer.settings import TrainingSettings
 from components.trainer.settings import TuningSettings
 from components.trainer import strategy as strategy_lib
 from components.trainer import warm_start
+from components import training_record as training_record_lib
 
 # Keras steps run per call on a TPU: each call from the host has a fixed cost that one step would not repay.
 TPU_STEPS_PER_EXECUTION = 32
@@ -427,7 +428,7 @@ def _export(job: TrainingJob, model: tf.keras.Model, hp: keras_tuner.HyperParame
   exported.save(job.serving_model_dir, save_format='tf',
                 signatures=serving_signatures(exported, tf_transform_output, settings.labels))
   logging.info('Trainer exported the model to %s', job.serving_model_dir)
-  record_path = os.path.join(job.serving_model_dir, warm_start.RECORD_FILE)
+  record_path = os.path.join(job.serving_model_dir, training_record_lib.RECORD_FILE)
   tf.io.gfile.makedirs(os.path.dirname(record_path))
   with tf.io.gfile.GFile(record_path, 'w') as handle:
     handle.write(training_record(settings, hp, job.train_files).to_json())
@@ -441,11 +442,11 @@ def outcome_path(serving_model_dir: str) -> str:
 
 
 def training_record(settings: TrainingSettings, hp: keras_tuner.HyperParameters,
-                    train_files: Sequence[str]) -> warm_start.TrainingRecord:
+                    train_files: Sequence[str]) -> training_record_lib.TrainingRecord:
   """What a later run compares with this one to decide whether it may start from these weights."""
-  return warm_start.TrainingRecord(labels=tuple(settings.labels), backbone=settings.backbone,
-                                   image_size=settings.image_size, hyperparameters=dict(hp.values),
-                                   train_examples=count_records(train_files))
+  return training_record_lib.TrainingRecord(labels=tuple(settings.labels), backbone=settings.backbone,
+                                            image_size=settings.image_size, hyperparameters=dict(hp.values),
+                                            train_examples=count_records(train_files))
 
 
 def serving_signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput,

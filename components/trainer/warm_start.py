@@ -9,38 +9,20 @@ training from scratch is the safer default, since the old weights then carry an 
   hyperparameters);
 - auto: as always, but only while the new training examples are under NEW_EXAMPLES_LIMIT of the training data.
 
-Each exported model carries what this needs in `assets.extra/` (which TF Serving ignores), so the decision
-reads only the serving directory: the same on LocalDagRunner and on Kubeflow. New examples are counted as
+Each exported model carries its training record (components/training_record.py), so the decision reads
+only the serving directory: the same on LocalDagRunner and on Kubeflow. New examples are counted as
 the growth of the train split since production's, as when spans accumulate. No TensorFlow here.
 """
 import dataclasses
-import json
 import os
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Optional
+
+from components.training_record import TrainingRecord
 
 NEVER, AUTO, ALWAYS = 'never', 'auto', 'always'
 MODES = (NEVER, AUTO, ALWAYS)
 NEW_EXAMPLES_LIMIT = 0.10
-RECORD_FILE = os.path.join('assets.extra', 'visionflow_training.json')
 WEIGHTS_PREFIX = os.path.join('variables', 'variables')  # the SavedModel's checkpoint, which load_weights reads
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingRecord:
-  """What a model was trained as and on, kept beside it so that a later run can start from it."""
-  labels: Tuple[str, ...]
-  backbone: str
-  image_size: int
-  hyperparameters: Dict[str, Any]
-  train_examples: int
-
-  def to_json(self) -> str:
-    return json.dumps(dict(dataclasses.asdict(self), labels=list(self.labels)), sort_keys=True)
-
-  @classmethod
-  def from_json(cls, text: str) -> 'TrainingRecord':
-    values = json.loads(text)
-    return cls(**dict(values, labels=tuple(values['labels'])))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,13 +34,6 @@ class WarmStart:
   def describe(self) -> str:
     return (f'warm start from {self.from_dir}: {self.reason}' if self.from_dir
             else f'from scratch: {self.reason}')
-
-
-def read_record(model_dir: str, read_text: Callable[[str], str]) -> Optional[TrainingRecord]:
-  try:
-    return TrainingRecord.from_json(read_text(os.path.join(model_dir, RECORD_FILE)))
-  except (OSError, ValueError, KeyError, TypeError):
-    return None
 
 
 def decide(mode: str, production_dir: Optional[str], production: Optional[TrainingRecord],

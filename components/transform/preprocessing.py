@@ -8,25 +8,16 @@ from typing import Any, Dict, Sequence
 import tensorflow as tf
 
 from components import features
+from components import model_input
 
 # custom_config keys (components/transform/component.py writes them).
 LABELS = 'labels'
 IMAGE_SIZE = 'image_size'
 
 
-def decode_and_resize(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
-  """Encoded JPEG/PNG/GIF/BMP bytes of any size -> float32 [image_size, image_size, 3] in [0, 1].
-
-  Aspect ratio is preserved: the image is resized to fit and padded with black.
-  """
-  image = tf.io.decode_image(image_bytes, channels=3, expand_animations=False)
-  image = tf.image.convert_image_dtype(image, tf.float32)
-  return tf.image.resize_with_pad(image, image_size, image_size)
-
-
 def decode_batch(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
   """A batch of encoded images (shape [N] or [N, 1]) -> float32 [N, image_size, image_size, 3]."""
-  return tf.map_fn(lambda encoded: decode_and_resize(encoded, image_size),
+  return tf.map_fn(lambda encoded: model_input.decode_and_resize(encoded, image_size),
                    tf.reshape(image_bytes, [-1]),
                    fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.float32))
 

@@ -76,7 +76,7 @@ _UNFINISHED = {'NEW', 'RUNNING', 'UNKNOWN'}
 ABANDONED = 'ABANDONED'  # unfinished, and the process that ran it is gone: nothing will finish it
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING', ABANDONED)
-# Whether a run's process is gone (see pipeline/runners/run_process.py); by default no run is.
+# Whether a run's process is gone (see pipeline/run_process.py); by default no run is.
 AbandonedCheck = Callable[[str], bool]
 # Properties every TFX artifact carries that say nothing about this run.
 BOILERPLATE_PROPERTIES = frozenset({'tfx_version', 'is_external', 'state', 'name', 'producer_component',

@@ -22,7 +22,7 @@ from components.reports import charts
 from components.reports import report_format
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
-from pipeline.runners import run_process
+from pipeline import run_process
 
 RUNS_PER_PAGE = 25
 

@@ -19,9 +19,9 @@ from tfx.proto.orchestration import pipeline_pb2
 from components import compat
 from components import disk_space
 from components import names
-from components.example_gen import image_csv
+from components import input_files
 from components import paths
-from components.pusher import serving
+from components import serving_dir
 from pipeline.config import PipelineConfig
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
@@ -29,7 +29,7 @@ from pipeline.pipeline import create_monitoring_pipeline
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
 from pipeline.runners import progress
-from pipeline.runners import run_process
+from pipeline import run_process
 from pipeline import sample_data
 
 
@@ -159,7 +159,7 @@ def check_inputs(config: PipelineConfig) -> None:
       if not glob.glob(_as_glob(config.data_csv)):
         raise ValueError(f'--data-csv {config.data_csv}: no file matches the pattern')
     else:
-      image_csv.check_text(config.data_csv)
+      input_files.check_text(config.data_csv)
   if local(config.score_span):
     from components.batch_inference import scoring  # imports Beam and TensorFlow: only when there is a span
     scoring.check_sources([config.score_span])
@@ -180,7 +180,7 @@ def run(config: PipelineConfig) -> RunSummary:
       from components.batch_inference import scoring  # imports Beam and TensorFlow: only when there is a span
       fingerprint = scoring.source_fingerprint(resolved.score_span)
     return create_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path),
-                           production_model=serving.newest_version_dir(resolved.serving_model_dir) or '',
+                           production_model=serving_dir.newest_version_dir(resolved.serving_model_dir) or '',
                            images_fingerprint=fingerprint)
   return _run_locally(config, whole_pipeline)
 

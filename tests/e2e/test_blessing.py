@@ -14,7 +14,7 @@ import sys
 import pytest
 
 from components import names
-from components.pusher import serving
+from components import serving_dir
 from pipeline.inspect import runs as runs_lib
 
 pytestmark = pytest.mark.slow
@@ -51,7 +51,7 @@ def runs(tmp_path_factory):
     result = _visionflow(output_dir, '--epochs', epochs, '--min-accuracy', '0.05', *extra)
     assert result.returncode == expected_code, result.stdout + result.stderr[-5000:]
     outcome[name] = result.stdout
-    outcome[f'versions_after_{name}'] = serving.versions(_model_dir(output_dir))
+    outcome[f'versions_after_{name}'] = serving_dir.versions(_model_dir(output_dir))
     store = runs_lib.open_store(os.path.join(output_dir, 'metadata.sqlite'))
     newest = runs_lib.newest_run_id(store)
     outcome[f'outcome_{name}'] = runs_lib.run_view(store, newest).outcome

@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from components import names
-from components.pusher import serving
+from components import serving_dir
 from pipeline import sample_data
 from pipeline.inspect import runs as runs_lib
 
@@ -45,7 +45,7 @@ def _run(output_dir, data, epochs, *args):
   with open(outcome.report_html.replace(names.REPORT_HTML_FILE, names.REPORT_MARKDOWN_FILE)) as handle:
     report = handle.read()
   return dict(code=result.returncode, stdout=result.stdout, stderr=result.stderr, outcome=outcome, report=report,
-              versions=serving.versions(os.path.join(output_dir, 'serving', 'image_classifier')))
+              versions=serving_dir.versions(os.path.join(output_dir, 'serving', 'image_classifier')))
 
 
 @pytest.fixture(scope='module')

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from components.pusher import serving
+from components import serving_dir
 from pipeline import sample_data
 
 pytestmark = pytest.mark.slow
@@ -110,7 +110,7 @@ def test_the_model_is_pushed_once_and_the_runs_are_listed_as_they_happened(kille
   code, stdout, stderr = killed_and_concurrent_runs['first']
   assert code == 0, stdout + stderr[-5000:]
   output_dir = killed_and_concurrent_runs['output_dir']
-  [version] = serving.versions(os.path.join(output_dir, 'serving', 'image_classifier'))
+  [version] = serving_dir.versions(os.path.join(output_dir, 'serving', 'image_classifier'))
   pushed = re.search(r'^(Pushed model|Model already in production): (\S+)', stdout, re.MULTILINE)
   assert pushed and pushed.group(2) == os.path.join(output_dir, 'serving', 'image_classifier', str(version))
   finished, pusher_killed, trainer_killed = killed_and_concurrent_runs['runs']

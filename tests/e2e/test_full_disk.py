@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from components.pusher import serving
+from components import serving_dir
 from pipeline import sample_data
 
 pytestmark = pytest.mark.slow
@@ -53,4 +53,4 @@ def test_a_full_disk_stops_the_run_in_one_line_naming_the_step_and_the_free_spac
 
 
 def test_nothing_is_pushed_from_a_run_that_stopped_on_a_full_disk(full_disk_runs):
-  assert serving.versions(os.path.join(full_disk_runs['output_dir'], 'serving', 'image_classifier')) == []
+  assert serving_dir.versions(os.path.join(full_disk_runs['output_dir'], 'serving', 'image_classifier')) == []

@@ -16,8 +16,8 @@ import tensorflow_model_analysis as tfma
 from ml_metadata.proto import metadata_store_pb2
 
 from components import names
-from components.evaluator import evaluation_report
-from components.evaluator import gates
+from components import accuracy_intervals
+from components import evaluation_results
 from components import features
 from components.reports import report_format
 from pipeline.inspect import runs as runs_lib
@@ -225,10 +225,10 @@ def _worst_class_slice(output_dir):
   """(accuracy, slice, examples) of the class slice the newest evaluation found worst."""
   evaluations = glob.glob(os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation', '*'))
   newest = max(evaluations, key=lambda path: int(os.path.basename(path)))
-  values = evaluation_report.load_metric_values(newest)
+  values = evaluation_results.load_metric_values(newest)
   accuracy, worst = min((value, metric.slice) for metric, value in values.items()
                         if metric.name == names.ACCURACY_METRIC and metric.slice.startswith('label='))
-  examples = values[evaluation_report.MetricId(worst, evaluation_report.CANDIDATE, 'example_count')]
+  examples = values[evaluation_results.MetricId(worst, evaluation_results.CANDIDATE, 'example_count')]
   return accuracy, worst, int(examples)
 
 
@@ -258,7 +258,7 @@ def test_a_slice_floor_refuses_a_large_slice_below_it_and_only_reports_a_small_o
   worst_accuracy, worst_slice, examples = _worst_class_slice(output_dir)
   assert worst_accuracy < 1.0 and examples < 30
   floor = worst_accuracy + 1e-3
-  interval = gates.proportion_interval(round(worst_accuracy * examples), examples, 0.95)
+  interval = accuracy_intervals.proportion_interval(round(worst_accuracy * examples), examples, 0.95)
 
   small = _visionflow('run', '--output-dir', output_dir, *IMPERFECT_RUN, '--min-slice-accuracy', str(floor))
   assert small.returncode == 0, small.stdout + small.stderr[-3000:]

@@ -33,13 +33,13 @@ def test_files_a_model_cannot_take_are_reported_and_the_rest_classified(tmp_path
   import numpy as np
   import tensorflow as tf
 
-  from components.example_gen import image_csv
+  from components import images
   from tests.components.pusher.test_component import LABELS
   from tests.components.pusher.test_component import _Classifier
   from tests.components.pusher.test_component import _save
 
   predictor = predict.Predictor(_save(tmp_path, 'model', _Classifier(LABELS)),
-                                image_csv.ImageLimits(max_bytes=20_000))
+                                images.ImageLimits(max_bytes=20_000))
   good = tf.io.encode_jpeg(np.full((20, 30, 3), 90, np.uint8)).numpy()
   (tmp_path / 'good.jpg').write_bytes(good)
   (tmp_path / 'big.jpg').write_bytes(good + b'\0' * 20_000)
@@ -61,7 +61,7 @@ def test_hostile_paths_and_a_truncated_jpeg_fail_alone_with_examplegens_reasons(
   import numpy as np
   import tensorflow as tf
 
-  from tests.components.example_gen import images
+  from tests.components import image_files
   from tests.components.pusher.test_component import LABELS
   from tests.components.pusher.test_component import _Classifier
   from tests.components.pusher.test_component import _save
@@ -70,7 +70,7 @@ def test_hostile_paths_and_a_truncated_jpeg_fail_alone_with_examplegens_reasons(
   folder = tmp_path / 'images'
   folder.mkdir()
   (folder / 'good.jpg').write_bytes(tf.io.encode_jpeg(np.full((20, 30, 3), 90, np.uint8)).numpy())
-  (folder / 'truncated.jpg').write_bytes(images.truncated_jpeg())
+  (folder / 'truncated.jpg').write_bytes(image_files.truncated_jpeg())
   with open(os.path.join(os.fsencode(folder), b'\xff.jpg'), 'wb') as handle:
     handle.write((folder / 'good.jpg').read_bytes())
   inputs = list(predict.expand_inputs([str(folder), str(folder / 'nul\x00byte.jpg')]))

@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 from components.batch_inference import scoring
-from components.example_gen import image_csv
-from components.trainer import warm_start
+from components import images
+from components import input_files
+from components import training_record
 from tests.components.pusher.test_component import LABELS
 from tests.components.pusher.test_component import _Classifier
 from tests.components.pusher.test_component import _save
@@ -22,8 +23,8 @@ def model_dir(tmp_path_factory):
   """The Pusher tests' JPEG classifier, with the training record that names its classes."""
   path = _save(tmp_path_factory.mktemp('model'), 'version', _Classifier(LABELS))
   os.makedirs(os.path.join(path, 'assets.extra'))
-  with open(os.path.join(path, warm_start.RECORD_FILE), 'w') as handle:
-    handle.write(warm_start.TrainingRecord(tuple(LABELS), 'small_cnn', 8, {}, 1).to_json())
+  with open(os.path.join(path, training_record.RECORD_FILE), 'w') as handle:
+    handle.write(training_record.TrainingRecord(tuple(LABELS), 'small_cnn', 8, {}, 1).to_json())
   return path
 
 
@@ -34,7 +35,7 @@ def _jpeg(seed):
 def _score(sources, output_dir, model_dir, batch_size=4):
   with beam.Pipeline() as pipeline:
     scoring.score(pipeline, sources, scoring.ScoringSettings(model_dir, str(output_dir),
-                                                             image_csv.ImageLimits(image_size=None),
+                                                             images.ImageLimits(image_size=None),
                                                              top_k=2, batch_size=batch_size))
   return scoring.Summary.read(str(output_dir))
 
@@ -96,7 +97,7 @@ def test_batch_predictions_equal_one_at_a_time_predictions(tmp_path, model_dir):
 def test_an_input_that_names_nothing_is_refused_before_beam_starts(tmp_path):
   with pytest.raises(ValueError, match='no image file found'):
     scoring.check_sources([str(tmp_path / '*.jpg')])
-  with pytest.raises(image_csv.InputFileError, match='file not found'):
+  with pytest.raises(input_files.InputFileError, match='file not found'):
     scoring.check_sources([str(tmp_path / 'missing.csv')])
   (tmp_path / 'summary.json').write_text('{}')
   with pytest.raises(ValueError, match='holds an earlier batch prediction'):

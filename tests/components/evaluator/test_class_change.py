@@ -4,9 +4,10 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from components import evaluation_results
 from components import features
 from components.evaluator import class_change
-from components.evaluator import evaluation_report
+from components.evaluator import component
 from components.evaluator import gates
 
 PRODUCTION = ('cat', 'dog', 'fox')
@@ -76,10 +77,10 @@ def test_the_paired_gate_names_the_shared_classes_and_can_refuse():
   change = class_change.detect(PRODUCTION, PRODUCTION + ('owl',))
   shared = class_change.SharedComparison(change, examples=100, candidate_correct=70, production_correct=95,
                                          candidate_only=0, production_only=25, other_classes=30)
-  values = {evaluation_report.MetricId('overall', evaluation_report.CANDIDATE, 'example_count'): 130.0,
-            evaluation_report.MetricId('overall', evaluation_report.CANDIDATE, 'sparse_categorical_accuracy'): 0.9}
-  checked = evaluation_report.check_gates(values, gates.BlessingPolicy(), has_baseline=False,
-                                          paired=shared.paired())
+  candidate = evaluation_results.CANDIDATE
+  values = {evaluation_results.MetricId('overall', candidate, 'example_count'): 130.0,
+            evaluation_results.MetricId('overall', candidate, 'sparse_categorical_accuracy'): 0.9}
+  checked = component.check_gates(values, gates.BlessingPolicy(), has_baseline=False, paired=shared.paired())
   change_gate = checked[1]
   assert (change_gate.kind, change_gate.verdict, change_gate.examples) == (gates.CHANGE, gates.FAILED, 100)
   assert 'on slice overall, on the 3 classes shared with production changed by -0.2500' in change_gate.reason()

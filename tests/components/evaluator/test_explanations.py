@@ -8,7 +8,7 @@ import tensorflow as tf
 from components.evaluator import explanations
 from components import features
 from components import pixel_model
-from components.trainer import warm_start
+from components import training_record
 
 LABELS = ('top', 'left', 'right')
 IMAGE_SIZE = 16
@@ -41,10 +41,10 @@ def save_small_model(model_dir: str) -> str:
   images = np.stack([bright_band(LABELS[index % 3], index) for index in range(120)])
   model.fit({features.PIXELS: images}, np.arange(120) % 3, epochs=20, batch_size=30, verbose=0)
   model.save(model_dir, save_format='tf')
-  record = warm_start.TrainingRecord(labels=LABELS, backbone='small_cnn', image_size=IMAGE_SIZE,
-                                     hyperparameters={}, train_examples=120)
-  os.makedirs(os.path.dirname(os.path.join(model_dir, warm_start.RECORD_FILE)), exist_ok=True)
-  with open(os.path.join(model_dir, warm_start.RECORD_FILE), 'w') as handle:
+  record = training_record.TrainingRecord(labels=LABELS, backbone='small_cnn', image_size=IMAGE_SIZE,
+                                          hyperparameters={}, train_examples=120)
+  os.makedirs(os.path.dirname(os.path.join(model_dir, training_record.RECORD_FILE)), exist_ok=True)
+  with open(os.path.join(model_dir, training_record.RECORD_FILE), 'w') as handle:
     handle.write(record.to_json())
   return model_dir
 

@@ -14,10 +14,11 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.example_gen import executor
-from components.example_gen import image_csv
+from components.example_gen import image_rows
+from components import input_files
 from components import features
 from components import names
-from tests.components.example_gen import images
+from tests.components import image_files
 
 SPLITS = ('train', 'eval', 'test')
 
@@ -25,7 +26,7 @@ SPLITS = ('train', 'eval', 'test')
 def _run_example_gen(csv_path, output_dir, range_config=None, buckets=(8, 1, 1), **settings):
   """Calls the executor as an orchestrator that runs no driver would (self-hosted Kubeflow Pipelines)."""
   if 'labels' not in settings:
-    settings['labels'] = tuple(image_csv.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt')))
+    settings['labels'] = tuple(image_rows.read_labels(os.path.join(os.path.dirname(csv_path), 'labels.txt')))
   examples = standard_artifacts.Examples()
   examples.uri = output_dir
   input_base, input_config = executor.make_input_config(csv_path)
@@ -99,13 +100,13 @@ def messy_folder(small_digits, tmp_path):
   (data / 'zero' / 'with, comma.jpg').write_bytes((data / first_path).read_bytes())
   (data / 'zero' / 'copy of first.jpg').write_bytes((data / first_path).read_bytes())
   (data / 'zero' / 'empty.jpg').write_bytes(b'')
-  (data / 'zero' / 'truncated.jpg').write_bytes(images.truncated_jpeg())
-  (data / 'zero' / 'corrupt.jpg').write_bytes(images.corrupt_jpeg())
+  (data / 'zero' / 'truncated.jpg').write_bytes(image_files.truncated_jpeg())
+  (data / 'zero' / 'corrupt.jpg').write_bytes(image_files.corrupt_jpeg())
   (data / 'zero' / 'folder.jpg').mkdir()
-  (data / 'zero' / 'bomb.png').write_bytes(images.png_header_only(100_000, 100_000))
-  (data / 'zero' / 'large.png').write_bytes(images.png_header_only(12_000, 6_000))
+  (data / 'zero' / 'bomb.png').write_bytes(image_files.png_header_only(100_000, 100_000))
+  (data / 'zero' / 'large.png').write_bytes(image_files.png_header_only(12_000, 6_000))
   for image_format in ('PNG', 'GIF', 'BMP'):
-    (data / 'zero' / f'ok.{image_format.lower()}').write_bytes(images.encoded(image_format))
+    (data / 'zero' / f'ok.{image_format.lower()}').write_bytes(image_files.encoded(image_format))
   trouble = [
       ('', None),                                       # blank line
       (lines[0], 'duplicate of row 1 (same image path)'),
@@ -230,7 +231,7 @@ def test_a_folder_of_class_sub_folders_needs_no_csv(small_digits, tmp_path):
   lines = _copy_digits(small_digits, tmp_path / 'data', 30)
   os.remove(tmp_path / 'data' / 'labels.txt')
   (tmp_path / 'data' / 'zero' / 'notes.txt').write_text('not an image')
-  labels = image_csv.folder_classes(str(tmp_path / 'data'))
+  labels = image_rows.folder_classes(str(tmp_path / 'data'))
   assert labels == sorted({line.split(',')[1] for line in lines})
 
   examples = standard_artifacts.Examples()
@@ -266,7 +267,7 @@ def test_csv_and_images_on_a_non_local_file_system(small_digits, tmp_path):
     handle.write(''.join(f'{relative},{label}\n' for relative, label in rows))
 
   examples = _run_example_gen(f'{remote}/all.csv', str(tmp_path / 'out'),
-                              labels=tuple(image_csv.read_labels(labels_path)))
+                              labels=tuple(image_rows.read_labels(labels_path)))
   assert set(_split_of_paths(examples.uri)) == {relative for relative, _ in rows}
   assert examples.get_int_custom_property('rejected_rows') == 0
 
@@ -291,7 +292,7 @@ def test_a_split_left_empty_fails_in_example_gen_naming_it_and_the_counts(small_
 def test_a_csv_that_is_not_utf8_stops_example_gen_before_any_row(small_digits, tmp_path):
   lines = _copy_digits(small_digits, tmp_path / 'data', 3)
   (tmp_path / 'data' / 'all.csv').write_bytes(('\n'.join(lines) + '\nna\xefve.jpg,zero\n').encode('latin-1'))
-  with pytest.raises(image_csv.InputFileError, match=r'all\.csv: line 4, byte \d+: byte 0xef is not UTF-8'):
+  with pytest.raises(input_files.InputFileError, match=r'all\.csv: line 4, byte \d+: byte 0xef is not UTF-8'):
     _run_example_gen(str(tmp_path / 'data' / 'all.csv'), str(tmp_path / 'out'))
   assert not glob.glob(str(tmp_path / 'out' / 'Split-*' / '*'))
 
@@ -301,10 +302,10 @@ def test_the_accepted_images_colour_and_sizes_are_counted_for_the_models_default
   from PIL import Image
   data = tmp_path / 'data'
   data.mkdir()
-  files = {'a.jpg': images.photo_jpeg(size=(150, 100)), 'b.jpg': images.photo_jpeg(size=(160, 110)),
-           'c.jpg': images.photo_jpeg(size=(170, 120)), 'grey.jpg': images.photo_jpeg(size=(40, 40), mode='L'),
-           'grey_rgb.jpg': images.grey_stored_as_rgb('JPEG'), 'grey_rgb.png': images.grey_stored_as_rgb('PNG'),
-           'big.png': images.encoded('PNG', size=(300, 230)), 'cut.jpg': images.truncated_jpeg()}
+  files = {'a.jpg': image_files.photo_jpeg(size=(150, 100)), 'b.jpg': image_files.photo_jpeg(size=(160, 110)),
+           'c.jpg': image_files.photo_jpeg(size=(170, 120)), 'grey.jpg': image_files.photo_jpeg(size=(40, 40), mode='L'),
+           'grey_rgb.jpg': image_files.grey_stored_as_rgb('JPEG'), 'grey_rgb.png': image_files.grey_stored_as_rgb('PNG'),
+           'big.png': image_files.encoded('PNG', size=(300, 230)), 'cut.jpg': image_files.truncated_jpeg()}
   for name, content in files.items():
     (data / name).write_bytes(content)
   assert Image.open(data / 'big.png').mode == Image.open(data / 'grey_rgb.jpg').mode == 'RGB'

@@ -9,7 +9,7 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.example_gen import executor
-from components.example_gen import image_csv
+from components.example_gen import image_rows
 from pipeline.inspect import runs as runs_lib
 from tests.components.example_gen.test_executor import _copy_digits
 from tests.components.example_gen.test_executor import _run_example_gen as _run_example_gen_directly
@@ -19,7 +19,7 @@ from tests.components.example_gen.test_executor import _split_of_paths
 def _run_example_gen(csv_pattern, work_dir, num_spans=1, buckets=(8, 1, 1)):
   """Runs ExampleGen alone, as the pipeline wires it; returns the newest Examples artifact."""
   input_base, input_config = executor.make_input_config(csv_pattern)
-  labels = image_csv.folder_classes(os.path.join(work_dir, 'digits'))
+  labels = image_rows.folder_classes(os.path.join(work_dir, 'digits'))
   example_gen = FileBasedExampleGen(
       input_base=input_base, input_config=input_config,
       output_config=executor.make_output_config(*buckets),
@@ -90,7 +90,7 @@ def test_without_the_driver_the_executor_reads_the_newest_span(small_digits, tmp
   _span_folder(small_digits, str(tmp_path), 'span-1', lines[:20])
   _span_folder(small_digits, str(tmp_path), 'span-2', lines)
   shutil.copy(tmp_path / 'digits' / 'labels.txt', tmp_path / 'span-2' / 'labels.txt')
-  labels = image_csv.folder_classes(str(tmp_path / 'digits'))
+  labels = image_rows.folder_classes(str(tmp_path / 'digits'))
   examples = _run_example_gen_directly(str(tmp_path / 'span-{SPAN}' / 'all.csv'), str(tmp_path / 'out'),
                                        labels=tuple(labels))
   assert examples.span == 2
@@ -101,7 +101,7 @@ def test_without_the_driver_a_range_config_pins_an_older_span(small_digits, tmp_
   lines = _copy_digits(small_digits, tmp_path / 'digits', 50)
   _span_folder(small_digits, str(tmp_path), 'span-1', lines[:20])
   _span_folder(small_digits, str(tmp_path), 'span-2', lines)
-  labels = image_csv.folder_classes(str(tmp_path / 'digits'))
+  labels = image_rows.folder_classes(str(tmp_path / 'digits'))
   examples = _run_example_gen_directly(
       str(tmp_path / 'span-{SPAN}' / 'all.csv'), str(tmp_path / 'out'), labels=tuple(labels),
       range_config='{"static_range": {"start_span_number": 1, "end_span_number": 1}}', buckets=(1, 1, 1))

@@ -2,7 +2,7 @@
 import pytest
 
 from components.monitor import component as monitor
-from components.trainer import warm_start
+from components import training_record
 
 TRAINED_ON = ('zero', 'one', 'two')
 
@@ -13,7 +13,7 @@ def serving_model_dir(tmp_path):
   version = tmp_path / 'image_classifier' / '1796361486'
   (version / 'assets.extra').mkdir(parents=True)
   (version / 'saved_model.pb').write_bytes(b'')
-  (version / warm_start.RECORD_FILE).write_text(warm_start.TrainingRecord(
+  (version / training_record.RECORD_FILE).write_text(training_record.TrainingRecord(
       labels=TRAINED_ON, backbone='cnn', image_size=32, hyperparameters={}, train_examples=10).to_json())
   return str(tmp_path / 'image_classifier')
 

@@ -11,8 +11,8 @@ from tfx.types import standard_artifacts
 from components import features
 from components import names
 from components.pusher import component as pusher
-from components.pusher import serving
 from components.reports import report_format
+from components import serving_dir
 
 LABELS = ['cat', 'dog', 'fish']
 
@@ -125,7 +125,7 @@ def _push(tmp_path, inputs):
 def test_a_blessing_computed_against_an_older_production_model_pushes_nothing(tmp_path, jpeg):
   """A cached Evaluator keeps a verdict computed before production changed: it must not push over it."""
   first = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'a', blessed_against=None))
-  [production] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  [production] = serving_dir.versions(str(tmp_path / 'serving' / 'm'))
   assert first.get_int_custom_property('pushed') == 1
   stale = _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=None,
                                        module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
@@ -133,7 +133,7 @@ def test_a_blessing_computed_against_an_older_production_model_pushes_nothing(tm
   assert stale.get_string_custom_property(names.NOT_PUSHED_REASON) == (
       f'the blessing was computed against no model in production, but {tmp_path}/serving/m/{production} is in '
       'production now; run again to evaluate against it')
-  assert serving.versions(str(tmp_path / 'serving' / 'm')) == [production]
+  assert serving_dir.versions(str(tmp_path / 'serving' / 'm')) == [production]
 
 
 def test_a_model_already_in_production_is_recorded_under_its_version_and_not_copied(tmp_path, jpeg):
@@ -141,7 +141,7 @@ def test_a_model_already_in_production_is_recorded_under_its_version_and_not_cop
   inputs = _push_inputs(tmp_path, jpeg, 'a', blessed_against=None)
   first = _push(tmp_path, inputs)
   again = _push(tmp_path, inputs)  # the same model and the same (now stale) blessing, as after the kill
-  [version] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  [version] = serving_dir.versions(str(tmp_path / 'serving' / 'm'))
   assert again.get_int_custom_property('pushed') == 1
   assert again.get_int_custom_property(names.ALREADY_SERVED) == 1
   assert again.get_string_custom_property('pushed_destination') == first.get_string_custom_property(
@@ -151,18 +151,18 @@ def test_a_model_already_in_production_is_recorded_under_its_version_and_not_cop
 def test_a_model_identical_to_an_older_version_is_not_pushed_again(tmp_path, jpeg):
   old = _push_inputs(tmp_path, jpeg, 'a', blessed_against=None)
   _push(tmp_path, old)
-  [first] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  [first] = serving_dir.versions(str(tmp_path / 'serving' / 'm'))
   newer = f'{tmp_path}/serving/m/{first}'
   _push(tmp_path, _push_inputs(tmp_path, jpeg, 'b', blessed_against=newer,
                                module=_Classifier(LABELS, probability_scale=1.0 - 1e-6)))
-  [_, second] = serving.versions(str(tmp_path / 'serving' / 'm'))
+  [_, second] = serving_dir.versions(str(tmp_path / 'serving' / 'm'))
   old['model_blessing'][0].set_string_custom_property(names.BASELINE_VERSION_DIR,
                                                        f'{tmp_path}/serving/m/{second}')
   refused = _push(tmp_path, old)
   assert refused.get_int_custom_property('pushed') == 0
   assert refused.get_string_custom_property(names.NOT_PUSHED_REASON).startswith(
       f'the model is version {newer} already, older than {tmp_path}/serving/m/{second}')
-  assert serving.versions(str(tmp_path / 'serving' / 'm')) == [first, second]
+  assert serving_dir.versions(str(tmp_path / 'serving' / 'm')) == [first, second]
 
 
 def test_the_pushed_version_holds_its_model_card(tmp_path, jpeg):

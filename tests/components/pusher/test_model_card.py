@@ -1,10 +1,10 @@
 """The model card: every section the card promises, from the facts the Pusher gathers."""
-from components.evaluator import eval_config
-from components.evaluator.evaluation_report import CANDIDATE
-from components.evaluator.evaluation_report import MetricId
+from components import eval_config
 from components import names
+from components.evaluation_results import CANDIDATE
+from components.evaluation_results import MetricId
 from components.pusher import model_card
-from components.trainer import warm_start
+from components import training_record
 
 LABELS = ('cat', 'dog')
 
@@ -17,7 +17,7 @@ def _facts(**changes):
             MetricId('overall', CANDIDATE, f'{eval_config.FAIRNESS_METRIC}/false_positive_rate@0.5', 1): 0.25}
   facts = dict(
       model_name='pets', version=1700000000, labels=LABELS,
-      training=warm_start.TrainingRecord(LABELS, 'efficientnet_lite0', 224, {'learning_rate': 0.001}, 300),
+      training=training_record.TrainingRecord(LABELS, 'efficientnet_lite0', 224, {'learning_rate': 0.001}, 300),
       model_choice='efficientnet_lite0 (pretrained) at 224 px', warm_start='from scratch: warm_start is never',
       data=model_card.DataFacts(span=3, accepted_per_split={'train': 300, 'eval': 40, 'test': 40}, rejected=2,
                                 rejects_uri='/out/examples/1/rejects.csv'),

@@ -9,8 +9,8 @@ import tensorflow as tf
 from components import features
 from components import pixel_model
 from components.pusher import tflite
-from components.trainer import warm_start
-from components.transform import preprocessing
+from components import training_record
+from components import model_input
 
 IMAGE_SIZE = 16
 LABELS = ('a', 'b', 'c')
@@ -29,15 +29,15 @@ def exported_model(tmp_path_factory):
   path = str(tmp_path_factory.mktemp('model') / 'saved')
   model.save(path, save_format='tf')
   os.makedirs(os.path.join(path, 'assets.extra'))
-  with open(os.path.join(path, warm_start.RECORD_FILE), 'w') as handle:
-    handle.write(warm_start.TrainingRecord(LABELS, 'small_cnn', IMAGE_SIZE, {}, 10).to_json())
+  with open(os.path.join(path, training_record.RECORD_FILE), 'w') as handle:
+    handle.write(training_record.TrainingRecord(LABELS, 'small_cnn', IMAGE_SIZE, {}, 10).to_json())
   return path
 
 
 @pytest.mark.parametrize('shape', [(20, 30, 3), (16, 16, 3), (100, 37, 3), (10, 150, 3), (7, 7, 3)])
 def test_device_input_is_transforms_resize_with_padding(shape):
   rgb = np.random.default_rng(sum(shape)).integers(0, 256, shape, dtype=np.uint8)
-  expected = preprocessing.decode_and_resize(tf.io.encode_png(rgb), IMAGE_SIZE).numpy()
+  expected = model_input.decode_and_resize(tf.io.encode_png(rgb), IMAGE_SIZE).numpy()
   np.testing.assert_allclose(tflite.device_input(rgb, IMAGE_SIZE)[0], expected, atol=1e-5)
 
 

@@ -1,6 +1,6 @@
 """The warm-start rule: production's weights only when they fit, and with auto only while little is new."""
 from components.trainer import warm_start
-from components.trainer.warm_start import TrainingRecord
+from components.training_record import TrainingRecord
 
 PRODUCTION = TrainingRecord(labels=('cat', 'dog'), backbone='small_cnn', image_size=32,
                             hyperparameters={'learning_rate': 0.003, 'filters': 32}, train_examples=1000)
@@ -38,10 +38,3 @@ def test_weights_that_do_not_fit_are_never_used():
     assert (decision.from_dir, decision.reason) == (None, reason)
   assert warm_start.decide(warm_start.AUTO, None, None, _current()).reason == 'no model in production'
   assert 'records nothing' in warm_start.decide(warm_start.AUTO, '/old', None, _current()).reason
-
-
-def test_the_record_survives_its_file():
-  assert TrainingRecord.from_json(PRODUCTION.to_json()) == PRODUCTION
-  assert warm_start.read_record('/p', {'/p/assets.extra/visionflow_training.json': PRODUCTION.to_json()}.get
-                                ) == PRODUCTION
-  assert warm_start.read_record('/p', lambda path: (_ for _ in ()).throw(OSError('gone'))) is None

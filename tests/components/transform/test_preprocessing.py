@@ -1,4 +1,4 @@
-"""The tf.Transform preprocessing: decoding, resizing with padding, and label indices, on real JPEG bytes."""
+"""The tf.Transform preprocessing: pixels and label indices, on real JPEG bytes."""
 import io
 import os
 
@@ -9,7 +9,8 @@ from PIL import Image
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
-from components.example_gen import image_csv
+from components.example_gen import image_rows
+from components import images
 from components import features
 from components.transform import preprocessing
 
@@ -22,13 +23,6 @@ def _jpeg(width, height, colour):
   return buffer.getvalue()
 
 
-def test_wide_image_is_resized_keeping_its_aspect_and_padded_with_black():
-  pixels = preprocessing.decode_and_resize(tf.constant(_jpeg(64, 32, (255, 255, 255))), 16).numpy()
-  assert pixels.shape == (16, 16, 3) and pixels.dtype == np.float32
-  assert np.all(pixels[:4] == 0) and np.all(pixels[12:] == 0)  # 8 rows of image, padded above and below
-  assert pixels[5:11].min() > 0.95                              # white stays white, scaled to [0, 1]
-
-
 def test_unknown_label_maps_to_minus_one_and_known_ones_follow_the_labels_file():
   indices = preprocessing.label_to_index(tf.constant([[b'two'], [b'zero'], [b'dandelion']]), LABELS)
   assert indices.numpy().tolist() == [2, 0, -1]
@@ -36,10 +30,10 @@ def test_unknown_label_maps_to_minus_one_and_known_ones_follow_the_labels_file()
 
 def test_preprocessing_fn_under_tf_transform_on_real_jpeg_bytes(small_digits, tmp_path):
   csv_path, _ = small_digits
-  rows = list(image_csv.read_rows(csv_path))[:20]
+  rows = list(image_rows.read_rows(csv_path))[:20]
   raw_data = []
   for row in rows:
-    with open(image_csv.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
+    with open(images.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
       raw_data.append({features.IMAGE: [handle.read()], features.LABEL: [row.label.encode()]})
   raw_metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
       features.IMAGE: tf.io.FixedLenFeature([1], tf.string),

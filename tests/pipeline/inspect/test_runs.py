@@ -22,7 +22,7 @@ from ml_metadata.proto import metadata_store_pb2
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline.inspect import ui
-from pipeline.runners import run_process
+from pipeline import run_process
 
 RUNS = 300
 FAILED_EVERY = 30

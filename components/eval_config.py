@@ -7,7 +7,8 @@ the image-size bucket, and any configured raw feature (extra CSV columns).
 
 With a model in production (the baseline), both are evaluated on the same examples, and PairedAccuracy counts
 where they disagree. TFMA checks no thresholds: the blessing is decided from these counts by
-components/evaluator/gates.py, which knows each slice's sample size.
+components/evaluator/gates.py, which knows each slice's sample size. The Evaluator and the production monitor
+both measure with this config.
 """
 import json
 from typing import Sequence, Tuple
@@ -15,7 +16,7 @@ from typing import Sequence, Tuple
 import tensorflow_model_analysis as tfma
 
 from components import features
-from components.evaluator import paired_accuracy
+from components import paired_accuracy
 
 EXAMPLE_COUNT_METRIC = 'example_count'
 FAIRNESS_MODULE = 'fairness_indicators.fairness_indicators_metrics'

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from pipeline.inspect import run_logs
-from pipeline.runners import run_process
+from pipeline import run_process
 
 
 def test_a_live_process_is_not_gone_and_a_killed_one_is(tmp_path):
@@ -39,7 +39,7 @@ def test_a_second_run_on_one_output_folder_is_refused_naming_the_first(tmp_path)
   holder = run_process.RunProcess.current(run_logs.new_run_id())
   with run_process.OutputLock(str(tmp_path), holder):
     # Another process, as a second `visionflow run` would be: the lock is per open file, across processes.
-    script = ('import sys; from pipeline.runners import run_process; from pipeline.inspect import run_logs\n'
+    script = ('import sys; from pipeline import run_process; from pipeline.inspect import run_logs\n'
               'try:\n'
               '  with run_process.OutputLock(sys.argv[1], run_process.RunProcess.current(run_logs.new_run_id())):\n'
               '    print("got the lock")\n'
@@ -57,7 +57,7 @@ def test_a_second_run_on_one_output_folder_is_refused_naming_the_first(tmp_path)
 
 @pytest.mark.timeout(120)
 def test_the_lock_of_a_killed_run_is_free_again(tmp_path):
-  script = ('import sys, time; from pipeline.runners import run_process; from pipeline.inspect import run_logs\n'
+  script = ('import sys, time; from pipeline import run_process; from pipeline.inspect import run_logs\n'
             'with run_process.OutputLock(sys.argv[1], run_process.RunProcess.current(run_logs.new_run_id())):\n'
             '  print("locked", flush=True); time.sleep(60)\n')
   child = subprocess.Popen([sys.executable, '-c', script, str(tmp_path)], stdout=subprocess.PIPE, text=True)

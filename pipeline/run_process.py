@@ -5,7 +5,8 @@ was left to record its end. Each run therefore records its process id, host and 
 (so that a recycled pid is not taken for it) beside its log, and its end when it ends; a reader that finds
 no end and the process gone shows the run as ABANDONED. A lock on the output folder, held for the whole run
 and released by the kernel when the process dies however it dies, keeps two runs from writing one store, root
-and log at once.
+and log at once. It lives beside the runners, not among them: the local runner writes the records and holds the
+lock, and the inspection (`runs`, `show`, the UI), which imports no runner, reads them.
 """
 import dataclasses
 import errno

@@ -1,14 +1,14 @@
-"""The TF Serving directory: `<serving_dir>/<model_name>/<version>/` SavedModels and a `models.config`.
+"""The TF Serving directory's layout: `<serving_dir>/<model_name>/<version>/` SavedModels and a `models.config`.
 
-Pusher writes it; the Evaluator reads its newest version as the model in production (the baseline), so the
-baseline is whatever a server watching this directory serves, on every orchestrator. Paths go through
-tf.io.gfile, so local paths and any file system TensorFlow writes (gs://, s3://, hdfs://) work alike.
+The Pusher writes it (components/pusher/push.py copies each version in); the Trainer, the Evaluator, the
+monitor, batch inference and pipeline/ read its newest version as the model in production, so production is
+whatever a server watching this directory serves, on every orchestrator. Paths go through tf.io.gfile, so local
+paths and any file system TensorFlow writes (gs://, s3://, hdfs://) work alike.
 """
 import hashlib
 import os
-import time
 import uuid
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import tensorflow as tf
 
@@ -17,7 +17,7 @@ from components import names
 from components.reports import artifact_contents
 
 # Staging folders start with a dot: TF Serving loads only folders whose names are version numbers.
-_STAGING_PREFIX = '.incoming-'
+STAGING_PREFIX = '.incoming-'
 # Files the Pusher adds beside saved_model.pb in a version folder (the TFLite models, the model card). TF
 # Serving ignores them; the copies of a SavedModel are compared without them.
 EXTRA_FILES = (names.TFLITE_FILE, names.TFLITE_QUANTIZED_FILE, names.MODEL_CARD_MARKDOWN_FILE,
@@ -76,52 +76,6 @@ def version_with_content(saved_model_dir: str, model_dir: str) -> Optional[str]:
   return None
 
 
-def _copy_tree(source: str, destination: str) -> None:
-  """Copies every file, saved_model.pb last: its presence marks a SavedModel complete to its readers."""
-  saved_model_file = None
-  for folder, _, file_names in tf.io.gfile.walk(source):
-    relative = os.path.relpath(folder, source)
-    target_folder = os.path.normpath(os.path.join(destination, relative))
-    tf.io.gfile.makedirs(target_folder)
-    for name in file_names:
-      if relative == '.' and name == names.SAVED_MODEL_FILE:
-        saved_model_file = os.path.join(folder, name)
-        continue
-      tf.io.gfile.copy(os.path.join(folder, name), os.path.join(target_folder, name), overwrite=True)
-  if saved_model_file is None:
-    raise FileNotFoundError(f'{source} holds no {names.SAVED_MODEL_FILE}: not a SavedModel')
-  tf.io.gfile.copy(saved_model_file, os.path.join(destination, names.SAVED_MODEL_FILE), overwrite=True)
-
-
-def push_version(saved_model_dir: str, model_dir: str, version: Optional[int] = None,
-                 write_extras: Optional[Callable[[str, int], None]] = None) -> str:
-  """Copies a SavedModel to `<model_dir>/<version>/` so that no server ever sees it half written.
-
-  The copy goes to a hidden staging folder beside the versions, where `write_extras(folder, version)` adds the
-  EXTRA_FILES, and is renamed into place when complete: atomic on local and POSIX file systems. Object stores
-  (gs://) have no atomic rename; there the rename copies object by object, and saved_model.pb, the file servers
-  wait for, is written last.
-  The version is the Unix time in seconds (TFX's convention), bumped past any existing version.
-  """
-  existing = versions(model_dir)
-  version = version or int(time.time())
-  if existing and version <= existing[-1]:
-    version = existing[-1] + 1
-  tf.io.gfile.makedirs(model_dir)
-  staging = os.path.join(model_dir, f'{_STAGING_PREFIX}{version}-{uuid.uuid4().hex[:8]}')
-  final = os.path.join(model_dir, str(version))
-  try:
-    with disk_space.reporting_disk_full(model_dir, disk_space.tree_bytes(saved_model_dir), 'the model'):
-      _copy_tree(saved_model_dir, staging)
-      if write_extras:
-        write_extras(staging, version)
-    tf.io.gfile.rename(staging, final)
-  finally:
-    if tf.io.gfile.exists(staging):
-      tf.io.gfile.rmtree(staging)
-  return final
-
-
 def models_config_text(serving_dir: str, base_path: Optional[str] = None) -> str:
   """TF Serving's --model_config_file: one entry per model folder holding at least one version.
 
@@ -140,7 +94,7 @@ def models_config_text(serving_dir: str, base_path: Optional[str] = None) -> str
 def write_models_config(serving_dir: str, base_path: Optional[str] = None) -> str:
   """Rewrites `<serving_dir>/models.config` atomically (servers re-read it with --model_config_file_poll)."""
   path = os.path.join(serving_dir, names.MODELS_CONFIG_FILE)
-  staging = os.path.join(serving_dir, f'{_STAGING_PREFIX}{names.MODELS_CONFIG_FILE}-{uuid.uuid4().hex[:8]}')
+  staging = os.path.join(serving_dir, f'{STAGING_PREFIX}{names.MODELS_CONFIG_FILE}-{uuid.uuid4().hex[:8]}')
   text = models_config_text(serving_dir, base_path)
   try:
     with disk_space.reporting_disk_full(serving_dir, len(text), names.MODELS_CONFIG_FILE):

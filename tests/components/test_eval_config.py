@@ -4,7 +4,7 @@ import json
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
-from components.evaluator import eval_config
+from components import eval_config
 from components import features
 
 LABELS = ['cat', 'dog', 'fish']
@@ -17,7 +17,7 @@ def test_slices_and_paired_counts_are_measured_and_tfma_checks_no_threshold():
   metrics = [metric for spec in config.metrics_specs for metric in spec.metrics]
   assert not [metric for metric in metrics if metric.HasField('threshold') or metric.per_slice_thresholds]
   [paired] = [metric for metric in metrics if metric.class_name == 'PairedAccuracy']
-  assert paired.module == eval_config.PAIRED_MODULE == 'components.evaluator.paired_accuracy'
+  assert paired.module == eval_config.PAIRED_MODULE == 'components.paired_accuracy'
 
 
 def test_per_class_averaged_fairness_and_plot_metrics_are_requested():

@@ -3,7 +3,7 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.evaluator import paired_accuracy
+from components import paired_accuracy
 
 
 def _config(with_baseline: bool) -> tfma.EvalConfig:

@@ -1,4 +1,4 @@
-"""Real image files for ExampleGen tests, good and broken, made with Pillow."""
+"""Real image files for tests of image reading, good and broken, made with Pillow."""
 import io
 import random
 import struct

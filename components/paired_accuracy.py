@@ -1,6 +1,6 @@
 """A TFMA metric that counts, per slice, the test examples only the candidate or only the baseline got right.
 
-TFMA's change metrics subtract two accuracies; a paired test (McNemar's, components/evaluator/gates.py) needs
+TFMA's change metrics subtract two accuracies; a paired test (McNemar's, components/accuracy_intervals.py) needs
 the examples on which the two models disagree, which only a metric that sees both models' predictions for the
 same example can count. With no baseline in the config it computes nothing.
 """
