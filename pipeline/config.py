@@ -10,6 +10,8 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from components.evaluator import gates
+from components.monitor import history
 from components.trainer import settings as training_settings
 
 
@@ -115,12 +117,12 @@ class PipelineConfig:
   # the point estimates instead, every slice and any drop. slice_features: extra CSV columns to slice by.
   # fairness_thresholds: the probabilities at which Fairness Indicators reports false positive/negative
   # rates per class.
-  min_accuracy: float = 0.8
-  min_slice_accuracy: float = 0.5
-  max_accuracy_drop: float = 0.0
-  min_slice_examples: int = 30
-  significance: float = 0.05
-  strict_gates: bool = False
+  min_accuracy: float = gates.BlessingPolicy.min_accuracy
+  min_slice_accuracy: float = gates.BlessingPolicy.min_slice_accuracy
+  max_accuracy_drop: float = gates.BlessingPolicy.max_accuracy_drop
+  min_slice_examples: int = gates.BlessingPolicy.min_slice_examples
+  significance: float = gates.BlessingPolicy.significance
+  strict_gates: bool = gates.BlessingPolicy.strict
   # A candidate whose class list differs from production's (a class added, removed or moved) is compared with
   # it on the shared classes, and is refused unless allow_class_change: clients that read the probabilities by
   # position, or know only the old classes, would misread it without a word.
@@ -130,8 +132,8 @@ class PipelineConfig:
   # Continuous evaluation (`visionflow evaluate`): an alert when a slice of at least min_slice_examples
   # newly labelled images is below alert_min_accuracy, or its weekly average accuracy fell by more than
   # alert_max_weekly_drop since the week before.
-  alert_min_accuracy: float = 0.95
-  alert_max_weekly_drop: float = 0.01
+  alert_min_accuracy: float = history.AlertRules.min_accuracy
+  alert_max_weekly_drop: float = history.AlertRules.max_weekly_drop
   # Push destination: a local path or any file system TensorFlow writes (gs://...); default
   # <output_dir>/serving. serving_base_path: the same directory as the TF Serving server sees it (e.g.
   # /models where a volume is mounted), written into models.config; default serving_dir itself.

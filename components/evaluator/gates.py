@@ -30,7 +30,7 @@ TOO_SMALL = 'too small to gate'
 @dataclasses.dataclass(frozen=True)
 class BlessingPolicy:
   min_accuracy: float = 0.8
-  min_slice_accuracy: float = 0.0
+  min_slice_accuracy: float = 0.5
   max_accuracy_drop: float = 0.0
   min_slice_examples: int = 30
   significance: float = 0.05  # 1 - the intervals' confidence, and the paired test's level

@@ -191,3 +191,16 @@ def test_run_checks_its_inputs_before_tfx_starts(tmp_path, capsys, small_digits)
     errors = capsys.readouterr().err.splitlines()
     assert code == 2 and len(errors) == 1 and errors[0].startswith(f'visionflow run: error: {message}'), errors
     assert not glob.glob(str(tmp_path / 'out' / 'logs' / '*')), flags  # no pipeline run began
+
+
+def test_the_configs_defaults_are_the_components_defaults():
+  """Each default is defined once, next to the type that uses it; the config takes it from there."""
+  from components.evaluator import gates
+  from components.monitor import history
+  config, blessing, alerts = config_lib.PipelineConfig(), gates.BlessingPolicy(), history.AlertRules()
+  assert (config.min_accuracy, config.min_slice_accuracy, config.max_accuracy_drop, config.min_slice_examples,
+          config.significance, config.strict_gates) == (
+      blessing.min_accuracy, blessing.min_slice_accuracy, blessing.max_accuracy_drop, blessing.min_slice_examples,
+      blessing.significance, blessing.strict)
+  assert (config.alert_min_accuracy, config.alert_max_weekly_drop, config.min_slice_examples) == (
+      alerts.min_accuracy, alerts.max_weekly_drop, alerts.min_examples)
