@@ -40,8 +40,10 @@ docker-engine:
 images: docker-engine
 	scripts/build-images.sh $(IMAGE) cpu gpu tpu
 
-# The container tests run the compiled DAG in the CPU image: it is (re)built first, from Docker's cache.
+# The linter first (ruff.toml; the import rules are tests/test_import_rules.py), then the suite. The container
+# tests run the compiled DAG in the CPU image: it is (re)built first, from Docker's cache.
 test: install $(CHROMIUM) docker-engine
+	$(VENV)/bin/ruff check .
 	scripts/build-images.sh $(IMAGE) cpu
 	VISIONFLOW_TEST_IMAGE=$(IMAGE):dev $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 

@@ -18,14 +18,14 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import numpy as np
+import tensorflow as tf
 
-from components import features  # noqa: E402
-from components.model_choice import SMALL_CNN_MAX_SIZE  # noqa: E402
-from components.trainer import model as model_lib  # noqa: E402
-from components.trainer.settings import TuningSettings  # noqa: E402
-from components.trainer import training  # noqa: E402
+from components import features
+from components.model_choice import SMALL_CNN_MAX_SIZE
+from components.trainer import model as model_lib
+from components.trainer.settings import TuningSettings
+from components.trainer import training
 
 # (backbone, Transform's image size, weights): the defaults' sizes. Where the Tuner compares both backbones,
 # Transform writes the pretrained one's size, which the small CNN averages down inside the model.

@@ -111,7 +111,8 @@ def main() -> None:
     print(f'repeat {repeat + 1}: two trials in turn {in_turn[-1]:.1f} s, in two parallel processes '
           f'{parallel[-1]:.1f} s', flush=True)
   print(f'medians of {args.repeats}: in turn {statistics.median(in_turn):.1f} s, parallel '
-        f'{statistics.median(parallel):.1f} s: parallel takes {statistics.median(parallel) / statistics.median(in_turn):.2f}x '
+        f'{statistics.median(parallel):.1f} s: parallel takes '
+        f'{statistics.median(parallel) / statistics.median(in_turn):.2f}x '
         f'the time on {os.cpu_count()} cores')
 
 

@@ -77,7 +77,7 @@ def skip_beam_packaging_for_direct_runner() -> None:
 
 def skip_autograph_for_tf_keras() -> None:
   """AutoGraph treats tf_keras as it treats keras: library code, run as written, not rewritten."""
-  from tensorflow.python.autograph.core import config as autograph_config  # pylint: disable=g-direct-tensorflow-import
+  from tensorflow.python.autograph.core import config as autograph_config
   if not any(isinstance(rule, autograph_config.DoNotConvert) and rule.matches('tf_keras')
              for rule in autograph_config.CONVERSION_RULES):
     autograph_config.CONVERSION_RULES = (autograph_config.DoNotConvert('tf_keras'),) + tuple(
@@ -121,7 +121,7 @@ def remove_output_folder_markers(output_uris: List[str]) -> None:
       continue
     try:
       removed = remove_folder_markers(uri)
-    except Exception as error:  # pylint: disable=broad-except
+    except Exception as error:
       logging.warning('could not delete the folder markers under %s (%s): Kubeflow steps that read it may '
                       'fail with "not a directory" (kubeflow/pipelines#13476)', uri, error)
     else:
@@ -133,7 +133,7 @@ def exit_without_shutdown() -> None:
   logging.shutdown()
   sys.stdout.flush()
   sys.stderr.flush()
-  os._exit(0)  # pylint: disable=protected-access
+  os._exit(0)
 
 
 def restore_dropped_resources(spec: Dict[str, Any], resources_of: Callable[[str], Dict[str, Any]]) -> None:
@@ -193,7 +193,7 @@ class TunerExecutor(tuner_executor.Executor):
     super().Do(input_dict, output_dict, fold_into_custom_config(exec_properties, [TUNER_TRIALS]))
 
 
-class RecordedFailure(launcher._ExecutionFailedError):  # pylint: disable=protected-access
+class RecordedFailure(launcher._ExecutionFailedError):
   """An executor error whose message and details TFX's local launcher records on the failed execution (as
   `__execution_result__`); elsewhere it fails the step like any other exception."""
 

@@ -5,9 +5,9 @@ import os
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '3')
 
-import pytest  # noqa: E402
+import pytest
 
-from pipeline import sample_data  # noqa: E402
+from pipeline import sample_data
 
 
 @pytest.fixture(scope='session')

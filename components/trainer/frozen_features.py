@@ -79,7 +79,8 @@ def compute(model: tf.keras.Model, backbone_name: str, train_images: tf.data.Dat
 
   return FeatureSets(eval=computed.eval if computed else run(eval_images, False), train_images=train_count,
                      plain=run(train_images, False) if plain else computed and computed.plain,
-                     augmented=run(train_images, True, AUGMENTED_VIEWS) if augmented else computed and computed.augmented)
+                     augmented=(run(train_images, True, AUGMENTED_VIEWS) if augmented
+                                else computed and computed.augmented))
 
 
 def uses_cached_features(weights: Optional[str], strategy_name: str) -> bool:

@@ -9,9 +9,9 @@ import sys
 
 os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
-from absl import logging  # noqa: E402
+from absl import logging
 
-from components.trainer import training  # noqa: E402
+from components.trainer import training
 
 DID_NOT_LEARN_EXIT = 3
 

@@ -269,7 +269,7 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
 
   class Handler(http.server.BaseHTTPRequestHandler):
 
-    def do_GET(self):  # noqa: N802 (the name http.server calls)
+    def do_GET(self):  # the name http.server calls
       requested = self.headers.get('Host')
       if requested is not None and _host_name(requested) not in allowed_hosts:
         self._send_error(421, f'this server answers only for {", ".join(sorted(allowed_hosts))}')
@@ -302,7 +302,7 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
       self.end_headers()
       self.wfile.write(data)
 
-    def log_message(self, format, *args):  # noqa: A002 (http.server's signature)
+    def log_message(self, format, *args):  # http.server's signature
       pass
 
   return http.server.ThreadingHTTPServer((host, port), Handler)

@@ -38,7 +38,7 @@ def run(args: argparse.Namespace, beam_args: List[str]) -> None:
     compat.type_inputs_as_compiled(
         executor_input, _parse(args.json_serialized_inputs_spec_args, pipeline_spec_pb2.ComponentInputsSpec()))
     args.json_serialized_invocation_args = json_format.MessageToJson(executor_input)
-  kubeflow_v2_run_executor._run_executor(args, beam_args)  # pylint: disable=protected-access
+  kubeflow_v2_run_executor._run_executor(args, beam_args)
   compat.remove_output_folder_markers([artifact.uri for artifact_list in executor_input.outputs.artifacts.values()
                                        for artifact in artifact_list.artifacts])
 
@@ -48,7 +48,7 @@ def main(parsed_argv: Tuple[argparse.Namespace, List[str]]) -> None:
   args, beam_args = parsed_argv
   try:
     run(args, beam_args)
-  except Exception as error:  # pylint: disable=broad-except
+  except Exception as error:
     disk_full = disk_space.step_disk_full(error, args.executor_class_path, _first_output_uri(args))
     if disk_full is None:
       raise
@@ -68,4 +68,4 @@ def _parse(text: str, message):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=kubeflow_v2_run_executor._parse_flags)  # pylint: disable=protected-access
+  app.run(main, flags_parser=kubeflow_v2_run_executor._parse_flags)

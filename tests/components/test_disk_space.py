@@ -31,7 +31,7 @@ def _error_of(write, path, in_beam):
         _ = pipeline | beam.Create([path]) | beam.Map(write)
     else:
       write(path)
-  except Exception as error:  # pylint: disable=broad-except
+  except Exception as error:
     return error
   pytest.fail(f'writing {len(PAYLOAD)} bytes to {path} did not fail')
 

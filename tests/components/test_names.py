@@ -13,10 +13,10 @@ from components import names
 
 def test_tfx_names_are_tfx_spellings():
   assert names.BLESSED == evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY
-  assert names.PUSHED == pusher_executor._PUSHED_KEY  # pylint: disable=protected-access
-  assert names.PUSHED_DESTINATION == pusher_executor._PUSHED_DESTINATION_KEY  # pylint: disable=protected-access
-  assert names.PUSHED_VERSION == pusher_executor._PUSHED_VERSION_KEY  # pylint: disable=protected-access
-  assert names.EXECUTION_RESULT_PROPERTY == execution_lib._EXECUTION_RESULT  # pylint: disable=protected-access
+  assert names.PUSHED == pusher_executor._PUSHED_KEY
+  assert names.PUSHED_DESTINATION == pusher_executor._PUSHED_DESTINATION_KEY
+  assert names.PUSHED_VERSION == pusher_executor._PUSHED_VERSION_KEY
+  assert names.EXECUTION_RESULT_PROPERTY == execution_lib._EXECUTION_RESULT
   for key in ('EXAMPLES', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS', 'TUNER_RESULTS',
               'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
     assert getattr(names, key) == getattr(standard_component_specs, f'{key}_KEY'), key

@@ -53,7 +53,8 @@ def test_an_added_class_is_left_out_and_each_model_chooses_among_the_shared_clas
   counted = class_change.count(change, truth, candidate, production)
   assert (counted.examples, counted.other_classes) == (4, 1)
   assert (counted.candidate_correct, counted.production_correct) == (3, 3)
-  assert (counted.candidate_only, counted.production_only) == (1, 1)  # the first cat for the candidate, the fox for production
+  # The first cat for the candidate, the fox for production.
+  assert (counted.candidate_only, counted.production_only) == (1, 1)
 
 
 def test_reordered_classes_are_compared_by_name_not_by_position():

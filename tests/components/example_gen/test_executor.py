@@ -303,8 +303,10 @@ def test_the_accepted_images_colour_and_sizes_are_counted_for_the_models_default
   data = tmp_path / 'data'
   data.mkdir()
   files = {'a.jpg': image_files.photo_jpeg(size=(150, 100)), 'b.jpg': image_files.photo_jpeg(size=(160, 110)),
-           'c.jpg': image_files.photo_jpeg(size=(170, 120)), 'grey.jpg': image_files.photo_jpeg(size=(40, 40), mode='L'),
-           'grey_rgb.jpg': image_files.grey_stored_as_rgb('JPEG'), 'grey_rgb.png': image_files.grey_stored_as_rgb('PNG'),
+           'c.jpg': image_files.photo_jpeg(size=(170, 120)),
+           'grey.jpg': image_files.photo_jpeg(size=(40, 40), mode='L'),
+           'grey_rgb.jpg': image_files.grey_stored_as_rgb('JPEG'),
+           'grey_rgb.png': image_files.grey_stored_as_rgb('PNG'),
            'big.png': image_files.encoded('PNG', size=(300, 230)), 'cut.jpg': image_files.truncated_jpeg()}
   for name, content in files.items():
     (data / name).write_bytes(content)

@@ -13,7 +13,8 @@ def test_the_tuners_comparison_names_the_best_trial_of_each_backbone_and_of_augm
   assert tuner_comparison(results) == ("the Tuner's best eval accuracy with each: efficientnet_lite0 0.9700, "
                                        'small_cnn 0.8400; augmentation off 0.9700, on 0.9500')
   # One value tried is no comparison; a search over other hyperparameters compares nothing.
-  assert tuner_comparison(results[1:3]) == "the Tuner's best eval accuracy with each: augmentation off 0.9700, on 0.9500"
+  assert tuner_comparison(results[1:3]) == (
+      "the Tuner's best eval accuracy with each: augmentation off 0.9700, on 0.9500")
   assert tuner_comparison([{'score': 0.9, 'learning_rate': 1e-3}, {'score': 0.8, 'learning_rate': 3e-4}]) is None
 
 

@@ -19,13 +19,13 @@ class _FakeKubernetes(BaseHTTPRequestHandler):
   polls = 0
   final_state = 'Succeeded'
 
-  def do_POST(self):  # noqa: N802  (http.server's naming)
+  def do_POST(self):  # http.server's naming
     assert self.path == TFJOBS, self.path
     body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
     type(self).created.append(body)
     self._reply(201, body)
 
-  def do_GET(self):  # noqa: N802
+  def do_GET(self):
     name = type(self).created[-1]['metadata']['name']
     assert self.path == f'{TFJOBS}/{name}', self.path
     type(self).polls += 1

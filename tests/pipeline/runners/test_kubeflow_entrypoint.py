@@ -116,7 +116,7 @@ def _flags(arguments):
 def test_tfx_alone_cannot_parse_inputs_as_self_hosted_kubeflow_types_them(tmp_path, typing, error):
   """The breakage the entrypoint works around: when this fails, TFX has fixed it and the workaround can go."""
   with pytest.raises(error):
-    kubeflow_v2_run_executor._run_executor(_arguments(tmp_path, typing), [])  # pylint: disable=protected-access
+    kubeflow_v2_run_executor._run_executor(_arguments(tmp_path, typing), [])
 
 
 @pytest.mark.parametrize('typing', list(InputTyping), ids=lambda typing: typing.value)
