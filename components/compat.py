@@ -30,22 +30,23 @@ caller. What each fixes, and who calls it:
 - TFX's local launcher records an executor's result on a failed execution only for its own private
   `_ExecutionFailedError` (tfx/orchestration/portable/launcher.py; no upstream issue): `RecordedFailure`, the
   base of the image ExampleGen's refusal, so that the execution names the rejects report.
+
+KFP is imported only by the Kubeflow workarounds that use it, so that the steps importing this module for
+`RecordedFailure` do not load it.
 """
 import logging
 import os
 import re
 import sys
-from typing import Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 from apache_beam.options import pipeline_options
 from google.protobuf import any_pb2
 from google.protobuf import json_format
 from google.protobuf import struct_pb2
-from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.trainer import executor as trainer_executor
 from tfx.components.tuner import executor as tuner_executor
-from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.portable import launcher
 from tfx.proto import example_gen_pb2
 from tfx.proto import range_config_pb2
@@ -54,6 +55,9 @@ from tfx.types import standard_component_specs
 from tfx.utils import dependency_utils
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
+
+if TYPE_CHECKING:
+  from kfp.pipeline_spec import pipeline_spec_pb2
 
 GCS_SCHEME = 'gs://'
 EPOCHS = 'epochs'
@@ -86,11 +90,12 @@ def skip_autograph_for_tf_keras() -> None:
 
 def register_kfp_titles(class_paths: Dict[str, str]) -> None:
   """Teaches TFX's Kubeflow entrypoint the Python classes of KFP's own `system.*` artifact titles."""
+  from tfx.orchestration.kubeflow.v2 import compiler_utils
   compiler_utils.TITLE_TO_CLASS_PATH.update(class_paths)
 
 
-def type_inputs_as_compiled(executor_input: pipeline_spec_pb2.ExecutorInput,
-                            inputs_spec: pipeline_spec_pb2.ComponentInputsSpec) -> None:
+def type_inputs_as_compiled(executor_input: 'pipeline_spec_pb2.ExecutorInput',
+                            inputs_spec: 'pipeline_spec_pb2.ComponentInputsSpec') -> None:
   """Gives each input artifact the type that the compiled spec declares for its input (TFX's
   `--json_serialized_inputs_spec_args`), whatever type, if any, KFP's driver passed."""
   for key, artifact_list in executor_input.inputs.artifacts.items():

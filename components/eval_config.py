@@ -15,6 +15,7 @@ from typing import Sequence, Tuple
 
 import tensorflow_model_analysis as tfma
 
+from components import evaluation_defaults
 from components import features
 from components import paired_accuracy
 
@@ -49,7 +50,8 @@ def _class_metrics() -> list:
 
 
 def build_eval_config(labels: Sequence[str], extra_slice_features: Sequence[str] = (),
-                      fairness_thresholds: Sequence[float] = (0.5,)) -> tfma.EvalConfig:
+                      fairness_thresholds: Sequence[float] = evaluation_defaults.FAIRNESS_THRESHOLDS
+                      ) -> tfma.EvalConfig:
   class_ids = list(range(len(labels)))
   slice_keys = slice_feature_keys(extra_slice_features)
   unweighted_classes = {class_id: 1.0 for class_id in class_ids}  # TFMA's macro average needs them

@@ -1,10 +1,9 @@
-"""Image files for a model: the limits a file must meet, its header read without decoding, the decode check
-and TensorFlow's decode errors in one wording.
+"""Image files for a model: the limits of components/image_limits.py applied, the header read without decoding,
+the decode check and TensorFlow's decode errors in one wording.
 
 ExampleGen, batch prediction, `visionflow predict` and `explain` all read images through here, so a file is
 accepted or refused for the same reason wherever it is given to a model.
 """
-import dataclasses
 import io
 import os
 import posixpath
@@ -19,6 +18,7 @@ import tensorflow as tf
 from PIL import Image
 
 from components import input_files
+from components.image_limits import ImageLimits
 from components import paths
 
 _JPEG_END = b'\xff\xd9'  # the end-of-image marker
@@ -36,20 +36,6 @@ _GREY_MODES = frozenset(('1', 'L', 'LA', 'La', 'I', 'I;16', 'I;16B', 'I;16L', 'F
 # grey images stored as RGB JPEG decode to a spread of exactly 0; the least colourful crops of the packages'
 # colour photos (a dark sky, the Hubble deep field) to 2.3 and more.
 GREY_CHANNEL_SPREAD = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageLimits:
-  """What an image file must satisfy before it becomes an example (or is sent to a model).
-
-  `image_size` is the square Transform resizes to: an image whose shorter side would resize to 0 pixels
-  there cannot become a tensor, so it is refused here instead of failing Transform for every row (None:
-  no resize to check, for a model without a Transform signature).
-  """
-  max_pixels: int = 50_000_000       # width x height declared in the header (decompression bombs)
-  max_bytes: int = 100_000_000       # file size, from stat, before anything is read
-  max_aspect_ratio: float = 20.0     # longer side over shorter side
-  image_size: Optional[int] = 32
 
 
 class RowRejected(ValueError):

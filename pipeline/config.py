@@ -10,9 +10,13 @@ from typing import Any, Dict, Mapping, Optional
 
 import yaml
 
+from components import evaluation_defaults
+from components import image_limits
 from components.evaluator import gates
+from components.example_validator import drift_action
 from components.monitor import history
 from components.trainer import settings as training_settings
+from components.trainer import warm_start as warm_start_modes
 
 
 @dataclasses.dataclass
@@ -35,9 +39,11 @@ class PipelineConfig:
 
   # Bad input: rows are rejected into rejects.csv; the run fails above this fraction or with none valid.
   max_reject_fraction: float = 0.05
-  max_image_pixels: int = 50_000_000  # width x height from the header; decompression bombs are refused
-  max_image_bytes: int = 100_000_000  # file size, from stat before reading; only regular files are read
-  max_aspect_ratio: float = 20.0  # longer over shorter side; beyond it an image is rejected
+  # width x height from the header (decompression bombs are refused); the file size, from stat before reading
+  # (only regular files are read); the longer over the shorter side (beyond it an image is rejected).
+  max_image_pixels: int = image_limits.ImageLimits.max_pixels
+  max_image_bytes: int = image_limits.ImageLimits.max_bytes
+  max_aspect_ratio: float = image_limits.ImageLimits.max_aspect_ratio
   example_shard_bytes: int = 100_000_000  # ExampleGen output files of about this size
 
   # Where a local run writes everything: metadata store, pipeline root, serving directory.
@@ -98,13 +104,13 @@ class PipelineConfig:
   # Retraining from the weights of the model in production (components/trainer/warm_start.py): never, auto
   # (while new training examples are under 10% of the training data) or always; only when the classes and
   # the model (backbone, image size, hyperparameters) are production's.
-  warm_start: str = 'never'
+  warm_start: str = warm_start_modes.NEVER
 
   # Drift, with spans: the newest span's train split against the previous span's (components/example_validator):
   # the label's and slice_features' L-infinity distance above drift_label_threshold, or the image sizes' and
   # formats' Jensen-Shannon divergence above drift_distribution_threshold, is a drift anomaly. drift: warn
   # records and reports it; fail also stops the run at the ExampleValidator.
-  drift: str = 'warn'
+  drift: str = drift_action.WARN
   drift_label_threshold: float = 0.1
   drift_distribution_threshold: float = 0.1
 
@@ -128,7 +134,7 @@ class PipelineConfig:
   # position, or know only the old classes, would misread it without a word.
   allow_class_change: bool = False
   slice_features: tuple = ()
-  fairness_thresholds: tuple = (0.5,)
+  fairness_thresholds: tuple = evaluation_defaults.FAIRNESS_THRESHOLDS
   # Continuous evaluation (`visionflow evaluate`): an alert when a slice of at least min_slice_examples
   # newly labelled images is below alert_min_accuracy, or its weekly average accuracy fell by more than
   # alert_max_weekly_drop since the week before.
@@ -231,10 +237,9 @@ class PipelineConfig:
                  'alert_min_accuracy', 'alert_max_weekly_drop'):
       if not 0.0 <= getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in [0, 1], got {getattr(self, name)}')
-    if self.warm_start not in ('never', 'auto', 'always'):
-      raise ValueError(f"warm_start must be 'never', 'auto' or 'always', got {self.warm_start!r}")
-    if self.drift not in ('warn', 'fail'):
-      raise ValueError(f"drift must be 'warn' or 'fail', got {self.drift!r}")
+    for name, modes in (('warm_start', warm_start_modes.MODES), ('drift', drift_action.ACTIONS)):
+      if getattr(self, name) not in modes:
+        raise ValueError(f'{name} must be {_either(modes)}, got {getattr(self, name)!r}')
     for name in ('drift_label_threshold', 'drift_distribution_threshold'):
       if not 0.0 < getattr(self, name) <= 1.0:
         raise ValueError(f'{name} must lie in (0, 1], got {getattr(self, name)}')
@@ -263,6 +268,12 @@ class PipelineConfig:
 
   def replace(self, **changes: Any) -> 'PipelineConfig':
     return dataclasses.replace(self, **changes)
+
+
+def _either(choices: typing.Sequence[str]) -> str:
+  """'a', 'b' or 'c': the choices as an error message lists them."""
+  quoted = [repr(choice) for choice in choices]
+  return f'{", ".join(quoted[:-1])} or {quoted[-1]}'
 
 
 def _is_number(value: Any) -> bool:

@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluator import explanations
+from components import image_limits
 from components import images
 from components import paths as file_paths
 from components import pixel_model
@@ -35,7 +36,7 @@ def overlay_name(path: str, taken: Set[str]) -> str:
   return name
 
 
-def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: images.ImageLimits) -> np.ndarray:
+def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: image_limits.ImageLimits) -> np.ndarray:
   """The file as the model sees it; RowRejected with ExampleGen's reason when the model cannot take it."""
   data = images.read_model_input(path, limits)
   try:
@@ -46,7 +47,7 @@ def _read_pixels(classifier: pixel_model.PixelClassifier, path: str, limits: ima
 
 
 def explain_files(model_dir: str, paths: Iterable[str], output_dir: str,
-                  limits: images.ImageLimits = images.ImageLimits()) -> Iterator[ExplainedFile]:
+                  limits: image_limits.ImageLimits = image_limits.ImageLimits()) -> Iterator[ExplainedFile]:
   """One ExplainedFile per path, in input order, its overlay written into output_dir; a file the model cannot
   take carries the reason instead; each names its file printably (paths.printable). ValueError when model_dir
   is not a model this pipeline trained."""

@@ -3,6 +3,7 @@
 `create_pipeline` takes all environment-specific values from the config (paths, metadata, Beam args),
 so the local runner and the Kubeflow compiler build the same graph.
 """
+import dataclasses
 from typing import Any, Dict, List, Optional
 
 from ml_metadata.proto import metadata_store_pb2
@@ -14,6 +15,7 @@ from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
+from tfx.types import standard_component_specs
 
 from components.batch_inference import component as batch_inference
 from components.data_report.component import DataReport
@@ -107,22 +109,23 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
           code_fingerprint=code_fingerprint.fingerprint())),
       custom_executor_spec=executor_spec.BeamExecutorSpec(example_gen_executor.Executor))
 
-  statistics_gen = StatisticsGen(examples=example_gen.outputs['examples'])
-  schema_gen = SchemaGen(statistics=statistics_gen.outputs['statistics'], infer_feature_shape=True)
+  statistics_gen = StatisticsGen(examples=example_gen.outputs[names.EXAMPLES])
+  schema_gen = SchemaGen(statistics=statistics_gen.outputs[names.STATISTICS], infer_feature_shape=True)
   example_validator = example_validator_lib.DriftExampleValidator(
-      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'],
+      statistics=statistics_gen.outputs[names.STATISTICS],
+      schema=schema_gen.outputs[standard_component_specs.SCHEMA_KEY],
       drift=example_validator_lib.DriftSettings(
           action=config.drift, label_threshold=config.drift_label_threshold,
           distribution_threshold=config.drift_distribution_threshold,
           slice_features=tuple(config.slice_features)),
       span_statistics_dir=config.span_statistics_dir).with_id('ExampleValidator')
-  data_report = DataReport(examples=example_gen.outputs['examples'],
-                           statistics=statistics_gen.outputs['statistics'],
-                           anomalies=example_validator.outputs['anomalies'])
+  data_report = DataReport(examples=example_gen.outputs[names.EXAMPLES],
+                           statistics=statistics_gen.outputs[names.STATISTICS],
+                           anomalies=example_validator.outputs[names.ANOMALIES])
 
   transform = transform_lib.ImageTransform(
-      examples=example_gen.outputs['examples'],
-      schema=schema_gen.outputs['schema'],
+      examples=example_gen.outputs[names.EXAMPLES],
+      schema=schema_gen.outputs[standard_component_specs.SCHEMA_KEY],
       preprocessing_fn=PREPROCESSING_FN,
       splits_config=transform_pb2.SplitsConfig(analyze=['train'], transform=['train', 'eval']),
       # StatisticsGen already describes the raw images; statistics of the transformed ones, a float per pixel,
@@ -143,7 +146,7 @@ def create_monitoring_pipeline(config: PipelineConfig, labels: List[str],
   """
   example_gen = create_data_components(config, labels)[0]
   monitor = monitor_lib.ProductionMonitor(
-      examples=example_gen.outputs['examples'], serving_dir=config.serving_root, model_name=config.model_name,
+      examples=example_gen.outputs[names.EXAMPLES], serving_dir=config.serving_root, model_name=config.model_name,
       class_names=labels, slice_features=config.slice_features, history_path=config.monitoring_history_path,
       rules=monitor_history.AlertRules(min_accuracy=config.alert_min_accuracy,
                                        max_weekly_drop=config.alert_max_weekly_drop,
@@ -155,18 +158,35 @@ def create_monitoring_pipeline(config: PipelineConfig, labels: List[str],
       beam_pipeline_args=list(config.beam_pipeline_args))
 
 
-def runtime_defaults(config: PipelineConfig) -> Dict[str, Any]:
-  """The settings a compiled Kubeflow pipeline takes as runtime parameters, with the config's values.
+@dataclasses.dataclass(frozen=True)
+class RuntimeValues:
+  """The settings a compiled Kubeflow pipeline takes as runtime parameters: each holds the config's value, or in
+  a compiled spec the RuntimeParameter that stands for it.
 
   One compiled spec then serves every scheduled run: data folder, span (range_config: empty for the newest),
   epochs, tuner trials, push destination, blessing thresholds.
   """
-  defaults = {'data_root': data_input(config)[0], 'range_config': '', 'epochs': config.epochs,
-              'serving_dir': config.serving_root, 'min_accuracy': config.min_accuracy,
-              'min_slice_accuracy': config.min_slice_accuracy, 'max_accuracy_drop': config.max_accuracy_drop}
-  if has_tuner(config):
-    defaults['tuner_trials'] = config.tuner_trials
-  return defaults
+  data_root: Any
+  range_config: Any
+  epochs: Any
+  serving_dir: Any
+  min_accuracy: Any
+  min_slice_accuracy: Any
+  max_accuracy_drop: Any
+  tuner_trials: Any = None  # None: the DAG has no Tuner
+
+  def by_name(self) -> Dict[str, Any]:
+    """{runtime parameter name: value}, in the compiled spec's order, for the values the DAG reads."""
+    return {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+            if getattr(self, field.name) is not None}
+
+
+def runtime_defaults(config: PipelineConfig) -> RuntimeValues:
+  """The runtime parameters' values as the config gives them."""
+  return RuntimeValues(
+      data_root=data_input(config)[0], range_config='', epochs=config.epochs, serving_dir=config.serving_root,
+      min_accuracy=config.min_accuracy, min_slice_accuracy=config.min_slice_accuracy,
+      max_accuracy_drop=config.max_accuracy_drop, tuner_trials=config.tuner_trials if has_tuner(config) else None)
 
 
 def has_tuner(config: PipelineConfig) -> bool:
@@ -174,61 +194,52 @@ def has_tuner(config: PipelineConfig) -> bool:
   return config.tuner_trials > 0 and not config.hyperparameters
 
 
-def create_pipeline(config: PipelineConfig, labels: List[str],
-                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
-                    runtime_values: Optional[Dict[str, Any]] = None,
-                    production_model: str = '', images_fingerprint: str = '') -> tfx_pipeline.Pipeline:
-  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher
-  [-> ScoreSpan].
-
-  `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
-  `runtime_values` replaces values named in runtime_defaults (with Kubeflow RuntimeParameters).
-  `production_model`, the version in production before the run, keys the Evaluator's cache (and the
-  Trainer's, when it may start from production's weights); `images_fingerprint`, that of config.score_span, keys
-  ScoreSpan's.
-  """
-  values = runtime_defaults(config)
-  values.update(runtime_values or {})
-  components = create_data_components(config, labels, values['data_root'], values['range_config'])
-  by_id = {component.id: component for component in components}
-  example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
-  settings = training_settings(config, labels, production_model)
+def create_training_components(config: PipelineConfig, settings: TrainingSettings, schema_gen: BaseComponent,
+                               transform: BaseComponent, values: RuntimeValues) -> List[BaseComponent]:
+  """[Tuner ->] Trainer, on Transform's examples and graph: the training half of the DAG."""
   trainer_inputs = {}
+  components = []
   if has_tuner(config):
     tuner = training_components.Tuner(
-        examples=transform.outputs['transformed_examples'],
-        transform_graph=transform.outputs['transform_graph'],
+        examples=transform.outputs[standard_component_specs.TRANSFORMED_EXAMPLES_KEY],
+        transform_graph=transform.outputs[standard_component_specs.TRANSFORM_GRAPH_KEY],
         tuner_fn=TUNER_FN,
         train_args=trainer_pb2.TrainArgs(splits=['train']),
         eval_args=trainer_pb2.EvalArgs(splits=['eval']),
         # Only what tuning depends on, so changing e.g. the training epochs keeps the Tuner cached.
         custom_config=settings.tuning().to_custom_config(),
-        tuner_trials=values['tuner_trials']).with_id('Tuner')
-    trainer_inputs['hyperparameters'] = tuner.outputs['best_hyperparameters']
-    trainer_inputs['tuner_results'] = tuner.outputs['tuner_results']
+        tuner_trials=values.tuner_trials).with_id('Tuner')
+    trainer_inputs['hyperparameters'] = tuner.outputs[names.BEST_HYPERPARAMETERS]
+    trainer_inputs['tuner_results'] = tuner.outputs[names.TUNER_RESULTS]
     components.append(tuner)
 
   trainer = training_components.Trainer(
-      examples=transform.outputs['transformed_examples'],
-      transform_graph=transform.outputs['transform_graph'],
-      schema=schema_gen.outputs['schema'],
+      examples=transform.outputs[standard_component_specs.TRANSFORMED_EXAMPLES_KEY],
+      transform_graph=transform.outputs[standard_component_specs.TRANSFORM_GRAPH_KEY],
+      schema=schema_gen.outputs[standard_component_specs.SCHEMA_KEY],
       run_fn=RUN_FN,
       train_args=trainer_pb2.TrainArgs(splits=['train']),
       eval_args=trainer_pb2.EvalArgs(splits=['eval']),
       custom_config=settings.to_custom_config(),
-      epochs=values['epochs'],
+      epochs=values.epochs,
       **trainer_inputs).with_id('Trainer')
+  return components + [trainer]
 
+
+def create_release_components(config: PipelineConfig, labels: List[str], example_gen: BaseComponent,
+                              trainer: BaseComponent, values: RuntimeValues,
+                              production_model: str) -> List[BaseComponent]:
+  """Evaluator -> Pusher: the trained model blessed against production on the test split, and pushed if so."""
   evaluator = evaluator_lib.ProductionEvaluator(
-      examples=example_gen.outputs['examples'],
-      model=trainer.outputs['model'],
+      examples=example_gen.outputs[names.EXAMPLES],
+      model=trainer.outputs[names.MODEL],
       example_splits=['test'],
-      serving_dir=values['serving_dir'],
+      serving_dir=values.serving_dir,
       model_name=config.model_name,
       class_names=labels,
-      min_accuracy=values['min_accuracy'],
-      min_slice_accuracy=values['min_slice_accuracy'],
-      max_accuracy_drop=values['max_accuracy_drop'],
+      min_accuracy=values.min_accuracy,
+      min_slice_accuracy=values.min_slice_accuracy,
+      max_accuracy_drop=values.max_accuracy_drop,
       min_slice_examples=config.min_slice_examples,
       significance=config.significance,
       strict_gates=config.strict_gates,
@@ -238,25 +249,54 @@ def create_pipeline(config: PipelineConfig, labels: List[str],
       production_model=production_model).with_id('Evaluator')
 
   pusher = pusher_lib.ServingPusher(
-      model=trainer.outputs['model'],
-      model_blessing=evaluator.outputs['blessing'],
-      examples=example_gen.outputs['examples'],
-      evaluation=evaluator.outputs['evaluation'],
-      serving_dir=values['serving_dir'],
+      model=trainer.outputs[names.MODEL],
+      model_blessing=evaluator.outputs[names.BLESSING],
+      examples=example_gen.outputs[names.EXAMPLES],
+      evaluation=evaluator.outputs[names.EVALUATION],
+      serving_dir=values.serving_dir,
       model_name=config.model_name,
       serving_base_path=config.serving_base_path or '',
       class_names=labels,
       tflite_quantize=config.tflite_quantize).with_id('Pusher')
+  return [evaluator, pusher]
 
-  components += [trainer, evaluator, pusher]
+
+def create_scoring_component(config: PipelineConfig, pusher: BaseComponent, values: RuntimeValues,
+                             images_fingerprint: str) -> BaseComponent:
+  """ScoreSpan: the model in production, after the Pusher, scores config.score_span's unlabelled images."""
+  return batch_inference.ScoreSpan(
+      pushed_model=pusher.outputs[names.PUSHED_MODEL], serving_dir=values.serving_dir,
+      model_name=config.model_name,
+      settings=batch_inference.SpanScoring(
+          images=config.score_span, max_image_pixels=config.max_image_pixels,
+          max_image_bytes=config.max_image_bytes, max_aspect_ratio=config.max_aspect_ratio),
+      images_fingerprint=images_fingerprint).with_id('ScoreSpan')
+
+
+def create_pipeline(config: PipelineConfig, labels: List[str],
+                    metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
+                    runtime_values: Optional[RuntimeValues] = None,
+                    production_model: str = '', images_fingerprint: str = '') -> tfx_pipeline.Pipeline:
+  """ExampleGen -> statistics/schema/validation -> Transform -> Tuner -> Trainer -> Evaluator -> Pusher
+  [-> ScoreSpan].
+
+  `labels` is the class list (labels-file order): it fixes the model's outputs, so it is part of the DAG.
+  `runtime_values` replaces runtime_defaults (with Kubeflow RuntimeParameters).
+  `production_model`, the version in production before the run, keys the Evaluator's cache (and the
+  Trainer's, when it may start from production's weights); `images_fingerprint`, that of config.score_span, keys
+  ScoreSpan's.
+  """
+  values = runtime_values or runtime_defaults(config)
+  components = create_data_components(config, labels, values.data_root, values.range_config)
+  by_id = {component.id: component for component in components}
+  example_gen, schema_gen, transform = by_id['FileBasedExampleGen'], by_id['SchemaGen'], by_id['Transform']
+  training = create_training_components(
+      config, training_settings(config, labels, production_model), schema_gen, transform, values)
+  trainer = training[-1]
+  evaluator, pusher = create_release_components(config, labels, example_gen, trainer, values, production_model)
+  components += training + [evaluator, pusher]
   if config.score_span:
-    components.append(batch_inference.ScoreSpan(
-        pushed_model=pusher.outputs[names.PUSHED_MODEL], serving_dir=values['serving_dir'],
-        model_name=config.model_name,
-        settings=batch_inference.SpanScoring(
-            images=config.score_span, max_image_pixels=config.max_image_pixels,
-            max_image_bytes=config.max_image_bytes, max_aspect_ratio=config.max_aspect_ratio),
-        images_fingerprint=images_fingerprint).with_id('ScoreSpan'))
+    components.append(create_scoring_component(config, pusher, values, images_fingerprint))
   return tfx_pipeline.Pipeline(
       pipeline_name=config.pipeline_name,
       pipeline_root=config.pipeline_root,

@@ -5,6 +5,7 @@ from typing import Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 
+from components import image_limits
 from components import images
 from components import features
 from components import paths as file_paths
@@ -56,7 +57,7 @@ class Predictor:
   its file printably (paths.printable), so a file name that is not UTF-8 can be shown.
   """
 
-  def __init__(self, model_dir: str, limits: images.ImageLimits = images.ImageLimits()):
+  def __init__(self, model_dir: str, limits: image_limits.ImageLimits = image_limits.ImageLimits()):
     self.model_dir = model_dir
     loaded = tf.saved_model.load(model_dir)
     self._serve = loaded.signatures['serving_default']

@@ -8,7 +8,6 @@ components/batch_inference/scoring.py, the same Beam pipeline as `visionflow bat
 InferenceResult artifact.
 """
 import dataclasses
-import json
 import os
 from typing import Any, Dict, List
 
@@ -21,14 +20,14 @@ from tfx.types import component_spec
 from tfx.types import standard_artifacts
 
 from components import compat
+from components import executor_settings
 from components import names
 from components import pixel_model
 from components.batch_inference import scoring
-from components.images import ImageLimits
+from components.image_limits import ImageLimits
 from components import serving_dir
 
 SERVING_DIR = 'serving_dir'
-MODEL_NAME = 'model_name'
 SETTINGS = 'settings'
 # The images' fingerprint when the pipeline was built (scoring.source_fingerprint). Unused by the executor: it
 # keys TFX's cache, so that new images at the same path are scored. (The Kubeflow compiler turns the step's
@@ -38,7 +37,7 @@ IMAGES_FINGERPRINT = 'images_fingerprint'
 
 @dataclasses.dataclass(frozen=True)
 class SpanScoring:
-  """What to score and how, as one JSON execution property."""
+  """What to score and how."""
   images: str  # a CSV, a folder of images or a glob pattern, where the step's pod can read it
   top_k: int = 3
   batch_size: int = 64
@@ -46,16 +45,17 @@ class SpanScoring:
   max_image_bytes: int = ImageLimits.max_bytes
   max_aspect_ratio: float = ImageLimits.max_aspect_ratio
 
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self), sort_keys=True)
-
-  @classmethod
-  def from_json(cls, text: str) -> 'SpanScoring':
-    return cls(**json.loads(text))
-
   def limits(self) -> ImageLimits:
     return ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
                        max_aspect_ratio=self.max_aspect_ratio, image_size=None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ScoreSpanSettings:
+  """The step's settings as one JSON execution property; the serving directory, a Kubeflow runtime parameter,
+  stays one of its own."""
+  model_name: str
+  scoring: SpanScoring
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -64,20 +64,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
-    settings = SpanScoring.from_json(exec_properties[SETTINGS])
-    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
+    settings = executor_settings.from_json(ScoreSpanSettings, exec_properties[SETTINGS])
+    span = settings.scoring
+    model_dir = os.path.join(exec_properties[SERVING_DIR], settings.model_name)
     production = serving_dir.newest_version_dir(model_dir)
     if production is None:
-      raise compat.RecordedFailure(f'no model in production under {model_dir} to score {settings.images} with', {})
+      raise compat.RecordedFailure(f'no model in production under {model_dir} to score {span.images} with', {})
     pixel_model.training_record(production)  # a model from elsewhere fails here, not in a Beam worker
-    scoring.check_sources([settings.images])
+    scoring.check_sources([span.images])
     result = artifact_utils.get_single_instance(output_dict[names.INFERENCE_RESULT])
     with self._make_beam_pipeline() as pipeline:
-      scoring.score(pipeline, [settings.images], scoring.ScoringSettings(
-          production, result.uri, settings.limits(), settings.top_k, settings.batch_size))
+      scoring.score(pipeline, [span.images], scoring.ScoringSettings(
+          production, result.uri, span.limits(), span.top_k, span.batch_size))
     summary = scoring.Summary.read(result.uri)
     result.set_string_custom_property(names.SCORED_MODEL, production)
-    result.set_string_custom_property(names.SCORED_IMAGES, settings.images)
+    result.set_string_custom_property(names.SCORED_IMAGES, span.images)
     result.set_int_custom_property(names.SCORED_ROWS, summary.rows)
     result.set_int_custom_property(names.PREDICTED_ROWS, summary.predicted)
     result.set_int_custom_property(names.FAILED_ROWS, summary.errors)
@@ -86,7 +87,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 class ScoreSpanSpec(component_spec.ComponentSpec):
   PARAMETERS = {
       SERVING_DIR: component_spec.ExecutionParameter(type=str),
-      MODEL_NAME: component_spec.ExecutionParameter(type=str),
       SETTINGS: component_spec.ExecutionParameter(type=str),
       IMAGES_FINGERPRINT: component_spec.ExecutionParameter(type=str, optional=True),
   }
@@ -105,6 +105,7 @@ class ScoreSpan(base_beam_component.BaseBeamComponent):
   def __init__(self, pushed_model, serving_dir: str, model_name: str, settings: SpanScoring,
                images_fingerprint: str = ''):
     super().__init__(spec=ScoreSpanSpec(
-        pushed_model=pushed_model, serving_dir=serving_dir, model_name=model_name, settings=settings.to_json(),
+        pushed_model=pushed_model, serving_dir=serving_dir,
+        settings=executor_settings.to_json(ScoreSpanSettings(model_name=model_name, scoring=settings)),
         images_fingerprint=images_fingerprint,
         inference_result=types.Channel(type=standard_artifacts.InferenceResult)))

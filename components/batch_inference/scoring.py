@@ -25,6 +25,7 @@ from apache_beam.ml.inference import base as inference_base
 from components import features
 from components import paths
 from components import pixel_model
+from components import image_limits
 from components import images
 from components import input_files
 
@@ -173,7 +174,7 @@ def check_output_dir(output_dir: str) -> None:
                      f'shards without {SUMMARY_FILE}): --output must be a new folder')
 
 
-def read_image(row: Union[InputRow, Failed], limits: images.ImageLimits):
+def read_image(row: Union[InputRow, Failed], limits: image_limits.ImageLimits):
   """(row, bytes) for the model, or a Failed naming why, as ExampleGen would refuse the image."""
   if isinstance(row, Failed):
     return row
@@ -307,7 +308,7 @@ def _write_summary(counts: List[int], model_dir: str, output_dir: str) -> None:
 class ScoringSettings:
   model_dir: str   # a pushed version folder: the SavedModel with the serving_default signature
   output_dir: str
-  limits: images.ImageLimits = images.ImageLimits(image_size=None)
+  limits: image_limits.ImageLimits = image_limits.ImageLimits(image_size=None)
   top_k: int = 3
   batch_size: int = 64
 

@@ -15,9 +15,10 @@ production's Trainer recorded, TFMA evaluates the candidate alone and the two ar
 classes (components/evaluator/class_change.py); the change itself refuses the candidate unless
 allow_class_change is set.
 """
+import dataclasses
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
 from tfx import types
@@ -34,7 +35,9 @@ from tfx.utils import path_utils
 
 from components import accuracy_intervals
 from components import eval_config
+from components import evaluation_defaults
 from components import evaluation_results
+from components import executor_settings
 from components import model_analysis
 from components import pixel_model
 from components.evaluator import class_change
@@ -45,23 +48,33 @@ from components import names
 from components import serving_dir
 from components.reports import kfp_artifacts
 
-EXAMPLE_SPLITS = 'example_splits'
 SERVING_DIR = 'serving_dir'
-MODEL_NAME = 'model_name'
-CLASS_NAMES = 'class_names'
-SLICE_FEATURES = 'slice_features'
-FAIRNESS_THRESHOLDS = 'fairness_thresholds'
 MIN_ACCURACY = 'min_accuracy'
 MIN_SLICE_ACCURACY = 'min_slice_accuracy'
 MAX_ACCURACY_DROP = 'max_accuracy_drop'
-MIN_SLICE_EXAMPLES = 'min_slice_examples'
-SIGNIFICANCE = 'significance'
-STRICT_GATES = 'strict_gates'
-ALLOW_CLASS_CHANGE = class_change.SETTING
+SETTINGS = 'settings'
 # The newest version in the serving directory as the runner saw it before the run. Unused by the executor,
 # which reads the serving directory itself: it is there so that TFX's cache key changes with production,
 # and a verdict against an older production model is not reused.
 PRODUCTION_MODEL = 'production_model'
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluatorSettings:
+  """The Evaluator's settings that are not Kubeflow runtime parameters, as one JSON execution property.
+
+  The serving directory and the accuracy thresholds stay execution properties of their own, each a runtime
+  parameter on Kubeflow.
+  """
+  model_name: str
+  class_names: Tuple[str, ...]
+  example_splits: Tuple[str, ...]
+  allow_class_change: bool  # class_change.SETTING: whether a changed class list may be blessed
+  min_slice_examples: int = gates.BlessingPolicy.min_slice_examples
+  significance: float = gates.BlessingPolicy.significance
+  strict_gates: bool = False
+  slice_features: Tuple[str, ...] = ()
+  fairness_thresholds: Tuple[float, ...] = evaluation_defaults.FAIRNESS_THRESHOLDS
 
 
 def check_gates(values: Dict[evaluation_results.MetricId, float], policy: gates.BlessingPolicy, has_baseline: bool,
@@ -98,28 +111,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
-    labels = json_utils.loads(exec_properties[CLASS_NAMES])
+    settings = executor_settings.from_json(EvaluatorSettings, exec_properties[SETTINGS])
+    labels = list(settings.class_names)
     tfma_config = eval_config.build_eval_config(
-        labels, extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]),
-        fairness_thresholds=json_utils.loads(exec_properties[FAIRNESS_THRESHOLDS]))
+        labels, extra_slice_features=list(settings.slice_features),
+        fairness_thresholds=list(settings.fairness_thresholds))
     policy = gates.BlessingPolicy(
         min_accuracy=float(exec_properties[MIN_ACCURACY]),
         min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
         max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP]),
-        min_slice_examples=int(exec_properties[MIN_SLICE_EXAMPLES]),
-        significance=float(exec_properties[SIGNIFICANCE]),
-        strict=bool(exec_properties[STRICT_GATES]))
+        min_slice_examples=settings.min_slice_examples,
+        significance=settings.significance,
+        strict=settings.strict_gates)
     model = artifact_utils.get_single_instance(input_dict['model'])
     evaluation_artifact = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     evaluation_uri = evaluation_artifact.uri
     blessing = artifact_utils.get_single_instance(output_dict[names.BLESSING])
     baseline_dir = serving_dir.newest_version_dir(
-        os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME]))
+        os.path.join(exec_properties[SERVING_DIR], settings.model_name))
     production_record = pixel_model.read_training_record(baseline_dir) if baseline_dir else None
     changed_classes = class_change.detect(production_record.labels if production_record else None, labels)
 
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
-    splits = json_utils.loads(exec_properties[EXAMPLE_SPLITS])
+    splits = list(settings.example_splits)
     split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
     model_analysis.evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir,
                             input_dict[names.EXAMPLES], splits, evaluation_uri, self._make_beam_pipeline())
@@ -134,7 +148,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     checked = check_gates(values, policy, has_baseline=baseline_dir is not None and shared is None,
                           paired=shared.paired() if shared else None)
     refusals = gates.refusals(checked)
-    class_change_allowed = bool(exec_properties[ALLOW_CLASS_CHANGE])
+    class_change_allowed = settings.allow_class_change
     blessed = not refusals and (class_change_allowed or not changed_classes)
     reasons = ([class_change.blessing_reason(changed_classes, class_change_allowed)] if changed_classes
                else []) + refusals
@@ -163,21 +177,13 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 class ProductionEvaluatorSpec(component_spec.ComponentSpec):
-  # Plain values rather than a TFMA EvalConfig, so that each can be a Kubeflow runtime parameter.
+  # Plain values rather than a TFMA EvalConfig, so that the thresholds can be Kubeflow runtime parameters.
   PARAMETERS = {
-      EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
       SERVING_DIR: component_spec.ExecutionParameter(type=str),
-      MODEL_NAME: component_spec.ExecutionParameter(type=str),
-      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
-      SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
-      FAIRNESS_THRESHOLDS: component_spec.ExecutionParameter(type=str),
       MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
       MIN_SLICE_ACCURACY: component_spec.ExecutionParameter(type=float),
       MAX_ACCURACY_DROP: component_spec.ExecutionParameter(type=float),
-      MIN_SLICE_EXAMPLES: component_spec.ExecutionParameter(type=int),
-      SIGNIFICANCE: component_spec.ExecutionParameter(type=float),
-      STRICT_GATES: component_spec.ExecutionParameter(type=int),
-      ALLOW_CLASS_CHANGE: component_spec.ExecutionParameter(type=int),
+      SETTINGS: component_spec.ExecutionParameter(type=str),
       PRODUCTION_MODEL: component_spec.ExecutionParameter(type=str, optional=True),
   }
   INPUTS = {
@@ -207,18 +213,19 @@ class ProductionEvaluator(base_beam_component.BaseBeamComponent):
                allow_class_change: bool,
                min_slice_examples: int = gates.BlessingPolicy.min_slice_examples,
                significance: float = gates.BlessingPolicy.significance, strict_gates: bool = False,
-               slice_features: Sequence[str] = (), fairness_thresholds: Sequence[float] = (0.5,),
+               slice_features: Sequence[str] = (),
+               fairness_thresholds: Sequence[float] = evaluation_defaults.FAIRNESS_THRESHOLDS,
                production_model: str = ''):
     super().__init__(spec=ProductionEvaluatorSpec(
-        examples=examples, model=model, serving_dir=serving_dir, model_name=model_name,
-        example_splits=json_utils.dumps(list(example_splits)),
-        class_names=json_utils.dumps(list(class_names)),
-        slice_features=json_utils.dumps(list(slice_features)),
-        fairness_thresholds=json_utils.dumps([float(threshold) for threshold in fairness_thresholds]),
-        min_accuracy=min_accuracy, min_slice_accuracy=min_slice_accuracy,
-        max_accuracy_drop=max_accuracy_drop, min_slice_examples=int(min_slice_examples),
-        significance=float(significance), strict_gates=int(bool(strict_gates)), production_model=production_model,
-        allow_class_change=int(bool(allow_class_change)),
+        examples=examples, model=model, serving_dir=serving_dir, min_accuracy=min_accuracy,
+        min_slice_accuracy=min_slice_accuracy, max_accuracy_drop=max_accuracy_drop,
+        settings=executor_settings.to_json(EvaluatorSettings(
+            model_name=model_name, class_names=tuple(class_names), example_splits=tuple(example_splits),
+            allow_class_change=bool(allow_class_change), min_slice_examples=int(min_slice_examples),
+            significance=float(significance), strict_gates=bool(strict_gates),
+            slice_features=tuple(slice_features),
+            fairness_thresholds=tuple(float(threshold) for threshold in fairness_thresholds))),
+        production_model=production_model,
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
         blessing=types.Channel(type=standard_artifacts.ModelBlessing),
         html_report=types.Channel(type=kfp_artifacts.HtmlReport),

@@ -16,6 +16,7 @@ no TensorFlow.
 import dataclasses
 from typing import List, Optional, Sequence
 
+from components import evaluation_defaults
 from components import names
 from components import accuracy_intervals
 
@@ -32,7 +33,7 @@ class BlessingPolicy:
   min_accuracy: float = 0.8
   min_slice_accuracy: float = 0.5
   max_accuracy_drop: float = 0.0
-  min_slice_examples: int = 30
+  min_slice_examples: int = evaluation_defaults.MIN_SLICE_EXAMPLES
   significance: float = 0.05  # 1 - the intervals' confidence, and the paired test's level
   strict: bool = False
 

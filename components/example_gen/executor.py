@@ -12,7 +12,6 @@ import concurrent.futures
 import csv
 import dataclasses
 import itertools
-import json
 import os
 import re
 import uuid
@@ -34,7 +33,9 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components import compat
+from components import executor_settings
 from components.example_gen import image_rows
+from components import image_limits
 from components import images
 from components import input_files
 from components import names
@@ -60,9 +61,9 @@ class Settings:
   labels: Tuple[str, ...]
   csv_columns: Optional[Tuple[str, ...]] = None  # names of the CSV's columns; None: image_path,label[,split]
   csv_header: bool = False                         # the CSV's first line names its columns
-  max_image_pixels: int = 50_000_000               # width x height from the header; larger is rejected
-  max_image_bytes: int = 100_000_000               # file size from stat, before reading; larger is rejected
-  max_aspect_ratio: float = 20.0                   # longer over shorter side; larger is rejected
+  max_image_pixels: int = image_limits.ImageLimits.max_pixels  # width x height from the header; larger is rejected
+  max_image_bytes: int = image_limits.ImageLimits.max_bytes  # file size from stat, before reading; larger is rejected
+  max_aspect_ratio: float = image_limits.ImageLimits.max_aspect_ratio  # longer over shorter side; larger is rejected
   # Transform's square, or its smallest when the data chooses it: a side resizing to 0 is rejected.
   image_size: int = model_choice.IMAGE_SIZES[0]
   max_reject_fraction: float = 0.05                # above this the run fails (after writing rejects.csv)
@@ -77,8 +78,8 @@ class Settings:
   code_fingerprint: str = ''
 
   @property
-  def limits(self) -> images.ImageLimits:
-    return images.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
+  def limits(self) -> image_limits.ImageLimits:
+    return image_limits.ImageLimits(max_pixels=self.max_image_pixels, max_bytes=self.max_image_bytes,
                               max_aspect_ratio=self.max_aspect_ratio, image_size=self.image_size)
 
 
@@ -95,8 +96,7 @@ class RejectedRowsError(compat.RecordedFailure):
 def make_custom_config(settings: Settings) -> example_gen_pb2.CustomConfig:
   """Packs the settings the way FileBasedExampleGen carries them (a Struct in an Any)."""
   packed = struct_pb2.Struct()
-  packed.update({key: list(value) if isinstance(value, tuple) else value
-                 for key, value in dataclasses.asdict(settings).items() if value is not None})
+  packed.update(executor_settings.to_json_dict(settings))
   custom_config = example_gen_pb2.CustomConfig()
   custom_config.custom_config.Pack(packed)
   return custom_config
@@ -109,14 +109,7 @@ def parse_custom_config(custom_config_json: str) -> Settings:
   if not custom_config.custom_config.Unpack(packed):
     raise ValueError('ExampleGen custom_config must hold a google.protobuf.Struct; '
                      'build it with components.example_gen.executor.make_custom_config')
-  values = json.loads(json_format.MessageToJson(packed))
-  for key in ('labels', 'csv_columns'):
-    if key in values:
-      values[key] = tuple(values[key])
-  for key in ('max_image_pixels', 'max_image_bytes', 'image_size', 'shard_bytes', 'num_spans'):
-    if key in values:
-      values[key] = int(values[key])
-  return Settings(**values)
+  return executor_settings.from_json_dict(Settings, json_format.MessageToDict(packed))
 
 
 def make_input_config(csv_path: str) -> Tuple[str, example_gen_pb2.Input]:
@@ -353,77 +346,105 @@ class Executor(base_beam_executor.BaseBeamExecutor):
   def Do(self, input_dict: Dict[str, List[Any]], output_dict: Dict[str, List[Any]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
-    if len(input_config.splits) != 1 or not output_config.split_config.splits:
-      raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
+    input_config, output_config = _split_configs(exec_properties)
     settings = parse_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-    compat.resolve_spans_without_driver(exec_properties[standard_component_specs.INPUT_BASE_KEY], input_config,
-                                  exec_properties)
+    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    compat.resolve_spans_without_driver(input_base, input_config, exec_properties)
     split_names = [split.name for split in output_config.split_config.splits]
     bucket_ends = list(itertools.accumulate(split.hash_buckets for split in output_config.split_config.splits))
-    input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-
-    examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-    examples.split_names = artifact_utils.encode_split_names(split_names)
-    if exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) is not None:
-      examples.span = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
-    tf.io.gfile.makedirs(examples.uri)
+    examples = _examples_artifact(output_dict, split_names, exec_properties)
     sources = _input_sources(input_base, input_config.splits[0].pattern, settings, exec_properties,
                              examples.uri)
     csv_path = ', '.join(source for source, _ in sources)
+    counts = self._run_beam_pipeline(sources, settings, split_names, bucket_ends, examples.uri)
+    accepted = {name: counts.get(f'accepted_{name}', 0) for name in split_names}
+    rejected = counts.get(_REJECTED, 0)
+    _record_counts(examples, accepted, rejected, counts)
+    _refuse_unusable_data(csv_path, examples.uri, accepted, rejected, settings.max_reject_fraction)
+
+  def _run_beam_pipeline(self, sources: Sequence[Tuple[str, str]], settings: Settings, split_names: Sequence[str],
+                         bucket_ends: Sequence[int], output_uri: str) -> Dict[str, int]:
+    """Checks the CSVs are text, runs build_beam_pipeline to the end, removes its temporary files; its counters."""
     for source, _ in sources:
       input_files.check_text(source)
-    logging.info('Reading %s', csv_path)
+    logging.info('Reading %s', ', '.join(source for source, _ in sources))
     pipeline = self._make_beam_pipeline()
-    build_beam_pipeline(pipeline, sources, settings, split_names, bucket_ends, examples.uri)
+    build_beam_pipeline(pipeline, sources, settings, split_names, bucket_ends, output_uri)
     result = pipeline.run()
     result.wait_until_finish()
     counts = _counters(result)
-    if tf.io.gfile.exists(_temp_dir(examples.uri)):
-      tf.io.gfile.rmtree(_temp_dir(examples.uri))
+    if tf.io.gfile.exists(_temp_dir(output_uri)):
+      tf.io.gfile.rmtree(_temp_dir(output_uri))
+    return counts
 
-    accepted = {name: counts.get(f'accepted_{name}', 0) for name in split_names}
-    rejected = counts.get(_REJECTED, 0)
-    total = sum(accepted.values()) + rejected
-    rejects_uri = os.path.join(examples.uri, names.REJECTS_FILE)
-    examples.set_int_custom_property(names.ACCEPTED_ROWS, sum(accepted.values()))
-    examples.set_int_custom_property(names.REJECTED_ROWS, rejected)
-    for name, count in accepted.items():
-      examples.set_int_custom_property(names.accepted_rows_in(name), count)
-    examples.set_string_custom_property(names.REJECTS_URI, rejects_uri)
-    examples.set_int_custom_property(names.COLOUR_IMAGES, counts.get(_COLOUR_IMAGES, 0))
-    examples.set_json_value_custom_property(names.SHORTER_SIDE_AT_LEAST, {
-        str(size): counts.get(f'{_SHORTER_SIDE_AT_LEAST}{size}', 0) for size in model_choice.IMAGE_SIZES})
-    examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
-    examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
-    logging.info('ExampleGen accepted %d rows (%s) and rejected %d; rejects: %s', sum(accepted.values()),
-                 ', '.join(f'{name} {count}' for name, count in accepted.items()), rejected, rejects_uri)
 
-    conflicts_uri = os.path.join(examples.uri, names.SPLIT_CONFLICTS_FILE)
-    if tf.io.gfile.exists(conflicts_uri):
-      kept = _keep_after_failure(conflicts_uri)
-      _keep_after_failure(rejects_uri)
-      raise RejectedRowsError(
-          f'{csv_path}: the same image bytes appear on rows that name different splits, which would put one '
-          f'image in two splits; fix the split column. Rows: {kept}', _refused_rejects(rejects_uri))
-    if not sum(accepted.values()):
-      raise RejectedRowsError(f'{csv_path}: no valid row: accepted 0, rejected {rejected}. '
-                              f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
-    if rejected / total > settings.max_reject_fraction:
-      raise RejectedRowsError(
-          f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
-          f'({rejected / total:.1%}), above max_reject_fraction={settings.max_reject_fraction:g}. '
-          f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
-    empty = [name for name, count in accepted.items() if not count]
-    if empty:
-      raise RejectedRowsError(
-          f'{csv_path}: split {", ".join(empty)} would be empty: accepted {total - rejected} rows '
-          f'({", ".join(f"{name} {count}" for name, count in accepted.items())}), rejected {rejected}; '
-          f'every split needs examples (add rows, or name splits in a split column). '
-          f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
+def _split_configs(exec_properties: Dict[str, Any]) -> Tuple[example_gen_pb2.Input, example_gen_pb2.Output]:
+  """(input_config, output_config): one input CSV, and the output splits."""
+  input_config = example_gen_pb2.Input()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+  output_config = example_gen_pb2.Output()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config)
+  if len(input_config.splits) != 1 or not output_config.split_config.splits:
+    raise ValueError('the image ExampleGen takes one input CSV and an output split_config')
+  return input_config, output_config
+
+
+def _examples_artifact(output_dict: Dict[str, List[Any]], split_names: Sequence[str],
+                       exec_properties: Dict[str, Any]):
+  """The output Examples, with its splits and span set and its folder made."""
+  examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
+  examples.split_names = artifact_utils.encode_split_names(list(split_names))
+  if exec_properties.get(example_gen_utils.SPAN_PROPERTY_NAME) is not None:
+    examples.span = int(exec_properties[example_gen_utils.SPAN_PROPERTY_NAME])
+  tf.io.gfile.makedirs(examples.uri)
+  return examples
+
+
+def _record_counts(examples, accepted: Dict[str, int], rejected: int, counts: Dict[str, int]) -> None:
+  """The rows accepted (per split) and rejected, the rejects report and the image statistics, on the artifact."""
+  rejects_uri = os.path.join(examples.uri, names.REJECTS_FILE)
+  examples.set_int_custom_property(names.ACCEPTED_ROWS, sum(accepted.values()))
+  examples.set_int_custom_property(names.REJECTED_ROWS, rejected)
+  for name, count in accepted.items():
+    examples.set_int_custom_property(names.accepted_rows_in(name), count)
+  examples.set_string_custom_property(names.REJECTS_URI, rejects_uri)
+  examples.set_int_custom_property(names.COLOUR_IMAGES, counts.get(_COLOUR_IMAGES, 0))
+  examples.set_json_value_custom_property(names.SHORTER_SIDE_AT_LEAST, {
+      str(size): counts.get(f'{_SHORTER_SIDE_AT_LEAST}{size}', 0) for size in model_choice.IMAGE_SIZES})
+  examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+  examples_utils.set_file_format(examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+  logging.info('ExampleGen accepted %d rows (%s) and rejected %d; rejects: %s', sum(accepted.values()),
+               ', '.join(f'{name} {count}' for name, count in accepted.items()), rejected, rejects_uri)
+
+
+def _refuse_unusable_data(csv_path: str, output_uri: str, accepted: Dict[str, int], rejected: int,
+                          max_reject_fraction: float) -> None:
+  """Raises RejectedRowsError, keeping the reports, for split conflicts, no accepted row, too many rejected rows
+  or an empty split."""
+  rejects_uri = os.path.join(output_uri, names.REJECTS_FILE)
+  conflicts_uri = os.path.join(output_uri, names.SPLIT_CONFLICTS_FILE)
+  total = sum(accepted.values()) + rejected
+  if tf.io.gfile.exists(conflicts_uri):
+    kept = _keep_after_failure(conflicts_uri)
+    _keep_after_failure(rejects_uri)
+    raise RejectedRowsError(
+        f'{csv_path}: the same image bytes appear on rows that name different splits, which would put one '
+        f'image in two splits; fix the split column. Rows: {kept}', _refused_rejects(rejects_uri))
+  if not sum(accepted.values()):
+    raise RejectedRowsError(f'{csv_path}: no valid row: accepted 0, rejected {rejected}. '
+                            f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
+  if rejected / total > max_reject_fraction:
+    raise RejectedRowsError(
+        f'{csv_path}: accepted {total - rejected}, rejected {rejected} of {total} rows '
+        f'({rejected / total:.1%}), above max_reject_fraction={max_reject_fraction:g}. '
+        f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
+  empty = [name for name, count in accepted.items() if not count]
+  if empty:
+    raise RejectedRowsError(
+        f'{csv_path}: split {", ".join(empty)} would be empty: accepted {total - rejected} rows '
+        f'({", ".join(f"{name} {count}" for name, count in accepted.items())}), rejected {rejected}; '
+        f'every split needs examples (add rows, or name splits in a split column). '
+        f'Reasons per row: {_keep_after_failure(rejects_uri)}', _refused_rejects(rejects_uri))
 
 
 def _input_sources(input_base: str, resolved_pattern: str, settings: Settings,

@@ -14,6 +14,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 import tensorflow as tf
 
 from components import features
+from components import image_limits
 from components import images
 from components import input_files
 from components import paths
@@ -175,7 +176,7 @@ class CheckedImage:
   colour: bool
 
 
-def read_checked(row: ImageRow, labels: Sequence[str], limits: images.ImageLimits) -> CheckedImage:
+def read_checked(row: ImageRow, labels: Sequence[str], limits: image_limits.ImageLimits) -> CheckedImage:
   """Reads the row's image and checks its label, file and header; raises RowRejected with the reason."""
   if row.label not in labels:
     raise images.RowRejected(f'label {row.label!r} is not in the labels file')
@@ -199,7 +200,7 @@ def to_example(image: CheckedImage) -> Tuple[tf.train.Example, str]:
   return tf.train.Example(features=tf.train.Features(feature=feature)), hashlib.sha256(image.data).hexdigest()
 
 
-def load_example(row: ImageRow, labels: Sequence[str], limits: images.ImageLimits,
+def load_example(row: ImageRow, labels: Sequence[str], limits: image_limits.ImageLimits,
                  verify_decode: bool = True) -> Tuple[tf.train.Example, str]:
   """One row end to end: read_checked, the decode check (with `verify_decode`), to_example.
 

@@ -37,11 +37,11 @@ from tfx.utils import writer_utils
 from components import compat
 from components import features
 from components import names
+from components.example_validator import drift_action
 
 DRIFT_SETTINGS = 'drift_settings'
 SPAN_STATISTICS_DIR = 'span_statistics_dir'
 DRIFT_SPLIT = 'train'
-WARN, FAIL = 'warn', 'fail'
 _DRIFT_REASONS = (anomalies_pb2.AnomalyInfo.COMPARATOR_L_INFTY_HIGH,
                   anomalies_pb2.AnomalyInfo.COMPARATOR_JENSEN_SHANNON_DIVERGENCE_HIGH)
 _MEASURES = {anomalies_pb2.DriftSkewInfo.Measurement.L_INFTY: 'L-infinity',
@@ -52,7 +52,7 @@ _SPAN_FOLDER = re.compile(r'^span-(\d+)$')
 @dataclasses.dataclass(frozen=True)
 class DriftSettings:
   """Which features are compared with the previous span, how, and what a drift does to the run."""
-  action: str = WARN  # warn: recorded and reported; fail: the run stops at the ExampleValidator
+  action: str = drift_action.WARN  # warn: recorded and reported; fail: the run stops at the ExampleValidator
   label_threshold: float = 0.1  # L-infinity distance between the two spans' value frequencies
   distribution_threshold: float = 0.1  # Jensen-Shannon divergence of image sizes and formats
   slice_features: Tuple[str, ...] = ()  # extra CSV columns, compared like the label
@@ -172,7 +172,7 @@ class Executor(tfx_executor.Executor):
     result.output_artifacts[standard_component_specs.ANOMALIES_KEY].artifacts[0].CopyFrom(anomalies.mlmd_artifact)
     if DRIFT_SPLIT in artifact_utils.decode_split_names(statistics.split_names):
       keep_statistics(span_statistics_dir, span, stats_artifact_utils.load_statistics(statistics, DRIFT_SPLIT).proto())
-    if self._drifts and settings.action == FAIL:
+    if self._drifts and settings.action == drift_action.FAIL:
       raise DataDriftError(f'span {span} drifted from span {self._previous_span}: '
                            + '; '.join(drift.describe() for drift in self._drifts)
                            + f' (drift: fail; anomalies: {anomalies.uri})', anomalies.uri)

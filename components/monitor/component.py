@@ -19,29 +19,33 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils
 from tfx.types import component_spec
 from tfx.types import standard_artifacts
-from tfx.utils import json_utils
 
 from components import compat
 from components import eval_config
 from components import evaluation_results
+from components import executor_settings
 from components import model_analysis
 from components import names
 from components import pixel_model
 from components.monitor import history as history_lib
 from components import serving_dir
 
-EXAMPLE_SPLITS = 'example_splits'
-SERVING_DIR = 'serving_dir'
-MODEL_NAME = 'model_name'
-CLASS_NAMES = 'class_names'
-SLICE_FEATURES = 'slice_features'
-HISTORY_PATH = 'history_path'
-MIN_ACCURACY = 'alert_min_accuracy'
-MAX_WEEKLY_DROP = 'alert_max_weekly_drop'
-MIN_EXAMPLES = 'min_slice_examples'
+SETTINGS = 'settings'
 DAMAGED_HISTORY = 'damaged_history'  # on the ModelEvaluation: the line that says which history lines were set aside
 DAMAGED_SUFFIX = '.damaged'
 _LINE_NUMBERS_SHOWN = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class MonitorSettings:
+  """The monitor's settings, as one JSON execution property (the monitoring pipeline has no runtime parameters)."""
+  serving_dir: str
+  model_name: str
+  class_names: Tuple[str, ...]  # the images' classes, checked against the ones the model in production knows
+  slice_features: Tuple[str, ...]
+  history_path: str
+  rules: history_lib.AlertRules
+  example_splits: Tuple[str, ...] = ('train', 'eval', 'test')
 
 
 class NotMeasurableError(compat.RecordedFailure):
@@ -107,18 +111,18 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
+    settings = executor_settings.from_json(MonitorSettings, exec_properties[SETTINGS])
+    model_dir = os.path.join(settings.serving_dir, settings.model_name)
     production, model_classes = production_to_measure(
-        model_dir, json_utils.loads(exec_properties[CLASS_NAMES]), "the images' class list")
+        model_dir, list(settings.class_names), "the images' class list")
     tfma_config = eval_config.build_eval_config(
-        model_classes, extra_slice_features=json_utils.loads(exec_properties[SLICE_FEATURES]))
+        model_classes, extra_slice_features=list(settings.slice_features))
     evaluation = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     model_analysis.evaluate(tfma_config, production, None, input_dict[names.EXAMPLES],
-                            json_utils.loads(exec_properties[EXAMPLE_SPLITS]), evaluation.uri,
-                            self._make_beam_pipeline())
+                            list(settings.example_splits), evaluation.uri, self._make_beam_pipeline())
     latest = measure(evaluation_results.load_metric_values(evaluation.uri), os.path.basename(production),
                      datetime.datetime.now(datetime.timezone.utc))
-    history_path = exec_properties[HISTORY_PATH]
+    history_path = settings.history_path
     history = history_lib.History([], [])
     if tf.io.gfile.exists(history_path):
       with tf.io.gfile.GFile(history_path, 'rb') as handle:
@@ -128,9 +132,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
       logging.warning('ProductionMonitor: %s', damaged_note)
       evaluation.set_string_custom_property(DAMAGED_HISTORY, damaged_note)
     earlier = history.measurements
-    rules = history_lib.AlertRules(min_accuracy=float(exec_properties[MIN_ACCURACY]),
-                                   max_weekly_drop=float(exec_properties[MAX_WEEKLY_DROP]),
-                                   min_examples=int(exec_properties[MIN_EXAMPLES]))
+    rules = settings.rules
     fired = history_lib.alerts(earlier, latest, rules)
     tf.io.gfile.makedirs(os.path.dirname(history_path))
     with tf.io.gfile.GFile(history_path, 'wb') as handle:  # GFile cannot append on every file system
@@ -148,15 +150,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 class ProductionMonitorSpec(component_spec.ComponentSpec):
   PARAMETERS = {
-      EXAMPLE_SPLITS: component_spec.ExecutionParameter(type=str),
-      SERVING_DIR: component_spec.ExecutionParameter(type=str),
-      MODEL_NAME: component_spec.ExecutionParameter(type=str),
-      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
-      SLICE_FEATURES: component_spec.ExecutionParameter(type=str),
-      HISTORY_PATH: component_spec.ExecutionParameter(type=str),
-      MIN_ACCURACY: component_spec.ExecutionParameter(type=float),
-      MAX_WEEKLY_DROP: component_spec.ExecutionParameter(type=float),
-      MIN_EXAMPLES: component_spec.ExecutionParameter(type=int),
+      SETTINGS: component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {names.EXAMPLES: component_spec.ChannelParameter(type=standard_artifacts.Examples)}
   OUTPUTS = {names.EVALUATION: component_spec.ChannelParameter(type=standard_artifacts.ModelEvaluation)}
@@ -170,9 +164,7 @@ class ProductionMonitor(base_beam_component.BaseBeamComponent):
   def __init__(self, examples, serving_dir: str, model_name: str, class_names, slice_features,
                history_path: str, rules: history_lib.AlertRules):
     super().__init__(spec=ProductionMonitorSpec(
-        examples=examples, serving_dir=serving_dir, model_name=model_name,
-        example_splits=json_utils.dumps(['train', 'eval', 'test']),
-        class_names=json_utils.dumps(list(class_names)), slice_features=json_utils.dumps(list(slice_features)),
-        history_path=history_path, alert_min_accuracy=rules.min_accuracy,
-        alert_max_weekly_drop=rules.max_weekly_drop, min_slice_examples=rules.min_examples,
+        examples=examples, settings=executor_settings.to_json(MonitorSettings(
+            serving_dir=serving_dir, model_name=model_name, class_names=tuple(class_names),
+            slice_features=tuple(slice_features), history_path=history_path, rules=rules)),
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation)))

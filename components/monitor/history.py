@@ -10,6 +10,8 @@ import datetime
 import json
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from components import evaluation_defaults
+
 WEEK = datetime.timedelta(days=7)
 
 
@@ -49,7 +51,7 @@ class Measurement:
 class AlertRules:
   min_accuracy: float = 0.95
   max_weekly_drop: float = 0.01
-  min_examples: int = 30
+  min_examples: int = evaluation_defaults.MIN_SLICE_EXAMPLES
 
 
 @dataclasses.dataclass(frozen=True)

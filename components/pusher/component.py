@@ -6,8 +6,10 @@ properties (pushed, pushed_destination, pushed_version), and adds the check, the
 Each version folder also gets the TFLite models (components/pusher/tflite.py) and the model card
 (components/pusher/model_card.py), written in the staging folder so that they arrive with the version.
 """
+import dataclasses
+import functools
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -22,6 +24,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import json_utils
 
 from components import evaluation_results
+from components import executor_settings
 from components import features
 from components import names
 from components import paths
@@ -32,11 +35,18 @@ from components.pusher import push
 from components.pusher import tflite
 
 SERVING_DIR = 'serving_dir'
-MODEL_NAME = 'model_name'
-SERVING_BASE_PATH = 'serving_base_path'
-CLASS_NAMES = 'class_names'
-TFLITE_QUANTIZE = 'tflite_quantize'
+SETTINGS = 'settings'
 CHECK_SPLIT = 'test'
+
+
+@dataclasses.dataclass(frozen=True)
+class PusherSettings:
+  """The Pusher's settings as one JSON execution property; the serving directory, a Kubeflow runtime parameter,
+  stays one of its own."""
+  model_name: str
+  class_names: Tuple[str, ...]
+  serving_base_path: str = ''  # where the server sees the serving directory, for models.config; '': the same
+  tflite_quantize: bool = False
 
 
 class ModelCheckError(RuntimeError):
@@ -132,6 +142,61 @@ def _same_dir(first: Optional[str], second: Optional[str]) -> bool:
   return (first or '').rstrip('/') == (second or '').rstrip('/')
 
 
+def not_pushed_reason(blessing: types.Artifact, production: Optional[str], copy: Optional[str]) -> Optional[str]:
+  """Why a blessed model is not pushed, or None: its blessing names another model in production than the newest
+  version now, or the model is an older version already (`copy`)."""
+  compared_with = blessing.get_string_custom_property(names.BASELINE_VERSION_DIR) or None
+  if not _same_dir(compared_with, production):
+    return (f'the blessing was computed against {compared_with or "no model in production"}, but '
+            f'{production or "no model"} is in production now; run again to evaluate against it')
+  if copy:
+    return (f'the model is version {copy} already, older than {production} which TF Serving '
+            f'serves; to roll back, remove the newer versions')
+  return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+  """The checked, blessed model about to be pushed, and the artifacts its model card describes."""
+  saved_model_dir: str
+  model: types.Artifact
+  blessing: types.Artifact
+  examples: types.Artifact
+  evaluation: Optional[types.Artifact]
+  production: Optional[str]  # the newest version before the push, which the blessing was computed against
+  pipeline_run_id: Optional[str]
+
+
+def write_version_extras(candidate: Candidate, settings: PusherSettings, folder: str, version: int) -> None:
+  """The TFLite models and the model card, into the version's staging folder (push.push_version's write_extras)."""
+  try:
+    tflite_sizes, tflite_note = write_tflite(candidate.saved_model_dir, folder, settings.tflite_quantize), ''
+  except pixel_model.NotPipelineModelError as error:
+    logging.warning('Pusher: no TFLite model: %s', error)
+    tflite_sizes, tflite_note = {}, str(error)
+  for file_name, text in model_card.render(card_facts(candidate, settings, version, tflite_sizes,
+                                                      tflite_note)).items():
+    _write(os.path.join(folder, file_name), text)
+
+
+def card_facts(candidate: Candidate, settings: PusherSettings, version: int, tflite_sizes: Dict[str, int],
+               tflite_note: str) -> model_card.CardFacts:
+  """What the model card of the pushed version says, from the artifacts of the run that made it."""
+  model, blessing, evaluation = candidate.model, candidate.blessing, candidate.evaluation
+  return model_card.CardFacts(
+      model_name=settings.model_name, version=version, labels=list(settings.class_names),
+      training=pixel_model.read_training_record(candidate.saved_model_dir),
+      model_choice=model.get_string_custom_property(names.MODEL_CHOICE),
+      warm_start=model.get_string_custom_property(names.WARM_START),
+      data=data_facts(candidate.examples),
+      decision=model_card.Decision(True, json_utils.loads(
+          blessing.get_string_custom_property(names.BLESSING_REASONS) or '[]'), candidate.production or ''),
+      lineage=model_card.Lineage(candidate.pipeline_run_id, model.uri, candidate.examples.uri,
+                                 evaluation.uri if evaluation else None, blessing.uri),
+      tflite_bytes=tflite_sizes, tflite_note=tflite_note,
+      metric_values=evaluation_results.load_metric_values(evaluation.uri) if evaluation else None)
+
+
 class Executor(tfx_pusher_executor.Executor):
   """Checks, then pushes a blessed model; an unblessed one is recorded as not pushed.
 
@@ -145,12 +210,13 @@ class Executor(tfx_pusher_executor.Executor):
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
+    settings = executor_settings.from_json(PusherSettings, exec_properties[SETTINGS])
     pushed_model = artifact_utils.get_single_instance(output_dict[names.PUSHED_MODEL])
     if not self.CheckBlessing(input_dict):
       self._MarkNotPushed(pushed_model)
       return
     saved_model_dir = self.GetModelPath(input_dict)
-    model_dir = os.path.join(exec_properties[SERVING_DIR], exec_properties[MODEL_NAME])
+    model_dir = os.path.join(exec_properties[SERVING_DIR], settings.model_name)
     production = serving_dir.newest_version_dir(model_dir)
     copy = serving_dir.version_with_content(saved_model_dir, model_dir)
     if copy is not None and copy == production:
@@ -159,61 +225,33 @@ class Executor(tfx_pusher_executor.Executor):
       self._MarkPushed(pushed_model, pushed_destination=production, pushed_version=os.path.basename(production))
       return
     blessing = artifact_utils.get_single_instance(input_dict['model_blessing'])
-    compared_with = blessing.get_string_custom_property(names.BASELINE_VERSION_DIR) or None
-    reason = None
-    if not _same_dir(compared_with, production):
-      reason = (f'the blessing was computed against {compared_with or "no model in production"}, but '
-                f'{production or "no model"} is in production now; run again to evaluate against it')
-    elif copy:
-      reason = (f'the model is version {copy} already, older than {production} which TF Serving '
-                f'serves; to roll back, remove the newer versions')
+    reason = not_pushed_reason(blessing, production, copy)
     if reason:
       logging.warning('Pusher: not pushed: %s', reason)
       pushed_model.set_string_custom_property(names.NOT_PUSHED_REASON, reason)
       self._MarkNotPushed(pushed_model)
       return
-    labels = json_utils.loads(exec_properties[CLASS_NAMES])
-    examples = artifact_utils.get_single_instance(input_dict[names.EXAMPLES])
-    check_saved_model(saved_model_dir, first_image(examples), labels)
-
-    model = artifact_utils.get_single_instance(input_dict[names.MODEL])
-    evaluation = (input_dict.get(names.EVALUATION) or [None])[0]
-
-    def write_extras(folder: str, version: int) -> None:
-      quantize = bool(exec_properties.get(TFLITE_QUANTIZE))
-      try:
-        tflite_sizes, tflite_note = write_tflite(saved_model_dir, folder, quantize), ''
-      except pixel_model.NotPipelineModelError as error:
-        logging.warning('Pusher: no TFLite model: %s', error)
-        tflite_sizes, tflite_note = {}, str(error)
-      facts = model_card.CardFacts(
-          model_name=exec_properties[MODEL_NAME], version=version, labels=labels,
-          training=pixel_model.read_training_record(saved_model_dir),
-          model_choice=model.get_string_custom_property(names.MODEL_CHOICE),
-          warm_start=model.get_string_custom_property(names.WARM_START),
-          data=data_facts(examples),
-          decision=model_card.Decision(True, json_utils.loads(
-              blessing.get_string_custom_property(names.BLESSING_REASONS) or '[]'), production or ''),
-          lineage=model_card.Lineage(self._context.pipeline_run_id if self._context else None, model.uri,
-                                     examples.uri, evaluation.uri if evaluation else None, blessing.uri),
-          tflite_bytes=tflite_sizes, tflite_note=tflite_note,
-          metric_values=evaluation_results.load_metric_values(evaluation.uri) if evaluation else None)
-      for file_name, text in model_card.render(facts).items():
-        _write(os.path.join(folder, file_name), text)
-
-    version_dir = push.push_version(saved_model_dir, model_dir, write_extras=write_extras)
-    serving_dir.write_models_config(exec_properties[SERVING_DIR], exec_properties.get(SERVING_BASE_PATH) or None)
+    candidate = self._candidate(input_dict, saved_model_dir, blessing, production)
+    check_saved_model(saved_model_dir, first_image(candidate.examples), settings.class_names)
+    version_dir = push.push_version(saved_model_dir, model_dir,
+                                    write_extras=functools.partial(write_version_extras, candidate, settings))
+    serving_dir.write_models_config(exec_properties[SERVING_DIR], settings.serving_base_path or None)
     self._MarkPushed(pushed_model, pushed_destination=version_dir,
                      pushed_version=os.path.basename(version_dir))
+
+  def _candidate(self, input_dict: Dict[str, List[types.Artifact]], saved_model_dir: str,
+                 blessing: types.Artifact, production: Optional[str]) -> Candidate:
+    return Candidate(
+        saved_model_dir=saved_model_dir, model=artifact_utils.get_single_instance(input_dict[names.MODEL]),
+        blessing=blessing, examples=artifact_utils.get_single_instance(input_dict[names.EXAMPLES]),
+        evaluation=(input_dict.get(names.EVALUATION) or [None])[0], production=production,
+        pipeline_run_id=self._context.pipeline_run_id if self._context else None)
 
 
 class ServingPusherSpec(component_spec.ComponentSpec):
   PARAMETERS = {
       SERVING_DIR: component_spec.ExecutionParameter(type=str),
-      MODEL_NAME: component_spec.ExecutionParameter(type=str),
-      SERVING_BASE_PATH: component_spec.ExecutionParameter(type=str, optional=True),
-      CLASS_NAMES: component_spec.ExecutionParameter(type=str),
-      TFLITE_QUANTIZE: component_spec.ExecutionParameter(type=int, optional=True),
+      SETTINGS: component_spec.ExecutionParameter(type=str),
   }
   INPUTS = {
       'model': component_spec.ChannelParameter(type=standard_artifacts.Model),
@@ -239,6 +277,7 @@ class ServingPusher(base_component.BaseComponent):
                tflite_quantize: bool = False):
     super().__init__(spec=ServingPusherSpec(
         model=model, model_blessing=model_blessing, examples=examples, evaluation=evaluation,
-        serving_dir=serving_dir, model_name=model_name, serving_base_path=serving_base_path,
-        class_names=json_utils.dumps(list(class_names)), tflite_quantize=int(tflite_quantize),
+        serving_dir=serving_dir, settings=executor_settings.to_json(PusherSettings(
+            model_name=model_name, class_names=tuple(class_names), serving_base_path=serving_base_path,
+            tflite_quantize=bool(tflite_quantize))),
         pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

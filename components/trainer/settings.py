@@ -8,9 +8,9 @@ strategy) keeps it cached. This module imports nothing heavy, so that
 the config can check its values against the choices here without loading TensorFlow.
 """
 import dataclasses
-import typing
 from typing import Any, Dict, Optional, Tuple
 
+from components import executor_settings
 from components.model_choice import default_weights
 from components.model_choice import ModelChoice
 
@@ -48,18 +48,13 @@ class TuningSettings:
   small_cnn_size: Optional[int] = dataclasses.field(default=None, kw_only=True)
 
   def to_custom_config(self) -> Dict[str, Any]:
-    """The settings as custom_config: every field, as JSON values."""
-    return {field.name: _json_value(getattr(self, field.name)) for field in dataclasses.fields(self)}
+    """The settings as custom_config: every field, as JSON values (components/executor_settings.py)."""
+    return executor_settings.to_json_dict(self)
 
   @classmethod
   def from_custom_config(cls, custom_config: Dict[str, Any]):
-    """Back from custom_config; raises ValueError naming keys that are not settings, or settings missing."""
-    fields = {field.name: field for field in dataclasses.fields(cls)}
-    unknown, missing = sorted(set(custom_config) - set(fields)), sorted(set(fields) - set(custom_config))
-    if unknown or missing:
-      raise ValueError(f'custom_config does not hold {cls.__name__}: unknown {unknown}, missing {missing}')
-    return cls(**{name: tuple(value) if typing.get_origin(fields[name].type) is tuple else value
-                  for name, value in custom_config.items()})
+    """Back from custom_config; raises ValueError naming unknown keys, missing keys or a value of the wrong type."""
+    return executor_settings.from_json_dict(cls, custom_config)
 
   @property
   def augmented(self) -> bool:
@@ -102,14 +97,6 @@ class TrainingSettings(TuningSettings):
 
   def tuning(self) -> TuningSettings:
     return TuningSettings(**{field.name: getattr(self, field.name) for field in dataclasses.fields(TuningSettings)})
-
-
-def _json_value(value: Any) -> Any:
-  if isinstance(value, tuple):
-    return list(value)
-  if isinstance(value, dict):
-    return dict(value)
-  return value
 
 
 @dataclasses.dataclass(frozen=True)

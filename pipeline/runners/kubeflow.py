@@ -21,6 +21,7 @@ from components.trainer import tfjob
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_monitoring_pipeline
 from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import RuntimeValues
 from pipeline.pipeline import runtime_defaults
 
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
@@ -34,7 +35,7 @@ EXECUTOR_COMMAND = ['python', '-m', 'pipeline.runners.kubeflow_entrypoint']
 def runtime_parameters(config: PipelineConfig) -> Dict[str, data_types.RuntimeParameter]:
   """One RuntimeParameter per runtime_defaults name, defaulting to the config's value."""
   return {name: data_types.RuntimeParameter(name=name, ptype=type(default), default=default)
-          for name, default in runtime_defaults(config).items()}
+          for name, default in runtime_defaults(config).by_name().items()}
 
 
 def resource_spec(config: PipelineConfig, component_id: str) -> ResourceSpec:
@@ -63,7 +64,7 @@ def compile_pipeline_job(config: PipelineConfig, labels: List[str], evaluate_onl
   """
   parameters = {} if evaluate_only else runtime_parameters(config)
   pipeline = (create_monitoring_pipeline(config, labels) if evaluate_only
-              else create_pipeline(config, labels, runtime_values=parameters))
+              else create_pipeline(config, labels, runtime_values=RuntimeValues(**parameters)))
   for component in pipeline.components:
     component.with_platform_config(resource_spec(config, component.id))
   runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(

@@ -5,6 +5,7 @@ import types
 
 import pytest
 
+from components import image_limits
 from components import images
 from tests.components import image_files
 
@@ -79,6 +80,6 @@ def test_a_decode_failure_reads_the_same_from_an_eager_and_a_graph_decode():
   expected = 'corrupt or truncated jpeg data: jpeg::Uncompress failed. Invalid JPEG data or crop window.'
   assert images.decode_failure('jpeg', eager.value) == expected
   assert images.decode_failure('jpeg', graph.value) == expected
-  header = images.check_image(truncated, images.ImageLimits())
+  header = images.check_image(truncated, image_limits.ImageLimits())
   [check] = images.check_pixels([types.SimpleNamespace(data=truncated, image_format=header.image_format)])
   assert check.failure == expected

@@ -4,8 +4,15 @@ import re
 
 import pytest
 
+from components import evaluation_defaults
+from components import image_limits
+from components.evaluator import gates
+from components.example_validator import drift_action
+from components.monitor import history
+from components.trainer import warm_start
 from pipeline import cli
 from pipeline import config as config_lib
+from pipeline.commands import config_flags
 
 
 def test_defaults_validate_and_place_everything_under_output_dir():
@@ -69,10 +76,10 @@ def test_cli_flags_fill_the_config():
   args = cli.build_parser().parse_args(
       ['run', '--epochs', '5', '--tuner-trials', '0', '--no-cache', '--output-dir', '/tmp/x',
        '--min-accuracy', '0.5'])
-  config = cli._config_from_args(args)
+  config = config_flags.config_from_args(args)
   assert (config.epochs, config.tuner_trials, config.enable_cache, config.output_dir, config.min_accuracy) == (
       5, 0, False, '/tmp/x', 0.5)
-  assert cli._config_from_args(cli.build_parser().parse_args(['run'])).enable_cache is True
+  assert config_flags.config_from_args(cli.build_parser().parse_args(['run'])).enable_cache is True
 
 
 def test_cli_reads_evaluation_options():
@@ -80,7 +87,7 @@ def test_cli_reads_evaluation_options():
       ['run', '--min-slice-accuracy', '0.7', '--max-accuracy-drop', '0.01', '--slice-features', 'camera,site',
        '--fairness-thresholds', '0.25,0.75', '--serving-dir', 'gs://bucket/serving', '--serving-base-path',
        '/models'])
-  config = cli._config_from_args(args)
+  config = config_flags.config_from_args(args)
   assert (config.min_slice_accuracy, config.max_accuracy_drop, config.slice_features) == (
       0.7, 0.01, ('camera', 'site'))
   assert config.fairness_thresholds == ('0.25', '0.75')  # strings from the flag; the pipeline reads floats
@@ -92,10 +99,10 @@ def test_cli_reads_data_options():
   args = cli.build_parser().parse_args(
       ['run', '--image-folder', '/data/flowers', '--csv-columns', 'image_path, label,site', '--num-spans', '3',
        '--max-reject-fraction', '0.2', '--max-image-pixels', '1000'])
-  config = cli._config_from_args(args)
+  config = config_flags.config_from_args(args)
   assert (config.image_folder, config.csv_columns, config.num_spans, config.max_reject_fraction,
           config.max_image_pixels) == ('/data/flowers', ('image_path', 'label', 'site'), 3, 0.2, 1000)
-  assert cli._config_from_args(cli.build_parser().parse_args(
+  assert config_flags.config_from_args(cli.build_parser().parse_args(
       ['run', '--data-csv', 'a.csv', '--labels-file', 'l.txt', '--csv-header'])).csv_header is True
 
 
@@ -138,7 +145,7 @@ def test_cli_sets_training_options():
       ['run', '--backbone', 'efficientnet_lite0', '--weights', '/w.h5', '--strategy', 'multi_worker',
        '--num-workers', '2', '--augment-flip', '--no-augment-colour', '--tuner', 'hyperband',
        '--hyperparameters', 'learning_rate=0.001,dense_units=64'])
-  config = cli._config_from_args(args)
+  config = config_flags.config_from_args(args)
   assert (config.backbone, config.weights, config.strategy, config.num_workers, config.augment_flip,
           config.augment_colour, config.tuner) == ('efficientnet_lite0', '/w.h5', 'multi_worker', 2, True,
                                                    False, 'hyperband')
@@ -195,8 +202,6 @@ def test_run_checks_its_inputs_before_tfx_starts(tmp_path, capsys, small_digits)
 
 def test_the_configs_defaults_are_the_components_defaults():
   """Each default is defined once, next to the type that uses it; the config takes it from there."""
-  from components.evaluator import gates
-  from components.monitor import history
   config, blessing, alerts = config_lib.PipelineConfig(), gates.BlessingPolicy(), history.AlertRules()
   assert (config.min_accuracy, config.min_slice_accuracy, config.max_accuracy_drop, config.min_slice_examples,
           config.significance, config.strict_gates) == (
@@ -204,3 +209,18 @@ def test_the_configs_defaults_are_the_components_defaults():
       blessing.significance, blessing.strict)
   assert (config.alert_min_accuracy, config.alert_max_weekly_drop, config.min_slice_examples) == (
       alerts.min_accuracy, alerts.max_weekly_drop, alerts.min_examples)
+  limits = image_limits.ImageLimits()
+  assert (config.max_image_pixels, config.max_image_bytes, config.max_aspect_ratio) == (
+      limits.max_pixels, limits.max_bytes, limits.max_aspect_ratio)
+  assert config.fairness_thresholds == evaluation_defaults.FAIRNESS_THRESHOLDS
+  assert config.warm_start == warm_start.NEVER and config.drift == drift_action.WARN
+
+
+@pytest.mark.parametrize('name, modes, listed', [
+    ('warm_start', warm_start.MODES, "'never', 'auto' or 'always'"),
+    ('drift', drift_action.ACTIONS, "'warn' or 'fail'")])
+def test_the_config_accepts_exactly_the_modes_the_components_define(name, modes, listed):
+  for mode in modes:
+    config_lib.PipelineConfig(**{name: mode}).validate()
+  with pytest.raises(ValueError, match=re.escape(f"{name} must be {listed}, got 'sometimes'")):
+    config_lib.PipelineConfig(**{name: 'sometimes'}).validate()

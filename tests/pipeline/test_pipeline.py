@@ -26,7 +26,7 @@ def test_evaluator_and_pusher_read_and_write_the_configured_serving_dir(config):
   nodes = {component.id: component for component in pipeline.components}
   for node_id in ('Evaluator', 'Pusher'):
     assert nodes[node_id].exec_properties['serving_dir'] == 'gs://bucket/serving'
-    assert nodes[node_id].exec_properties['model_name'] == 'image_classifier'
+    assert json.loads(nodes[node_id].exec_properties['settings'])['model_name'] == 'image_classifier'
   assert {channel.producer_component_id for channel in nodes['Pusher'].inputs.values()} == {
       'Trainer', 'Evaluator', 'FileBasedExampleGen'}
 

@@ -1,6 +1,7 @@
-"""The allow_class_change setting reaches the Evaluator as its own execution property, off by default."""
+"""The allow_class_change setting reaches the Evaluator in its settings, off by default."""
 import pytest
 
+from components import executor_settings
 from components.evaluator import component as evaluator_lib
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
@@ -16,4 +17,6 @@ def test_allow_class_change_reaches_the_evaluator(small_digits, tmp_path, allowe
       data_csv=csv_path, labels_file=labels_path, output_dir=str(tmp_path), **settings))
   pipeline = create_pipeline(config, read_class_labels(config))
   [evaluator] = [component for component in pipeline.components if component.id == 'Evaluator']
-  assert evaluator.exec_properties[evaluator_lib.ALLOW_CLASS_CHANGE] == (1 if allowed else 0)
+  received = executor_settings.from_json(evaluator_lib.EvaluatorSettings,
+                                        evaluator.exec_properties[evaluator_lib.SETTINGS])
+  assert received.allow_class_change is bool(allowed)

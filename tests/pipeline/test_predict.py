@@ -33,13 +33,13 @@ def test_files_a_model_cannot_take_are_reported_and_the_rest_classified(tmp_path
   import numpy as np
   import tensorflow as tf
 
-  from components import images
+  from components import image_limits
   from tests.components.pusher.test_component import LABELS
   from tests.components.pusher.test_component import _Classifier
   from tests.components.pusher.test_component import _save
 
   predictor = predict.Predictor(_save(tmp_path, 'model', _Classifier(LABELS)),
-                                images.ImageLimits(max_bytes=20_000))
+                                image_limits.ImageLimits(max_bytes=20_000))
   good = tf.io.encode_jpeg(np.full((20, 30, 3), 90, np.uint8)).numpy()
   (tmp_path / 'good.jpg').write_bytes(good)
   (tmp_path / 'big.jpg').write_bytes(good + b'\0' * 20_000)

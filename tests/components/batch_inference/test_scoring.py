@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from components.batch_inference import scoring
-from components import images
+from components import image_limits
 from components import input_files
 from components import training_record
 from tests.components.pusher.test_component import LABELS
@@ -35,7 +35,7 @@ def _jpeg(seed):
 def _score(sources, output_dir, model_dir, batch_size=4):
   with beam.Pipeline() as pipeline:
     scoring.score(pipeline, sources, scoring.ScoringSettings(model_dir, str(output_dir),
-                                                             images.ImageLimits(image_size=None),
+                                                             image_limits.ImageLimits(image_size=None),
                                                              top_k=2, batch_size=batch_size))
   return scoring.Summary.read(str(output_dir))
 

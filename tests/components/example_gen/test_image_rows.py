@@ -7,6 +7,7 @@ import pytest
 
 from components.example_gen import image_rows
 from components import features
+from components import image_limits
 from components import images
 from components import input_files
 from tests.components import image_files
@@ -102,7 +103,7 @@ def test_example_carries_the_encoded_bytes_and_header_facts(small_digits):
   csv_path, labels_path = small_digits
   labels = image_rows.read_labels(labels_path)
   row = next(image_rows.read_rows(csv_path))
-  example, content_hash = image_rows.load_example(row, labels, images.ImageLimits(max_pixels=10_000))
+  example, content_hash = image_rows.load_example(row, labels, image_limits.ImageLimits(max_pixels=10_000))
   feature = example.features.feature
   with open(images.resolve_image_path(os.path.dirname(csv_path), row.path), 'rb') as handle:
     image_bytes = handle.read()
@@ -126,7 +127,7 @@ def test_size_bucket_follows_the_longer_side(height, width, bucket):
 def test_png_gif_bmp_are_accepted_and_their_format_recorded(tmp_path, image_format):
   (tmp_path / 'x.img').write_bytes(image_files.encoded(image_format, size=(40, 24)))
   row = image_rows.ImageRow(str(tmp_path), 1, 'x.img', 'red', extras=(('site', 'a'),))
-  feature = image_rows.load_example(row, ["red"], images.ImageLimits(max_pixels=10_000))[0].features.feature
+  feature = image_rows.load_example(row, ["red"], image_limits.ImageLimits(max_pixels=10_000))[0].features.feature
   assert feature[features.FORMAT].bytes_list.value[0].decode() == image_format.lower()
   assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (24, 40)
   assert feature['site'].bytes_list.value[0] == b'a'
@@ -154,7 +155,7 @@ def test_bad_images_are_rejected_with_the_reason(tmp_path, content, label, limit
     (tmp_path / 'x.jpg').write_bytes(content)
   row = image_rows.ImageRow(str(tmp_path), 7, 'x.jpg', label)
   with pytest.raises(images.RowRejected, match=reason):
-    image_rows.load_example(row, ["red"], images.ImageLimits(max_pixels=limit))
+    image_rows.load_example(row, ["red"], image_limits.ImageLimits(max_pixels=limit))
 
 
 
@@ -167,18 +168,18 @@ def test_multi_picture_camera_jpegs_are_accepted_as_the_jpegs_tensorflow_decodes
   assert Image.open(io.BytesIO(buffer.getvalue())).format == 'MPO'
   (tmp_path / 'x.jpg').write_bytes(buffer.getvalue())
   row = image_rows.ImageRow(str(tmp_path), 1, 'x.jpg', 'red')
-  feature = image_rows.load_example(row, ['red'], images.ImageLimits())[0].features.feature
+  feature = image_rows.load_example(row, ['red'], image_limits.ImageLimits())[0].features.feature
   assert feature[features.FORMAT].bytes_list.value[0] == b'jpeg'
   assert (feature[features.HEIGHT].int64_list.value[0], feature[features.WIDTH].int64_list.value[0]) == (30, 40)
 
 
 
 @pytest.mark.parametrize('size, limits, reason', [
-    ((4000, 10), images.ImageLimits(max_aspect_ratio=1000.0, image_size=32),
+    ((4000, 10), image_limits.ImageLimits(max_aspect_ratio=1000.0, image_size=32),
      r'image of 4000x10 pixels: its shorter side resizes to 0 pixels at image_size=32'),
-    ((4000, 10), images.ImageLimits(), r'image of 4000x10 pixels has an aspect ratio of 400.0:1, above '
+    ((4000, 10), image_limits.ImageLimits(), r'image of 4000x10 pixels has an aspect ratio of 400.0:1, above '
                                           r'max_aspect_ratio=20'),
-    ((10, 300), images.ImageLimits(max_aspect_ratio=25.0), r'aspect ratio of 30.0:1'),
+    ((10, 300), image_limits.ImageLimits(max_aspect_ratio=25.0), r'aspect ratio of 30.0:1'),
 ])
 def test_images_transform_cannot_resize_are_rejected(tmp_path, size, limits, reason):
   (tmp_path / 'x.png').write_bytes(image_files.encoded('PNG', size=size))
@@ -191,7 +192,7 @@ def test_the_narrowest_image_transform_can_resize_is_accepted(tmp_path):
   """Exactly at the bound: 32 px wide and 1 px high resizes to 32x1 at image_size 32."""
   (tmp_path / 'x.png').write_bytes(image_files.encoded('PNG', size=(32, 1)))
   row = image_rows.ImageRow(str(tmp_path), 3, 'x.png', 'red')
-  image_rows.load_example(row, ['red'], images.ImageLimits(max_aspect_ratio=32.0, image_size=32))
+  image_rows.load_example(row, ['red'], image_limits.ImageLimits(max_aspect_ratio=32.0, image_size=32))
   assert images.resized_shorter_side(1, 33, 32) == 0 and images.resized_shorter_side(1, 32, 32) == 1
 
 
@@ -200,7 +201,7 @@ def test_a_named_pipe_is_rejected_without_being_opened(tmp_path):
   os.mkfifo(tmp_path / 'x.jpg')
   row = image_rows.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
   with pytest.raises(images.RowRejected, match=r'not a regular file \(a named pipe\)'):
-    image_rows.load_example(row, ['red'], images.ImageLimits())
+    image_rows.load_example(row, ['red'], image_limits.ImageLimits())
 
 
 @pytest.mark.timeout(30)  # a read of /dev/zero never ends
@@ -208,7 +209,7 @@ def test_a_link_to_an_endless_device_is_rejected(tmp_path):
   os.symlink('/dev/zero', tmp_path / 'x.jpg')
   row = image_rows.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
   with pytest.raises(images.RowRejected, match=r'not a regular file \(a character device\)'):
-    image_rows.load_example(row, ['red'], images.ImageLimits())
+    image_rows.load_example(row, ['red'], image_limits.ImageLimits())
 
 
 def test_a_file_above_max_image_bytes_is_rejected_from_its_size(tmp_path):
@@ -216,7 +217,7 @@ def test_a_file_above_max_image_bytes_is_rejected_from_its_size(tmp_path):
   (tmp_path / 'x.jpg').write_bytes(data)
   row = image_rows.ImageRow(str(tmp_path), 2, 'x.jpg', 'red')
   with pytest.raises(images.RowRejected, match=f'file of {len(data):,} bytes, above max_image_bytes=1,000'):
-    image_rows.load_example(row, ['red'], images.ImageLimits(max_bytes=1000))
+    image_rows.load_example(row, ['red'], image_limits.ImageLimits(max_bytes=1000))
 
 
 def test_a_latin1_csv_is_refused_naming_file_line_and_byte(tmp_path):
@@ -260,9 +261,9 @@ def test_a_path_no_file_can_have_rejects_its_row_alone(tmp_path, path):
   row = image_rows.ImageRow(str(tmp_path), 2, path, 'red')
   reason = r'^image path unusable: the path (holds a NUL byte|is not valid UTF-8)'
   with pytest.raises(images.RowRejected, match=reason):
-    image_rows.load_example(row, ['red'], images.ImageLimits())
+    image_rows.load_example(row, ['red'], image_limits.ImageLimits())
   with pytest.raises(images.RowRejected, match=r'^image path unusable: '):
-    images.read_model_input(path, images.ImageLimits())
+    images.read_model_input(path, image_limits.ImageLimits())
 
 
 def test_a_file_whose_name_is_not_utf8_is_rejected_though_it_exists(tmp_path):
@@ -272,9 +273,10 @@ def test_a_file_whose_name_is_not_utf8_is_rejected_though_it_exists(tmp_path):
     handle.write(image_files.noisy_jpeg())
   listed = sorted(os.listdir(tmp_path))
   assert listed == ['ok.jpg', '\udcff.jpg']
-  image_rows.load_example(image_rows.ImageRow(str(tmp_path), 1, listed[0], 'red'), ['red'], images.ImageLimits())
+  image_rows.load_example(image_rows.ImageRow(str(tmp_path), 1, listed[0], 'red'), ['red'], image_limits.ImageLimits())
   with pytest.raises(images.RowRejected, match=r'not valid UTF-8 \(it holds \\xff\)'):
-    image_rows.load_example(image_rows.ImageRow(str(tmp_path), 2, listed[1], 'red'), ['red'], images.ImageLimits())
+    image_rows.load_example(image_rows.ImageRow(str(tmp_path), 2, listed[1], 'red'), ['red'],
+                            image_limits.ImageLimits())
 
 
 def test_a_csv_path_with_a_nul_byte_is_refused_naming_it():

@@ -1,6 +1,5 @@
 """The Pusher: its check that a SavedModel serves what clients expect, and when it pushes, on real SavedModels
 and a real JPEG."""
-import json
 import os
 
 import numpy as np
@@ -8,6 +7,7 @@ import pytest
 import tensorflow as tf
 from tfx.types import standard_artifacts
 
+from components import executor_settings
 from components import features
 from components import names
 from components.pusher import component as pusher
@@ -117,8 +117,8 @@ def _push(tmp_path, inputs):
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed')
   pusher.Executor().Do(inputs, {'pushed_model': [pushed]}, {
-      pusher.SERVING_DIR: str(tmp_path / 'serving'), pusher.MODEL_NAME: 'm',
-      pusher.CLASS_NAMES: json.dumps(LABELS), pusher.SERVING_BASE_PATH: ''})
+      pusher.SERVING_DIR: str(tmp_path / 'serving'),
+      pusher.SETTINGS: executor_settings.to_json(pusher.PusherSettings(model_name='m', class_names=tuple(LABELS)))})
   return pushed
 
 

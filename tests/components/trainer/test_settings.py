@@ -36,9 +36,9 @@ def test_the_tuners_part_changes_with_what_tuning_depends_on_and_nothing_else():
 
 
 def test_a_custom_config_with_other_keys_is_refused_naming_them():
-  with pytest.raises(ValueError, match=r"unknown \['epoch'\], missing \[\]"):
+  with pytest.raises(ValueError, match=r"unknown keys \['epoch'\], missing keys \[\]"):
     TrainingSettings.from_custom_config(dict(_through_json(SETTINGS), epoch=3))
-  with pytest.raises(ValueError, match=r"missing \['epochs', 'fine_tune_epochs'"):
+  with pytest.raises(ValueError, match=r"missing keys \['epochs', 'fine_tune_epochs'"):
     TrainingSettings.from_custom_config(_through_json(SETTINGS.tuning()))
 
 

@@ -1,0 +1,90 @@
+"""`visionflow runs`, `show` and `ui`: the runs in the metadata store, read-only, without TensorFlow or TFX."""
+import argparse
+import dataclasses
+import json
+
+from pipeline.commands import config_flags
+
+
+def _store(args: argparse.Namespace):
+  """(the metadata store, read-only; whether a run id names an abandoned run)."""
+  from pipeline.inspect import runs as runs_lib
+  from pipeline import run_process
+  config = config_flags.config_from_args(args, validate=False)
+  return (runs_lib.open_store(config.metadata_path, read_only=True),
+          lambda run_id: run_process.is_abandoned(config.log_dir, run_id))
+
+
+def _runs(args: argparse.Namespace) -> int:
+  from pipeline.inspect import runs as runs_lib
+  store, is_abandoned = _store(args)
+  runs, _ = runs_lib.list_runs(store, state=args.state.upper() if args.state else None, limit=args.limit,
+                               is_abandoned=is_abandoned)
+  print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
+  for run in runs:
+    outcome = run.outcome
+    blessed = '-' if outcome.blessed is None else ('yes' if outcome.blessed else 'no')
+    accuracy = '-' if outcome.accuracy is None else f'{outcome.accuracy:.4f}'
+    print(f'{run.run_id}\t{runs_lib.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
+          f'{blessed}\t{outcome.pushed_version or "-"}\t{accuracy}')
+  return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+  from pipeline.inspect import runs as runs_lib
+  store, is_abandoned = _store(args)
+  nodes = runs_lib.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
+  if args.json:
+    print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
+    return 0
+  for node in nodes:
+    reused = f' (reused from run {node.reused_from})' if node.reused_from else ''
+    print(f'{node.node_id}: {node.state}{reused}, {node.duration_s:.1f}s')
+    for artifact in node.outputs:
+      print(f'  {artifact.key} ({artifact.type}): {artifact.uri}')
+      for name, value in artifact.properties.items():
+        if name not in runs_lib.BOILERPLATE_PROPERTIES:
+          print(f'    {name}: {value}')
+  return 0
+
+
+def _ui(args: argparse.Namespace) -> int:
+  from pipeline.inspect import runs as runs_lib
+  from pipeline.inspect import ui
+  config = config_flags.config_from_args(args, validate=False)
+  runs_lib.check_store(config.metadata_path)
+  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
+  server = ui.make_server(sources, args.host, args.port)
+  host, port = server.server_address[:2]
+  print(f'visionflow UI on http://{host}:{port}/ (read-only; Ctrl+C stops it)', flush=True)
+  try:
+    server.serve_forever()
+  except KeyboardInterrupt:
+    pass
+  finally:
+    server.server_close()
+  return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+  runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first')
+  runs.add_argument('--config')
+  runs.add_argument('--output-dir', dest='output_dir', default=None)
+  runs.add_argument('--state', choices=['complete', 'failed', 'running', 'abandoned'],
+                    help='only runs in this state')
+  runs.add_argument('--limit', type=int, default=50)
+  runs.set_defaults(handler=_runs)
+
+  show = commands.add_parser('show', help="one run: each component's state, duration and outputs")
+  show.add_argument('run', help='a run id from `visionflow runs`')
+  show.add_argument('--config')
+  show.add_argument('--output-dir', dest='output_dir', default=None)
+  show.add_argument('--json', action='store_true')
+  show.set_defaults(handler=_show)
+
+  ui = commands.add_parser('ui', help='a read-only web UI over the runs: DAG, data, training, evaluation, models')
+  ui.add_argument('--config')
+  ui.add_argument('--output-dir', dest='output_dir', default=None)
+  ui.add_argument('--host', default='127.0.0.1', help='the address to listen on; loopback by default')
+  ui.add_argument('--port', type=int, default=8080, help='0 picks a free port')
+  ui.set_defaults(handler=_ui)
