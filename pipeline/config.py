@@ -111,8 +111,8 @@ class PipelineConfig:
   # formats' Jensen-Shannon divergence above drift_distribution_threshold, is a drift anomaly. drift: warn
   # records and reports it; fail also stops the run at the ExampleValidator.
   drift: str = drift_action.WARN
-  drift_label_threshold: float = 0.1
-  drift_distribution_threshold: float = 0.1
+  drift_label_threshold: float = drift_action.LABEL_THRESHOLD
+  drift_distribution_threshold: float = drift_action.DISTRIBUTION_THRESHOLD
 
   # Blessing, on the test split (components/evaluator/gates.py): overall accuracy >= min_accuracy;
   # accuracy >= min_slice_accuracy on every slice (each true class, image-size bucket, and each value of

@@ -24,6 +24,7 @@ from components.example_gen import executor as example_gen_executor
 from components.example_gen import image_rows
 from components.example_validator import component as example_validator_lib
 from components import code_fingerprint
+from components import executor_settings
 from components import model_choice
 from components import names
 from components.monitor import component as monitor_lib
@@ -33,7 +34,6 @@ from components.trainer import component as training_components
 from components.trainer import warm_start
 from components.trainer.settings import TrainingSettings
 from components.transform import component as transform_lib
-from components.transform import preprocessing
 from pipeline.config import PipelineConfig
 
 PREPROCESSING_FN = 'components.transform.preprocessing.preprocessing_fn'
@@ -131,7 +131,8 @@ def create_data_components(config: PipelineConfig, labels: List[str], data_root=
       # StatisticsGen already describes the raw images; statistics of the transformed ones, a float per pixel,
       # are read by nothing and took 3.4 s of Transform's 8.2 on the embedded digits.
       disable_statistics=True,
-      custom_config={preprocessing.LABELS: labels, transform_lib.MODEL_REQUEST: model_request(config).to_json()}
+      custom_config=executor_settings.to_json_dict(transform_lib.TransformSettings(
+          labels=tuple(labels), model_request=model_request(config)))
   ).with_id('Transform')
   return [example_gen, statistics_gen, schema_gen, example_validator, data_report, transform]
 

@@ -21,6 +21,7 @@ import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from absl import logging
+import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.components.evaluator import constants
 from tfx.dsl.components.base import base_beam_component
@@ -105,6 +106,82 @@ def explain_candidate(candidate_dir: str, split_uris: Sequence[str], output_dir:
   return sample
 
 
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+  """Whether the candidate is blessed, the reasons it is not (or that its class list changed), and every gate."""
+  blessed: bool
+  reasons: List[str]
+  checked: List[gates.Gate]
+
+
+def blessing_policy(exec_properties: Dict[str, Any], settings: EvaluatorSettings) -> gates.BlessingPolicy:
+  """The policy from the threshold execution properties (Kubeflow runtime parameters) and the settings."""
+  return gates.BlessingPolicy(
+      min_accuracy=float(exec_properties[MIN_ACCURACY]),
+      min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
+      max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP]),
+      min_slice_examples=settings.min_slice_examples,
+      significance=settings.significance,
+      strict=settings.strict_gates)
+
+
+def production_baseline(serving_root: str, settings: EvaluatorSettings
+                        ) -> Tuple[Optional[str], Optional[class_change.ClassChange]]:
+  """(the newest version in production, or None; how its recorded class list differs from the candidate's)."""
+  baseline_dir = serving_dir.newest_version_dir(os.path.join(serving_root, settings.model_name))
+  production_record = pixel_model.read_training_record(baseline_dir) if baseline_dir else None
+  changed_classes = class_change.detect(production_record.labels if production_record else None,
+                                        list(settings.class_names))
+  return baseline_dir, changed_classes
+
+
+def decide(values: Dict[evaluation_results.MetricId, float], policy: gates.BlessingPolicy,
+           settings: EvaluatorSettings, changed_classes: Optional[class_change.ClassChange], has_baseline: bool,
+           shared: Optional[class_change.SharedComparison]) -> Verdict:
+  """The gates on TFMA's values (or on the shared classes' counts), and a changed class list unless allowed."""
+  checked = check_gates(values, policy, has_baseline=has_baseline and shared is None,
+                        paired=shared.paired() if shared else None)
+  refusals = gates.refusals(checked)
+  class_change_allowed = settings.allow_class_change
+  blessed = not refusals and (class_change_allowed or not changed_classes)
+  reasons = ([class_change.blessing_reason(changed_classes, class_change_allowed)] if changed_classes
+             else []) + refusals
+  return Verdict(blessed, reasons, checked)
+
+
+def record_blessing(blessing: types.Artifact, model: types.Artifact, verdict: Verdict,
+                    baseline_dir: Optional[str]) -> None:
+  """The BLESSED or NOT_BLESSED file and the properties TFX's Evaluator sets, with the baseline and reasons."""
+  io_utils.write_string_file(os.path.join(
+      blessing.uri, constants.BLESSED_FILE_NAME if verdict.blessed else constants.NOT_BLESSED_FILE_NAME), '')
+  blessing.set_int_custom_property(
+      names.BLESSED,
+      constants.BLESSED_VALUE if verdict.blessed else constants.NOT_BLESSED_VALUE)
+  blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
+  blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
+  blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, baseline_dir or '')
+  blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(verdict.reasons))
+
+
+def write_evaluation_report(evaluation: types.Artifact, values: Dict[evaluation_results.MetricId, float],
+                            settings: EvaluatorSettings, verdict: Verdict, candidate_dir: str,
+                            split_uris: Sequence[str], baseline_dir: Optional[str],
+                            shared: Optional[class_change.SharedComparison]) -> evaluation_report.WrittenReport:
+  """The explanations and the report under the evaluation artifact's report/, named by its properties."""
+  report_dir = os.path.join(evaluation.uri, names.REPORT_FOLDER)
+  explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER))
+  evaluation.set_int_custom_property(names.EXPLAINED_IMAGES, len(explained.explanations))
+  evaluation.set_float_custom_property(names.EXPLANATION_SECONDS, explained.seconds)
+  report = evaluation_report.write_report(
+      report_dir, evaluation.uri, values, list(settings.class_names), blessed=verdict.blessed,
+      reasons=verdict.reasons, baseline_dir=baseline_dir, checked_gates=verdict.checked, explained=explained,
+      comparison=shared.table() if shared else None)
+  evaluation.set_string_custom_property(names.REPORT_HTML, report.html_path)
+  evaluation.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
+  evaluation.set_string_custom_property(names.REPORT_DETAILS, report.details_path)
+  return report
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
   """Evaluates, blesses or not (with reasons), and writes the report."""
 
@@ -112,68 +189,42 @@ class Executor(base_beam_executor.BaseBeamExecutor):
          exec_properties: Dict[str, Any]) -> None:
     self._log_startup(input_dict, output_dict, exec_properties)
     settings = executor_settings.from_json(EvaluatorSettings, exec_properties[SETTINGS])
-    labels = list(settings.class_names)
     tfma_config = eval_config.build_eval_config(
-        labels, extra_slice_features=list(settings.slice_features),
+        list(settings.class_names), extra_slice_features=list(settings.slice_features),
         fairness_thresholds=list(settings.fairness_thresholds))
-    policy = gates.BlessingPolicy(
-        min_accuracy=float(exec_properties[MIN_ACCURACY]),
-        min_slice_accuracy=float(exec_properties[MIN_SLICE_ACCURACY]),
-        max_accuracy_drop=float(exec_properties[MAX_ACCURACY_DROP]),
-        min_slice_examples=settings.min_slice_examples,
-        significance=settings.significance,
-        strict=settings.strict_gates)
-    model = artifact_utils.get_single_instance(input_dict['model'])
-    evaluation_artifact = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
-    evaluation_uri = evaluation_artifact.uri
+    policy = blessing_policy(exec_properties, settings)
+    model = artifact_utils.get_single_instance(input_dict[names.MODEL])
+    evaluation = artifact_utils.get_single_instance(output_dict[names.EVALUATION])
     blessing = artifact_utils.get_single_instance(output_dict[names.BLESSING])
-    baseline_dir = serving_dir.newest_version_dir(
-        os.path.join(exec_properties[SERVING_DIR], settings.model_name))
-    production_record = pixel_model.read_training_record(baseline_dir) if baseline_dir else None
-    changed_classes = class_change.detect(production_record.labels if production_record else None, labels)
-
+    baseline_dir, changed_classes = production_baseline(exec_properties[SERVING_DIR], settings)
     candidate_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
-    splits = list(settings.example_splits)
-    split_uris = [uri for split in splits for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
-    model_analysis.evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir,
-                            input_dict[names.EXAMPLES], splits, evaluation_uri, self._make_beam_pipeline())
+    split_uris = [uri for split in settings.example_splits
+                  for uri in artifact_utils.get_split_uris(input_dict[names.EXAMPLES], split)]
+    values = self._evaluate(tfma_config, candidate_dir, None if changed_classes else baseline_dir,
+                            input_dict[names.EXAMPLES], list(settings.example_splits), evaluation)
+    shared = (class_change.compare(changed_classes, candidate_dir, baseline_dir, split_uris)
+              if changed_classes else None)
+    verdict = decide(values, policy, settings, changed_classes, has_baseline=baseline_dir is not None,
+                     shared=shared)
+    record_blessing(blessing, model, verdict, baseline_dir)
+    report = write_evaluation_report(evaluation, values, settings, verdict, candidate_dir, split_uris,
+                                     baseline_dir, shared)
+    artifact_utils.get_single_instance(output_dict[names.HTML_REPORT]).value = report.html
+    artifact_utils.get_single_instance(output_dict[names.MARKDOWN_REPORT]).value = report.markdown
 
-    values = evaluation_results.load_metric_values(evaluation_uri)
+  def _evaluate(self, tfma_config: tfma.EvalConfig, candidate_dir: str, baseline_dir: Optional[str],
+                examples: List[types.Artifact], splits: List[str],
+                evaluation: types.Artifact) -> Dict[evaluation_results.MetricId, float]:
+    """TFMA on the candidate (and the baseline, if any) into the evaluation artifact: its values, with the
+    candidate's overall accuracy recorded on the artifact."""
+    model_analysis.evaluate(tfma_config, candidate_dir, baseline_dir, examples, splits, evaluation.uri,
+                            self._make_beam_pipeline())
+    values = evaluation_results.load_metric_values(evaluation.uri)
     overall_accuracy = values.get(evaluation_results.MetricId(
         evaluation_results.OVERALL, evaluation_results.CANDIDATE, names.ACCURACY_METRIC))
     if overall_accuracy is not None:
-      evaluation_artifact.set_float_custom_property(names.ACCURACY, overall_accuracy)
-    shared = (class_change.compare(changed_classes, candidate_dir, baseline_dir, split_uris)
-              if changed_classes else None)
-    checked = check_gates(values, policy, has_baseline=baseline_dir is not None and shared is None,
-                          paired=shared.paired() if shared else None)
-    refusals = gates.refusals(checked)
-    class_change_allowed = settings.allow_class_change
-    blessed = not refusals and (class_change_allowed or not changed_classes)
-    reasons = ([class_change.blessing_reason(changed_classes, class_change_allowed)] if changed_classes
-               else []) + refusals
-    io_utils.write_string_file(os.path.join(
-        blessing.uri, constants.BLESSED_FILE_NAME if blessed else constants.NOT_BLESSED_FILE_NAME), '')
-    blessing.set_int_custom_property(
-        names.BLESSED,
-        constants.BLESSED_VALUE if blessed else constants.NOT_BLESSED_VALUE)
-    blessing.set_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY, model.uri)
-    blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
-    blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, baseline_dir or '')
-    blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(reasons))
-
-    report_dir = os.path.join(evaluation_uri, names.REPORT_FOLDER)
-    explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER))
-    evaluation_artifact.set_int_custom_property(names.EXPLAINED_IMAGES, len(explained.explanations))
-    evaluation_artifact.set_float_custom_property(names.EXPLANATION_SECONDS, explained.seconds)
-    report = evaluation_report.write_report(
-        report_dir, evaluation_uri, values, labels, blessed=blessed, reasons=reasons, baseline_dir=baseline_dir,
-        checked_gates=checked, explained=explained, comparison=shared.table() if shared else None)
-    evaluation_artifact.set_string_custom_property(names.REPORT_HTML, report.html_path)
-    evaluation_artifact.set_string_custom_property(names.REPORT_MARKDOWN, report.markdown_path)
-    evaluation_artifact.set_string_custom_property(names.REPORT_DETAILS, report.details_path)
-    artifact_utils.get_single_instance(output_dict[names.HTML_REPORT]).value = report.html
-    artifact_utils.get_single_instance(output_dict[names.MARKDOWN_REPORT]).value = report.markdown
+      evaluation.set_float_custom_property(names.ACCURACY, overall_accuracy)
+    return values
 
 
 class ProductionEvaluatorSpec(component_spec.ComponentSpec):

@@ -10,7 +10,6 @@ for the image sizes and formats. Drift anomalies join the schema anomalies in th
 and the UI's Data page list them), are recorded as the `drift` property, and with `action: fail` refuse the run.
 """
 import dataclasses
-import json
 import os
 import re
 from typing import Any, Dict, List, Optional, Tuple
@@ -35,6 +34,7 @@ from tfx.types import standard_component_specs
 from tfx.utils import writer_utils
 
 from components import compat
+from components import executor_settings
 from components import features
 from components import names
 from components.example_validator import drift_action
@@ -53,17 +53,9 @@ _SPAN_FOLDER = re.compile(r'^span-(\d+)$')
 class DriftSettings:
   """Which features are compared with the previous span, how, and what a drift does to the run."""
   action: str = drift_action.WARN  # warn: recorded and reported; fail: the run stops at the ExampleValidator
-  label_threshold: float = 0.1  # L-infinity distance between the two spans' value frequencies
-  distribution_threshold: float = 0.1  # Jensen-Shannon divergence of image sizes and formats
+  label_threshold: float = drift_action.LABEL_THRESHOLD  # L-infinity distance between value frequencies
+  distribution_threshold: float = drift_action.DISTRIBUTION_THRESHOLD  # Jensen-Shannon, image sizes and formats
   slice_features: Tuple[str, ...] = ()  # extra CSV columns, compared like the label
-
-  def to_json(self) -> str:
-    return json.dumps(dataclasses.asdict(self))
-
-  @classmethod
-  def from_json(cls, text: str) -> 'DriftSettings':
-    values = json.loads(text)
-    return cls(**dict(values, slice_features=tuple(values.get('slice_features', ()))))
 
   def comparators(self) -> Dict[str, Tuple[str, float]]:
     """{feature: (comparator field of tensorflow_metadata's FeatureComparator owner, threshold)}."""
@@ -156,7 +148,7 @@ class Executor(tfx_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[types.Artifact]], output_dict: Dict[str, List[types.Artifact]],
          exec_properties: Dict[str, Any]):
-    settings = DriftSettings.from_json(exec_properties[DRIFT_SETTINGS])
+    settings = executor_settings.from_json(DriftSettings, exec_properties[DRIFT_SETTINGS])
     span_statistics_dir = exec_properties[SPAN_STATISTICS_DIR]
     statistics = artifact_utils.get_single_instance(input_dict[standard_component_specs.STATISTICS_KEY])
     span = int(statistics.span or 0)
@@ -207,6 +199,6 @@ class DriftExampleValidator(ExampleValidator):
   def __init__(self, statistics: types.BaseChannel, schema: types.BaseChannel, drift: DriftSettings,
                span_statistics_dir: str):
     base_component.BaseComponent.__init__(self, spec=DriftValidatorSpec(
-        statistics=statistics, schema=schema, drift_settings=drift.to_json(),
+        statistics=statistics, schema=schema, drift_settings=executor_settings.to_json(drift),
         span_statistics_dir=span_statistics_dir,
         anomalies=types.Channel(type=standard_artifacts.ExampleAnomalies)))

@@ -4,9 +4,12 @@ The preprocessing_fn resizes every image to one size, so that size must be decid
 its graph, from the images ExampleGen read: Transform is the first step that needs it. The executor chooses
 every open value (components/model_choice.py) from ExampleGen's image statistics, passes the image size to
 the preprocessing_fn in custom_config, and writes the choice next to the transform graph, where the Tuner and
-the Trainer read it. Everything else is TFX's Transform unchanged.
+the Trainer read it. Both custom_configs, the pipeline's TransformSettings and the preprocessing_fn's
+PreprocessingSettings, are written and read with components/executor_settings.py. Everything else is TFX's
+Transform unchanged.
 """
-from typing import Any, Dict, List
+import dataclasses
+from typing import Any, Dict, List, Tuple
 
 import tensorflow as tf
 from absl import logging
@@ -18,12 +21,18 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs
 from tfx.utils import json_utils
 
+from components import executor_settings
 from components import model_choice
 from components import names
-from components.transform.preprocessing import IMAGE_SIZE
+from components.transform.preprocessing import PreprocessingSettings
 
-# custom_config's key of the config's ModelRequest, which the executor replaces by the chosen IMAGE_SIZE.
-MODEL_REQUEST = 'model_request'
+
+@dataclasses.dataclass(frozen=True)
+class TransformSettings:
+  """Transform's custom_config as the pipeline writes it; the executor hands the preprocessing_fn the labels
+  and the image size it chose, as PreprocessingSettings."""
+  labels: Tuple[str, ...]  # the class names, in labels-file order
+  model_request: model_choice.ModelRequest  # the model settings as the config gives them
 
 
 def image_statistics(examples: List[artifact.Artifact]) -> model_choice.ImageStatistics:
@@ -42,13 +51,15 @@ class Executor(transform_executor.Executor):
 
   def Do(self, input_dict: Dict[str, List[artifact.Artifact]], output_dict: Dict[str, List[artifact.Artifact]],
          exec_properties: Dict[str, Any]) -> None:
-    custom_config = json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-    request = model_choice.ModelRequest(**custom_config.pop(MODEL_REQUEST))
-    choice = model_choice.choose(request, image_statistics(input_dict[standard_component_specs.EXAMPLES_KEY]))
+    settings = executor_settings.from_json_dict(
+        TransformSettings, json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]))
+    choice = model_choice.choose(settings.model_request,
+                                 image_statistics(input_dict[standard_component_specs.EXAMPLES_KEY]))
     logging.info('Transform chose the model: %s', choice.describe())
-    custom_config[IMAGE_SIZE] = choice.image_size
+    preprocessing_config = executor_settings.to_json_dict(
+        PreprocessingSettings(labels=settings.labels, image_size=choice.image_size))
     super().Do(input_dict, output_dict, dict(
-        exec_properties, **{standard_component_specs.CUSTOM_CONFIG_KEY: json_utils.dumps(custom_config)}))
+        exec_properties, **{standard_component_specs.CUSTOM_CONFIG_KEY: json_utils.dumps(preprocessing_config)}))
     transform_graph = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.TRANSFORM_GRAPH_KEY])
     model_choice.write(choice, transform_graph.uri, tf.io.gfile.GFile)
@@ -56,5 +67,5 @@ class Executor(transform_executor.Executor):
 
 
 class ImageTransform(Transform):
-  """Transform whose custom_config is {labels, model_request}: the class names and a ModelRequest's JSON."""
+  """Transform whose custom_config is a TransformSettings, as executor_settings.to_json_dict writes it."""
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

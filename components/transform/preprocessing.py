@@ -1,18 +1,23 @@
 """tf.Transform preprocessing: the one graph shared by training, evaluation and serving.
 
-Transform's custom_config carries `labels` (class names in labels-file order) and `image_size`, which its
-executor (components/transform/component.py) chose from the data unless the config set it.
+Transform's custom_config carries PreprocessingSettings, which its executor (components/transform/
+component.py) writes with the image size it chose from the data unless the config set it.
 """
-from typing import Any, Dict, Sequence
+import dataclasses
+from typing import Any, Dict, Sequence, Tuple
 
 import tensorflow as tf
 
+from components import executor_settings
 from components import features
 from components import model_input
 
-# custom_config keys (components/transform/component.py writes them).
-LABELS = 'labels'
-IMAGE_SIZE = 'image_size'
+
+@dataclasses.dataclass(frozen=True)
+class PreprocessingSettings:
+  """What preprocessing_fn reads from its custom_config (written with components/executor_settings.py)."""
+  labels: Tuple[str, ...]  # the class names, in labels-file order
+  image_size: int  # the side every image is resized to
 
 
 def decode_batch(image_bytes: tf.Tensor, image_size: int) -> tf.Tensor:
@@ -31,7 +36,8 @@ def label_to_index(label: tf.Tensor, labels: Sequence[str]) -> tf.Tensor:
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]) -> Dict[str, tf.Tensor]:
   """Raw features -> {pixels, label_index}. Only IMAGE is needed, so serving can pass the image alone."""
-  outputs = {features.PIXELS: decode_batch(inputs[features.IMAGE], int(custom_config[IMAGE_SIZE]))}
+  settings = executor_settings.from_json_dict(PreprocessingSettings, custom_config)
+  outputs = {features.PIXELS: decode_batch(inputs[features.IMAGE], settings.image_size)}
   if features.LABEL in inputs:
-    outputs[features.LABEL_INDEX] = label_to_index(inputs[features.LABEL], custom_config[LABELS])
+    outputs[features.LABEL_INDEX] = label_to_index(inputs[features.LABEL], settings.labels)
   return outputs

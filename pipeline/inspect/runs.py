@@ -15,7 +15,9 @@ import ml_metadata as mlmd
 from google.protobuf import json_format
 from ml_metadata.proto import metadata_store_pb2
 
+from components import executor_settings
 from components import names
+from components.monitor import history
 from components.reports import artifact_contents
 
 _JSON_SINGLE_VALUE_KEY = '__value__'  # how TFX's Artifact wraps a JSON property that is not a mapping
@@ -430,9 +432,9 @@ class ProductionMeasurement:
   run_id: str
   measured_at: str
   model: str
-  slices: Dict[str, Dict[str, float]]  # {slice: {'accuracy': ..., 'examples': ...}}
+  slices: Dict[str, history.SliceAccuracy]
   alerts: Tuple[str, ...]
-  rules: Dict[str, float]
+  rules: Optional[history.AlertRules]  # None where the measurement records none
 
 
 def production_measurements(store: mlmd.MetadataStore) -> List[ProductionMeasurement]:
@@ -449,10 +451,13 @@ def production_measurements(store: mlmd.MetadataStore) -> List[ProductionMeasure
     properties = measured[event.artifact_id]
     run_id = next((context.name for context in store.get_contexts_by_execution(event.execution_id)
                    if context.type_id == run_type), '')
+    rules = properties.get(names.ALERT_RULES)
     found.append(ProductionMeasurement(
         run_id=run_id, measured_at=properties[names.MONITORED_AT], model=properties[names.MONITORED_MODEL],
-        slices=properties.get(names.SLICE_ACCURACY) or {}, alerts=tuple(properties.get(names.ALERTS) or ()),
-        rules=properties.get(names.ALERT_RULES) or {}))
+        slices={name: executor_settings.from_json_dict(history.SliceAccuracy, value)
+                for name, value in (properties.get(names.SLICE_ACCURACY) or {}).items()},
+        alerts=tuple(properties.get(names.ALERTS) or ()),
+        rules=executor_settings.from_json_dict(history.AlertRules, rules) if rules else None))
   return sorted(found, key=lambda measurement: measurement.measured_at, reverse=True)
 
 

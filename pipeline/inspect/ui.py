@@ -11,12 +11,13 @@ import re
 import socket
 import traceback
 import urllib.parse
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple
 
 import jinja2
 
 from components import names
 from components import paths
+from components.monitor import history
 from components.reports import artifact_contents
 from components.reports import charts
 from components.reports import report_format
@@ -39,6 +40,128 @@ class Sources:
   serving_model_dir: str
 
 
+class Page:
+  """What one page's template renders: each page is a frozen dataclass whose fields are its template's
+  variables, with the header's section it belongs to."""
+  section: ClassVar[str]
+
+  def template_variables(self) -> Dict[str, Any]:
+    """The fields by name, not copied deep, so that the views inside keep their properties."""
+    return {**{field.name: getattr(self, field.name) for field in dataclasses.fields(self)},
+            'section': self.section}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunsPage(Page):
+  section: ClassVar[str] = 'runs'
+  runs: List[runs_lib.RunView]
+  total: int  # runs in the state asked for, on every page
+  state: str  # '' for every state
+  states: Tuple[str, ...]
+  page: int
+  pages: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunPage(Page):
+  section: ClassVar[str] = 'run'
+  run: runs_lib.RunView
+  dag_svg: str
+  steps: List[Tuple[str, Optional[runs_lib.NodeView]]]  # every component of the DAG; None where it did not run
+  log_path: Optional[str]
+  errors: List[Tuple[str, str]]  # (component, the last line of why it failed)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodePage(Page):
+  section: ClassVar[str] = 'run'
+  run: runs_lib.RunView
+  node: runs_lib.NodeView
+  boilerplate: FrozenSet[str]  # artifact properties not shown
+  error: Optional[str]
+  execution_properties: Dict[str, Any]
+  log_lines: Optional[List[str]]  # None without a log for the run
+  max_log_lines: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitStatistics:
+  """One split's statistics as the data page shows them."""
+  name: str
+  examples: int
+  features: List[Tuple[artifact_contents.FeatureSummary, List[Tuple[str, float]]]]  # (feature, its top values)
+  charts: List[Tuple[str, str]]  # (title, SVG)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataPage(Page):
+  section: ClassVar[str] = 'data'
+  run: runs_lib.RunView
+  examples: Optional[runs_lib.ArtifactView]
+  rejects_header: List[str]
+  rejects: List[List[str]]
+  splits: List[SplitStatistics]
+  failure: Optional[Tuple[str, str]]  # (component, the last line of why it failed)
+  rejects_path: Optional[str]
+  anomalies: Optional[Dict[str, List[artifact_contents.Anomaly]]]  # None where the ExampleValidator did not run
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingPage(Page):
+  section: ClassVar[str] = 'training'
+  run: runs_lib.RunView
+  model_run: Optional[runs_lib.ArtifactView]
+  curves: List[str]  # one SVG chart per metric
+  best_hyperparameters: Optional[Dict[str, object]]
+  trial_columns: List[str]
+  trials: List[Dict[str, object]]
+
+
+@dataclasses.dataclass(frozen=True)
+class EvaluationPage(Page):
+  section: ClassVar[str] = 'evaluation'
+  run: runs_lib.RunView
+  outcome: runs_lib.RunOutcome
+  evaluated: bool
+  has_blessing: bool
+  has_push: bool
+  report: Optional[str]  # the report's tables and charts, as HTML
+  report_path: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class PushedVersion:
+  """One version in the serving directory, and the run that pushed it where the store knows it."""
+  version: int
+  directory: str
+  run_id: Optional[str]
+  accuracy: Optional[float]
+  has_card: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelsPage(Page):
+  section: ClassVar[str] = 'models'
+  model_dir: str
+  versions: List[PushedVersion]  # newest first
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelCardPage(Page):
+  section: ClassVar[str] = 'models'
+  version: str
+  path: str
+  card: str  # the card's body, as HTML
+
+
+@dataclasses.dataclass(frozen=True)
+class ProductionPage(Page):
+  section: ClassVar[str] = 'production'
+  measurements: List[runs_lib.ProductionMeasurement]  # newest first
+  slices: List[str]
+  rules: Optional[history.AlertRules]  # the newest measurement's
+
+
 def run_url(run_id: str, *rest: str) -> str:
   return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
 
@@ -52,7 +175,7 @@ def _environment() -> jinja2.Environment:
 
 
 class Inspector:
-  """Builds each page's template context from the store; one store connection per request."""
+  """Builds each page from the store; one store connection per request."""
 
   def __init__(self, sources: Sources):
     self.sources = sources
@@ -63,14 +186,14 @@ class Inspector:
   def _is_abandoned(self, run_id: str) -> bool:
     return run_process.is_abandoned(self.sources.log_dir, run_id)
 
-  def runs(self, state: Optional[str], page: int) -> Dict[str, Any]:
+  def runs(self, state: Optional[str], page: int) -> RunsPage:
     state = state.upper() if state else None
     if state and state not in runs_lib.RUN_STATES:
       raise NotFound(f'no run state {state!r}: choose one of {", ".join(runs_lib.RUN_STATES)}')
     views, total = runs_lib.list_runs(self._store(), state=state, offset=(page - 1) * RUNS_PER_PAGE,
                                       limit=RUNS_PER_PAGE, is_abandoned=self._is_abandoned)
-    return dict(runs=views, total=total, state=state or '', states=runs_lib.RUN_STATES, page=page,
-                pages=max(1, math.ceil(total / RUNS_PER_PAGE)), section='runs')
+    return RunsPage(runs=views, total=total, state=state or '', states=runs_lib.RUN_STATES, page=page,
+                    pages=max(1, math.ceil(total / RUNS_PER_PAGE)))
 
   def _run(self, run_id: str) -> Tuple[runs_lib.RunView, List[runs_lib.NodeView]]:
     try:
@@ -78,7 +201,7 @@ class Inspector:
     except ValueError as error:
       raise NotFound(str(error)) from error
 
-  def run(self, run_id: str) -> Dict[str, Any]:
+  def run(self, run_id: str) -> RunPage:
     view, nodes = self._run(run_id)
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
     upstream = run_logs.logged_dag(log_path) if log_path else {}
@@ -89,23 +212,23 @@ class Inspector:
                          {node.node_id: node.duration_s for node in nodes},
                          {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    return dict(run=view, dag_svg=svg, steps=steps, log_path=log_path, section='run',
-                errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
+    return RunPage(run=view, dag_svg=svg, steps=steps, log_path=log_path,
+                   errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
 
-  def node(self, run_id: str, node_id: str) -> Dict[str, Any]:
+  def node(self, run_id: str, node_id: str) -> NodePage:
     view, nodes = self._run(run_id)
     node = next((node for node in nodes if node.node_id == node_id), None)
     if node is None:
       raise NotFound(f'component {node_id!r} did not run in run {run_id}')
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
-    return dict(run=view, node=node, boilerplate=runs_lib.BOILERPLATE_PROPERTIES,
-                error=_errors([node], log_path).get(node_id),
-                execution_properties={name: value for name, value in node.execution_properties.items()
-                                      if name != names.EXECUTION_RESULT_PROPERTY},
-                log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
-                max_log_lines=run_logs.MAX_NODE_LOG_LINES, section='run')
+    return NodePage(run=view, node=node, boilerplate=runs_lib.BOILERPLATE_PROPERTIES,
+                    error=_errors([node], log_path).get(node_id),
+                    execution_properties={name: value for name, value in node.execution_properties.items()
+                                          if name != names.EXECUTION_RESULT_PROPERTY},
+                    log_lines=run_logs.node_log(log_path, node_id) if log_path else None,
+                    max_log_lines=run_logs.MAX_NODE_LOG_LINES)
 
-  def data(self, run_id: str) -> Dict[str, Any]:
+  def data(self, run_id: str) -> DataPage:
     view, nodes = self._run(run_id)
     outputs = runs_lib.outputs_by_key(nodes)
     examples, statistics, anomalies = (outputs.get(key) for key in (names.EXAMPLES, names.STATISTICS,
@@ -123,40 +246,39 @@ class Inspector:
       for name, title in artifact_contents.DISTRIBUTIONS:
         if name in by_name:
           charts_by_title.append((title, charts.bar_chart(by_name[name].top_values, f'{title}, {split}')))
-      splits.append(dict(name=split, examples=max([summary.present + summary.missing for summary in summaries]
-                                                  + [0]),
-                         features=[(summary, artifact_contents.shown_values(summary)) for summary in summaries],
-                         charts=charts_by_title))
-    return dict(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
-                failure=(failure[0], _last_line(failure[1])) if failure else None, rejects_path=rejects_path,
-                anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
-                section='data')
+      splits.append(SplitStatistics(
+          name=split, examples=max([summary.present + summary.missing for summary in summaries] + [0]),
+          features=[(summary, artifact_contents.shown_values(summary)) for summary in summaries],
+          charts=charts_by_title))
+    return DataPage(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
+                    failure=(failure[0], _last_line(failure[1])) if failure else None, rejects_path=rejects_path,
+                    anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None)
 
-  def training(self, run_id: str) -> Dict[str, Any]:
+  def training(self, run_id: str) -> TrainingPage:
     view, nodes = self._run(run_id)
     outputs = runs_lib.outputs_by_key(nodes)
     model_run, hyperparameters, results = (outputs.get(key) for key in
                                            (names.MODEL_RUN, names.BEST_HYPERPARAMETERS, names.TUNER_RESULTS))
     curves = artifact_contents.training_curves(model_run.uri) if model_run else {}
     trials = artifact_contents.tuner_trials(results.uri) if results else []
-    return dict(run=view, model_run=model_run,
-                curves=[charts.line_chart(series, metric) for metric, series in curves.items()],
-                best_hyperparameters=artifact_contents.best_hyperparameters(hyperparameters.uri)
-                if hyperparameters else None,
-                trial_columns=sorted({key for trial in trials for key in trial} - {'trial_id', 'score'}),
-                trials=trials, section='training')
+    return TrainingPage(run=view, model_run=model_run,
+                        curves=[charts.line_chart(series, metric) for metric, series in curves.items()],
+                        best_hyperparameters=artifact_contents.best_hyperparameters(hyperparameters.uri)
+                        if hyperparameters else None,
+                        trial_columns=sorted({key for trial in trials for key in trial} - {'trial_id', 'score'}),
+                        trials=trials)
 
-  def evaluation(self, run_id: str) -> Dict[str, Any]:
+  def evaluation(self, run_id: str) -> EvaluationPage:
     view, nodes = self._run(run_id)
     outputs = runs_lib.outputs_by_key(nodes)
     outcome = view.outcome
     details_path = outcome.report_details
     report = artifact_contents.read_bytes(details_path).decode('utf-8') if details_path else None
-    return dict(run=view, outcome=outcome, evaluated=names.EVALUATION in outputs,
-                has_blessing=names.BLESSING in outputs, has_push=names.PUSHED_MODEL in outputs, report=report,
-                report_path=outcome.report_html, section='evaluation')
+    return EvaluationPage(run=view, outcome=outcome, evaluated=names.EVALUATION in outputs,
+                          has_blessing=names.BLESSING in outputs, has_push=names.PUSHED_MODEL in outputs,
+                          report=report, report_path=outcome.report_html)
 
-  def models(self) -> Dict[str, Any]:
+  def models(self) -> ModelsPage:
     store = self._store()
     producers = {_canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
     model_dir = self.sources.serving_model_dir
@@ -166,10 +288,11 @@ class Inspector:
       run_id = producers.get(_canonical(directory))
       accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).outcome.accuracy if run_id else None
       has_card = os.path.exists(os.path.join(directory, names.MODEL_CARD_HTML_FILE))
-      rows.append(dict(version=version, directory=directory, run_id=run_id, accuracy=accuracy, has_card=has_card))
-    return dict(model_dir=model_dir, versions=rows, section='models')
+      rows.append(PushedVersion(version=version, directory=directory, run_id=run_id, accuracy=accuracy,
+                                has_card=has_card))
+    return ModelsPage(model_dir=model_dir, versions=rows)
 
-  def model_card(self, version: str) -> Dict[str, Any]:
+  def model_card(self, version: str) -> ModelCardPage:
     """The card the Pusher wrote into a pushed version, shown inside the UI's frame."""
     path = os.path.join(self.sources.serving_model_dir, version, names.MODEL_CARD_HTML_FILE)
     if version not in map(str, artifact_contents.serving_versions(self.sources.serving_model_dir)):
@@ -177,15 +300,15 @@ class Inspector:
     if not os.path.exists(path):
       raise NotFound(f'version {version} has no model card (pushed before the Pusher wrote them)')
     card = artifact_contents.read_bytes(path).decode('utf-8')
-    return dict(version=version, path=path, card=report_format.page_body(card), section='models')
+    return ModelCardPage(version=version, path=path, card=report_format.page_body(card))
 
-  def production(self) -> Dict[str, Any]:
+  def production(self) -> ProductionPage:
     """`visionflow evaluate`'s measurements of the model in production over time, slice by slice."""
     measurements = runs_lib.production_measurements(self._store())
     slices = sorted({name for measurement in measurements for name in measurement.slices},
                     key=lambda name: (name != 'overall', name))
-    return dict(measurements=measurements, slices=slices,
-                rules=measurements[0].rules if measurements else None, section='production')
+    return ProductionPage(measurements=measurements, slices=slices,
+                          rules=measurements[0].rules if measurements else None)
 
 
 def _errors(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, str]:
@@ -214,7 +337,7 @@ def _page_number(query: Dict[str, List[str]]) -> int:
     return 1
 
 
-Route = Tuple[re.Pattern, str, Callable[..., Dict[str, Any]]]
+Route = Tuple[re.Pattern, str, Callable[..., Page]]
 
 
 def _routes(inspector: Inspector) -> List[Route]:
@@ -281,7 +404,7 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
         if match:
           arguments = {name: urllib.parse.unquote(value) for name, value in match.groupdict().items()}
           try:
-            self._send(200, environment.get_template(template).render(**build(query, **arguments)))
+            self._send(200, environment.get_template(template).render(**build(query, **arguments).template_variables()))
           except NotFound as error:
             self._send_error(404, str(error))
           except (runs_lib.DamagedStoreError, FileNotFoundError) as error:

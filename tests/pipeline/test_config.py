@@ -214,6 +214,10 @@ def test_the_configs_defaults_are_the_components_defaults():
       limits.max_pixels, limits.max_bytes, limits.max_aspect_ratio)
   assert config.fairness_thresholds == evaluation_defaults.FAIRNESS_THRESHOLDS
   assert config.warm_start == warm_start.NEVER and config.drift == drift_action.WARN
+  from components.example_validator import component as example_validator  # TFDV: only where it is compared
+  drift = example_validator.DriftSettings()
+  assert (config.drift, config.drift_label_threshold, config.drift_distribution_threshold) == (
+      drift.action, drift.label_threshold, drift.distribution_threshold)
 
 
 @pytest.mark.parametrize('name, modes, listed', [

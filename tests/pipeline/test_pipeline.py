@@ -3,6 +3,8 @@ import json
 
 import pytest
 
+from components import executor_settings
+from components.transform import component as transform_component
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 from pipeline.pipeline import read_class_labels
@@ -47,6 +49,17 @@ def test_transform_leaves_the_statistics_to_statistics_gen(config):
   assert transform.exec_properties['disable_statistics'] == 1
   assert {'transform_graph', 'transformed_examples'} <= set(transform.outputs)
   assert not {name for name in transform.outputs if name.endswith('_stats')}
+
+
+def test_transform_reads_back_the_labels_and_the_configured_model_request(config):
+  placed = config.replace(image_size=64, backbone='small_cnn')
+  pipeline = create_pipeline(placed, read_class_labels(placed))
+  transform = next(component for component in pipeline.components if component.id == 'Transform')
+  settings = executor_settings.from_json_dict(
+      transform_component.TransformSettings, json.loads(transform.exec_properties['custom_config']))
+  assert settings.labels == tuple(read_class_labels(placed))
+  assert (settings.model_request.image_size, settings.model_request.backbone) == (64, 'small_cnn')
+  assert settings.model_request.augment_flip is None  # left to the data
 
 
 def test_score_span_is_keyed_by_its_images_fingerprint(config, tmp_path):

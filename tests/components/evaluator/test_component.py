@@ -1,5 +1,13 @@
-"""The Evaluator's gates on TFMA's counts, and its explanations: a failure of those becomes a warning and a
-sentence in the report, never a failed step."""
+"""The Evaluator's gates on TFMA's counts, its verdict and how the blessing records it, and its explanations: a
+failure of those becomes a warning and a sentence in the report, never a failed step."""
+import dataclasses
+import json
+
+from tfx.components.evaluator import constants
+from tfx.types import standard_artifacts
+
+from components import names
+from components.evaluator import class_change
 from components.evaluator import component
 from components.evaluator import gates
 from tests.components.test_evaluation_results import COUNTED_VALUES
@@ -24,3 +32,30 @@ def test_explanations_that_fail_leave_the_reason_for_the_report_and_a_warning(tm
   assert sample.explanations == [] and sample.examples_classified == 0
   assert sample.error.startswith('NotPipelineModelError: ') and 'visionflow_training.json' in sample.error
   assert 'Evaluator: explanations could not be computed' in caplog.text and 'Traceback' in caplog.text
+
+
+def test_a_changed_class_list_leads_the_reasons_and_refuses_the_candidate_unless_allowed():
+  policy = gates.BlessingPolicy(min_slice_accuracy=0.5)
+  change = class_change.detect(('cat',), ('cat', 'dog'))
+  settings = component.EvaluatorSettings('model', ('cat', 'dog'), ('test',), allow_class_change=False)
+  refused = component.decide(COUNTED_VALUES, policy, settings, change, has_baseline=False, shared=None)
+  assert not refused.blessed
+  assert refused.reasons == [class_change.blessing_reason(change, False)] + gates.refusals(refused.checked)
+  allowed = component.decide(COUNTED_VALUES, policy, dataclasses.replace(settings, allow_class_change=True), change,
+                             has_baseline=False, shared=None)
+  assert allowed.blessed and allowed.reasons == [class_change.blessing_reason(change, True)]
+  unchanged = component.decide(COUNTED_VALUES, policy, settings, None, has_baseline=True, shared=None)
+  assert not unchanged.blessed and unchanged.reasons == gates.refusals(unchanged.checked) != []
+
+
+def test_the_blessing_records_the_verdict_as_tfx_does_with_the_baseline_and_the_reasons(tmp_path):
+  blessing, model = standard_artifacts.ModelBlessing(), standard_artifacts.Model()
+  blessing.uri, model.uri, model.id = str(tmp_path), '/models/candidate', 7
+  verdict = component.Verdict(blessed=False, reasons=['accuracy too low'], checked=[])
+  component.record_blessing(blessing, model, verdict, '/serving/model/3')
+  assert (tmp_path / constants.NOT_BLESSED_FILE_NAME).exists()
+  assert blessing.get_int_custom_property(names.BLESSED) == constants.NOT_BLESSED_VALUE
+  assert blessing.get_string_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY) == model.uri
+  assert blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY) == 7
+  assert blessing.get_string_custom_property(names.BASELINE_VERSION_DIR) == '/serving/model/3'
+  assert json.loads(blessing.get_string_custom_property(names.BLESSING_REASONS)) == ['accuracy too low']

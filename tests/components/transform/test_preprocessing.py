@@ -10,6 +10,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 
 from components.example_gen import image_rows
+from components import executor_settings
 from components import images
 from components import features
 from components.transform import preprocessing
@@ -39,7 +40,7 @@ def test_preprocessing_fn_under_tf_transform_on_real_jpeg_bytes(small_digits, tm
       features.IMAGE: tf.io.FixedLenFeature([1], tf.string),
       features.LABEL: tf.io.FixedLenFeature([1], tf.string),
   }))
-  custom_config = {'labels': LABELS, 'image_size': 24}
+  custom_config = executor_settings.to_json_dict(preprocessing.PreprocessingSettings(tuple(LABELS), image_size=24))
 
   with tft_beam.Context(temp_dir=str(tmp_path)):
     (transformed, _), _ = ((raw_data, raw_metadata) | tft_beam.AnalyzeAndTransformDataset(

@@ -19,6 +19,8 @@ import ml_metadata as mlmd
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
+from components import names
+from components.monitor import history
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline.inspect import ui
@@ -225,3 +227,47 @@ def test_json_properties_read_back_as_tfx_wrote_them():
   assert properties['settings'] == {'image_size': 32, 'weights': None, 'ratio': 0.5}
   assert isinstance(properties['settings']['image_size'], int)
   assert properties['sizes'] == [32, 64]
+
+
+def test_production_measurements_read_back_as_the_monitor_wrote_them(tmp_path):
+  """The monitor's slice accuracies and alert rules come back as its own types, with the counts as integers
+  (a JSON property holds every number as a float), and the production page shows them so."""
+  from tfx.types import standard_artifacts
+  slices = {'overall': history.SliceAccuracy(1.0, 30), 'label=cat': history.SliceAccuracy(0.9, 12)}
+  rules = history.AlertRules(min_accuracy=1.0, max_weekly_drop=0.0, min_examples=30)
+  evaluation = standard_artifacts.ModelEvaluation()
+  evaluation.uri = str(tmp_path / 'evaluation')
+  evaluation.set_string_custom_property(names.MONITORED_MODEL, '/serving/model/1')
+  evaluation.set_string_custom_property(names.MONITORED_AT, '2026-01-02T03:04:05+00:00')
+  evaluation.set_json_value_custom_property(names.ALERTS, ['an alert'])
+  evaluation.set_json_value_custom_property(names.SLICE_ACCURACY, {
+      name: dataclasses.asdict(value) for name, value in slices.items()})
+  evaluation.set_json_value_custom_property(names.ALERT_RULES, dataclasses.asdict(rules))
+  path = str(tmp_path / 'metadata.sqlite')
+  store = mlmd.MetadataStore(runs_lib.sqlite_connection_config(path))
+  run = metadata_store_pb2.Context(type_id=store.put_context_type(metadata_store_pb2.ContextType(
+      name=runs_lib.PIPELINE_RUN_CONTEXT)), name='monitoring-run')
+  [run.id] = store.put_contexts([run])
+  artifact = evaluation.mlmd_artifact
+  artifact.type_id = store.put_artifact_type(metadata_store_pb2.ArtifactType(name='ModelEvaluation'))
+  output = metadata_store_pb2.Event(type=metadata_store_pb2.Event.OUTPUT)
+  output.path.steps.add().key = names.EVALUATION
+  monitor = metadata_store_pb2.Execution(
+      type_id=store.put_execution_type(metadata_store_pb2.ExecutionType(name='ProductionMonitor')),
+      last_known_state=metadata_store_pb2.Execution.COMPLETE)
+  store.put_execution(monitor, artifact_and_events=[(artifact, output)], contexts=[run])
+
+  [measurement] = runs_lib.production_measurements(runs_lib.open_store(path, read_only=True))
+  assert (measurement.run_id, measurement.slices, measurement.rules, measurement.alerts) == (
+      'monitoring-run', slices, rules, ('an alert',))
+  assert isinstance(measurement.slices['overall'].examples, int) and isinstance(measurement.rules.min_examples, int)
+  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving')), port=0)
+  threading.Thread(target=served.serve_forever, daemon=True).start()
+  try:
+    status, page = _get('http://127.0.0.1:%d/production' % served.server_address[1])
+  finally:
+    served.shutdown()
+    served.server_close()
+  assert status == 200
+  assert 'accuracy below 1.0000 on a slice of at least\n30 images' in page
+  assert '<td class="number">1.0000 (30)</td><td class="number">0.9000 (12)</td>' in page
