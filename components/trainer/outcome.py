@@ -40,16 +40,22 @@ class TrainingOutcome:
 
 
 def tuner_comparison(results: Sequence[Mapping]) -> Optional[str]:
-  """What the Tuner compared, from its results (a row per trial: 'score' and the hyperparameters), as one
-  line: the best eval accuracy of its trials with each backbone, and with augmentation on and off; None where
-  it compared neither."""
-  parts = []
-  for name, value_name in ((BACKBONE, str), (AUGMENT, lambda on: 'on' if on else 'off')):
+  """What the Tuner compared, from its results (a row per trial, the one it chose first: 'score' and the
+  hyperparameters), as one line: the best eval accuracy of its trials with each backbone, and with augmentation
+  on and off, and what it kept where that is not the highest of them; None where it compared neither."""
+  parts, kept = [], []
+  for name, prefix, value_name in ((BACKBONE, '', str), (AUGMENT, 'augmentation ', lambda on: 'on' if on else 'off')):
     best = {}
     for row in results:
       if name in row and row.get('score') is not None:
         best[row[name]] = max(best.get(row[name], 0.0), float(row['score']))
     if len(best) > 1:
-      parts.append(('augmentation ' if name == AUGMENT else '') + ', '.join(
+      parts.append(prefix + ', '.join(
           f'{value_name(value)} {score:.4f}' for value, score in sorted(best.items(), key=lambda item: -item[1])))
-  return f'the Tuner\'s best eval accuracy with each: {"; ".join(parts)}' if parts else None
+      kept.append(prefix + value_name(results[0][name]))
+  if not parts:
+    return None
+  line = f'the Tuner\'s best eval accuracy with each: {"; ".join(parts)}'
+  if float(results[0]['score']) < max(float(row['score']) for row in results if row.get('score') is not None):
+    line += f'; kept the defaults ({", ".join(kept)}): no other trial was clearly better on the same eval images'
+  return line

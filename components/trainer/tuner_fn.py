@@ -1,14 +1,18 @@
 """TFX Tuner entry point: a KerasTuner search (random, Bayesian or Hyperband) over the classifier's space, whose
 first trials compare the candidate backbones and augmentation that the config leaves open."""
+import io
 import math
-from typing import Callable, Dict, Optional, Sequence
+import os
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import keras_tuner
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
+from components import accuracy_intervals
 from components import compat
 from components import model_choice
 from components.trainer import frozen_features
@@ -18,12 +22,64 @@ from components.trainer.settings import TUNERS
 from components.trainer import training
 
 
+# Each trial's answers on the eval split, in the split's (deterministic) order, in its trial folder: the label
+# index of each eval example and whether the trial's best epoch classified it right.
+EVAL_ANSWERS_FILE = 'eval_answers.npz'
+# A trial replaces the defaults' only when it is right on more of the same eval examples than chance would give
+# at this confidence: the two-sided interval of McNemar's exact test (components/accuracy_intervals.py) lies
+# above zero. On the embedded digits' 191 eval images the two backbones' defaults were one image apart, and
+# which of them the Tuner kept flipped between runs.
+REPLACEMENT_CONFIDENCE = 0.9
+
+
+def write_eval_answers(trial_dir: str, labels: np.ndarray, right: np.ndarray) -> None:
+  packed = io.BytesIO()  # zipfile reads back what it writes, which a GFile opened for writing refuses
+  np.savez(packed, labels=labels, right=right)
+  with tf.io.gfile.GFile(os.path.join(trial_dir, EVAL_ANSWERS_FILE), 'wb') as handle:
+    handle.write(packed.getvalue())
+
+
+def read_eval_answers(trial_dir: str) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+  path = os.path.join(trial_dir, EVAL_ANSWERS_FILE)
+  if not tf.io.gfile.exists(path):
+    return None
+  with tf.io.gfile.GFile(path, 'rb') as handle:
+    answers = np.load(io.BytesIO(handle.read()))
+  return answers['labels'], answers['right']
+
+
+def clearly_better(challenger: Optional[Tuple[np.ndarray, np.ndarray]],
+                   incumbent: Optional[Tuple[np.ndarray, np.ndarray]]) -> bool:
+  """Whether the challenger's answers beat the incumbent's on the same eval examples beyond chance; never when
+  either trial's answers are missing or were given on other examples."""
+  if challenger is None or incumbent is None or not np.array_equal(challenger[0], incumbent[0]):
+    return False
+  counts = accuracy_intervals.PairedCounts(examples=len(challenger[0]),
+                                           candidate_only=int(np.sum(challenger[1] & ~incumbent[1])),
+                                           production_only=int(np.sum(incumbent[1] & ~challenger[1])))
+  return counts.difference_interval(REPLACEMENT_CONFIDENCE).low > 0
+
+
 class _ComparisonsFirst:
   """The first trials compare what the config left open, each at the space's defaults, so that tuning replaces
   a default only with what did better within the same budget (random first trials alone can pick a poor
   corner of the space by chance): the first runs the defaults; where the space holds the backbone (BACKBONE),
   the next ones each other candidate with its own defaults; where it holds augmentation (AUGMENT), the next
-  one the best trial so far with augmentation turned the other way. Then the oracle's own search."""
+  one the best trial so far with augmentation turned the other way. Then the oracle's own search.
+
+  The best trial is the defaults' unless another is clearly better on the same eval examples (clearly_better):
+  of those that are, the one of highest score. Higher by an image or two is noise that would make the choice,
+  and the model a run trains, change from run to run."""
+
+  def get_best_trials(self, num_trials=1):
+    ranked: List[keras_tuner.engine.trial.Trial] = super().get_best_trials(len(self.trials))
+    if not ranked or self.start_order[0] not in {trial.trial_id for trial in ranked}:
+      return ranked[:num_trials]
+    defaults = self.trials[self.start_order[0]]
+    defaults_answers = read_eval_answers(self._get_trial_dir(defaults.trial_id))
+    best = next((trial for trial in ranked if trial is defaults
+                 or clearly_better(read_eval_answers(self._get_trial_dir(trial.trial_id)), defaults_answers)))
+    return ([best] + [trial for trial in ranked if trial is not best])[:num_trials]
 
   def populate_space(self, trial_id):
     space = self.hyperparameters
@@ -117,7 +173,20 @@ class _ClassifierTuner(keras_tuner.Tuner):
         train, validation, steps_per_epoch = known.datasets(self._settings.batch_size, self._settings.random_seed,
                                                             augmented)
         kwargs = dict(kwargs, x=train, validation_data=validation, steps_per_epoch=steps_per_epoch)
-    return super().run_trial(trial, *args, **kwargs)
+    histories = super().run_trial(trial, *args, **kwargs)
+    write_eval_answers(self.get_trial_dir(trial.trial_id),
+                       *_answers(self.load_model(trial), kwargs['validation_data']))
+    return histories
+
+
+def _answers(model: tf.keras.Model, eval_batches: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:
+  """(label index of each eval example, whether the model's top class is it), in the batches' order."""
+  labels, right = [], []
+  for inputs, batch_labels in eval_batches:
+    batch_labels = np.asarray(batch_labels).reshape(-1)
+    labels.append(batch_labels)
+    right.append(np.argmax(model(inputs, training=False), axis=-1) == batch_labels)
+  return np.concatenate(labels), np.concatenate(right)
 
 
 def make_tuner(settings: TuningSettings, directory: str, compare_augmentation: bool = False,

@@ -74,12 +74,39 @@ def test_with_the_backbone_open_the_trials_compare_the_candidates_then_augmentat
   # The other candidate with its own hyperparameters' defaults: fine_tune, no filters.
   assert second.hyperparameters.values == dict(model_lib.hyperparameter_space('efficientnet_lite0').values,
                                                 augment=False, backbone='efficientnet_lite0')
-  for trial, score in ((first, 0.6), (second, 0.9)):
-    oracle.update_trial(trial.trial_id, {'val_accuracy': score})
-    trial.status = keras_tuner.engine.trial.TrialStatus.COMPLETED
-    oracle.end_trial(trial)
+  # Of 100 eval images the defaults get the first 60 right, the other candidate those and 30 more.
+  _complete(oracle, first, np.arange(100) < 60)
+  _complete(oracle, second, np.arange(100) < 90)
   third = oracle.create_trial('tuner2')
   assert third.hyperparameters.values == dict(second.hyperparameters.values, augment=True)
+
+
+def _complete(oracle, trial, right, labels=None):
+  """Ends `trial` as one whose best epoch was `right` on each eval example."""
+  tuner_lib.write_eval_answers(oracle._get_trial_dir(trial.trial_id),
+                               np.zeros(len(right), np.int64) if labels is None else labels, right)
+  oracle.update_trial(trial.trial_id, {'val_accuracy': float(np.mean(right))})
+  trial.status = keras_tuner.engine.trial.TrialStatus.COMPLETED
+  oracle.end_trial(trial)
+
+
+@pytest.mark.parametrize('name', ['random', 'bayesian'])
+def test_a_trial_replaces_the_defaults_only_when_clearly_better_on_the_same_eval_images(tmp_path, name):
+  """Two images more out of 191, as the two backbones' defaults once were on the digits, is noise: the
+  defaults stay the best trial; seven more, with none fewer, is not."""
+  oracle = tuner_lib.make_tuner(dataclasses.replace(SETTINGS, tuner=name, tuner_trials=4), str(tmp_path)).oracle
+  defaults, close, *others = [oracle.create_trial(f'tuner{index}') for index in range(4)]
+  images = np.arange(191)
+  _complete(oracle, defaults, images < 184)
+  _complete(oracle, close, (images < 180) | (images >= 185))  # right on 186: 6 won, 4 lost
+  assert oracle.get_best_trials(1) == [defaults]
+  assert [trial.trial_id for trial in oracle.get_best_trials(2)] == [defaults.trial_id, close.trial_id]
+  # Better on other examples (another eval split) proves nothing either.
+  elsewhere, clearly = others
+  _complete(oracle, elsewhere, images < 191, labels=np.ones(191, np.int64))
+  assert oracle.get_best_trials(1) == [defaults]
+  _complete(oracle, clearly, images < 184 + 7)
+  assert oracle.get_best_trials(1) == [clearly]
 
 
 def _fn_args(transformed, working_dir, graph=None, **settings):
@@ -130,18 +157,24 @@ def test_over_a_frozen_backbone_the_trials_train_the_head_on_cached_features(tra
   assert len(heads) == 2 and all(head['score'] is not None for head in heads)
 
 
-def test_a_search_with_the_backbone_left_to_the_data_trains_both_candidates_and_picks_by_eval_accuracy(
+def test_a_search_with_the_backbone_left_to_the_data_trains_both_candidates_and_keeps_the_clearly_better(
     transformed, tmp_path, info_logs):
-  trials = _search(_fn_args(transformed, str(tmp_path), tuner_trials=3))
+  fn_args = _fn_args(transformed, str(tmp_path), tuner_trials=3)
+  trials = _search(fn_args)
   backbones = [trial.hyperparameters.get('backbone') for trial in trials]
   assert sorted(set(backbones)) == ['efficientnet_lite0', 'small_cnn'] and len(trials) == 3
   assert all(trial.score is not None for trial in trials)
   # The pretrained candidate's trials trained heads on its features, computed once per kind of view.
   assert info_logs.text.count("the frozen efficientnet_lite0's features of") == backbones.count('efficientnet_lite0')
-  # The third trial turned augmentation over on the candidate that scored higher of the first two.
-  first_two = sorted(trials, key=lambda trial: int(trial.trial_id))[:2]
-  best = max(first_two, key=lambda trial: trial.score)
-  third = sorted(trials, key=lambda trial: int(trial.trial_id))[2]
+  # Each trial left its answers on the eval split; the third turned augmentation over on the better of the first
+  # two: the defaults', unless the other candidate was clearly better on the same images.
+  defaults, other, third = sorted(trials, key=lambda trial: int(trial.trial_id))
+  answers = [tuner_lib.read_eval_answers(str(next(tmp_path.rglob(f'trial_{trial.trial_id}'))))
+             for trial in (defaults, other)]
+  assert all(len(labels) == len(right) == training.count_records(fn_args.eval_files)
+             and np.mean(right) == pytest.approx(trial.score, abs=1e-6)
+             for (labels, right), trial in zip(answers, (defaults, other)))
+  best = other if tuner_lib.clearly_better(answers[1], answers[0]) else defaults
   assert third.hyperparameters.get('backbone') == best.hyperparameters.get('backbone')
   assert third.hyperparameters.get('augment') != best.hyperparameters.get('augment')
 
