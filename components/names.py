@@ -123,6 +123,10 @@ TFLITE_QUANTIZED_FILE = 'model_quantized.tflite'
 MODEL_CARD_MARKDOWN_FILE = 'model_card.md'
 MODEL_CARD_HTML_FILE = 'model_card.html'
 
+# The continuous evaluation's pipeline (`visionflow evaluate`) is named after the training pipeline with this
+# suffix: the runs list tells the two apart by it.
+MONITORING_PIPELINE_SUFFIX = '-monitoring'
+
 # Where TFX's launcher records why an execution failed (an ExecutionResult as JSON), and the detail this
 # project adds to a refused ExampleGen's result.
 EXECUTION_RESULT_PROPERTY = '__execution_result__'

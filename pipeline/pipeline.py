@@ -153,7 +153,7 @@ def create_monitoring_pipeline(config: PipelineConfig, labels: List[str],
                                        max_weekly_drop=config.alert_max_weekly_drop,
                                        min_examples=config.min_slice_examples)).with_id('ProductionMonitor')
   return tfx_pipeline.Pipeline(
-      pipeline_name=f'{config.pipeline_name}-monitoring', pipeline_root=config.pipeline_root,
+      pipeline_name=config.pipeline_name + names.MONITORING_PIPELINE_SUFFIX, pipeline_root=config.pipeline_root,
       components=[example_gen, monitor], enable_cache=False,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(config.beam_pipeline_args))

@@ -17,9 +17,10 @@ def _store(args: argparse.Namespace):
 
 def _runs(args: argparse.Namespace) -> int:
   from pipeline.inspect import runs as runs_lib
+  run_filter = runs_lib.RunFilter.parse(pipeline=args.pipeline, state=args.state, blessed=args.blessed,
+                                        pushed=args.pushed, since=args.since, until=args.until)
   store, is_abandoned = _store(args)
-  runs, _ = runs_lib.list_runs(store, state=args.state.upper() if args.state else None, limit=args.limit,
-                               is_abandoned=is_abandoned)
+  runs, _ = runs_lib.list_runs(store, run_filter, limit=args.limit, is_abandoned=is_abandoned)
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
   for run in runs:
     outcome = run.outcome
@@ -70,8 +71,16 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
   runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first')
   runs.add_argument('--config')
   runs.add_argument('--output-dir', dest='output_dir', default=None)
-  runs.add_argument('--state', choices=['complete', 'failed', 'running', 'abandoned'],
-                    help='only runs in this state')
+  # The values are checked by the filter the UI reads too, so that both say the same about a bad one.
+  runs.add_argument('--pipeline', default='', help='only runs of this pipeline: training (`visionflow run`) or '
+                    'monitoring (`visionflow evaluate`)')
+  runs.add_argument('--state', default='', help='only runs in this state: complete, failed, running, abandoned')
+  runs.add_argument('--blessed', nargs='?', const='yes', default='',
+                    help='only runs whose model the Evaluator blessed; `--blessed no`: whose model it refused')
+  runs.add_argument('--pushed', nargs='?', const='yes', default='',
+                    help='only runs that pushed a model; `--pushed no`: that pushed none')
+  runs.add_argument('--since', default='', help='only runs started on this day (YYYY-MM-DD, local time) or later')
+  runs.add_argument('--until', default='', help='only runs started on this day (YYYY-MM-DD) or earlier')
   runs.add_argument('--limit', type=int, default=50)
   runs.set_defaults(handler=_runs)
 

@@ -4,6 +4,7 @@ what it produced (`run_outcome`), for the local runner's summary, the CLI and th
 Read-only, and without TensorFlow or TFX: property names come from components/names.py.
 """
 import dataclasses
+import datetime
 import json
 import os
 import sqlite3
@@ -23,6 +24,7 @@ from components.reports import artifact_contents
 _JSON_SINGLE_VALUE_KEY = '__value__'  # how TFX's Artifact wraps a JSON property that is not a mapping
 
 PIPELINE_RUN_CONTEXT = 'pipeline_run'
+PIPELINE_CONTEXT = 'pipeline'  # TFX makes it each run's parent context
 
 
 def sqlite_connection_config(metadata_path: str, read_only: bool = False) -> metadata_store_pb2.ConnectionConfig:
@@ -78,6 +80,8 @@ _UNFINISHED = {'NEW', 'RUNNING', 'UNKNOWN'}
 ABANDONED = 'ABANDONED'  # unfinished, and the process that ran it is gone: nothing will finish it
 _INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING', ABANDONED)
+TRAINING, MONITORING = 'training', 'monitoring'  # `visionflow run`'s pipeline and `visionflow evaluate`'s
+PIPELINES = (TRAINING, MONITORING)
 # Whether a run's process is gone (see pipeline/run_process.py); by default no run is.
 AbandonedCheck = Callable[[str], bool]
 # Properties every TFX artifact carries that say nothing about this run.
@@ -225,13 +229,16 @@ class RunView:
   outcome: RunOutcome
   last_step: Optional[str] = None  # the last component the run reached
   last_step_state: Optional[str] = None
+  pipeline: str = ''  # TRAINING or MONITORING; '' where the store names no pipeline for the run
 
   @property
   def state_text(self) -> str:
-    """The state, and for an abandoned run where it stopped: in a step, or after one (between two)."""
-    if self.state != ABANDONED or not self.last_step:
+    """The state, and for a running or abandoned run where it is (or stopped): in a step, or after one
+    (between two)."""
+    if self.state not in ('RUNNING', ABANDONED) or not self.last_step:
       return self.state
-    return f'{ABANDONED} {"at" if self.last_step_state == ABANDONED else "after"} {self.last_step}'
+    inside = self.last_step_state in _UNFINISHED or self.last_step_state == ABANDONED
+    return f'{self.state} {"at" if inside else "after"} {self.last_step}'
 
   @property
   def duration_s(self) -> float:
@@ -374,7 +381,25 @@ def _origin_runs(store: mlmd.MetadataStore, cached: Dict[int, List[int]]) -> Dic
           for execution_id, ids in cached.items() if ids and all(i in first_producer for i in ids)}
 
 
-def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned: bool) -> RunView:
+def _pipeline_kind(pipeline_name: str) -> str:
+  """TRAINING or MONITORING, from the name of the pipeline a run belongs to."""
+  return MONITORING if pipeline_name.endswith(names.MONITORING_PIPELINE_SUFFIX) else TRAINING
+
+
+def _pipeline_of(store: mlmd.MetadataStore, run: metadata_store_pb2.Context) -> str:
+  """TRAINING or MONITORING for one run; '' where the store records no pipeline for it."""
+  return next((_pipeline_kind(parent.name) for parent in store.get_parent_contexts_by_context(run.id)
+               if parent.type == PIPELINE_CONTEXT), '')
+
+
+def _pipelines_of_runs(store: mlmd.MetadataStore) -> Dict[int, str]:
+  """{run context id: TRAINING or MONITORING} for every run whose pipeline the store records."""
+  return {run.id: _pipeline_kind(pipeline.name) for pipeline in store.get_contexts_by_type(PIPELINE_CONTEXT)
+          for run in store.get_children_contexts_by_context(pipeline.id)}
+
+
+def _run_view(store: mlmd.MetadataStore, run: metadata_store_pb2.Context, nodes: List[NodeView],
+              abandoned: bool) -> RunView:
   return RunView(
       run_id=run.name,
       started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
@@ -382,7 +407,8 @@ def _run_view(run: metadata_store_pb2.Context, nodes: List[NodeView], abandoned:
       state=_run_state((node.state for node in nodes), abandoned),
       outcome=run_outcome(nodes),
       last_step=nodes[-1].node_id if nodes else None,
-      last_step_state=nodes[-1].state if nodes else None)
+      last_step_state=nodes[-1].state if nodes else None,
+      pipeline=_pipeline_of(store, run))
 
 
 def newest_run_id(store: mlmd.MetadataStore) -> Optional[str]:
@@ -397,7 +423,7 @@ def _never_abandoned(run_id: str) -> bool:
 
 def run_view(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned) -> RunView:
   abandoned = is_abandoned(run_id)
-  return _run_view(_run_context(store, run_id), run_nodes(store, run_id, False, abandoned), abandoned)
+  return _run_view(store, _run_context(store, run_id), run_nodes(store, run_id, False, abandoned), abandoned)
 
 
 def run_details(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned
@@ -406,24 +432,103 @@ def run_details(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedC
   run = _run_context(store, run_id)
   abandoned = is_abandoned(run_id)
   nodes = run_nodes(store, run_id, abandoned=abandoned)
-  return _run_view(run, nodes, abandoned), nodes
+  return _run_view(store, run, nodes, abandoned), nodes
 
 
-def list_runs(store: mlmd.MetadataStore, state: Optional[str] = None, offset: int = 0,
+_ANSWERS = {'': None, 'yes': True, 'no': False}
+_WORDS = {answer: word for word, answer in _ANSWERS.items()}
+
+
+def _yes_no(name: str, text: str) -> Optional[bool]:
+  if text.lower() not in _ANSWERS:
+    raise ValueError(f'{name} {text!r}: choose yes or no')
+  return _ANSWERS[text.lower()]
+
+
+def _day(name: str, text: str) -> Optional[datetime.date]:
+  try:
+    return datetime.date.fromisoformat(text) if text else None
+  except ValueError:
+    raise ValueError(f'{name} {text!r} is not a date: give it as YYYY-MM-DD') from None
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFilter:
+  """Which runs a listing shows, for `visionflow runs`' flags and the UI's query alike; None admits any run.
+
+  `parse` reads it from text and raises ValueError, in one line, for a value it does not know.
+  """
+  pipeline: Optional[str] = None         # TRAINING or MONITORING
+  state: Optional[str] = None            # one of RUN_STATES
+  blessed: Optional[bool] = None         # True: the Evaluator blessed the model; False: it refused it
+  pushed: Optional[bool] = None          # True: the runs list shows a pushed version; False: it shows none
+  since: Optional[datetime.date] = None  # started on this day (local time) or later
+  until: Optional[datetime.date] = None  # started on this day or earlier
+
+  @classmethod
+  def parse(cls, pipeline: str = '', state: str = '', blessed: str = '', pushed: str = '', since: str = '',
+            until: str = '') -> 'RunFilter':
+    """From text as `as_text` writes it: '' admits any; case does not matter; days are YYYY-MM-DD."""
+    if pipeline and pipeline.lower() not in PIPELINES:
+      raise ValueError(f'no pipeline {pipeline!r}: choose one of {", ".join(PIPELINES)}')
+    if state and state.upper() not in RUN_STATES:
+      raise ValueError(f'no run state {state!r}: choose one of {", ".join(RUN_STATES).lower()}')
+    parsed = cls(pipeline=pipeline.lower() or None, state=state.upper() or None,
+                 blessed=_yes_no('blessed', blessed), pushed=_yes_no('pushed', pushed),
+                 since=_day('since', since), until=_day('until', until))
+    if parsed.since and parsed.until and parsed.since > parsed.until:
+      raise ValueError(f'since {parsed.since} is after until {parsed.until}: no run can match')
+    return parsed
+
+  def as_text(self) -> Dict[str, str]:
+    """{field: its text, '' for any}: what `parse` reads back, for the UI's form and links."""
+    return {'pipeline': self.pipeline or '', 'state': (self.state or '').lower(),
+            'blessed': _WORDS[self.blessed], 'pushed': _WORDS[self.pushed],
+            'since': self.since.isoformat() if self.since else '',
+            'until': self.until.isoformat() if self.until else ''}
+
+  def describe(self) -> str:
+    """The filter in words, as in '3 runs failed, monitoring, since 2026-12-01'; '' for none."""
+    words = [(self.state or '').lower(), self.pipeline or '',
+             {None: '', True: 'blessed', False: 'not blessed'}[self.blessed],
+             {None: '', True: 'pushed', False: 'not pushed'}[self.pushed],
+             f'since {self.since}' if self.since else '', f'until {self.until}' if self.until else '']
+    return ', '.join(word for word in words if word)
+
+  def admits_start(self, started_ms: int) -> bool:
+    day = datetime.date.fromtimestamp(started_ms / 1000)
+    return (self.since is None or day >= self.since) and (self.until is None or day <= self.until)
+
+  def admits_outcome(self, outcome: RunOutcome) -> bool:
+    return ((self.blessed is None or outcome.blessed == self.blessed)
+            and (self.pushed is None or (outcome.pushed_version is not None) == self.pushed))
+
+
+def list_runs(store: mlmd.MetadataStore, run_filter: Optional[RunFilter] = None, offset: int = 0,
               limit: Optional[int] = None, is_abandoned: AbandonedCheck = _never_abandoned
               ) -> Tuple[List[RunView], int]:
-  """One page of the pipeline runs, newest first, and how many runs match `state` (None: all) in total.
+  """One page of the runs `run_filter` admits (None: all), newest first, and how many it admits in total.
 
-  Only the page's runs are read in full, so a store with hundreds of runs lists quickly.
+  Only the page's runs are read in full, so a store with hundreds of runs lists quickly; a filter on the
+  blessing or the push reads every run that the other filters admit (about 2 ms each).
   """
+  run_filter = run_filter or RunFilter()
   runs = sorted(store.get_contexts_by_type(PIPELINE_RUN_CONTEXT),
                 key=lambda run: (run.create_time_since_epoch, run.name), reverse=True)
-  if state:
+  if run_filter.pipeline:
+    pipelines = _pipelines_of_runs(store)
+    runs = [run for run in runs if pipelines.get(run.id) == run_filter.pipeline]
+  runs = [run for run in runs if run_filter.admits_start(run.create_time_since_epoch)]
+  if run_filter.state:
     runs = [run for run in runs if _run_state(
         (_STATE.Name(execution.last_known_state) for execution in store.get_executions_by_context(run.id)),
-        is_abandoned(run.name)) == state]
-  page = runs[offset:None if limit is None else offset + limit]
-  return [run_view(store, run.name, is_abandoned) for run in page], len(runs)
+        is_abandoned(run.name)) == run_filter.state]
+  end = None if limit is None else offset + limit
+  if run_filter.blessed is None and run_filter.pushed is None:
+    return [run_view(store, run.name, is_abandoned) for run in runs[offset:end]], len(runs)
+  views = [view for view in (run_view(store, run.name, is_abandoned) for run in runs)
+           if run_filter.admits_outcome(view.outcome)]
+  return views[offset:end], len(views)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,6 +32,10 @@ class NotFound(Exception):
   """A run, component or artifact the page asks for is not in the store."""
 
 
+class BadRequest(Exception):
+  """A query value the page cannot read (a filter's); the message says which and what it takes."""
+
+
 @dataclasses.dataclass(frozen=True)
 class Sources:
   """Where a local run keeps what the UI reads."""
@@ -55,9 +59,10 @@ class Page:
 class RunsPage(Page):
   section: ClassVar[str] = 'runs'
   runs: List[runs_lib.RunView]
-  total: int  # runs in the state asked for, on every page
-  state: str  # '' for every state
+  total: int  # runs the filter admits, on every page
+  run_filter: runs_lib.RunFilter
   states: Tuple[str, ...]
+  pipelines: Tuple[str, ...]
   page: int
   pages: int
 
@@ -166,11 +171,18 @@ def run_url(run_id: str, *rest: str) -> str:
   return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
 
 
+def runs_url(run_filter: runs_lib.RunFilter, page: int = 1) -> str:
+  """A page of the runs list with this filter: the query the list's form sends, so a link keeps working."""
+  query = {name: value for name, value in run_filter.as_text().items() if value}
+  return '/runs?' + urllib.parse.urlencode({**query, 'page': page})
+
+
 def _environment() -> jinja2.Environment:
   environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline.inspect', 'templates'),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
   environment.filters['time'] = runs_lib.format_time
   environment.globals['run_url'] = run_url
+  environment.globals['runs_url'] = runs_url
   return environment
 
 
@@ -186,14 +198,11 @@ class Inspector:
   def _is_abandoned(self, run_id: str) -> bool:
     return run_process.is_abandoned(self.sources.log_dir, run_id)
 
-  def runs(self, state: Optional[str], page: int) -> RunsPage:
-    state = state.upper() if state else None
-    if state and state not in runs_lib.RUN_STATES:
-      raise NotFound(f'no run state {state!r}: choose one of {", ".join(runs_lib.RUN_STATES)}')
-    views, total = runs_lib.list_runs(self._store(), state=state, offset=(page - 1) * RUNS_PER_PAGE,
+  def runs(self, run_filter: runs_lib.RunFilter, page: int) -> RunsPage:
+    views, total = runs_lib.list_runs(self._store(), run_filter, offset=(page - 1) * RUNS_PER_PAGE,
                                       limit=RUNS_PER_PAGE, is_abandoned=self._is_abandoned)
-    return RunsPage(runs=views, total=total, state=state or '', states=runs_lib.RUN_STATES, page=page,
-                    pages=max(1, math.ceil(total / RUNS_PER_PAGE)))
+    return RunsPage(runs=views, total=total, run_filter=run_filter, states=runs_lib.RUN_STATES,
+                    pipelines=runs_lib.PIPELINES, page=page, pages=max(1, math.ceil(total / RUNS_PER_PAGE)))
 
   def _run(self, run_id: str) -> Tuple[runs_lib.RunView, List[runs_lib.NodeView]]:
     try:
@@ -330,6 +339,15 @@ def _canonical(path: str) -> str:
   return path if paths.is_remote(path) else os.path.realpath(path)
 
 
+def _run_filter(query: Dict[str, List[str]]) -> runs_lib.RunFilter:
+  """The filter the query asks for; BadRequest names a value it cannot read."""
+  try:
+    return runs_lib.RunFilter.parse(**{field.name: query.get(field.name, [''])[0]
+                                       for field in dataclasses.fields(runs_lib.RunFilter)})
+  except ValueError as error:
+    raise BadRequest(str(error)) from None
+
+
 def _page_number(query: Dict[str, List[str]]) -> int:
   try:
     return max(1, int(query.get('page', ['1'])[0]))
@@ -343,8 +361,7 @@ Route = Tuple[re.Pattern, str, Callable[..., Page]]
 def _routes(inspector: Inspector) -> List[Route]:
   run = r'/runs/(?P<run_id>[^/]+)'
   return [
-      (re.compile(r'/'), 'runs.html',
-       lambda query: inspector.runs(query.get('state', [''])[0], _page_number(query))),
+      (re.compile(r'/|/runs'), 'runs.html', lambda query: inspector.runs(_run_filter(query), _page_number(query))),
       (re.compile(run), 'run.html', lambda query, run_id: inspector.run(run_id)),
       (re.compile(run + r'/nodes/(?P<node_id>[^/]+)'), 'node.html',
        lambda query, run_id, node_id: inspector.node(run_id, node_id)),
@@ -405,6 +422,8 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
           arguments = {name: urllib.parse.unquote(value) for name, value in match.groupdict().items()}
           try:
             self._send(200, environment.get_template(template).render(**build(query, **arguments).template_variables()))
+          except BadRequest as error:
+            self._send_error(400, str(error))
           except NotFound as error:
             self._send_error(404, str(error))
           except (runs_lib.DamagedStoreError, FileNotFoundError) as error:

@@ -62,7 +62,7 @@ def test_a_page_of_runs_is_the_right_slice_newest_first(many_runs):
 
 
 def test_the_state_filter_counts_every_matching_run(many_runs):
-  views, total = runs_lib.list_runs(runs_lib.open_store(many_runs), state='FAILED', limit=5)
+  views, total = runs_lib.list_runs(runs_lib.open_store(many_runs), runs_lib.RunFilter(state='FAILED'), limit=5)
   assert total == RUNS // FAILED_EVERY
   assert [view.run_id for view in views] == [_run_id(index) for index in (270, 240, 210, 180, 150)]
   assert {view.state for view in views} == {'FAILED'}
@@ -103,6 +103,13 @@ def test_the_runs_page_filters_by_state(server):
   assert page.count('class="state-FAILED"') == RUNS // FAILED_EVERY
 
 
+def test_the_page_links_keep_the_filter(server):
+  status, page = _get(server + '/runs?state=complete&page=2')
+  assert status == 200 and f'{RUNS - RUNS // FAILED_EVERY} runs complete' in page
+  assert 'href="/runs?state=complete&amp;page=1" id="previous-page"' in page
+  assert 'href="/runs?state=complete&amp;page=3" id="next-page"' in page
+
+
 def test_a_run_without_its_log_or_later_components_still_shows(server):
   status, page = _get(server + '/runs/' + urllib.request.quote(_run_id(0), safe=''))
   assert status == 200 and 'data-node="Trainer"' in page and 'none found for this run' in page
@@ -114,7 +121,13 @@ def test_unknown_runs_and_pages_are_404_with_a_reason(server):
   status, page = _get(server + '/runs/no-such-run')
   assert status == 404 and "no run &#39;no-such-run&#39; in the metadata store" in page
   assert _get(server + '/nowhere')[0] == 404
-  assert _get(server + '/?state=bogus')[0] == 404
+
+
+def test_a_bad_filter_value_is_400_with_what_the_filter_takes(server):
+  status, page = _get(server + '/runs?state=bogus')
+  assert status == 400
+  expected = 'no run state &#39;bogus&#39;: choose one of complete, failed, running, abandoned'
+  assert f'<pre id="error">{expected}</pre>' in page
 
 
 def test_only_loopback_host_names_are_answered(server):
@@ -202,9 +215,10 @@ def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step(tmp_path):
     return run_process.is_abandoned(str(tmp_path / 'logs'), run_id)
   live_run, killed_run = run_ids
   views, _ = runs_lib.list_runs(runs_lib.open_store(path, read_only=True), is_abandoned=is_abandoned)
-  assert {view.run_id: view.state_text for view in views} == {live_run: 'RUNNING',
+  assert {view.run_id: view.state_text for view in views} == {live_run: 'RUNNING at Trainer',
                                                               killed_run: 'ABANDONED at Trainer'}
-  abandoned, total = runs_lib.list_runs(runs_lib.open_store(path), state='ABANDONED', is_abandoned=is_abandoned)
+  abandoned, total = runs_lib.list_runs(runs_lib.open_store(path), runs_lib.RunFilter(state='ABANDONED'),
+                                        is_abandoned=is_abandoned)
   assert total == 1 and abandoned[0].run_id == killed_run
   nodes = runs_lib.run_nodes(runs_lib.open_store(path), killed_run, abandoned=True)
   assert [(node.node_id, node.state) for node in nodes] == [('Transform', 'COMPLETE'), ('Trainer', 'ABANDONED')]

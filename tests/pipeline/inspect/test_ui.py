@@ -2,9 +2,11 @@
 
 The runs: a complete one that rejects two rows and pushes its model; a re-run with a stricter accuracy floor
 that reuses every cached component but the Evaluator and Pusher, and is refused; and a run whose data is
-refused by ExampleGen, so that nothing after it runs. Screenshots of each page go to
-$VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
+refused by ExampleGen, so that nothing after it runs. The filter by pipeline is tested on a copy of that store
+with a monitoring run added through ML Metadata's API (tests/pipeline/inspect/stored_runs.py). Screenshots of
+each page go to $VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
 """
+import contextlib
 import glob
 import json
 import os
@@ -18,6 +20,8 @@ import tensorflow_model_analysis as tfma
 
 from components import names
 from pipeline import sample_data
+from tests.pipeline.inspect import stored_runs
+from tests.pipeline.inspect.stored_runs import Step
 
 pytestmark = pytest.mark.slow
 
@@ -62,16 +66,25 @@ def runs(tmp_path_factory):
               refused=_run_id(refused.stdout), failed=listed[1].split('\t')[0])
 
 
+@contextlib.contextmanager
+def _served(output_dir):
+  """`visionflow ui` over output_dir, as its address."""
+  server = subprocess.Popen([VISIONFLOW, 'ui', '--output-dir', output_dir, '--port', '0'],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  try:
+    line = server.stdout.readline()
+    match = re.search(r'(http://127\.0\.0\.1:\d+)/', line)
+    assert match, line + server.stderr.read()
+    yield match.group(1)
+  finally:
+    server.terminate()
+    server.wait(timeout=30)
+
+
 @pytest.fixture(scope='module')
 def ui_url(runs):
-  server = subprocess.Popen([VISIONFLOW, 'ui', '--output-dir', runs['output_dir'], '--port', '0'],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-  line = server.stdout.readline()
-  match = re.search(r'(http://127\.0\.0\.1:\d+)/', line)
-  assert match, line + server.stderr.read()
-  yield match.group(1)
-  server.terminate()
-  server.wait(timeout=30)
+  with _served(runs['output_dir']) as url:
+    yield url
 
 
 @pytest.fixture(scope='module')
@@ -118,12 +131,40 @@ def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_ur
   assert [rows.nth(index).locator('td').first.inner_text() for index in range(3)] == [
       runs['failed'], runs['refused'], runs['pushed']]
   cells = [cell.inner_text() for cell in rows.nth(2).locator('td').all()]
-  assert cells[3:6] == ['COMPLETE', 'yes', cells[5]] and cells[5] != '-'
-  assert [cell.inner_text() for cell in rows.nth(1).locator('td').all()][3:6] == ['COMPLETE', 'no', '-']
+  assert cells[1] == 'training' and cells[4:7] == ['COMPLETE', 'yes', cells[6]] and cells[6] != '-'
+  assert [cell.inner_text() for cell in rows.nth(1).locator('td').all()][4:7] == ['COMPLETE', 'no', '-']
   page.select_option('#state-filter', 'failed')
   page.wait_for_url('**state=failed**')
   assert page.locator('#runs tbody tr').count() == 1
   assert page.locator('#run-count').inner_text().startswith('1 run failed')
+
+
+def test_the_runs_list_filters_by_pipeline_and_names_a_bad_filter_value(page, runs, tmp_path):
+  """The three runs' store, copied, with a monitoring run added that is in its ProductionMonitor now."""
+  output_dir = str(tmp_path / 'out')
+  os.makedirs(output_dir)
+  shutil.copy(os.path.join(runs['output_dir'], 'metadata.sqlite'), output_dir)
+  stored_runs.add_run(os.path.join(output_dir, 'metadata.sqlite'), 'visionflow-monitoring', 'monitoring-run',
+                      (Step('FileBasedExampleGen'), Step('ProductionMonitor', 'RUNNING')))
+  with _served(output_dir) as url:
+    page.goto(url + '/runs')
+    assert page.locator('#runs tbody tr').count() == 4
+    page.select_option('#pipeline-filter', 'monitoring')
+    page.wait_for_url('**pipeline=monitoring**')
+    [row] = [[cell.inner_text() for cell in row.locator('td').all()] for row in page.locator('#runs tbody tr').all()]
+    assert (row[0], row[1], row[4]) == ('monitoring-run', 'monitoring', 'RUNNING at ProductionMonitor')
+    assert page.locator('#run-count').inner_text() == '1 run monitoring, newest first.'
+    _snapshot(page, 'runs_filtered_by_pipeline')
+    page.select_option('#pipeline-filter', 'training')
+    page.wait_for_url('**pipeline=training**')
+    assert page.locator('#runs td.pipeline').all_inner_texts() == ['training'] * 3
+    page.fill('#since-filter', '2099-01-01')  # the dates go with the Filter button: a day no run started on
+    page.click('#apply-filter')
+    page.wait_for_url('**since=2099-01-01**')
+    assert page.locator('#runs tbody tr').count() == 0
+    answer = page.goto(url + '/runs?pipeline=nightly&state=failed')
+    assert answer.status == 400
+    assert page.locator('#error').inner_text() == "no pipeline 'nightly': choose one of training, monitoring"
 
 
 def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
