@@ -5,6 +5,7 @@ VENV := .venv
 UV_VERSION := 0.13.9
 
 CHROMIUM := /usr/bin/chromium
+DOT := /usr/bin/dot
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The pipeline images: $(IMAGE):dev (CPU), $(IMAGE):dev-gpu and $(IMAGE):dev-tpu.
 IMAGE ?= visionflow
@@ -34,6 +35,11 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium fonts-dejavu-core
 
+# The inspection UI lays out a run's DAG with Graphviz's dot; `make run` does not need it.
+$(DOT):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq graphviz
+
 docker-engine:
 	scripts/docker-engine.sh
 
@@ -42,7 +48,7 @@ images: docker-engine
 
 # The linter first (ruff.toml; the import rules are tests/test_import_rules.py), then the suite. The container
 # tests run the compiled DAG in the CPU image: it is (re)built first, from Docker's cache.
-test: install $(CHROMIUM) docker-engine
+test: install $(CHROMIUM) $(DOT) docker-engine
 	$(VENV)/bin/ruff check .
 	scripts/build-images.sh $(IMAGE) cpu
 	VISIONFLOW_TEST_IMAGE=$(IMAGE):dev $(VENV)/bin/python -m pytest $(PYTEST_ARGS)

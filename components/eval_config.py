@@ -26,6 +26,9 @@ PAIRED_MODULE = paired_accuracy.__name__
 # Per class (one-vs-rest) and averaged over classes.
 CLASS_METRICS = ('Precision', 'Recall', 'F1Score', 'AUC', 'AUCPrecisionRecall')
 AUC_METRICS = ('AUC', 'AUCPrecisionRecall')
+# Their keys in TFMA's output, and per-class recall's, which is NaN exactly where a slice holds none of a class.
+AUC_METRIC_NAMES = ('auc', 'auc_precision_recall')
+RECALL_METRIC_NAME = 'recall'
 # TFMA's default of 10,000 thresholds builds every AUC from 10,000 confusion matrices per class and slice in
 # Python: half of an evaluation of the embedded digits (about 4.5 s of 9.5 on 2 cores). At 1,000 (Keras's
 # own default is 200) the AUC is off the exact value by a median 0.0003 (0.004 at most) on simulated

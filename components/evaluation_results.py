@@ -98,6 +98,34 @@ def calibration_buckets(plots: Dict[str, Any]) -> List[Tuple[float, float, float
   return rows
 
 
+def _class_recalls(values: Dict[MetricId, float], slice_label: str, model: str) -> Dict[int, float]:
+  """Each class's one-vs-rest recall on a slice: NaN exactly where the slice holds none of the class."""
+  return {metric.class_id: value for metric, value in values.items()
+          if metric.slice == slice_label and metric.model == model and metric.class_id is not None
+          and metric.name == eval_config.RECALL_METRIC_NAME and not metric.is_diff}
+
+
+def defined_value(values: Dict[MetricId, float], metric: MetricId) -> Optional[float]:
+  """A metric's value, or None where it is undefined on its slice: not measured, NaN, or a one-vs-rest AUC
+  without both positives and negatives, which TFMA writes as a number (0 for AUC-ROC), not NaN.
+
+  A class's AUC needs examples of the class and of another class in the slice, so none is defined on a slice
+  by true class; the macro average needs every class's, as TFMA's macro precision and recall do (NaN where a
+  class has no example); the micro average pools every class's answers and is defined on any slice. Which
+  classes a slice holds is read from per-class recall; where that was not measured, the value is kept.
+  """
+  value = values.get(metric)
+  if value is None or math.isnan(value):
+    return None
+  if metric.name in eval_config.AUC_METRIC_NAMES and metric.average != 'micro':
+    recalls = _class_recalls(values, metric.slice, metric.model)
+    present = {class_id for class_id, recall in recalls.items() if not math.isnan(recall)}
+    needed = set(recalls) if metric.class_id is None else {metric.class_id}
+    if recalls and (len(present) < 2 or not needed <= present):
+      return None
+  return value
+
+
 def slice_labels(values: Dict[MetricId, float]) -> List[str]:
   """The slices TFMA measured, the overall slice first and the others sorted by name."""
   slice_names = {metric.slice for metric in values}

@@ -59,10 +59,11 @@ def _cell(name: str, value: Optional[float]) -> str:
 
 
 def _slice_value(values, slice_label, name, model=evaluation_results.CANDIDATE):
+  """The metric, or its macro average over classes; None where it is undefined on the slice."""
   for average in (None, 'macro'):
-    value = values.get(evaluation_results.MetricId(slice_label, model, name, average=average))
-    if value is not None:
-      return value
+    metric = evaluation_results.MetricId(slice_label, model, name, average=average)
+    if metric in values:
+      return evaluation_results.defined_value(values, metric)
   return None
 
 
@@ -84,16 +85,19 @@ def build_tables(values: Dict[evaluation_results.MetricId, float], labels: Seque
       [[label] + [_cell(name, _slice_value(values, label, name)) for name, _ in _SLICE_COLUMNS]
        for label in evaluation_results.slice_labels(values)],
       note='Precision, recall, F1 and AUCs are macro averages over classes (one-vs-rest); micro averages '
-           'are in the overall row of the next table.'))
+           'are in the overall row of the next table. n/a: undefined on the slice. A class\'s AUC needs examples '
+           'of the class and of another, so a slice of one true class has none, and a macro average needs '
+           'examples of every class.'))
   overall, candidate = evaluation_results.OVERALL, evaluation_results.CANDIDATE
-  class_rows = [[f'{class_id}: {label}']
-                + [report_format.number(values.get(evaluation_results.MetricId(overall, candidate, name, class_id)))
-                   for name, _ in _CLASS_COLUMNS]
+
+  def overall_cell(name: str, class_id: Optional[int] = None, average: Optional[str] = None) -> str:
+    metric = evaluation_results.MetricId(overall, candidate, name, class_id, average)
+    return report_format.number(evaluation_results.defined_value(values, metric))
+
+  class_rows = [[f'{class_id}: {label}'] + [overall_cell(name, class_id) for name, _ in _CLASS_COLUMNS]
                 for class_id, label in enumerate(labels)]
-  for average in ('macro', 'micro'):
-    class_rows.append([f'{average} average'] + [
-        report_format.number(values.get(evaluation_results.MetricId(overall, candidate, name, average=average)))
-        for name, _ in _CLASS_COLUMNS])
+  class_rows += [[f'{average} average'] + [overall_cell(name, average=average) for name, _ in _CLASS_COLUMNS]
+                 for average in ('macro', 'micro')]
   tables.append(report_format.Table(
       'Per class, overall slice', ['class'] + [title for _, title in _CLASS_COLUMNS], class_rows,
       note='Calibration is mean predicted probability / observed frequency (1 is calibrated).'))

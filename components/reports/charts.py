@@ -3,51 +3,48 @@ Evaluator's report. Inline SVG only: no script, no remote asset, so every page r
 import html
 from typing import Dict, List, Sequence, Tuple
 
+from components.reports import dag_layout
+
 STATE_COLOURS = {'COMPLETE': '#cdeccf', 'CACHED': '#d6e4f5', 'FAILED': '#f6c9c9', 'RUNNING': '#fdf0c2',
                  'NEW': '#fdf0c2', 'ABANDONED': '#e6d4f0', 'NOT RUN': '#eeeeee'}
 SERIES_COLOURS = ('#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b')
 
 
-def _layers(upstream: Dict[str, List[str]]) -> Dict[str, int]:
-  """Each node's column: one more than its deepest upstream node's (the order given is topological)."""
-  layer: Dict[str, int] = {}
-  for node, parents in upstream.items():
-    layer[node] = 1 + max((layer.get(parent, 0) for parent in parents), default=-1)
-  return layer
+def _edge_path(edge: dag_layout.Edge) -> str:
+  start, *controls = edge.spline
+  curves = ' '.join(f'C{_xy(controls[index])} {_xy(controls[index + 1])} {_xy(controls[index + 2])}'
+                    for index in range(0, len(controls) - 2, 3))
+  return f'M{_xy(start)} {curves} L{_xy(edge.tip)}'
 
 
-def dag_svg(upstream: Dict[str, List[str]], states: Dict[str, str], durations: Dict[str, float],
+def _xy(point: dag_layout.Point) -> str:
+  return f'{point[0]:.1f},{point[1]:.1f}'
+
+
+def dag_svg(layout: dag_layout.Layout, states: Dict[str, str], durations: Dict[str, float],
             links: Dict[str, str]) -> str:
-  """The DAG left to right; each node a link showing its state and duration, coloured by state."""
-  width, height, gap_x, gap_y = 150, 54, 40, 22
-  layer = _layers(upstream)
-  rows: Dict[int, int] = {}
-  position: Dict[str, Tuple[int, int]] = {}
-  for node in upstream:
-    row = rows.get(layer[node], 0)
-    rows[layer[node]] = row + 1
-    position[node] = (10 + layer[node] * (width + gap_x), 10 + row * (height + gap_y))
-  total_width = 20 + (max(layer.values(), default=0) + 1) * (width + gap_x) - gap_x
-  total_height = 20 + max(rows.values(), default=1) * (height + gap_y) - gap_y
-  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="dag" width="{total_width}" height="{total_height}" '
+  """The DAG as dot laid it out; each node a link showing its state and duration, coloured by state. The
+  drawing scales down to the width of its container (viewBox, max-width), so it never needs a scroll bar."""
+  width, height = dag_layout.NODE_WIDTH, dag_layout.NODE_HEIGHT
+  margin = 2  # room for the outermost boxes' strokes
+  view_width, view_height = layout.width + 2 * margin, layout.height + 2 * margin
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" id="dag" viewBox="{-margin} {-margin} {view_width:g} '
+           f'{view_height:g}" width="{view_width:g}" height="{view_height:g}" style="max-width:100%;height:auto" '
            f'font-family="sans-serif" font-size="12">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" '
            'orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#777"/></marker></defs>']
-  for node, parents in upstream.items():
-    x, y = position[node]
-    for parent in parents:
-      px, py = position[parent]
-      parts.append(f'<line x1="{px + width}" y1="{py + height / 2}" x2="{x}" y2="{y + height / 2}" '
-                   f'stroke="#777" marker-end="url(#arrow)"/>')
-  for node in upstream:
-    x, y = position[node]
+  for edge in layout.edges:
+    parts.append(f'<path class="dag-edge" data-tail="{html.escape(edge.tail)}" data-head="{html.escape(edge.head)}" '
+                 f'd="{_edge_path(edge)}" fill="none" stroke="#777" marker-end="url(#arrow)"/>')
+  for node, (centre_x, centre_y) in layout.centres.items():
+    x, y = centre_x - width / 2, centre_y - height / 2
     state = states.get(node, 'NOT RUN')
     duration = f'{durations[node]:.1f} s' if node in durations else ''
     fill = STATE_COLOURS.get(state, '#fff')
-    box = (f'<rect x="{x}" y="{y}" width="{width}" height="{height}" rx="6" fill="{fill}" stroke="#555"/>'
-           f'<text x="{x + 8}" y="{y + 18}" font-weight="bold">{html.escape(node[:20])}</text>'
-           f'<text x="{x + 8}" y="{y + 36}">{html.escape(state.lower())}</text>'
-           f'<text x="{x + width - 8}" y="{y + 36}" text-anchor="end">{duration}</text>')
+    box = (f'<rect x="{x:g}" y="{y:g}" width="{width}" height="{height}" rx="6" fill="{fill}" stroke="#555"/>'
+           f'<text x="{x + 8:g}" y="{y + 18:g}" font-weight="bold">{html.escape(node[:20])}</text>'
+           f'<text x="{x + 8:g}" y="{y + 36:g}">{html.escape(state.lower())}</text>'
+           f'<text x="{x + width - 8:g}" y="{y + 36:g}" text-anchor="end">{duration}</text>')
     if node in links:
       box = f'<a href="{html.escape(links[node])}" class="dag-node" data-node="{html.escape(node)}">{box}</a>'
     else:

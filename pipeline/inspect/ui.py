@@ -20,6 +20,7 @@ from components import paths
 from components.monitor import history
 from components.reports import artifact_contents
 from components.reports import charts
+from components.reports import dag_layout
 from components.reports import report_format
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
@@ -71,7 +72,8 @@ class RunsPage(Page):
 class RunPage(Page):
   section: ClassVar[str] = 'run'
   run: runs_lib.RunView
-  dag_svg: str
+  dag_svg: str  # '' where dot could not lay the DAG out
+  dag_unavailable: Optional[str]  # why not, in one line, instead of the drawing
   steps: List[Tuple[str, Optional[runs_lib.NodeView]]]  # every component of the DAG; None where it did not run
   log_path: Optional[str]
   errors: List[Tuple[str, str]]  # (component, the last line of why it failed)
@@ -217,11 +219,15 @@ class Inspector:
     for node in nodes:  # a run without its log still shows what ran, with the edges the metadata records
       upstream.setdefault(node.node_id, node.upstream)
     by_id = {node.node_id: node for node in nodes}
-    svg = charts.dag_svg(upstream, {node.node_id: node.state for node in nodes},
-                         {node.node_id: node.duration_s for node in nodes},
-                         {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
+    svg, unavailable = '', None
+    try:
+      svg = charts.dag_svg(dag_layout.layout(upstream), {node.node_id: node.state for node in nodes},
+                           {node.node_id: node.duration_s for node in nodes},
+                           {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
+    except dag_layout.LayoutUnavailable as error:  # the table below still lists every step
+      unavailable = str(error)
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    return RunPage(run=view, dag_svg=svg, steps=steps, log_path=log_path,
+    return RunPage(run=view, dag_svg=svg, dag_unavailable=unavailable, steps=steps, log_path=log_path,
                    errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
 
   def node(self, run_id: str, node_id: str) -> NodePage:

@@ -3,9 +3,13 @@ import math
 import os
 import re
 
+import pytest
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
 from components import eval_config
+from components import evaluation_results
+from components import features
 from components import names
 from components.accuracy_intervals import PairedCounts, SliceCounts
 from components.evaluation_results import MetricId
@@ -57,6 +61,54 @@ def test_without_a_baseline_there_is_no_comparison_table():
   tables = evaluation_report.build_tables(_values(), LABELS, False)
   assert [table.title for table in tables] == ['Metrics per slice', 'Per class, overall slice',
                                                'Fairness Indicators']
+
+
+# Test examples with the probabilities a model gave them, for TFMA to measure without a model: (true class,
+# its index, probabilities of cat and dog). Each slice by true class holds one class.
+SCORED_EXAMPLES = [('cat', 0, [0.9, 0.1]), ('cat', 0, [0.6, 0.4]), ('cat', 0, [0.3, 0.7]),
+                   ('dog', 1, [0.2, 0.8]), ('dog', 1, [0.55, 0.45]), ('dog', 1, [0.1, 0.9])]
+
+
+@pytest.fixture(scope='module')
+def measured(tmp_path_factory):
+  """(evaluation output, its metric values): TFMA run with the Evaluator's metrics and slices on
+  SCORED_EXAMPLES' probabilities."""
+  root = tmp_path_factory.mktemp('measured')
+  examples_path, output = str(root / 'examples.tfrecord'), str(root / 'evaluation')
+  with tf.io.TFRecordWriter(examples_path) as writer:
+    for label, index, probabilities in SCORED_EXAMPLES:
+      writer.write(tf.train.Example(features=tf.train.Features(feature={
+          features.LABEL: tf.train.Feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+          features.LABEL_INDEX: tf.train.Feature(int64_list=tf.train.Int64List(value=[index])),
+          features.PROBABILITIES: tf.train.Feature(float_list=tf.train.FloatList(value=probabilities)),
+      })).SerializeToString())
+  config = eval_config.build_eval_config(LABELS)
+  del config.model_specs[:]
+  config.model_specs.add(prediction_key=features.PROBABILITIES, label_key=features.LABEL_INDEX)
+  tfma.run_model_analysis(eval_config=config, data_location=examples_path, output_path=output)
+  return output, evaluation_results.load_metric_values(output)
+
+
+def test_aucs_on_a_slice_of_one_true_class_are_n_a_in_every_form_and_numbers_on_the_slice_of_both(
+    measured, tmp_path):
+  evaluation_uri, values = measured
+  # TFMA writes numbers where no AUC exists: 0 for AUC-ROC on a slice without negatives.
+  assert values[MetricId('label=cat', tfma.CANDIDATE_KEY, 'auc', average='macro')] == 0.0
+  written = evaluation_report.write_report(str(tmp_path / 'report'), evaluation_uri, values, LABELS, True, [], None)
+  with open(written.details_path) as handle:  # what the UI's evaluation page shows
+    details = handle.read()
+  for text in (written.html, details):
+    table = re.search(r'<h2>Metrics per slice</h2>.*?</table>', text).group(0)
+    cells = {label: re.findall(r'<td>([^<]*)</td>', row)
+             for label, row in re.findall(r'<tr><td>([^<]+)</td>(.*?)</tr>', table)}
+    assert cells['label=cat'][-2:] == cells['label=dog'][-2:] == ['n/a', 'n/a']
+    assert cells['overall'][-2:] == ['0.8889', '0.9041']  # AUC-ROC, AUC-PR with both classes
+    assert cells['label=cat'][:2] == ['3', '0.6667']  # examples, accuracy: defined on one class
+  markdown = written.markdown.split('## Metrics per slice')[1].split('\n## ')[0]
+  assert '| label=cat | 3 | 0.6667 |' in markdown and '| label=dog | 3 | 0.6667 |' in markdown
+  rows = {line.split(' | ')[0]: line for line in markdown.splitlines() if line.startswith('| ')}
+  assert rows['| label=cat'].endswith('| n/a | n/a |') and rows['| label=dog'].endswith('| n/a | n/a |')
+  assert rows['| overall'].endswith('| 0.8889 | 0.9041 |')
 
 
 def test_the_heatmaps_section_puts_each_explained_image_under_its_class_right_or_wrong():

@@ -1,34 +1,39 @@
-"""The SVG drawings: the DAG's columns follow the dependencies, every node is drawn and only ran nodes link;
-the confusion matrix has a cell per pair of classes."""
+"""The SVG drawings: the DAG is drawn where dot laid it out and scales to its container, every node is drawn
+and only ran nodes link; the confusion matrix has a cell per pair of classes."""
 import re
 import xml.etree.ElementTree as ElementTree
 
 from components.reports import charts
+from components.reports import dag_layout
 
-DAG = {'ExampleGen': [], 'StatisticsGen': ['ExampleGen'], 'SchemaGen': ['StatisticsGen'],
-       'Transform': ['ExampleGen', 'SchemaGen'], 'Trainer': ['Transform'], 'Pusher': ['Trainer']}
-
-
-def _node_x(svg, node):
-  group = re.search(rf'data-node="{node}"><rect x="(\d+)"', svg)
-  return int(group.group(1))
+# Two steps as dot lays them out: boxes centred at these points, one edge with a single Bezier segment.
+LAYOUT = dag_layout.Layout(
+    width=150, height=140, centres={'ExampleGen': (75, 27), 'StatisticsGen': (75, 113)},
+    edges=[dag_layout.Edge('ExampleGen', 'StatisticsGen', [(75, 54), (75, 65), (75, 70), (75, 76)], (75, 86))])
 
 
-def test_each_node_sits_right_of_everything_it_depends_on():
-  svg = charts.dag_svg(DAG, {}, {}, {})
-  for node, parents in DAG.items():
-    for parent in parents:
-      assert _node_x(svg, node) > _node_x(svg, parent), (node, parent)
-  assert svg.count('<line ') == sum(len(parents) for parents in DAG.values())
+def test_each_node_is_a_box_where_dot_put_it_and_each_edge_follows_dot_s_spline():
+  svg = charts.dag_svg(LAYOUT, {}, {}, {})
+  assert re.findall(r'data-node="(\w+)"><rect x="([\d.]+)" y="([\d.]+)"', svg) == [
+      ('ExampleGen', '0', '0'), ('StatisticsGen', '0', '86')]
+  assert re.findall(r'<path class="dag-edge" data-tail="(\w+)" data-head="(\w+)" d="([^"]+)"', svg) == [
+      ('ExampleGen', 'StatisticsGen', 'M75.0,54.0 C75.0,65.0 75.0,70.0 75.0,76.0 L75.0,86.0')]
+
+
+def test_the_dag_scales_down_to_its_container_s_width():
+  root = ElementTree.fromstring(charts.dag_svg(LAYOUT, {}, {}, {}))
+  assert root.get('viewBox') == '-2 -2 154 144' and root.get('width') == '154'
+  assert 'max-width:100%' in root.get('style') and 'height:auto' in root.get('style')
 
 
 def test_states_durations_and_links_show_for_the_nodes_that_ran():
-  svg = charts.dag_svg(DAG, {'ExampleGen': 'COMPLETE', 'StatisticsGen': 'FAILED'},
+  svg = charts.dag_svg(LAYOUT, {'ExampleGen': 'COMPLETE', 'StatisticsGen': 'FAILED'},
                        {'ExampleGen': 2.0, 'StatisticsGen': 1.25}, {'ExampleGen': '/runs/r/nodes/ExampleGen'})
   assert '<a href="/runs/r/nodes/ExampleGen" class="dag-node" data-node="ExampleGen">' in svg
   assert svg.count('<a href=') == 1
   assert '>failed</text>' in svg and '>1.2 s</text>' in svg
-  assert svg.count('>not run</text>') == 4
+  assert f'fill="{charts.STATE_COLOURS["FAILED"]}"' in svg
+  assert charts.dag_svg(LAYOUT, {}, {}, {}).count('>not run</text>') == 2
 
 
 def test_confusion_matrix_is_an_svg_with_a_cell_per_class_pair():

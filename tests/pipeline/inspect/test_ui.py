@@ -67,10 +67,10 @@ def runs(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def _served(output_dir):
-  """`visionflow ui` over output_dir, as its address."""
+def _serving(output_dir, env=None):
+  """`visionflow ui` over output_dir, in the environment given; yields its URL."""
   server = subprocess.Popen([VISIONFLOW, 'ui', '--output-dir', output_dir, '--port', '0'],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
   try:
     line = server.stdout.readline()
     match = re.search(r'(http://127\.0\.0\.1:\d+)/', line)
@@ -83,7 +83,7 @@ def _served(output_dir):
 
 @pytest.fixture(scope='module')
 def ui_url(runs):
-  with _served(runs['output_dir']) as url:
+  with _serving(runs['output_dir']) as url:
     yield url
 
 
@@ -146,7 +146,7 @@ def test_the_runs_list_filters_by_pipeline_and_names_a_bad_filter_value(page, ru
   shutil.copy(os.path.join(runs['output_dir'], 'metadata.sqlite'), output_dir)
   stored_runs.add_run(os.path.join(output_dir, 'metadata.sqlite'), 'visionflow-monitoring', 'monitoring-run',
                       (Step('FileBasedExampleGen'), Step('ProductionMonitor', 'RUNNING')))
-  with _served(output_dir) as url:
+  with _serving(output_dir) as url:
     page.goto(url + '/runs')
     assert page.locator('#runs tbody tr').count() == 4
     page.select_option('#pipeline-filter', 'monitoring')
@@ -193,6 +193,80 @@ def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
   heatmaps = page.locator('#report h2:text-is("What the model looked at") ~ table#explanations img.heatmap')
   assert heatmaps.count() > 0
   assert heatmaps.evaluate_all('images => images.every(image => image.complete && image.naturalWidth >= 128)')
+
+
+# Points every unit along each edge of svg#dag that lie inside a box other than the edge's two ends (boxes
+# shrunk by a unit, so that an edge touching its own box's corner is not counted), in the SVG's coordinates.
+EDGES_THROUGH_BOXES = """svg => {
+  const boxes = [...svg.querySelectorAll('.dag-node')].map(node => {
+    const rect = node.querySelector('rect');
+    return {name: node.dataset.node, x: rect.x.baseVal.value + 1, y: rect.y.baseVal.value + 1,
+            right: rect.x.baseVal.value + rect.width.baseVal.value - 1,
+            bottom: rect.y.baseVal.value + rect.height.baseVal.value - 1};
+  });
+  const crossings = [];
+  for (const edge of svg.querySelectorAll('path.dag-edge')) {
+    const length = edge.getTotalLength();
+    for (let along = 0; along <= length; along += 1) {
+      const point = edge.getPointAtLength(along);
+      for (const box of boxes) {
+        if (box.name !== edge.dataset.tail && box.name !== edge.dataset.head && point.x > box.x
+            && point.x < box.right && point.y > box.y && point.y < box.bottom) {
+          crossings.push(`${edge.dataset.tail} -> ${edge.dataset.head} crosses ${box.name}`);
+        }
+      }
+    }
+  }
+  return [...new Set(crossings)];
+}"""
+
+
+def test_the_dag_fits_a_1280_px_page_without_scrolling_and_no_edge_crosses_a_box(page, ui_url, runs):
+  page.set_viewport_size({'width': 1280, 'height': 1100})
+  page.goto(ui_url + '/runs/' + runs['pushed'])
+  dag = page.locator('svg#dag')
+  box = dag.bounding_box()
+  assert box['x'] >= 0 and box['x'] + box['width'] <= 1280, box
+  assert page.evaluate('document.documentElement.scrollWidth <= document.documentElement.clientWidth')
+  nodes, edges = page.locator('svg#dag .dag-node').count(), page.locator('svg#dag path.dag-edge').count()
+  assert nodes == 10 and edges >= nodes - 1  # every step, and at least the edges that join them
+  assert dag.evaluate(EDGES_THROUGH_BOXES) == []
+
+
+def test_without_graphviz_the_run_page_says_how_to_install_it_and_still_lists_every_step(page, runs, tmp_path):
+  without_dot = dict(os.environ, PATH=str(tmp_path))  # an empty folder: no dot on the PATH
+  with _serving(runs['output_dir'], env=without_dot) as url:
+    page.goto(url + '/runs/' + runs['pushed'])
+    assert "install Debian's graphviz (apt-get install graphviz)" in page.locator('#dag-unavailable').inner_text()
+    assert page.locator('svg#dag').count() == 0
+    assert page.locator('#components tbody tr').count() == 10
+    _snapshot(page, 'run_without_graphviz')
+    page.click('#components a:text-is("Evaluator")')
+    assert page.locator('#node-state').inner_text() == 'COMPLETE'
+
+
+def _report_table(page, title):
+  """{first cell: the row's cells} of the evaluation report's table with this title, and its header."""
+  table = page.locator(f'#report h2:text-is("{title}") ~ p.note + table').first
+  rows = [row.locator('td').all_inner_texts() for row in table.locator('tbody tr').all()]
+  return {cells[0]: cells for cells in rows}, table.locator('th').all_inner_texts()
+
+
+def test_the_evaluation_page_shows_n_a_for_aucs_on_slices_of_one_true_class(page, ui_url, runs):
+  page.goto(ui_url + '/runs/' + runs['pushed'] + '/evaluation')
+  per_slice, header = _report_table(page, 'Metrics per slice')
+  assert header[-2:] == ['AUC-ROC', 'AUC-PR']
+  by_class = {label.split('=', 1)[1]: cells for label, cells in per_slice.items() if label.startswith('label=')}
+  assert by_class and all(cells[-2:] == ['n/a', 'n/a'] for cells in by_class.values()), by_class
+  # On the overall slice, which holds several classes, each class in the test split has its AUCs.
+  per_class, header = _report_table(page, 'Per class, overall slice')
+  aucs = {name.split(': ', 1)[1]: cells[header.index('AUC-ROC'):header.index('AUC-PR') + 1]
+          for name, cells in per_class.items() if ': ' in name}
+  assert all(re.fullmatch(r'[01]\.\d{4}', auc) for name in by_class for auc in aucs[name]), aucs
+  assert all(aucs[name] == ['n/a', 'n/a'] for name in set(aucs) - set(by_class)), aucs
+  # The macro average needs every class in the slice.
+  every_class = set(by_class) == set(aucs)
+  assert (per_slice['overall'][-2:] != ['n/a', 'n/a']) == every_class, (per_slice['overall'], by_class)
 
 
 def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui_url, runs):
