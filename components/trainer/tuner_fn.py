@@ -9,6 +9,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+from absl import logging
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
@@ -177,6 +178,16 @@ class _ClassifierTuner(keras_tuner.Tuner):
     write_eval_answers(self.get_trial_dir(trial.trial_id),
                        *_answers(self.load_model(trial), kwargs['validation_data']))
     return histories
+
+  def on_trial_end(self, trial):
+    """One log line per trial, which the local run's console shows (KerasTuner's own display is off)."""
+    super().on_trial_end(trial)
+    scored = self.oracle.get_trial(trial.trial_id)
+    of_total = f'/{self.oracle.max_trials}' if self.oracle.max_trials else ''
+    values = ', '.join(f'{name} {value:.3g}' if isinstance(value, float) else f'{name} {value}'
+                       for name, value in scored.hyperparameters.values.items() if not name.startswith('tuner/'))
+    score = 'no score' if scored.score is None else f'{self.oracle.objective.name} {scored.score:.4f}'
+    logging.info('Tuner trial %d%s: %s; %s', len(self.oracle.trials), of_total, values, score)
 
 
 def _answers(model: tf.keras.Model, eval_batches: tf.data.Dataset) -> Tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ def _run(args: argparse.Namespace) -> int:
   from components.trainer.training import TrainingDidNotLearnError
   from pipeline.runners import local as local_runner
   try:
-    summary = local_runner.run(config)
+    summary = local_runner.run(config, verbose=args.verbose)
   except RejectedRowsError as error:
     print(f'visionflow run: ExampleGen refused the data: {error}', file=sys.stderr)
     return 2
@@ -49,7 +49,7 @@ def _evaluate(args: argparse.Namespace) -> int:
                  else f'--image-folder {config.image_folder}')
   monitor_lib.production_to_measure(config.serving_model_dir, read_class_labels(config), data_source)
   try:
-    summary = local_runner.evaluate_production(config)
+    summary = local_runner.evaluate_production(config, verbose=args.verbose)
   except RejectedRowsError as error:
     print(f'visionflow evaluate: ExampleGen refused the data: {error}', file=sys.stderr)
     return 2
@@ -68,12 +68,20 @@ def _evaluate(args: argparse.Namespace) -> int:
   return 1 if alerts else 0
 
 
+def _add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--verbose', action='store_true',
+                      help="show everything the run's log file gets on the console too (the libraries' logs, "
+                           'print()s and warnings), not only the progress lines')
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:
   run = commands.add_parser('run', help='run the whole pipeline locally (LocalDagRunner, SQLite metadata)')
   config_flags.add_config_flags(run)
+  _add_verbose_flag(run)
   run.set_defaults(handler=_run)
 
   evaluate = commands.add_parser(
       'evaluate', help='evaluate the model in production on newly labelled images; exit 1 on an alert')
   config_flags.add_config_flags(evaluate)
+  _add_verbose_flag(evaluate)
   evaluate.set_defaults(handler=_evaluate)

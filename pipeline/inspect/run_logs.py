@@ -1,8 +1,10 @@
 """A local run's log file, read back per run and per component.
 
 The local runner gives each run its own id (`new_run_id`) and logs everything to
-<output_dir>/logs/run-<run id>.log (see progress.py), starting with the pipeline's DAG; TFX's runner then
-brackets each component's lines with 'Component X is running.' and 'Component X is finished.'.
+<output_dir>/logs/run-<run id>.log (see pipeline/runners/progress.py), starting with the pipeline's DAG; TFX's
+runner then brackets each component's lines with 'Component X is running.' and 'Component X is finished.'.
+Between the log records are, as they were written, the lines libraries print or write to file descriptors 1 and
+2 (pipeline/runners/console.py), without a timestamp.
 """
 import collections
 import json

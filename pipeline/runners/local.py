@@ -172,8 +172,8 @@ def compile_run(pipeline: tfx_pipeline.Pipeline, run_id: str) -> pipeline_pb2.Pi
   return ir
 
 
-def run(config: PipelineConfig) -> RunSummary:
-  """One run of the whole pipeline."""
+def run(config: PipelineConfig, verbose: bool = False) -> RunSummary:
+  """One run of the whole pipeline; the console shows its progress (with `verbose`, everything its log gets)."""
   def whole_pipeline(resolved: PipelineConfig, labels: List[str]) -> tfx_pipeline.Pipeline:
     fingerprint = ''
     if resolved.score_span:
@@ -182,18 +182,18 @@ def run(config: PipelineConfig) -> RunSummary:
     return create_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path),
                            production_model=serving_dir.newest_version_dir(resolved.serving_model_dir) or '',
                            images_fingerprint=fingerprint)
-  return _run_locally(config, whole_pipeline)
+  return _run_locally(config, whole_pipeline, verbose)
 
 
-def evaluate_production(config: PipelineConfig) -> RunSummary:
+def evaluate_production(config: PipelineConfig, verbose: bool = False) -> RunSummary:
   """One run of the continuous evaluation: the model in production on the config's (newly labelled) data."""
   def monitoring_pipeline(resolved: PipelineConfig, labels: List[str]) -> tfx_pipeline.Pipeline:
     return create_monitoring_pipeline(resolved, labels, runs_lib.sqlite_connection_config(resolved.metadata_path))
-  return _run_locally(config, monitoring_pipeline)
+  return _run_locally(config, monitoring_pipeline, verbose)
 
 
-def _run_locally(config: PipelineConfig,
-                 build: Callable[[PipelineConfig, List[str]], tfx_pipeline.Pipeline]) -> RunSummary:
+def _run_locally(config: PipelineConfig, build: Callable[[PipelineConfig, List[str]], tfx_pipeline.Pipeline],
+                 verbose: bool) -> RunSummary:
   """Holds the output folder so that no second run writes its store, root or serving folder."""
   config = config.replace(output_dir=_absolute(config.output_dir))
   prepare_output_dir(config.output_dir)
@@ -205,24 +205,25 @@ def _run_locally(config: PipelineConfig,
     check_inputs(config)
     labels: List[str] = read_class_labels(config)
     pipeline = build(config, labels)
-    log_path = progress.configure(config.log_dir, run_id, len(pipeline.components))
-    run_process.record(config.log_dir, process)
-    logging.info(run_logs.DAG_MESSAGE, json.dumps(
-        {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
-         for component in pipeline.components}))
-    compat.skip_beam_packaging_for_direct_runner()
-    try:
-      LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
-    except Exception as error:  # the log file, which the UI shows per component, keeps why the run stopped
-      progress.log_failure()
-      step = progress.running_step()
-      step_folder = os.path.join(config.pipeline_root, step) if step else config.pipeline_root
-      disk_full = disk_space.step_disk_full(error, step or 'the run', step_folder)
-      if disk_full:  # one line, whichever step filled the disk; the Pusher has already removed its staging
-        raise disk_full from None
-      raise
-    finally:
-      run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))
+    log_path = run_logs.log_path(config.log_dir, run_id)
+    with progress.reporting(log_path, len(pipeline.components), verbose):
+      run_process.record(config.log_dir, process)
+      logging.info(run_logs.DAG_MESSAGE, json.dumps(
+          {component.id: sorted(upstream.id for upstream in component.upstream_nodes)
+           for component in pipeline.components}))
+      compat.skip_beam_packaging_for_direct_runner()
+      try:
+        LocalDagRunner().run_with_ir(compile_run(pipeline, run_id))
+      except Exception as error:  # the log file, which the UI shows per component, keeps why the run stopped
+        progress.log_failure()
+        step = progress.running_step()
+        step_folder = os.path.join(config.pipeline_root, step) if step else config.pipeline_root
+        disk_full = disk_space.step_disk_full(error, step or 'the run', step_folder)
+        if disk_full:  # one line, whichever step filled the disk; the Pusher has already removed its staging
+          raise disk_full from None
+        raise
+      finally:
+        run_process.record(config.log_dir, dataclasses.replace(process, ended=time.time()))
     return summarize_run(config, run_id, log_path)
 
 

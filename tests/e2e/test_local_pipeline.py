@@ -35,11 +35,38 @@ def _visionflow(*args, timeout=1500):
 
 
 @pytest.fixture(scope='module')
-def first_run(tmp_path_factory):
+def first_run_process(tmp_path_factory):
+  """(output dir, the finished `visionflow run` process) of the default run on the embedded data."""
   output_dir = str(tmp_path_factory.mktemp('visionflow_output'))
   result = _visionflow('run', '--output-dir', output_dir, '--tflite-quantize')
   assert result.returncode == 0, result.stdout + result.stderr[-6000:]
+  return output_dir, result
+
+
+@pytest.fixture(scope='module')
+def first_run(first_run_process):
+  output_dir, result = first_run_process
   return output_dir, result.stdout
+
+
+def test_the_console_shows_progress_and_summary_and_the_log_file_the_rest(first_run_process):
+  """What TensorFlow logs, KerasTuner prints and the TFLite converter's C++ writes to the file descriptors is in the
+  run's log file, not on the console."""
+  output_dir, result = first_run_process
+  console = result.stdout + result.stderr
+  assert len(console.splitlines()) <= 40, console
+  for noise in ('WARNING', 'RuntimeWarning', 'absl::InitializeLog', 'struct2tensor', 'Search space summary'):
+    assert noise not in console, console
+  assert re.search(r'^\[10/10\] Pusher done in [0-9.]+s$', result.stderr, re.MULTILINE), result.stderr
+  assert re.search(r'^Tuner trial 3/3: backbone \S+, .*; val_accuracy [0-9.]+$', result.stderr, re.MULTILINE)
+  assert re.search(r'^Trainer epoch 1/\d+: ', result.stderr, re.MULTILINE), result.stderr
+  [log_path] = glob.glob(os.path.join(output_dir, 'logs', 'run-*.log'))
+  assert f'Full log: {log_path}' in result.stdout
+  with open(log_path, encoding='utf-8', errors='replace') as handle:
+    log = handle.read()
+  # TensorFlow's Python logging, KerasTuner's print()s, and absl's C++ logging written straight to descriptor 2.
+  for line in ('struct2tensor is not available', 'Search space summary', 'absl::InitializeLog'):
+    assert line in log, line
 
 
 def _node_states(output_dir):

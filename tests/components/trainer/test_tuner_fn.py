@@ -177,6 +177,13 @@ def test_a_search_with_the_backbone_left_to_the_data_trains_both_candidates_and_
   best = other if tuner_lib.clearly_better(answers[1], answers[0]) else defaults
   assert third.hyperparameters.get('backbone') == best.hyperparameters.get('backbone')
   assert third.hyperparameters.get('augment') != best.hyperparameters.get('augment')
+  # One progress line per trial, in the order they ran, with its backbone, augmentation and score.
+  lines = [record.getMessage() for record in info_logs.records if record.getMessage().startswith('Tuner trial')]
+  assert len(lines) == 3
+  for number, (line, trial) in enumerate(zip(lines, (defaults, other, third)), start=1):
+    assert line.startswith(f'Tuner trial {number}/3: backbone {trial.hyperparameters.get("backbone")}, '), line
+    assert f'augment {trial.hyperparameters.get("augment")}' in line
+    assert line.endswith(f'; val_accuracy {trial.score:.4f}'), line
 
 
 _EPOCHS_RUN = []  # every epoch any trial ran: KerasTuner copies the callbacks of each trial, not this list

@@ -1,5 +1,7 @@
 """`visionflow evaluate` refuses in one line (exit 2), before the run creates anything, when there is nothing to
-evaluate or nothing to evaluate it on."""
+evaluate or nothing to evaluate it on; `visionflow run --verbose` reaches the runner."""
+import pytest
+
 from pipeline import cli
 
 
@@ -19,3 +21,18 @@ def test_evaluate_names_a_missing_image_folder_by_its_flag(tmp_path, capsys):
   assert capsys.readouterr().err.strip().splitlines() == [
       f'visionflow evaluate: error: --image-folder {tmp_path}/new is not a folder']
   assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('flags, verbose', [([], False), (['--verbose'], True)])
+def test_run_hands_verbose_to_the_local_runner(tmp_path, monkeypatch, capsys, flags, verbose):
+  from pipeline.runners import local
+  asked = []
+
+  def refuse(config, verbose):
+    asked.append(verbose)
+    raise ValueError('stopped before running')
+
+  monkeypatch.setattr(local, 'run', refuse)
+  assert cli.main(['run', '--output-dir', str(tmp_path / 'out'), *flags]) == 2
+  assert asked == [verbose]
+  assert capsys.readouterr().err == 'visionflow run: error: stopped before running\n'
