@@ -148,9 +148,16 @@ def slice_counts(values: Dict[MetricId, float]) -> List[accuracy_intervals.Slice
   return counts
 
 
-def paired_counts(values: Dict[MetricId, float]) -> accuracy_intervals.PairedCounts:
-  """PairedAccuracy's counts on the overall slice: the examples only one of the two models got right."""
+def paired_counts(values: Dict[MetricId, float], slice_label: str = OVERALL) -> accuracy_intervals.PairedCounts:
+  """PairedAccuracy's counts on one slice, the overall one by default: the examples only one of the two models
+  got right. A slice other than the overall one is named in the counts."""
   return accuracy_intervals.PairedCounts(
-      _count(values, OVERALL, paired_accuracy.PAIRED_EXAMPLES),
-      _count(values, OVERALL, paired_accuracy.CANDIDATE_ONLY),
-      _count(values, OVERALL, paired_accuracy.BASELINE_ONLY))
+      _count(values, slice_label, paired_accuracy.PAIRED_EXAMPLES),
+      _count(values, slice_label, paired_accuracy.CANDIDATE_ONLY),
+      _count(values, slice_label, paired_accuracy.BASELINE_ONLY),
+      '' if slice_label == OVERALL else slice_label)
+
+
+def paired_counts_per_slice(values: Dict[MetricId, float]) -> List[accuracy_intervals.PairedCounts]:
+  """PairedAccuracy's counts on each slice where it counted examples (none without a baseline), overall first."""
+  return [counts for counts in (paired_counts(values, label) for label in slice_labels(values)) if counts.examples]

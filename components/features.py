@@ -23,3 +23,4 @@ CLASS_INDEX = 'class_index'
 CLASS_NAME = 'class_name'
 
 SPLITS = ('train', 'eval', 'test')
+TEST_SPLIT = SPLITS[2]  # what the Evaluator measures on: no training or tuning step reads it

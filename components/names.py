@@ -37,6 +37,13 @@ SPLIT_CONFLICTS_FILE = 'split_conflicts.csv'
 REFUSED_FOLDER_SUFFIX = '-refused'
 
 
+# ...and TFX's own: the span, the fingerprint of the input files (sizes and modification times; TFX's cache
+# key) and the splits, also ExampleGen's execution properties where they are its settings.
+SPAN = 'span'
+INPUT_FINGERPRINT = 'input_fingerprint'
+SPLIT_NAMES = 'split_names'
+
+
 def accepted_rows_in(split: str) -> str:
   """The Examples property counting the rows accepted into one split."""
   return f'{ACCEPTED_ROWS}_{split}'
@@ -83,6 +90,12 @@ EXPLANATIONS_FOLDER = 'explanations'
 EXPLAINED_IMAGES = 'explained_images'
 EXPLANATION_SECONDS = 'explanation_seconds'
 
+# ...and the counts the blessing gates were decided on, as JSON lists, so that runs can be compared without
+# TFMA: each slice's test examples and right answers (components/accuracy_intervals.py:SliceCounts) and, with a
+# model in production, the examples only one of the two models got right (PairedCounts, per slice).
+SLICE_COUNTS = 'slice_counts'
+PAIRED_COUNTS = 'paired_counts'
+
 # TFMA's name of the accuracy that the blessing gates read, in the evaluation output.
 ACCURACY_METRIC = 'sparse_categorical_accuracy'
 
@@ -97,6 +110,7 @@ ALERT_RULES = 'alert_rules'        # {min_accuracy, max_weekly_drop, min_example
 BLESSED = 'blessed'
 BASELINE_VERSION_DIR = 'baseline_version_dir'
 BLESSING_REASONS = 'blessing_reasons'  # a list of sentences, one per failed gate; empty when blessed
+BLESSING_GATES = 'blessing_gates'  # every gate checked, with its value and interval (gates.Gate, a JSON list)
 
 # Pushed model (Pusher): TFX's properties, why a blessed model was not pushed, and whether the version it
 # names was already there (the same bytes, pushed before: not copied again).

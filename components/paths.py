@@ -1,6 +1,7 @@
 """Whether a path is on this machine's file system or behind a scheme (gs://, s3://, hdfs://) that only
 tf.io.gfile reaches, how a TFRecord file is compressed, and whether a path can name a file at all. It imports
-nothing, so readers that must not import TensorFlow can ask too."""
+nothing heavy, so readers that must not import TensorFlow can ask too."""
+import os
 from typing import Optional
 
 # Python decodes a file name's bytes that are not UTF-8 as these lone surrogates (PEP 383, surrogateescape).
@@ -11,6 +12,12 @@ _SURROGATES = range(0xD800, 0xE000)
 def is_remote(path: str) -> bool:
   """`gs://bucket/x` and other scheme-qualified paths; a local path has no scheme."""
   return '://' in path
+
+
+def canonical(path: str) -> str:
+  """A local path with symbolic links resolved, so that two spellings of one directory compare equal; a remote
+  path as it is."""
+  return path if is_remote(path) else os.path.realpath(path)
 
 
 def record_compression(path: str) -> str:

@@ -25,6 +25,7 @@ from components.example_gen import image_rows
 from components.example_validator import component as example_validator_lib
 from components import code_fingerprint
 from components import executor_settings
+from components import features
 from components import model_choice
 from components import names
 from components.monitor import component as monitor_lib
@@ -234,7 +235,7 @@ def create_release_components(config: PipelineConfig, labels: List[str], example
   evaluator = evaluator_lib.ProductionEvaluator(
       examples=example_gen.outputs[names.EXAMPLES],
       model=trainer.outputs[names.MODEL],
-      example_splits=['test'],
+      example_splits=[features.TEST_SPLIT],
       serving_dir=values.serving_dir,
       model_name=config.model_name,
       class_names=labels,

@@ -6,16 +6,18 @@ under the serving directory that the Pusher writes; this executor reads it there
 the same way on LocalDagRunner and on Kubeflow, and a model pushed by another pipeline counts too.
 
 It runs TFMA as TFX's Evaluator does (same outputs: ModelEvaluation and ModelBlessing), then stores why a
-model was or was not blessed on the blessing artifact and writes the evaluation report (HTML and Markdown)
-into the evaluation artifact, under report/, named by its properties report_html and report_markdown. The
-same report is also output as system.HTML and system.Markdown artifacts, which the Kubeflow UI renders. The
-report shows integrated-gradients heatmaps of a few test images of each class (components/evaluator/
-explanations.py), computed here on the CPU after TFMA. When the candidate's class list differs from the one
-production's Trainer recorded, TFMA evaluates the candidate alone and the two are compared on the shared
-classes (components/evaluator/class_change.py); the change itself refuses the candidate unless
-allow_class_change is set.
+model was or was not blessed, and every gate, on the blessing artifact, and the counts the gates read on the
+evaluation artifact (so that runs can be compared without TFMA). It writes the evaluation report (HTML and
+Markdown) into the evaluation artifact, under report/, named by its properties report_html and
+report_markdown. The same report is also output as system.HTML and system.Markdown artifacts, which the
+Kubeflow UI renders. The report shows integrated-gradients heatmaps of a few test images of each class
+(components/evaluator/explanations.py), computed here on the CPU after TFMA. When the candidate's class list
+differs from the one production's Trainer recorded, TFMA evaluates the candidate alone and the two are
+compared on the shared classes (components/evaluator/class_change.py); the change itself refuses the candidate
+unless allow_class_change is set.
 """
 import dataclasses
+import json
 import os
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -161,6 +163,24 @@ def record_blessing(blessing: types.Artifact, model: types.Artifact, verdict: Ve
   blessing.set_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY, model.id)
   blessing.set_string_custom_property(names.BASELINE_VERSION_DIR, baseline_dir or '')
   blessing.set_string_custom_property(names.BLESSING_REASONS, json_utils.dumps(verdict.reasons))
+  blessing.set_string_custom_property(names.BLESSING_GATES, _json_list(verdict.checked))
+
+
+def record_counts(evaluation: types.Artifact, values: Dict[evaluation_results.MetricId, float],
+                  shared: Optional[class_change.SharedComparison]) -> None:
+  """Each slice's counts and the paired counts on the evaluation artifact, for comparing runs without TFMA: the
+  paired counts are TFMA's per slice, or with a changed class list the shared classes' (TFMA had no baseline)."""
+  if shared is None:
+    paired = evaluation_results.paired_counts_per_slice(values)
+  else:
+    paired = [shared.paired()] if shared.paired() else []
+  evaluation.set_string_custom_property(names.SLICE_COUNTS, _json_list(evaluation_results.slice_counts(values)))
+  evaluation.set_string_custom_property(names.PAIRED_COUNTS, _json_list(paired))
+
+
+def _json_list(items: Sequence[Any]) -> str:
+  """Dataclasses as a JSON list; an accuracy on no examples (NaN) stays NaN, which Python's json reads back."""
+  return json.dumps([executor_settings.to_json_dict(item) for item in items])
 
 
 def write_evaluation_report(evaluation: types.Artifact, values: Dict[evaluation_results.MetricId, float],
@@ -207,6 +227,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     verdict = decide(values, policy, settings, changed_classes, has_baseline=baseline_dir is not None,
                      shared=shared)
     record_blessing(blessing, model, verdict, baseline_dir)
+    record_counts(evaluation, values, shared)
     report = write_evaluation_report(evaluation, values, settings, verdict, candidate_dir, split_uris,
                                      baseline_dir, shared)
     artifact_utils.get_single_instance(output_dict[names.HTML_REPORT]).value = report.html

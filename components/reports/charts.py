@@ -1,5 +1,6 @@
-"""All SVG drawing: the run's DAG, bar and line charts for the inspection UI, and the confusion matrix of the
-Evaluator's report. Inline SVG only: no script, no remote asset, so every page renders offline."""
+"""All SVG drawing: the run's DAG, bar and line charts for the inspection UI (one run's curves, or several runs'
+overlaid), and the confusion matrix of the Evaluator's report. Inline SVG only: no script, no remote asset, so
+every page renders offline."""
 import html
 from typing import Dict, List, Sequence, Tuple
 
@@ -72,10 +73,37 @@ def bar_chart(items: Sequence[Tuple[str, float]], title: str) -> str:
   return '\n'.join(parts)
 
 
-def line_chart(series: Dict[str, List[Tuple[int, float]]], title: str) -> str:
+Points = List[Tuple[int, float]]  # (step, value): a curve, one point per epoch
+# Dash patterns that tell a run's series apart where colour tells the runs apart: solid, dashed, dotted, ...
+SERIES_DASHES = ('', '6,4', '2,3', '8,3,2,3')
+
+
+def line_chart(series: Dict[str, Points], title: str) -> str:
   """One line per series over epochs (x: step + 1), with axes, their ranges and a legend."""
+  lines = [(SERIES_COLOURS[index % len(SERIES_COLOURS)], '', values)
+           for index, values in enumerate(series.values())]
+  legend = [(f'{name} (last {values[-1][1]:.4f})', colour, '')
+            for name, (colour, _, values) in zip(series, lines)]
+  return _plot(lines, legend, title)
+
+
+def runs_line_chart(runs: Dict[str, Dict[str, Points]], title: str) -> str:
+  """Several runs' curves of one metric on shared axes: one colour per run, one dash pattern per series (train,
+  validation), and a legend of both."""
+  series_names = sorted({name for series in runs.values() for name in series})
+  dashes = {name: SERIES_DASHES[index % len(SERIES_DASHES)] for index, name in enumerate(series_names)}
+  colours = {run: SERIES_COLOURS[index % len(SERIES_COLOURS)] for index, run in enumerate(runs)}
+  lines = [(colours[run], dashes[name], values) for run, series in runs.items() for name, values in series.items()]
+  legend = ([(f'run {run}', colours[run], '') for run in runs]
+            + [(name, '#555', dashes[name]) for name in series_names])
+  return _plot(lines, legend, title)
+
+
+def _plot(lines: Sequence[Tuple[str, str, Points]], legend: Sequence[Tuple[str, str, str]], title: str) -> str:
+  """Lines (colour, dash pattern, points) on shared axes, with a legend entry (text, colour, dash) per row;
+  '' when there is no point to draw."""
   width, height, left, bottom, top = 460, 220, 50, 30, 24
-  points = [point for values in series.values() for point in values]
+  points = [point for _, _, values in lines for point in values]
   if not points:
     return ''
   low, high = min(value for _, value in points), max(value for _, value in points)
@@ -87,7 +115,10 @@ def line_chart(series: Dict[str, List[Tuple[int, float]]], title: str) -> str:
     x = left + plot_width * step / last_step
     return f'{x:.1f},{top + plot_height * (1 - (value - low) / (high - low)):.1f}'
 
-  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 18 * len(series)}" '
+  def dash(pattern: str) -> str:
+    return f' stroke-dasharray="{pattern}"' if pattern else ''
+
+  parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 18 * len(legend)}" '
            f'font-family="sans-serif" font-size="11" role="img" aria-label="{html.escape(title)}">',
            f'<text x="{left}" y="14" font-weight="bold">{html.escape(title)}</text>',
            f'<rect x="{left}" y="{top}" width="{plot_width}" height="{plot_height}" fill="none" stroke="#bbb"/>',
@@ -96,13 +127,14 @@ def line_chart(series: Dict[str, List[Tuple[int, float]]], title: str) -> str:
            f'<text x="{left}" y="{top + plot_height + 14}">epoch 1</text>',
            f'<text x="{left + plot_width}" y="{top + plot_height + 14}" text-anchor="end">'
            f'epoch {last_step + 1}</text>']
-  for index, (name, values) in enumerate(series.items()):
-    colour = SERIES_COLOURS[index % len(SERIES_COLOURS)]
-    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+  for colour, pattern, values in lines:
+    parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2"{dash(pattern)} '
                  f'points="{" ".join(xy(step, value) for step, value in values)}"/>')
+  for index, (text, colour, pattern) in enumerate(legend):
     legend_y = height + 4 + 18 * index
-    parts.append(f'<rect x="{left}" y="{legend_y}" width="12" height="4" fill="{colour}"/>'
-                 f'<text x="{left + 18}" y="{legend_y + 6}">{html.escape(name)} (last {values[-1][1]:.4f})</text>')
+    parts.append(f'<line x1="{left}" y1="{legend_y + 2}" x2="{left + 14}" y2="{legend_y + 2}" stroke="{colour}" '
+                 f'stroke-width="3"{dash(pattern)}/>'
+                 f'<text x="{left + 18}" y="{legend_y + 6}">{html.escape(text)}</text>')
   parts.append('</svg>')
   return '\n'.join(parts)
 

@@ -1,4 +1,5 @@
-"""`visionflow runs`, `show` and `ui`: the runs in the metadata store, read-only, without TensorFlow or TFX."""
+"""`visionflow runs`, `show`, `compare` and `ui`: the runs in the metadata store, read-only, without TensorFlow or
+TFX."""
 import argparse
 import dataclasses
 import json
@@ -49,6 +50,26 @@ def _show(args: argparse.Namespace) -> int:
   return 0
 
 
+def _compare(args: argparse.Namespace) -> int:
+  """The runs side by side, tab-separated, `*` on the rows where they differ; an unknown run or a selection of
+  fewer than two or more than four runs is a ValueError, one line with exit code 2."""
+  from pipeline.inspect import compare as compare_lib
+  store, is_abandoned = _store(args)
+  comparison = compare_lib.compare(store, args.runs, is_abandoned)
+  if args.json:
+    print(json.dumps(dataclasses.asdict(comparison), indent=2))
+    return 0
+  print(comparison.test_sets.message)
+  print('* marks the rows that differ')
+  for section in comparison.sections:
+    print(f'\n{section.title}' + (f' ({section.note})' if section.note else ''))
+    print('\t'.join(['', ''] + [f'run {run_id}' for run_id in comparison.run_ids]))
+    for row in section.rows:
+      print('\t'.join(['*' if row.differs else '', row.name] + ['-' if value is None else value
+                                                                 for value in row.values]))
+  return 0
+
+
 def _ui(args: argparse.Namespace) -> int:
   from pipeline.inspect import runs as runs_lib
   from pipeline.inspect import ui
@@ -90,6 +111,14 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
   show.add_argument('--output-dir', dest='output_dir', default=None)
   show.add_argument('--json', action='store_true')
   show.set_defaults(handler=_show)
+
+  compare = commands.add_parser('compare', help='runs side by side: settings, data, gates, accuracy per slice, '
+                                                'training, steps and push, marking what differs')
+  compare.add_argument('runs', nargs='+', help='2 to 4 run ids from `visionflow runs`')
+  compare.add_argument('--config')
+  compare.add_argument('--output-dir', dest='output_dir', default=None)
+  compare.add_argument('--json', action='store_true', help='one JSON document')
+  compare.set_defaults(handler=_compare)
 
   ui = commands.add_parser('ui', help='a read-only web UI over the runs: DAG, data, training, evaluation, models')
   ui.add_argument('--config')

@@ -84,6 +84,8 @@ TRAINING, MONITORING = 'training', 'monitoring'  # `visionflow run`'s pipeline a
 PIPELINES = (TRAINING, MONITORING)
 # Whether a run's process is gone (see pipeline/run_process.py); by default no run is.
 AbandonedCheck = Callable[[str], bool]
+# What _file_details adds to an ExampleValidator's output: {split: how many anomalies}.
+ANOMALIES_PER_SPLIT = 'anomalies_per_split'
 # Properties every TFX artifact carries that say nothing about this run.
 BOILERPLATE_PROPERTIES = frozenset({'tfx_version', 'is_external', 'state', 'name', 'producer_component',
                                     'type_name'})
@@ -275,8 +277,8 @@ def artifact_properties(artifact: metadata_store_pb2.Artifact) -> Dict[str, Any]
 def _file_details(type_name: str, uri: str) -> Dict[str, Any]:
   """What some artifacts keep in files rather than properties: anomalies per split, best hyperparameters."""
   if type_name == 'ExampleAnomalies':
-    return {'anomalies_per_split': {split: len(found)
-                                    for split, found in artifact_contents.anomalies(uri).items()}}
+    return {ANOMALIES_PER_SPLIT: {split: len(found)
+                                  for split, found in artifact_contents.anomalies(uri).items()}}
   if type_name == 'HyperParameters':
     values = artifact_contents.best_hyperparameters(uri)
     if values:

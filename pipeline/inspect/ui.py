@@ -22,6 +22,7 @@ from components.reports import artifact_contents
 from components.reports import charts
 from components.reports import dag_layout
 from components.reports import report_format
+from pipeline.inspect import compare as compare_lib
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline import run_process
@@ -34,7 +35,8 @@ class NotFound(Exception):
 
 
 class BadRequest(Exception):
-  """A query value the page cannot read (a filter's); the message says which and what it takes."""
+  """The request cannot be answered as asked (a filter's value it cannot read, runs it cannot compare); the
+  message says why: 400."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -169,6 +171,13 @@ class ProductionPage(Page):
   rules: Optional[history.AlertRules]  # the newest measurement's
 
 
+@dataclasses.dataclass(frozen=True)
+class ComparePage(Page):
+  section: ClassVar[str] = 'runs'
+  comparison: compare_lib.Comparison
+  curves: List[str]  # one SVG chart per metric, every run's curves overlaid
+
+
 def run_url(run_id: str, *rest: str) -> str:
   return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
 
@@ -293,6 +302,17 @@ class Inspector:
                           has_blessing=names.BLESSING in outputs, has_push=names.PUSHED_MODEL in outputs,
                           report=report, report_path=outcome.report_html)
 
+  def compare(self, requested: List[str]) -> ComparePage:
+    """Runs side by side (`runs` as the Runs page's form sends them, or comma-separated)."""
+    try:
+      comparison = compare_lib.compare(self._store(), requested, self._is_abandoned)
+    except compare_lib.SelectionError as error:
+      raise BadRequest(str(error)) from error
+    except compare_lib.UnknownRunError as error:
+      raise NotFound(str(error)) from error
+    return ComparePage(comparison=comparison, curves=[charts.runs_line_chart(by_run, metric)
+                                                      for metric, by_run in comparison.curves.items()])
+
   def models(self) -> ModelsPage:
     store = self._store()
     producers = {_canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
@@ -374,6 +394,7 @@ def _routes(inspector: Inspector) -> List[Route]:
       (re.compile(run + r'/data'), 'data.html', lambda query, run_id: inspector.data(run_id)),
       (re.compile(run + r'/training'), 'training.html', lambda query, run_id: inspector.training(run_id)),
       (re.compile(run + r'/evaluation'), 'evaluation.html', lambda query, run_id: inspector.evaluation(run_id)),
+      (re.compile(r'/compare'), 'compare.html', lambda query: inspector.compare(query.get('runs', []))),
       (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
       (re.compile(r'/models/(?P<version>\d+)/card'), 'model_card.html',
        lambda query, version: inspector.model_card(version)),

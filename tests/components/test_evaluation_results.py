@@ -35,6 +35,16 @@ def test_the_paired_metric_s_counts_are_read_and_a_missing_or_nan_count_is_zero(
   assert evaluation_results.paired_counts(unmeasured) == PairedCounts(0, 0, 0)
 
 
+def test_paired_counts_are_read_on_every_slice_that_has_them_overall_first():
+  values = dict(COUNTED_VALUES)
+  values.update({MetricId('label=cat', CANDIDATE, paired_accuracy.PAIRED_EXAMPLES): 14.0,
+                 MetricId('label=cat', CANDIDATE, paired_accuracy.CANDIDATE_ONLY): 0.0,
+                 MetricId('label=cat', CANDIDATE, paired_accuracy.BASELINE_ONLY): 3.0})
+  assert evaluation_results.paired_counts_per_slice(values) == [PairedCounts(200, 1, 15),
+                                                                PairedCounts(14, 0, 3, 'label=cat')]
+  assert evaluation_results.paired_counts_per_slice({}) == []
+
+
 def test_a_slice_key_reads_as_feature_equals_value_and_no_key_as_overall():
   key = metrics_for_slice_pb2.SliceKey()
   key.single_slice_keys.add(column='label', bytes_value=b'cat')

@@ -4,8 +4,10 @@ import ast
 import inspect
 
 from tfx.components.evaluator import constants as evaluator_constants
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.pusher import executor as pusher_executor
 from tfx.orchestration.portable.mlmd import execution_lib
+from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 
 from components import names
@@ -17,6 +19,9 @@ def test_tfx_names_are_tfx_spellings():
   assert names.PUSHED_DESTINATION == pusher_executor._PUSHED_DESTINATION_KEY
   assert names.PUSHED_VERSION == pusher_executor._PUSHED_VERSION_KEY
   assert names.EXECUTION_RESULT_PROPERTY == execution_lib._EXECUTION_RESULT
+  assert names.SPAN == example_gen_utils.SPAN_PROPERTY_NAME
+  assert names.INPUT_FINGERPRINT == example_gen_utils.FINGERPRINT_PROPERTY_NAME
+  assert {names.SPAN, names.SPLIT_NAMES} <= set(standard_artifacts.Examples.PROPERTIES)
   for key in ('EXAMPLES', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS', 'TUNER_RESULTS',
               'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
     assert getattr(names, key) == getattr(standard_component_specs, f'{key}_KEY'), key

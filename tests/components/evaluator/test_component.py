@@ -6,6 +6,7 @@ import json
 from tfx.components.evaluator import constants
 from tfx.types import standard_artifacts
 
+from components import executor_settings
 from components import names
 from components.evaluator import class_change
 from components.evaluator import component
@@ -59,3 +60,25 @@ def test_the_blessing_records_the_verdict_as_tfx_does_with_the_baseline_and_the_
   assert blessing.get_int_custom_property(constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY) == 7
   assert blessing.get_string_custom_property(names.BASELINE_VERSION_DIR) == '/serving/model/3'
   assert json.loads(blessing.get_string_custom_property(names.BLESSING_REASONS)) == ['accuracy too low']
+
+
+def test_the_blessing_records_every_gate_and_the_evaluation_the_counts_they_were_decided_on(tmp_path):
+  blessing, model, evaluation = (standard_artifacts.ModelBlessing(), standard_artifacts.Model(),
+                                 standard_artifacts.ModelEvaluation())
+  blessing.uri, model.uri = str(tmp_path), '/models/candidate'
+  checked = component.check_gates(COUNTED_VALUES, gates.BlessingPolicy(min_slice_accuracy=0.5), has_baseline=True)
+  component.record_blessing(blessing, model, component.Verdict(False, gates.refusals(checked), checked), None)
+  recorded = json.loads(blessing.get_string_custom_property(names.BLESSING_GATES))
+  assert [executor_settings.from_json_dict(gates.Gate, gate) for gate in recorded] == checked
+  component.record_counts(evaluation, COUNTED_VALUES, shared=None)
+  assert json.loads(evaluation.get_string_custom_property(names.SLICE_COUNTS)) == [
+      {'name': 'overall', 'examples': 200, 'correct': 180}, {'name': 'label=cat', 'examples': 14, 'correct': 6},
+      {'name': 'label=dog', 'examples': 186, 'correct': 174}]
+  assert json.loads(evaluation.get_string_custom_property(names.PAIRED_COUNTS)) == [
+      {'examples': 200, 'candidate_only': 1, 'production_only': 15, 'slice': ''}]
+  # A changed class list: TFMA had no baseline, and the shared classes' counts are the paired ones.
+  shared = class_change.SharedComparison(class_change.detect(('cat',), ('cat', 'dog')), examples=14,
+                                         candidate_only=2, production_only=1)
+  component.record_counts(evaluation, COUNTED_VALUES, shared)
+  assert json.loads(evaluation.get_string_custom_property(names.PAIRED_COUNTS)) == [
+      {'examples': 14, 'candidate_only': 2, 'production_only': 1, 'slice': shared.slice}]

@@ -1,5 +1,6 @@
 """The SVG drawings: the DAG is drawn where dot laid it out and scales to its container, every node is drawn
-and only ran nodes link; the confusion matrix has a cell per pair of classes."""
+and only ran nodes link; several runs' curves share a chart, a colour per run; the confusion matrix has a cell
+per pair of classes."""
 import re
 import xml.etree.ElementTree as ElementTree
 
@@ -43,3 +44,16 @@ def test_confusion_matrix_is_an_svg_with_a_cell_per_class_pair():
   assert len(root.findall(f'{namespace}rect')) == 4
   texts = [element.text for element in root.findall(f'{namespace}text')]
   assert {'5', '1', '0', '7', 'cat', 'd<o>g'} <= set(texts)
+
+
+def test_runs_curves_share_one_chart_a_colour_per_run_and_a_dash_pattern_per_series():
+  svg = charts.runs_line_chart({'run-a': {'train': [(0, 0.5), (1, 0.7)], 'validation': [(0, 0.4), (1, 0.6)]},
+                                'run-b': {'train': [(0, 0.6), (1, 0.8), (2, 0.9)]}}, 'accuracy')
+  root = ElementTree.fromstring(svg)
+  namespace = '{http://www.w3.org/2000/svg}'
+  lines = [(line.get('stroke'), line.get('stroke-dasharray')) for line in root.findall(f'{namespace}polyline')]
+  run_a, run_b = charts.SERIES_COLOURS[:2]
+  assert lines == [(run_a, None), (run_a, charts.SERIES_DASHES[1]), (run_b, None)]
+  texts = [element.text for element in root.findall(f'{namespace}text')]
+  assert {'run run-a', 'run run-b', 'train', 'validation', 'epoch 3'} <= set(texts)
+  assert charts.runs_line_chart({'run-a': {}}, 'accuracy') == ''

@@ -3,8 +3,9 @@
 The runs: a complete one that rejects two rows and pushes its model; a re-run with a stricter accuracy floor
 that reuses every cached component but the Evaluator and Pusher, and is refused; and a run whose data is
 refused by ExampleGen, so that nothing after it runs. The filter by pipeline is tested on a copy of that store
-with a monitoring run added through ML Metadata's API (tests/pipeline/inspect/stored_runs.py). Screenshots of
-each page go to $VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
+with a monitoring run added through ML Metadata's API (tests/pipeline/inspect/stored_runs.py). The comparison
+pages read another store, the five cheap runs of tests/pipeline/conftest.py. Screenshots of each page go to
+$VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
 """
 import contextlib
 import glob
@@ -84,6 +85,13 @@ def _serving(output_dir, env=None):
 @pytest.fixture(scope='module')
 def ui_url(runs):
   with _serving(runs['output_dir']) as url:
+    yield url
+
+
+@pytest.fixture(scope='module')
+def compare_url(compared_runs):
+  """The UI over the store of tests/pipeline/conftest.py's compared runs."""
+  with _serving(compared_runs.output_dir) as url:
     yield url
 
 
@@ -362,3 +370,46 @@ def test_show_json_lists_inputs_and_upstream_components(runs):
   assert nodes['Trainer']['upstream'] == ['SchemaGen', 'Transform', 'Tuner']
   assert {artifact['key'] for artifact in nodes['Pusher']['inputs']} == {
       'evaluation', 'examples', 'model', 'model_blessing'}
+
+
+def test_runs_ticked_on_the_runs_page_are_compared_with_the_rows_that_differ_highlighted(page, compare_url,
+                                                                                         compared_runs):
+  page.goto(compare_url + '/')
+  page.check(f'#runs input[value="{compared_runs.first}"]')
+  page.check(f'#runs input[value="{compared_runs.retrained}"]')
+  page.click('#compare')
+  page.wait_for_url('**/compare?runs=*')
+  assert page.locator('#test-sets.same').inner_text().startswith('Same test set: ')
+  assert [cell.inner_text() for cell in page.locator('#settings thead th').all()][1:] == [
+      compared_runs.first, compared_runs.retrained]
+  epochs = page.locator('#settings tr:has(th:text-is("Trainer: epochs"))')
+  assert epochs.get_attribute('class') == 'differs' and epochs.locator('td').all_inner_texts() == ['2', '3']
+  assert page.locator('#data tr.differs').count() == 0
+  assert page.locator('#data tr:has(th:text-is("rows accepted")) td').all_inner_texts() == ['200', '200']
+  assert page.locator('#steps tr.differs:has(th:text-is("FileBasedExampleGen"))').count() == 1
+  paired = page.locator(f'#accuracy-per-slice tr:has(th:text-is("overall: paired change against run '
+                        f'{compared_runs.first}")) td').all_inner_texts()
+  assert paired[0] == '-' and re.fullmatch(r'[+-]\d\.\d{4} \(95% interval [+-]\d\.\d{4} to [+-]\d\.\d{4}; \d+ '
+                                           r'paired examples, .*\)', paired[1]), paired
+  # One chart per metric, each with both runs' train and validation curves, a colour per run in the legend.
+  assert page.locator('#curves svg').count() == 2
+  assert page.locator('#curves svg[aria-label="accuracy"] polyline').count() == 4
+  legend = page.locator('#curves svg[aria-label="accuracy"] text').all_text_contents()
+  assert {f'run {compared_runs.first}', f'run {compared_runs.retrained}', 'train', 'validation'} <= set(legend)
+
+
+def test_runs_on_other_test_sets_are_flagged_at_the_top_and_their_accuracies_not_compared(page, compare_url,
+                                                                                         compared_runs):
+  page.goto(f'{compare_url}/compare?runs={compared_runs.first},{compared_runs.other_data}')
+  assert page.locator('#test-sets.differ').inner_text().startswith(
+      'Test sets differ: accuracies are not comparable')
+  assert page.locator('#accuracy-per-slice tr.differs').count() == 0
+  assert page.locator('#accuracy-per-slice tr').count() > 1
+  assert page.locator('#data tr.differs:has(th:text-is("rows accepted"))').count() == 1
+
+
+def test_a_comparison_that_cannot_be_made_is_one_line_with_its_status(page, compare_url, compared_runs):
+  assert page.goto(f'{compare_url}/compare?runs={compared_runs.first}').status == 400
+  assert page.locator('#error').inner_text() == 'compare 2 to 4 runs, not 1 (see `visionflow runs`)'
+  assert page.goto(f'{compare_url}/compare?runs={compared_runs.first},nope').status == 404
+  assert page.locator('#error').inner_text().startswith("no run 'nope' in the metadata store")
