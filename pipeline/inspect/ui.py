@@ -315,12 +315,12 @@ class Inspector:
 
   def models(self) -> ModelsPage:
     store = self._store()
-    producers = {_canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
+    producers = {paths.canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
     model_dir = self.sources.serving_model_dir
     rows = []
     for version in reversed(artifact_contents.serving_versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
-      run_id = producers.get(_canonical(directory))
+      run_id = producers.get(paths.canonical(directory))
       accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).outcome.accuracy if run_id else None
       has_card = os.path.exists(os.path.join(directory, names.MODEL_CARD_HTML_FILE))
       rows.append(PushedVersion(version=version, directory=directory, run_id=run_id, accuracy=accuracy,
@@ -358,11 +358,6 @@ def _last_line(error: str) -> str:
   """For a traceback, the exception and its message."""
   lines = [line for line in error.splitlines() if line.strip()]
   return lines[-1] if lines else error
-
-
-def _canonical(path: str) -> str:
-  """Local paths with symbolic links resolved, so that two spellings of one directory match."""
-  return path if paths.is_remote(path) else os.path.realpath(path)
 
 
 def _run_filter(query: Dict[str, List[str]]) -> runs_lib.RunFilter:
