@@ -91,8 +91,11 @@ def test_a_failure_inside_still_prints_its_one_line_on_the_console(tmp_path):
 
 def test_ctrl_c_inside_restores_the_console(tmp_path):
   log_path = tmp_path / 'run.log'
+  # A job started in the background of a shell (as CI may run the suite) inherits SIGINT ignored, and Python
+  # then installs no KeyboardInterrupt handler: the child gets the default disposition back, as a terminal's.
   process = subprocess.Popen([sys.executable, '-c', WAIT_FOR_CTRL_C, str(log_path)], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
   try:
     deadline = time.monotonic() + 60
     while not (log_path.exists() and 'waiting' in log_path.read_text()):
