@@ -17,8 +17,8 @@ def test_tfx_names_are_tfx_spellings():
   assert names.PUSHED_DESTINATION == pusher_executor._PUSHED_DESTINATION_KEY
   assert names.PUSHED_VERSION == pusher_executor._PUSHED_VERSION_KEY
   assert names.EXECUTION_RESULT_PROPERTY == execution_lib._EXECUTION_RESULT
-  for key in ('EXAMPLES', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS', 'TUNER_RESULTS',
-              'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
+  for key in ('EXAMPLES', 'TRANSFORM_GRAPH', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS',
+              'TUNER_RESULTS', 'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
     assert getattr(names, key) == getattr(standard_component_specs, f'{key}_KEY'), key
 
 

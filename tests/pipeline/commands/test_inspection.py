@@ -1,6 +1,10 @@
-"""`visionflow runs` filtered by its flags over a real ML Metadata store, and a bad flag value in one line (exit 2)."""
+"""`visionflow runs` filtered by its flags and `visionflow show --lineage` over a real ML Metadata store, and a bad
+flag value or an unknown version in one line (exit 2)."""
+import dataclasses
+import json
 import os
 
+from components import names
 from pipeline import cli
 from tests.pipeline.inspect import stored_runs
 from tests.pipeline.inspect.stored_runs import Step
@@ -48,3 +52,26 @@ def test_a_bad_filter_value_is_one_line_and_exit_2(tmp_path, capsys):
   assert cli.main(['runs', '--output-dir', output_dir, '--pipeline', 'nightly']) == 2
   assert capsys.readouterr().err.splitlines() == [
       "visionflow runs: error: no pipeline 'nightly': choose one of training, monitoring"]
+
+
+def test_show_lineage_prints_a_pushed_versions_chain_and_names_an_unknown_version_in_one_line(tmp_path, capsys):
+  output_dir = str(tmp_path / 'out')
+  model_dir = os.path.join(output_dir, 'serving', 'image_classifier')
+  os.makedirs(os.path.join(model_dir, '7'))
+  stored_runs.add_run(os.path.join(output_dir, 'metadata.sqlite'), 'visionflow', 'train-pushed', (
+      Step('Trainer', outputs={names.MODEL: {names.WARM_START: 'from scratch: no model in production'}}),
+      dataclasses.replace(stored_runs.pushed('7', model_dir), inputs=(names.MODEL,))))
+  assert cli.main(['show', '--lineage', '7', '--output-dir', output_dir]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[:2] == ['Run train-pushed', 'Pushed: version 7 (pushed by run train-pushed)']
+  assert 'Its model became: version 7 (pushed by run train-pushed)' in lines
+  assert cli.main(['show', '--lineage', '7', '--output-dir', output_dir, '--json']) == 0
+  shown = json.loads(capsys.readouterr().out)
+  assert (shown['run_id'], shown['warm_start']) == ('train-pushed', 'from scratch: no model in production')
+  assert cli.main(['show', '--lineage', '8', '--output-dir', output_dir]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+      f'visionflow show: error: no pushed version 8 under {model_dir}: the Models page and `visionflow runs '
+      f'--pushed` list the versions']
+  assert cli.main(['show', '--output-dir', output_dir]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+      "visionflow show: error: give a run id, or --lineage VERSION for a pushed version's lineage"]
