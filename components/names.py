@@ -8,6 +8,7 @@ use them too. Names that TFX itself writes are TFX's spelling; tests/components/
 # Output keys: TFX's standard components' and this project's own.
 EXAMPLES = 'examples'
 MODEL = 'model'
+TRANSFORM_GRAPH = 'transform_graph'
 STATISTICS = 'statistics'
 ANOMALIES = 'anomalies'
 MODEL_RUN = 'model_run'

@@ -16,8 +16,8 @@ def is_remote(path: str) -> bool:
 
 def canonical(path: str) -> str:
   """A local path with symbolic links resolved, so that two spellings of one directory compare equal; a remote
-  path as it is."""
-  return path if is_remote(path) else os.path.realpath(path)
+  path without a trailing slash."""
+  return path.rstrip('/') if is_remote(path) else os.path.realpath(path)
 
 
 def record_compression(path: str) -> str:

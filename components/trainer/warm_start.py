@@ -23,6 +23,7 @@ NEVER, AUTO, ALWAYS = 'never', 'auto', 'always'
 MODES = (NEVER, AUTO, ALWAYS)
 NEW_EXAMPLES_LIMIT = 0.10
 WEIGHTS_PREFIX = os.path.join('variables', 'variables')  # the SavedModel's checkpoint, which load_weights reads
+_FROM = 'warm start from '  # how `describe` begins for a model that started from production's weights
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,8 +33,16 @@ class WarmStart:
   reason: str
 
   def describe(self) -> str:
-    return (f'warm start from {self.from_dir}: {self.reason}' if self.from_dir
+    return (f'{_FROM}{self.from_dir}: {self.reason}' if self.from_dir
             else f'from scratch: {self.reason}')
+
+
+def started_from(description: str) -> Optional[str]:
+  """The model folder that `WarmStart.describe()`'s text names (the Trainer records it on its Model, so the
+  lineage can link to it); None for a model trained from scratch."""
+  if not description.startswith(_FROM):
+    return None
+  return description[len(_FROM):].split(': ', 1)[0]
 
 
 def decide(mode: str, production_dir: Optional[str], production: Optional[TrainingRecord],

@@ -34,6 +34,10 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _show(args: argparse.Namespace) -> int:
   from pipeline.inspect import runs as runs_lib
+  if bool(args.run) == bool(args.lineage):
+    raise ValueError("give a run id, or --lineage VERSION for a pushed version's lineage")
+  if args.lineage:
+    return _show_lineage(args)
   store, is_abandoned = _store(args)
   nodes = runs_lib.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
   if args.json:
@@ -67,6 +71,18 @@ def _compare(args: argparse.Namespace) -> int:
     for row in section.rows:
       print('\t'.join(['*' if row.differs else '', row.name] + ['-' if value is None else value
                                                                  for value in row.values]))
+  return 0
+
+
+def _show_lineage(args: argparse.Namespace) -> int:
+  """A pushed version's lineage, as the UI's /models/VERSION/lineage shows it; an unknown version is a
+  ValueError (one line, exit 2)."""
+  from pipeline.inspect import lineage
+  from pipeline.inspect import runs as runs_lib
+  config = config_flags.config_from_args(args, validate=False)
+  store = runs_lib.open_store(config.metadata_path, read_only=True)
+  found = lineage.version_lineage(store, config.serving_model_dir, args.lineage)
+  print(json.dumps(dataclasses.asdict(found), indent=2) if args.json else '\n'.join(lineage.text_lines(found)))
   return 0
 
 
@@ -105,8 +121,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
   runs.add_argument('--limit', type=int, default=50)
   runs.set_defaults(handler=_runs)
 
-  show = commands.add_parser('show', help="one run: each component's state, duration and outputs")
-  show.add_argument('run', help='a run id from `visionflow runs`')
+  show = commands.add_parser('show', help="one run: each component's state, duration and outputs; or, with "
+                             "--lineage, what made a pushed version and what came of it")
+  show.add_argument('run', nargs='?', help='a run id from `visionflow runs`')
+  show.add_argument('--lineage', metavar='VERSION', default='',
+                    help="a pushed version's lineage instead: its run, data, artifacts, evaluation, the models it "
+                         'was compared with and started from, and the later runs and versions that came of it')
   show.add_argument('--config')
   show.add_argument('--output-dir', dest='output_dir', default=None)
   show.add_argument('--json', action='store_true')

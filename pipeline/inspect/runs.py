@@ -588,3 +588,9 @@ def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:
       if context.type_id == run_type:
         result[destination] = context.name
   return result
+
+
+def is_input(event: metadata_store_pb2.Event) -> bool:
+  """Whether the event records an execution reading its artifact; any other event records one writing it (a
+  cached execution writes its origin's artifacts again)."""
+  return event.type in _INPUT_EVENTS

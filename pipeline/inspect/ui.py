@@ -23,6 +23,7 @@ from components.reports import charts
 from components.reports import dag_layout
 from components.reports import report_format
 from pipeline.inspect import compare as compare_lib
+from pipeline.inspect import lineage as lineage_lib
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline import run_process
@@ -79,6 +80,7 @@ class RunPage(Page):
   steps: List[Tuple[str, Optional[runs_lib.NodeView]]]  # every component of the DAG; None where it did not run
   log_path: Optional[str]
   errors: List[Tuple[str, str]]  # (component, the last line of why it failed)
+  lineage: lineage_lib.Lineage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +115,7 @@ class DataPage(Page):
   failure: Optional[Tuple[str, str]]  # (component, the last line of why it failed)
   rejects_path: Optional[str]
   anomalies: Optional[Dict[str, List[artifact_contents.Anomaly]]]  # None where the ExampleValidator did not run
+  lineage: lineage_lib.Lineage  # for the versions trained on this data
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +164,13 @@ class ModelCardPage(Page):
   version: str
   path: str
   card: str  # the card's body, as HTML
+
+
+@dataclasses.dataclass(frozen=True)
+class LineagePage(Page):
+  section: ClassVar[str] = 'models'
+  version: str
+  lineage: lineage_lib.Lineage
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,7 +247,8 @@ class Inspector:
       unavailable = str(error)
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
     return RunPage(run=view, dag_svg=svg, dag_unavailable=unavailable, steps=steps, log_path=log_path,
-                   errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()])
+                   errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()],
+                   lineage=self._lineage(run_id))
 
   def node(self, run_id: str, node_id: str) -> NodePage:
     view, nodes = self._run(run_id)
@@ -276,7 +287,8 @@ class Inspector:
           charts=charts_by_title))
     return DataPage(run=view, examples=examples, rejects_header=rejects[0], rejects=rejects[1], splits=splits,
                     failure=(failure[0], _last_line(failure[1])) if failure else None, rejects_path=rejects_path,
-                    anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None)
+                    anomalies=artifact_contents.anomalies(anomalies.uri) if anomalies else None,
+                    lineage=self._lineage(run_id))
 
   def training(self, run_id: str) -> TrainingPage:
     view, nodes = self._run(run_id)
@@ -337,6 +349,17 @@ class Inspector:
     card = artifact_contents.read_bytes(path).decode('utf-8')
     return ModelCardPage(version=version, path=path, card=report_format.page_body(card))
 
+  def _lineage(self, run_id: str) -> lineage_lib.Lineage:
+    return lineage_lib.run_lineage(self._store(), run_id, self.sources.serving_model_dir)
+
+  def version_lineage(self, version: str) -> LineagePage:
+    """A pushed version's lineage: the run that pushed it, what made its model, and what came of it."""
+    try:
+      found = lineage_lib.version_lineage(self._store(), self.sources.serving_model_dir, version)
+    except lineage_lib.UnknownVersion as error:
+      raise NotFound(str(error)) from error
+    return LineagePage(version=version, lineage=found)
+
   def production(self) -> ProductionPage:
     """`visionflow evaluate`'s measurements of the model in production over time, slice by slice."""
     measurements = runs_lib.production_measurements(self._store())
@@ -393,6 +416,8 @@ def _routes(inspector: Inspector) -> List[Route]:
       (re.compile(r'/models'), 'models.html', lambda query: inspector.models()),
       (re.compile(r'/models/(?P<version>\d+)/card'), 'model_card.html',
        lambda query, version: inspector.model_card(version)),
+      (re.compile(r'/models/(?P<version>\d+)/lineage'), 'lineage.html',
+       lambda query, version: inspector.version_lineage(version)),
       (re.compile(r'/production'), 'production.html', lambda query: inspector.production()),
   ]
 

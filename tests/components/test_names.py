@@ -22,8 +22,8 @@ def test_tfx_names_are_tfx_spellings():
   assert names.SPAN == example_gen_utils.SPAN_PROPERTY_NAME
   assert names.INPUT_FINGERPRINT == example_gen_utils.FINGERPRINT_PROPERTY_NAME
   assert {names.SPAN, names.SPLIT_NAMES} <= set(standard_artifacts.Examples.PROPERTIES)
-  for key in ('EXAMPLES', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS', 'TUNER_RESULTS',
-              'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
+  for key in ('EXAMPLES', 'TRANSFORM_GRAPH', 'STATISTICS', 'ANOMALIES', 'MODEL_RUN', 'BEST_HYPERPARAMETERS',
+              'TUNER_RESULTS', 'EVALUATION', 'BLESSING', 'PUSHED_MODEL'):
     assert getattr(names, key) == getattr(standard_component_specs, f'{key}_KEY'), key
 
 

@@ -43,8 +43,9 @@ def test_printable_escapes_what_a_report_or_terminal_cannot_show_and_keeps_the_r
     paths.printable(path).encode('utf-8')  # raises for a path that is not printable
 
 
-def test_two_spellings_of_one_local_folder_are_one_canonical_path_and_a_remote_path_stays(tmp_path):
+def test_two_spellings_of_one_local_folder_are_one_canonical_path_and_a_remote_path_stays_but_its_last_slash(tmp_path):
   (tmp_path / 'serving').mkdir()
   (tmp_path / 'link').symlink_to(tmp_path / 'serving')
   assert paths.canonical(str(tmp_path / 'link')) == paths.canonical(str(tmp_path / 'serving' / '.'))
   assert paths.canonical('gs://bucket/serving/../x') == 'gs://bucket/serving/../x'
+  assert paths.canonical('gs://bucket/serving/') == 'gs://bucket/serving'

@@ -38,3 +38,10 @@ def test_weights_that_do_not_fit_are_never_used():
     assert (decision.from_dir, decision.reason) == (None, reason)
   assert warm_start.decide(warm_start.AUTO, None, None, _current()).reason == 'no model in production'
   assert 'records nothing' in warm_start.decide(warm_start.AUTO, '/old', None, _current()).reason
+
+
+def test_the_folder_started_from_is_read_back_from_the_description():
+  warm = warm_start.decide(warm_start.ALWAYS, '/serving/m/7', PRODUCTION, _current(train_examples=1050))
+  assert warm_start.started_from(warm.describe()) == '/serving/m/7'
+  cold = warm_start.decide(warm_start.AUTO, '/serving/m/7', PRODUCTION, _current(train_examples=1112))
+  assert warm_start.started_from(cold.describe()) is None

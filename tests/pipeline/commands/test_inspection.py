@@ -1,11 +1,13 @@
 """The inspection commands over real ML Metadata stores: `visionflow runs` filtered by its flags, `visionflow
-compare` side by side as text with `*` on the rows that differ or as one JSON document; a bad flag value or a
-selection it cannot compare is one line and exit code 2."""
+compare` side by side as text with `*` on the rows that differ or as one JSON document, and `visionflow show
+--lineage`; a bad flag value, a selection it cannot compare or an unknown version is one line and exit code 2."""
+import dataclasses
 import json
 import os
 
 import pytest
 
+from components import names
 from pipeline import cli
 from tests.pipeline.inspect import stored_runs
 from tests.pipeline.inspect.stored_runs import Step
@@ -89,3 +91,26 @@ def test_compare_refuses_what_it_cannot_compare_in_one_line(compared_runs, capsy
   run_ids = [run_id.format(first=compared_runs.first) for run_id in run_ids]
   assert cli.main(['compare', *run_ids, '--output-dir', compared_runs.output_dir]) == 2
   assert capsys.readouterr().err.splitlines() == [f'visionflow compare: error: {error} (see `visionflow runs`)']
+
+
+def test_show_lineage_prints_a_pushed_versions_chain_and_names_an_unknown_version_in_one_line(tmp_path, capsys):
+  output_dir = str(tmp_path / 'out')
+  model_dir = os.path.join(output_dir, 'serving', 'image_classifier')
+  os.makedirs(os.path.join(model_dir, '7'))
+  stored_runs.add_run(os.path.join(output_dir, 'metadata.sqlite'), 'visionflow', 'train-pushed', (
+      Step('Trainer', outputs={names.MODEL: {names.WARM_START: 'from scratch: no model in production'}}),
+      dataclasses.replace(stored_runs.pushed('7', model_dir), inputs=(names.MODEL,))))
+  assert cli.main(['show', '--lineage', '7', '--output-dir', output_dir]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[:2] == ['Run train-pushed', 'Pushed: version 7 (pushed by run train-pushed)']
+  assert 'Its model became: version 7 (pushed by run train-pushed)' in lines
+  assert cli.main(['show', '--lineage', '7', '--output-dir', output_dir, '--json']) == 0
+  shown = json.loads(capsys.readouterr().out)
+  assert (shown['run_id'], shown['warm_start']) == ('train-pushed', 'from scratch: no model in production')
+  assert cli.main(['show', '--lineage', '8', '--output-dir', output_dir]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+      f'visionflow show: error: no pushed version 8 under {model_dir}: the Models page and `visionflow runs '
+      f'--pushed` list the versions']
+  assert cli.main(['show', '--output-dir', output_dir]) == 2
+  assert capsys.readouterr().err.splitlines() == [
+      "visionflow show: error: give a run id, or --lineage VERSION for a pushed version's lineage"]

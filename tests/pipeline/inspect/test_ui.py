@@ -413,3 +413,60 @@ def test_a_comparison_that_cannot_be_made_is_one_line_with_its_status(page, comp
   assert page.locator('#error').inner_text() == 'compare 2 to 4 runs, not 1 (see `visionflow runs`)'
   assert page.goto(f'{compare_url}/compare?runs={compared_runs.first},nope').status == 404
   assert page.locator('#error').inner_text().startswith("no run 'nope' in the metadata store")
+
+
+def _pushed_version(runs):
+  [saved_model] = glob.glob(os.path.join(runs['output_dir'], 'serving', 'image_classifier', '*', 'saved_model.pb'))
+  return os.path.basename(os.path.dirname(saved_model))
+
+
+def test_a_lineage_walk_from_a_pushed_version_to_its_rejected_rows_and_back(page, ui_url, runs):
+  version = _pushed_version(runs)
+  page.goto(ui_url + '/models')
+  page.click('#models a.lineage')
+  assert page.locator('#lineage-version').inner_text() == version
+  assert page.locator('#lineage-run').inner_text() == runs['pushed']
+  assert (page.locator('#lineage-source').inner_text(), page.locator('#lineage-rejected').inner_text()) == (
+      runs['csv_path'], '2')
+  assert page.locator('#lineage-artifacts tbody td:first-child').all_inner_texts() == [
+      'FileBasedExampleGen', 'Transform', 'Trainer', 'Evaluator', 'Evaluator', 'Pusher']
+  assert page.locator('#lineage-compared-with').inner_text() == 'no model in production'
+  # The refused re-run reused every output of this run but the Evaluator's and the Pusher's.
+  [reuse] = page.locator('#lineage-reused-by div').all_inner_texts()
+  assert reuse.startswith(f'{runs["refused"]}: ') and len(reuse.split(': ', 1)[1].split(', ')) == 8
+  _snapshot(page, 'version_lineage')
+  page.click('#lineage-data a.rejects')
+  assert page.url == f'{ui_url}/runs/{runs["pushed"]}/data'
+  assert page.locator('#rejects tbody td:nth-child(4)').all_inner_texts() == ['image file not found'] * 2
+  _snapshot(page, 'lineage_rejected_rows')
+  page.click('#data-became a.version')
+  assert page.locator('#lineage-version').inner_text() == version
+
+
+def test_a_run_pages_lineage_links_the_model_it_was_compared_with_and_what_its_model_became(page, ui_url, runs):
+  version = _pushed_version(runs)
+  page.goto(ui_url + '/runs/' + runs['refused'])
+  assert page.locator('#lineage-pushed').inner_text() == 'no version'
+  for row in ('compared-with', 'model-became'):  # the refused run reused the model that the first run pushed
+    assert page.locator(f'#lineage-{row} a.version').inner_text() == f'version {version}'
+    assert page.locator(f'#lineage-{row} a.run').inner_text() == runs['pushed']
+  _snapshot(page, 'refused_run_lineage')
+  page.goto(ui_url + '/runs/' + runs['failed'])
+  assert page.locator('#lineage-source').inner_text() == runs['bad_csv']
+  assert page.locator('#lineage-artifacts').count() == 0
+  answer = page.goto(ui_url + '/models/1/lineage')
+  assert answer.status == 404
+  assert page.locator('#error').inner_text().startswith('no pushed version 1 under ')
+
+
+def test_show_lineage_prints_the_chain_the_ui_shows(runs):
+  version = _pushed_version(runs)
+  shown = _visionflow('show', '--lineage', version, '--output-dir', runs['output_dir'])
+  assert shown.returncode == 0, shown.stderr
+  lines = shown.stdout.splitlines()
+  assert lines[:2] == [f'Run {runs["pushed"]}', f'Pushed: version {version} (pushed by run {runs["pushed"]})']
+  assert lines[2].startswith(f'Data: CSV {runs["csv_path"]}, span 0, read by run {runs["pushed"]}; 200 rows '
+                             f'accepted, 2 rejected; rejects report ')
+  assert any(line.startswith(f'Reused by later runs: {runs["refused"]} (') for line in lines), lines
+  unknown = _visionflow('show', '--lineage', '1', '--output-dir', runs['output_dir'])
+  assert (unknown.returncode, len(unknown.stderr.splitlines())) == (2, 1), unknown.stderr
