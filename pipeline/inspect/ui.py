@@ -1,14 +1,18 @@
 """`visionflow ui`: a read-only web UI over a local run's metadata store, artifacts and logs.
 
-Server-rendered pages with inline SVG and CSS: nothing is fetched from the internet, so it works offline.
+Server-rendered pages with inline SVG and CSS: nothing is fetched from the internet, so it works offline. A
+running run's page and the Runs list follow the run with a small inline script; without it they show the same
+as of their loading.
 It binds to loopback unless told otherwise, and never writes to the store.
 """
 import dataclasses
 import http.server
+import json
 import math
 import os
 import re
 import socket
+import time
 import traceback
 import urllib.parse
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple
@@ -24,11 +28,13 @@ from components.reports import dag_layout
 from components.reports import report_format
 from pipeline.inspect import compare as compare_lib
 from pipeline.inspect import lineage as lineage_lib
+from pipeline.inspect import live
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline import run_process
 
 RUNS_PER_PAGE = 25
+POLL_INTERVAL_MS = 2000
 
 
 class NotFound(Exception):
@@ -81,6 +87,8 @@ class RunPage(Page):
   log_path: Optional[str]
   errors: List[Tuple[str, str]]  # (component, the last line of why it failed)
   lineage: lineage_lib.Lineage
+  status: live.RunStatus
+  poll_interval_ms: int  # how often the page's script asks for the status while the run goes on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,9 +242,7 @@ class Inspector:
   def run(self, run_id: str) -> RunPage:
     view, nodes = self._run(run_id)
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
-    upstream = run_logs.logged_dag(log_path) if log_path else {}
-    for node in nodes:  # a run without its log still shows what ran, with the edges the metadata records
-      upstream.setdefault(node.node_id, node.upstream)
+    upstream = _dag(nodes, log_path)
     by_id = {node.node_id: node for node in nodes}
     svg, unavailable = '', None
     try:
@@ -246,9 +252,23 @@ class Inspector:
     except dag_layout.LayoutUnavailable as error:  # the table below still lists every step
       unavailable = str(error)
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    return RunPage(run=view, dag_svg=svg, dag_unavailable=unavailable, steps=steps, log_path=log_path,
+    status = self._status(view, steps, log_path)
+    return RunPage(run=dataclasses.replace(view, state=status.state), dag_svg=svg, dag_unavailable=unavailable,
+                   steps=steps, log_path=log_path,
                    errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()],
-                   lineage=self._lineage(run_id))
+                   lineage=self._lineage(run_id), status=status, poll_interval_ms=POLL_INTERVAL_MS)
+
+  def status(self, run_id: str) -> live.RunStatus:
+    """What the run page's script polls while the run goes on: the page's state without its drawing."""
+    view, nodes = self._run(run_id)
+    log_path = run_logs.find_log(self.sources.log_dir, run_id)
+    by_id = {node.node_id: node for node in nodes}
+    return self._status(view, [(node_id, by_id.get(node_id)) for node_id in _dag(nodes, log_path)], log_path)
+
+  def _status(self, view: runs_lib.RunView, steps: List[Tuple[str, Optional[runs_lib.NodeView]]],
+              log_path: Optional[str]) -> live.RunStatus:
+    return live.run_status(view, steps, live.read_progress(log_path) if log_path else live.LoggedProgress(),
+                           live.process_goes_on(self.sources.log_dir, view.run_id), int(time.time() * 1000))
 
   def node(self, run_id: str, node_id: str) -> NodePage:
     view, nodes = self._run(run_id)
@@ -369,6 +389,15 @@ class Inspector:
                           rules=measurements[0].rules if measurements else None)
 
 
+def _dag(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, List[str]]:
+  """{component: upstream components} in the pipeline's order, as the run's log has it; a run without its log
+  still shows what ran, with the edges the metadata records."""
+  upstream = run_logs.logged_dag(log_path) if log_path else {}
+  for node in nodes:
+    upstream.setdefault(node.node_id, node.upstream)
+  return upstream
+
+
 def _errors(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, str]:
   """{component: why it failed} for the failed components: the traceback in the run's log, else the message
   the metadata records (all a run without its log has)."""
@@ -400,6 +429,7 @@ def _page_number(query: Dict[str, List[str]]) -> int:
 
 
 Route = Tuple[re.Pattern, str, Callable[..., Page]]
+JsonRoute = Tuple[re.Pattern, Callable[..., Dict[str, Any]]]
 
 
 def _routes(inspector: Inspector) -> List[Route]:
@@ -420,6 +450,10 @@ def _routes(inspector: Inspector) -> List[Route]:
        lambda query, version: inspector.version_lineage(version)),
       (re.compile(r'/production'), 'production.html', lambda query: inspector.production()),
   ]
+
+
+def _json_routes(inspector: Inspector) -> List[JsonRoute]:
+  return [(re.compile(r'/runs/(?P<run_id>[^/]+)/status\.json'), lambda run_id: inspector.status(run_id).as_json())]
 
 
 _LOOPBACK_NAMES = frozenset({'localhost', '127.0.0.1', '::1'})
@@ -451,6 +485,7 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
   inspector = Inspector(sources)
   environment = _environment()
   routes = _routes(inspector)
+  json_routes = _json_routes(inspector)
 
   allowed_hosts = allowed_host_names(host)
 
@@ -463,6 +498,11 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
         return
       url = urllib.parse.urlsplit(self.path)
       query = urllib.parse.parse_qs(url.query)
+      for pattern, build_json in json_routes:
+        match = pattern.fullmatch(url.path)
+        if match:
+          self._send_json(build_json, {name: urllib.parse.unquote(value) for name, value in match.groupdict().items()})
+          return
       for pattern, template, build in routes:
         match = pattern.fullmatch(url.path)
         if match:
@@ -480,13 +520,26 @@ def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> 
           return
       self._send_error(404, f'no page {url.path}')
 
+    def _send_json(self, build: Callable[..., Dict[str, Any]], arguments: Dict[str, str]) -> None:
+      """The answer as JSON, never cached; an error as {'error': why} with the status a page would have."""
+      try:
+        status, answer = 200, build(**arguments)
+      except NotFound as error:
+        status, answer = 404, {'error': str(error)}
+      except (runs_lib.DamagedStoreError, FileNotFoundError) as error:
+        status, answer = 503, {'error': str(error)}
+      except Exception:  # as for a page: say what failed, and keep serving
+        status, answer = 500, {'error': traceback.format_exc()}
+      self._send(status, json.dumps(answer, allow_nan=False), 'application/json')
+
     def _send_error(self, status: int, message: str) -> None:
       self._send(status, environment.get_template('error.html').render(message=message, section=''))
 
-    def _send(self, status: int, body: str) -> None:
+    def _send(self, status: int, body: str, content_type: str = 'text/html') -> None:
       data = body.encode('utf-8')
       self.send_response(status)
-      self.send_header('Content-Type', 'text/html; charset=utf-8')
+      self.send_header('Content-Type', f'{content_type}; charset=utf-8')
+      self.send_header('Cache-Control', 'no-store')  # a running run's page and status change from one call to the next
       self.send_header('Content-Length', str(len(data)))
       self.end_headers()
       self.wfile.write(data)

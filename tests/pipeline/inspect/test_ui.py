@@ -13,8 +13,10 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import tensorflow_model_analysis as tfma
@@ -470,3 +472,89 @@ def test_show_lineage_prints_the_chain_the_ui_shows(runs):
   assert any(line.startswith(f'Reused by later runs: {runs["refused"]} (') for line in lines), lines
   unknown = _visionflow('show', '--lineage', '1', '--output-dir', runs['output_dir'])
   assert (unknown.returncode, len(unknown.stderr.splitlines())) == (2, 1), unknown.stderr
+
+
+# A run that reaches the Trainer quickly and then trains for a while: 30 epochs, none cut short by early stopping.
+LIVE_RUN = ('--tuner-trials', '0', '--epochs', '30', '--patience', '30')
+EPOCH_LINE = r'Trainer: epoch (\d+) of 30, eval accuracy [01]\.\d{4}'
+
+
+def _log_saying(output_dir, text, running, timeout_s):
+  """The path of the run's log once it holds `text`; fails when the run exits first or `timeout_s` passes."""
+  deadline = time.monotonic() + timeout_s
+  while time.monotonic() < deadline:
+    assert running.poll() is None, f'the run exited with {running.returncode} before its log said {text!r}'
+    for path in glob.glob(os.path.join(output_dir, 'logs', 'run-*.log')):
+      with open(path, encoding='utf-8', errors='replace') as handle:
+        if text in handle.read():
+          return path
+    time.sleep(1)
+  pytest.fail(f'the run did not log {text!r} within {timeout_s} s')
+
+
+def _epoch_number(text):
+  match = re.fullmatch(EPOCH_LINE, text)
+  assert match, text
+  return int(match.group(1))
+
+
+@pytest.mark.timeout(240)
+def test_a_running_runs_page_follows_its_epochs_without_a_reload_and_says_when_the_run_is_abandoned(
+    page, browser, tmp_path):
+  """A real `visionflow run` on the embedded sample, followed in the Trainer, then killed as `kill -9` would."""
+  from playwright.sync_api import expect
+  output_dir = str(tmp_path / 'out')
+  with open(tmp_path / 'console.txt', 'w') as console:
+    running = subprocess.Popen([VISIONFLOW, 'run', '--output-dir', output_dir, *LIVE_RUN], stdout=console,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+  try:
+    # Training has begun: the store records the Trainer running (the log names a step before the store has it).
+    run_id = os.path.basename(_log_saying(output_dir, 'Trainer epoch 1/30', running, 170))[4:-4]
+    with _serving(output_dir) as url:
+      runs_list = page.context.new_page()
+      runs_list.goto(url + '/runs')
+      runs_list.evaluate('window.notReloaded = true')
+      listed_state = runs_list.locator(f'#runs tr:has(a:text-is("{run_id}")) td').nth(4)
+      assert listed_state.inner_text() == 'RUNNING at Trainer'
+      polls = []
+      page.on('request', lambda sent: polls.append(sent.url) if sent.url.endswith('/status.json') else None)
+      page.goto(f'{url}/runs/{run_id}')
+      page.evaluate('window.notReloaded = true')
+      epoch = page.locator('#live-epoch')
+      expect(epoch).to_have_text(re.compile(EPOCH_LINE), timeout=10_000)
+      first = epoch.inner_text()
+      expect(epoch).not_to_have_text(first, timeout=30_000)
+      assert _epoch_number(epoch.inner_text()) > _epoch_number(first)
+      assert page.evaluate('window.notReloaded') is True
+      assert re.fullmatch(r'Trainer running for \d+ s', page.locator('#live-step').inner_text())
+      assert page.locator('#run-state').inner_text() == 'RUNNING at Trainer'
+      trainer_state = page.locator('#components tr:has(a:text-is("Trainer")) td').nth(1)
+      assert trainer_state.inner_text() == 'RUNNING'
+      _snapshot(page, 'run_followed_in_the_trainer')
+
+      without_script = browser.new_context(java_script_enabled=False)
+      try:  # the same page, rendered whole by the server
+        static = without_script.new_page()
+        static.goto(f'{url}/runs/{run_id}')
+        assert static.locator('#run-state').inner_text() == 'RUNNING at Trainer'
+        _epoch_number(static.locator('#live-epoch').inner_text())
+      finally:
+        without_script.close()
+
+      os.killpg(running.pid, signal.SIGKILL)
+      running.wait(timeout=60)
+      expect(page.locator('#run-state')).to_have_text('ABANDONED at Trainer', timeout=30_000)
+      assert "The run's process is gone" in page.locator('#live-note').inner_text()
+      assert page.locator('#live-step').is_hidden()
+      assert trainer_state.inner_text() == 'ABANDONED'
+      assert page.evaluate('window.notReloaded') is True
+      _snapshot(page, 'run_followed_until_abandoned')
+      polled = len(polls)
+      page.wait_for_timeout(5_000)  # more than two polls' time
+      assert len(polls) == polled, 'the page went on polling a run that was abandoned'
+      expect(listed_state).to_have_text('ABANDONED at Trainer', timeout=20_000)  # the list, without a reload too
+      assert runs_list.evaluate('window.notReloaded') is True
+  finally:
+    if running.poll() is None:
+      os.killpg(running.pid, signal.SIGKILL)
+      running.wait(timeout=60)
