@@ -38,11 +38,19 @@ def _show(args: argparse.Namespace) -> int:
     raise ValueError("give a run id, or --lineage VERSION for a pushed version's lineage")
   if args.lineage:
     return _show_lineage(args)
+  from pipeline.inspect import live
   store, is_abandoned = _store(args)
-  nodes = runs_lib.run_nodes(store, args.run, abandoned=is_abandoned(args.run))
+  view, nodes = runs_lib.run_details(store, args.run, is_abandoned)
   if args.json:
     print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
     return 0
+  # What the run is doing now, as its UI page says: its state, the running step's time and the latest epoch.
+  status = live.current_status(view, [(node.node_id, node) for node in nodes],
+                               config_flags.config_from_args(args, validate=False).log_dir)
+  texts = status.texts()
+  for name in ('state', 'step', 'trial', 'epoch'):
+    if texts[name]:
+      print(f'State: {texts[name]}' if name == 'state' else texts[name])
   for node in nodes:
     reused = f' (reused from run {node.reused_from})' if node.reused_from else ''
     print(f'{node.node_id}: {node.state}{reused}, {node.duration_s:.1f}s')

@@ -10,9 +10,11 @@ and components/trainer/tuner_fn.py's line per trial, 'Tuner trial 2/3: backbone 
 import dataclasses
 import math
 import re
+import time
 from typing import Any, Dict, List, Optional, Tuple
 
 from pipeline import run_process
+from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 
 # search, not match: a Trainer worker's own process logs with absl's prefix, not the run's format.
@@ -177,3 +179,12 @@ def run_status(view: runs_lib.RunView, steps: List[Tuple[str, Optional[runs_lib.
                   for node_id, node in steps),
       running_step=running.node_id if running else None, running_for_s=running_for_s,
       epoch=progress.epoch, trial=progress.trial)
+
+
+def current_status(view: runs_lib.RunView, steps: List[Tuple[str, Optional[runs_lib.NodeView]]],
+                   log_dir: str) -> RunStatus:
+  """run_status now, from the run's log and process under log_dir: what the UI's run page and `visionflow show`
+  say the run is doing."""
+  log_path = run_logs.find_log(log_dir, view.run_id)
+  return run_status(view, steps, read_progress(log_path) if log_path else LoggedProgress(),
+                    process_goes_on(log_dir, view.run_id), int(time.time() * 1000))

@@ -12,7 +12,6 @@ import math
 import os
 import re
 import socket
-import time
 import traceback
 import urllib.parse
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple
@@ -252,7 +251,7 @@ class Inspector:
     except dag_layout.LayoutUnavailable as error:  # the table below still lists every step
       unavailable = str(error)
     steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    status = self._status(view, steps, log_path)
+    status = live.current_status(view, steps, self.sources.log_dir)
     return RunPage(run=dataclasses.replace(view, state=status.state), dag_svg=svg, dag_unavailable=unavailable,
                    steps=steps, log_path=log_path,
                    errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()],
@@ -263,12 +262,8 @@ class Inspector:
     view, nodes = self._run(run_id)
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
     by_id = {node.node_id: node for node in nodes}
-    return self._status(view, [(node_id, by_id.get(node_id)) for node_id in _dag(nodes, log_path)], log_path)
-
-  def _status(self, view: runs_lib.RunView, steps: List[Tuple[str, Optional[runs_lib.NodeView]]],
-              log_path: Optional[str]) -> live.RunStatus:
-    return live.run_status(view, steps, live.read_progress(log_path) if log_path else live.LoggedProgress(),
-                           live.process_goes_on(self.sources.log_dir, view.run_id), int(time.time() * 1000))
+    return live.current_status(view, [(node_id, by_id.get(node_id)) for node_id in _dag(nodes, log_path)],
+                               self.sources.log_dir)
 
   def node(self, run_id: str, node_id: str) -> NodePage:
     view, nodes = self._run(run_id)

@@ -532,6 +532,13 @@ def test_a_running_runs_page_follows_its_epochs_without_a_reload_and_says_when_t
       assert trainer_state.inner_text() == 'RUNNING'
       _snapshot(page, 'run_followed_in_the_trainer')
 
+      # The CLI says the same: `visionflow show RUN` starts with what the run is doing now.
+      shown = _visionflow('show', run_id, '--output-dir', output_dir)
+      assert shown.returncode == 0, shown.stderr
+      assert shown.stdout.splitlines()[0] == 'State: RUNNING at Trainer', shown.stdout
+      assert re.search(r'^Trainer running for \d+ s$', shown.stdout, re.MULTILINE), shown.stdout
+      assert re.search(r'^Trainer: epoch \d+ of 30', shown.stdout, re.MULTILINE), shown.stdout
+
       without_script = browser.new_context(java_script_enabled=False)
       try:  # the same page, rendered whole by the server
         static = without_script.new_page()
