@@ -139,6 +139,10 @@ class RunStatus:
             'trial': '' if self.trial is None else f'Tuner: {self.trial.describe()}',
             'epoch': '' if self.epoch is None else f'Trainer: {self.epoch.describe()}'}
 
+  def durations(self) -> Dict[str, float]:
+    """{step: seconds} of each step that ran, the running one's so far (the store has none for it yet)."""
+    return {step.node_id: step.duration_s for step in self.steps if step.duration_s is not None}
+
   def _note(self) -> str:
     if self.following:
       return 'This page follows the run as it goes, without a reload.'

@@ -243,15 +243,14 @@ class Inspector:
     log_path = run_logs.find_log(self.sources.log_dir, run_id)
     upstream = _dag(nodes, log_path)
     by_id = {node.node_id: node for node in nodes}
+    steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
+    status = live.current_status(view, steps, self.sources.log_dir)
     svg, unavailable = '', None
     try:
       svg = charts.dag_svg(dag_layout.layout(upstream), {node.node_id: node.state for node in nodes},
-                           {node.node_id: node.duration_s for node in nodes},
-                           {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
+                           status.durations(), {node_id: run_url(run_id, 'nodes', node_id) for node_id in by_id})
     except dag_layout.LayoutUnavailable as error:  # the table below still lists every step
       unavailable = str(error)
-    steps = [(node_id, by_id.get(node_id)) for node_id in upstream]
-    status = live.current_status(view, steps, self.sources.log_dir)
     return RunPage(run=dataclasses.replace(view, state=status.state), dag_svg=svg, dag_unavailable=unavailable,
                    steps=steps, log_path=log_path,
                    errors=[(node_id, _last_line(error)) for node_id, error in _errors(nodes, log_path).items()],

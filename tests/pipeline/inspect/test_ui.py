@@ -530,6 +530,9 @@ def test_a_running_runs_page_follows_its_epochs_without_a_reload_and_says_when_t
       assert page.locator('#run-state').inner_text() == 'RUNNING at Trainer'
       trainer_state = page.locator('#components tr:has(a:text-is("Trainer")) td').nth(1)
       assert trainer_state.inner_text() == 'RUNNING'
+      # The running step's duration is its time so far, in the table and the drawing (the store has none yet).
+      trainer_seconds = page.locator('#components tr:has(a:text-is("Trainer")) td').nth(2).inner_text()
+      assert float(trainer_seconds.removesuffix(' s')) > 0, trainer_seconds
       _snapshot(page, 'run_followed_in_the_trainer')
 
       # The CLI says the same: `visionflow show RUN` starts with what the run is doing now.
