@@ -102,8 +102,7 @@ class _Serving:
 
   @classmethod
   def read(cls, store: mlmd.MetadataStore, serving_model_dir: str) -> '_Serving':
-    return cls(paths.canonical(serving_model_dir),
-               {paths.canonical(folder): run_id for folder, run_id in runs_lib.pushed_versions(store).items()})
+    return cls(paths.canonical(serving_model_dir), runs_lib.pushed_versions(store))
 
   def ref(self, directory: str) -> ModelRef:
     canonical = paths.canonical(directory)

@@ -18,6 +18,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import executor_settings
 from components import names
+from components import paths
 from components.monitor import history
 from components.reports import artifact_contents
 
@@ -569,20 +570,22 @@ def production_measurements(store: mlmd.MetadataStore) -> List[ProductionMeasure
 
 
 def pushed_versions(store: mlmd.MetadataStore) -> Dict[str, str]:
-  """{pushed version directory: id of the run whose Pusher wrote it}."""
+  """{pushed version directory, canonical (components/paths.canonical), so that any spelling of it can be looked
+  up: id of the run whose Pusher wrote it}."""
   pushed_type = next((artifact_type for artifact_type in store.get_artifact_types()
                       if artifact_type.name == 'PushedModel'), None)
   if pushed_type is None:
     return {}
-  destinations = {artifact.id: properties.get(names.PUSHED_DESTINATION)
+  destinations = {artifact.id: paths.canonical(properties[names.PUSHED_DESTINATION])
                   for artifact in store.get_artifacts_by_type(pushed_type.name)
-                  for properties in [_properties(artifact)] if properties.get(names.PUSHED) == 1}
+                  for properties in [_properties(artifact)]
+                  if properties.get(names.PUSHED) == 1 and properties.get(names.PUSHED_DESTINATION)}
   run_type = store.get_context_type(PIPELINE_RUN_CONTEXT).id
   result = {}
   # The first execution that output an artifact pushed it; later runs that cached the Pusher reuse it.
   for event in sorted(store.get_events_by_artifact_ids(list(destinations)), key=lambda event: event.execution_id):
     destination = destinations[event.artifact_id]
-    if event.type in _INPUT_EVENTS or not destination or destination in result:
+    if event.type in _INPUT_EVENTS or destination in result:
       continue
     for context in store.get_contexts_by_execution(event.execution_id):
       if context.type_id == run_type:

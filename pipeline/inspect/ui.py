@@ -341,7 +341,7 @@ class Inspector:
 
   def models(self) -> ModelsPage:
     store = self._store()
-    producers = {paths.canonical(directory): run_id for directory, run_id in runs_lib.pushed_versions(store).items()}
+    producers = runs_lib.pushed_versions(store)
     model_dir = self.sources.serving_model_dir
     rows = []
     for version in reversed(artifact_contents.serving_versions(model_dir)):
