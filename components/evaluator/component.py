@@ -49,6 +49,7 @@ from components.evaluator import explanations
 from components.evaluator import gates
 from components import names
 from components import serving_dir
+from components import test_answers
 from components.reports import kfp_artifacts
 
 SERVING_DIR = 'serving_dir'
@@ -94,12 +95,13 @@ def check_gates(values: Dict[evaluation_results.MetricId, float], policy: gates.
                      paired)
 
 
-def explain_candidate(candidate_dir: str, split_uris: Sequence[str], output_dir: str) -> explanations.ExplainedSample:
+def explain_candidate(candidate_dir: str, split_uris: Sequence[str], output_dir: str,
+                      slice_features: Sequence[str] = ()) -> explanations.ExplainedSample:
   """Heatmaps of test images for the report. A failure is logged with its traceback and stated in the report,
   not raised: the blessing, already decided, does not depend on them."""
   started = time.monotonic()
   try:
-    sample = explanations.explain_test_images(candidate_dir, split_uris, output_dir)
+    sample = explanations.explain_test_images(candidate_dir, split_uris, output_dir, slice_features)
   except Exception as error:  # whatever fails here, the verdict and the rest of the report still stand
     logging.warning('Evaluator: explanations could not be computed: %s', error, exc_info=True)
     return explanations.ExplainedSample([], 0, time.monotonic() - started, f'{type(error).__name__}: {error}')
@@ -189,7 +191,10 @@ def write_evaluation_report(evaluation: types.Artifact, values: Dict[evaluation_
                             shared: Optional[class_change.SharedComparison]) -> evaluation_report.WrittenReport:
   """The explanations and the report under the evaluation artifact's report/, named by its properties."""
   report_dir = os.path.join(evaluation.uri, names.REPORT_FOLDER)
-  explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER))
+  explained = explain_candidate(candidate_dir, split_uris, os.path.join(report_dir, names.EXPLANATIONS_FOLDER),
+                                eval_config.slice_feature_keys(settings.slice_features))
+  if explained.answers is not None:  # for comparing this run with any other on the same test set
+    io_utils.write_string_file(os.path.join(report_dir, test_answers.FILE_NAME), explained.answers.to_json())
   evaluation.set_int_custom_property(names.EXPLAINED_IMAGES, len(explained.explanations))
   evaluation.set_float_custom_property(names.EXPLANATION_SECONDS, explained.seconds)
   report = evaluation_report.write_report(

@@ -11,7 +11,7 @@ The Evaluator explains a few test images of each class, some the model got right
 import dataclasses
 import os
 import time
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import tensorflow as tf
@@ -19,13 +19,14 @@ import tensorflow as tf
 from components import features
 from components import paths
 from components import pixel_model
+from components import test_answers
 
 # Steps of the path integral (trapezoid rule, all in one batch). On the default model the attributions then
 # sum to within 0.004 of the output difference (0.0013 on average; 64 steps: 0.01), in about 70 ms an image
 # on two CPU cores.
 STEPS = 128
 PER_CLASS = 2          # test images explained per class: this many right and this many wrong
-MAX_EXAMPLES = 1000    # test examples classified to choose them from, in the split's order
+MAX_EXAMPLES = 1000    # test examples to choose them from, the first in the split's order
 _BATCH = 64
 # A small model's input is enlarged (each pixel a square) to at least this side, so that a person can see it.
 DISPLAY_SIDE = 128
@@ -75,6 +76,7 @@ class ExplainedSample:
   examples_classified: int  # the test examples they were chosen from
   seconds: float
   error: str = ''
+  answers: Optional[test_answers.TestAnswers] = None  # every test example's, when they were classified
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,27 +132,47 @@ def explain(classifier: pixel_model.PixelClassifier, pixels: np.ndarray, png_pat
                      attribution.total, attribution.output_difference, png_path)
 
 
-def read_test_images(split_uris: Sequence[str]) -> List[TestImage]:
-  """The first MAX_EXAMPLES examples in the split folders' TFRecord files (file-name order): image, label, path."""
-  found = []
+def _first_value(feature: tf.train.Feature) -> Optional[str]:
+  """A slice feature's value as TFMA names its slice; None where the example has none."""
+  kind = feature.WhichOneof('kind')
+  values = getattr(feature, kind).value if kind else []
+  if not values:
+    return None
+  return values[0].decode('utf-8') if isinstance(values[0], bytes) else str(values[0])
+
+
+def classify_test_set(classifier: pixel_model.PixelClassifier, split_uris: Sequence[str],
+                      slice_features: Sequence[str]) -> Tuple[List[TestImage], List[str], test_answers.TestAnswers]:
+  """Every test example in the split folders' TFRecord files (file-name order), classified in batches: the
+  first MAX_EXAMPLES with their predicted labels (to choose explanations from), and every example's answer."""
+  kept: List[TestImage] = []
+  kept_predictions: List[str] = []
+  answers: List[test_answers.Answer] = []
+  batch: List[Tuple[TestImage, Tuple[Optional[str], ...]]] = []
+
+  def classify_batch() -> None:
+    predicted = classifier.predict(np.stack([classifier.pixels(image.image) for image, _ in batch])).argmax(axis=1)
+    for (image, values), index in zip(batch, predicted):
+      label = classifier.labels[index]
+      answers.append(test_answers.Answer(image.path, label == image.label, values))
+      if len(kept) < MAX_EXAMPLES:
+        kept.append(image)
+        kept_predictions.append(label)
+    batch.clear()
+
   for uri in split_uris:
     for file in sorted(tf.io.gfile.glob(os.path.join(uri, '*'))):
       for record in tf.data.TFRecordDataset(file, compression_type=paths.record_compression(file)):
-        if len(found) == MAX_EXAMPLES:
-          return found
         feature = tf.train.Example.FromString(record.numpy()).features.feature
-        found.append(TestImage(feature[features.PATH].bytes_list.value[0].decode('utf-8'),
-                               feature[features.LABEL].bytes_list.value[0].decode('utf-8'),
-                               feature[features.IMAGE].bytes_list.value[0]))
-  return found
-
-
-def predicted_labels(classifier: pixel_model.PixelClassifier, images: Sequence[bytes]) -> List[str]:
-  predicted = []
-  for start in range(0, len(images), _BATCH):
-    batch = np.stack([classifier.pixels(image) for image in images[start:start + _BATCH]])
-    predicted += [classifier.labels[index] for index in classifier.predict(batch).argmax(axis=1)]
-  return predicted
+        batch.append((TestImage(feature[features.PATH].bytes_list.value[0].decode('utf-8'),
+                                feature[features.LABEL].bytes_list.value[0].decode('utf-8'),
+                                feature[features.IMAGE].bytes_list.value[0]),
+                      tuple(_first_value(feature[name]) if name in feature else None for name in slice_features)))
+        if len(batch) == _BATCH:
+          classify_batch()
+  if batch:
+    classify_batch()
+  return kept, kept_predictions, test_answers.TestAnswers(tuple(slice_features), tuple(answers))
 
 
 def choose(true_labels: Sequence[str], predicted: Sequence[str], labels: Sequence[str],
@@ -165,15 +187,16 @@ def choose(true_labels: Sequence[str], predicted: Sequence[str], labels: Sequenc
   return chosen
 
 
-def explain_test_images(model_dir: str, split_uris: Sequence[str], output_dir: str) -> ExplainedSample:
-  """Classifies the test examples, then explains PER_CLASS right and wrong ones of each class into output_dir."""
+def explain_test_images(model_dir: str, split_uris: Sequence[str], output_dir: str,
+                        slice_features: Sequence[str] = ()) -> ExplainedSample:
+  """Classifies every test example (keeping each one's answer), then explains PER_CLASS right and wrong ones of
+  each class, among the first MAX_EXAMPLES, into output_dir."""
   started = time.monotonic()
   classifier = pixel_model.load(model_dir)
-  examples = read_test_images(split_uris)
-  predicted = predicted_labels(classifier, [example.image for example in examples])
+  examples, predicted, answers = classify_test_set(classifier, split_uris, slice_features)
   explanations = []
   for position in choose([example.label for example in examples], predicted, classifier.labels):
     example = examples[position]
     explanations.append(explain(classifier, classifier.pixels(example.image),
                                 os.path.join(output_dir, f'example_{position:05d}.png'), example.path, example.label))
-  return ExplainedSample(explanations, len(examples), time.monotonic() - started)
+  return ExplainedSample(explanations, len(examples), time.monotonic() - started, answers=answers)

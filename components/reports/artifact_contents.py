@@ -1,5 +1,5 @@
 """What artifacts keep in files rather than in metadata, read for people: statistics, anomalies, rejects,
-training curves and tuner trials.
+training curves, tuner trials and test answers.
 
 Local paths are read without importing TensorFlow (seconds per process); gs:// and other file systems go
 through tf.io.gfile.
@@ -22,6 +22,7 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from components import features
 from components import names
 from components import paths
+from components import test_answers
 
 
 
@@ -150,6 +151,12 @@ def tuner_trials(tuner_results_uri: str) -> List[Dict[str, object]]:
   """The Tuner's completed trials, best first: trial_id, score, and the hyperparameter values."""
   found = glob_paths(os.path.join(tuner_results_uri, names.TUNER_RESULTS_FILE))
   return json.loads(read_bytes(found[0])) if found else []
+
+
+def test_answers_of(evaluation_uri: str) -> Optional[test_answers.TestAnswers]:
+  """Each test example's answer, as the Evaluator kept it; None for an evaluation that kept none."""
+  found = glob_paths(os.path.join(evaluation_uri, names.REPORT_FOLDER, test_answers.FILE_NAME))
+  return test_answers.TestAnswers.from_json(read_bytes(found[0]).decode('utf-8')) if found else None
 
 
 def _tfrecords(data: bytes):

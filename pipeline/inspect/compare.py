@@ -1,8 +1,8 @@
 """Runs side by side, for `visionflow compare` and the UI's /compare: what differs between two to four runs of one
 store, from what each run recorded. The settings that differ, the data, the blessing's gates, each slice's
-accuracy with its exact interval (and the paired change, where one run's Evaluator measured another compared
-run's model as the model in production), the training curves, each step's cache state and duration, the
-blessing and the push.
+accuracy with its exact interval and the paired change (from the examples each Evaluator kept, or where one
+run's Evaluator measured another compared run's model as the model in production), the training curves, each
+step's cache state and duration, the blessing and the push.
 
 Accuracies are compared only on one test set: the Evaluators read the same ExampleGen output, or outputs made
 from the same recorded input files with the same settings. Otherwise the comparison says that the test sets
@@ -19,6 +19,7 @@ from components import executor_settings
 from components import features
 from components import names
 from components import paths
+from components import test_answers
 from components.evaluator import gates
 from components.reports import artifact_contents
 from pipeline.inspect import runs as runs_lib
@@ -58,7 +59,8 @@ class Section:
 @dataclasses.dataclass(frozen=True)
 class PairedChange:
   """The accuracy change of run `candidate_run`'s model against run `baseline_run`'s on the same test examples:
-  the candidate's Evaluator measured the baseline run's pushed model as the model in production."""
+  the candidate's Evaluator measured the baseline run's pushed model as the model in production, or both
+  Evaluators kept which examples their model got right."""
   slice: str
   candidate_run: str
   baseline_run: str
@@ -146,6 +148,8 @@ def compare(store: mlmd.MetadataStore, run_ids: Sequence[str], is_abandoned: run
   runs.sort(key=lambda run: (run.view.started_ms, run.run_id))
   test_sets = _test_sets(runs)
   paired = tuple(_paired_changes(runs)) if test_sets.same else ()
+  if test_sets.same:
+    paired += tuple(_paired_by_answers(runs, paired))
   curves = _curves(runs)
   return Comparison(
       run_ids=tuple(run.run_id for run in runs), test_sets=test_sets,
@@ -331,6 +335,27 @@ def _paired_changes(runs: Sequence[_Run]) -> Iterable[PairedChange]:
                          counts.difference_interval(run.confidence), run.confidence)
 
 
+def _paired_by_answers(runs: Sequence[_Run], measured: Sequence[PairedChange]) -> Iterable[PairedChange]:
+  """Each later run against the oldest, paired example by example from the answers their Evaluators kept,
+  unless the later run's Evaluator already measured the oldest run's model."""
+  measured_pairs = {(change.candidate_run, change.baseline_run) for change in measured}
+  first = runs[0]
+  first_answers = _answers(first)
+  if first_answers is None:
+    return
+  for run in runs[1:]:
+    answers = None if (run.run_id, first.run_id) in measured_pairs else _answers(run)
+    counted = test_answers.paired_counts(answers, first_answers) if answers is not None else None
+    for counts in counted or ():
+      yield PairedChange(counts.slice or OVERALL, run.run_id, first.run_id, counts,
+                         counts.difference_interval(run.confidence), run.confidence)
+
+
+def _answers(run: _Run) -> Optional[test_answers.TestAnswers]:
+  evaluation = run.outputs.get(names.EVALUATION)
+  return artifact_contents.test_answers_of(evaluation.uri) if evaluation else None
+
+
 def _accuracy(counts: Optional[accuracy_intervals.SliceCounts], confidence: float) -> Optional[str]:
   """A slice's accuracy with its exact interval and sample size; None for a slice without examples."""
   if counts is None or not counts.examples:
@@ -358,8 +383,9 @@ def _slices(runs: Sequence[_Run], test_sets: TestSets, paired: Sequence[PairedCh
     note = ('Exact (Clopper-Pearson) intervals; the paired change is McNemar\'s exact interval on the examples '
             'the two models disagree on.')
   else:
-    note = ('Unpaired: no run\'s Evaluator measured another compared run\'s model, so there are no paired counts; '
-            'compare the exact (Clopper-Pearson) intervals.')
+    note = ('Unpaired: the Evaluators kept no answers per example to pair (runs evaluated before they did), and '
+            'no run\'s Evaluator measured another compared run\'s model; compare the exact (Clopper-Pearson) '
+            'intervals.')
   if any(not counts for run, counts in zip(runs, counted) if names.EVALUATION in run.outputs):
     note += ' A run evaluated before the counts were recorded shows none: see its overall accuracy under Blessing.'
   return Section('Accuracy per slice', tuple(rows), note)

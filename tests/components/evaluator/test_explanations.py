@@ -111,8 +111,11 @@ def test_the_test_split_is_explained_right_and_wrong_per_class(classifier, tmp_p
   rows += [(f'mislabelled/{seed}.png', 'left', png_bytes(bright_band('top', seed))) for seed in (10, 11)]
   _write_split(str(tmp_path / 'Split-test'), rows)
   sample = explanations.explain_test_images(classifier.saved_model_dir, [str(tmp_path / 'Split-test')],
-                                            str(tmp_path / 'report' / 'explanations'))
+                                            str(tmp_path / 'report' / 'explanations'), ['label', 'size_bucket'])
   assert sample.examples_classified == 11 and not sample.error and sample.seconds > 0
+  assert sample.answers.slice_features == ('label', 'size_bucket')
+  assert [(answer.path, answer.correct, answer.slice_values) for answer in sample.answers.answers] == [
+      (path, not path.startswith('mislabelled'), (label, None)) for path, label, _ in rows]
   assert [(shown.path, shown.true_label, shown.predicted_label) for shown in sample.explanations] == [
       ('top/0.png', 'top', 'top'), ('top/1.png', 'top', 'top'),
       ('left/0.png', 'left', 'left'), ('left/1.png', 'left', 'left'),

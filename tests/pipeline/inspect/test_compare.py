@@ -7,6 +7,8 @@ import pytest
 
 from components import accuracy_intervals
 from components import names
+from components import test_answers
+from components.reports import artifact_contents
 from pipeline.inspect import compare
 from pipeline.inspect import runs as runs_lib
 
@@ -74,6 +76,38 @@ def test_the_retrain_measured_against_the_first_run_s_model_shows_that_paired_ch
   paired_row = slices[f'overall: paired change against run {compared_runs.first}']
   assert paired_row.values == (None, overall.describe())
   assert slices['overall'].values[0].endswith(f'{test_rows} examples)')
+
+
+@pytest.mark.slow
+def test_the_answers_each_evaluator_kept_pair_to_the_counts_tfma_measured_against_production(compared_runs):
+  """The retrain's Evaluator counted (with TFMA) the examples only it or the first run's model got right; the two
+  runs' kept answers, paired example by example, give the same counts on every slice."""
+  store = runs_lib.open_store(f'{compared_runs.output_dir}/metadata.sqlite', read_only=True)
+  evaluations = [runs_lib.outputs_by_key(runs_lib.run_nodes(store, run_id))[names.EVALUATION]
+                 for run_id in (compared_runs.first, compared_runs.retrained)]
+  first, retrained = [artifact_contents.test_answers_of(evaluation.uri) for evaluation in evaluations]
+  recorded = [accuracy_intervals.PairedCounts(**counts)
+              for counts in json.loads(evaluations[1].properties[names.PAIRED_COUNTS])]
+  assert recorded and test_answers.paired_counts(retrained, first) == recorded
+
+
+@pytest.mark.slow
+def test_any_two_runs_on_one_test_set_get_the_paired_change_from_their_kept_answers(compared_runs):
+  comparison = _compare(compared_runs, compared_runs.uncached, compared_runs.first)
+  store = runs_lib.open_store(f'{compared_runs.output_dir}/metadata.sqlite', read_only=True)
+  first, uncached = [artifact_contents.test_answers_of(
+      runs_lib.outputs_by_key(runs_lib.run_nodes(store, run_id))[names.EVALUATION].uri)
+      for run_id in (compared_runs.first, compared_runs.uncached)]
+  expected = test_answers.paired_counts(uncached, first)
+  assert [(change.candidate_run, change.baseline_run, change.counts) for change in comparison.paired] == [
+      (compared_runs.uncached, compared_runs.first, counts) for counts in expected]
+  test_rows = int(_rows(comparison, 'Data')['rows accepted into test'].values[0])
+  assert expected[0].examples == len(first.answers) == test_rows
+  slices = _rows(comparison, 'Accuracy per slice')
+  paired_row = slices[f'overall: paired change against run {compared_runs.first}']
+  assert paired_row.values == (None, comparison.paired[0].describe())
+  [note] = [section.note for section in comparison.sections if section.title == 'Accuracy per slice']
+  assert note.startswith('Exact (Clopper-Pearson) intervals; the paired change')
 
 
 @pytest.mark.slow
