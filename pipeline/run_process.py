@@ -11,15 +11,18 @@ lock, and the inspection (`runs`, `show`, the UI), which imports no runner, read
 import dataclasses
 import errno
 import fcntl
+import getpass
 import json
 import os
 import socket
 import time
-from typing import IO, Optional
+from typing import IO, List, Optional
 
 from pipeline.inspect import run_logs
 
 LOCK_FILE = '.visionflow-run.lock'
+# What started a run, set by `visionflow scheduler` for the runs it starts (pipeline/scheduling/scheduler.py).
+TRIGGER_ENV = 'VISIONFLOW_TRIGGER'
 _RECORD_NAME = 'run-{run_id}.json'
 
 
@@ -35,10 +38,12 @@ class RunProcess:
   process_start: Optional[int]  # the process's start time in clock ticks since boot (Linux /proc)
   started: float = 0.0          # Unix time the run began
   ended: Optional[float] = None  # Unix time the run ended, with success or an error; None while it runs
+  trigger: str = ''  # what started it: 'by <login>', or the schedule and its trigger; '' in older records
 
   @classmethod
   def current(cls, run_id: str) -> 'RunProcess':
-    return cls(run_id, os.getpid(), socket.gethostname(), _process_start(os.getpid()), time.time())
+    return cls(run_id, os.getpid(), socket.gethostname(), _process_start(os.getpid()), time.time(),
+               trigger=os.environ.get(TRIGGER_ENV) or started_by_hand())
 
   def is_gone(self) -> bool:
     """True when this host has no such process any more; False for a live one or another host's."""
@@ -57,6 +62,14 @@ class RunProcess:
   def describe(self) -> str:
     started = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(self.started))
     return f'run {self.run_id}, process {self.pid} on {self.host}, started {started}'
+
+
+def started_by_hand() -> str:
+  """What started a run that no schedule started: the person, by login name."""
+  try:
+    return f'by {getpass.getuser()}'
+  except (KeyError, OSError):
+    return 'by hand'
 
 
 def _process_start(pid: int) -> Optional[int]:
@@ -91,6 +104,18 @@ def recorded(log_dir: str, run_id: str) -> Optional[RunProcess]:
       return RunProcess(**json.load(handle))
   except (OSError, ValueError, TypeError):
     return None
+
+
+def all_recorded(log_dir: str) -> List[RunProcess]:
+  """Every run process recorded under log_dir, oldest first."""
+  try:
+    entries = os.listdir(log_dir)
+  except OSError:
+    return []
+  prefix, suffix = _RECORD_NAME.split('{run_id}')
+  found = [recorded(log_dir, entry[len(prefix):-len(suffix)]) for entry in entries
+           if entry.startswith(prefix) and entry.endswith(suffix)]
+  return sorted((process for process in found if process is not None), key=lambda process: process.started)
 
 
 def is_abandoned(log_dir: str, run_id: str) -> bool:

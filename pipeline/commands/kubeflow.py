@@ -1,5 +1,5 @@
 """`visionflow compile`, `submit` and `schedule`: the pipeline as a Kubeflow Pipelines v2 spec, and its runs and
-recurring runs on a Kubeflow Pipelines server."""
+recurring runs on a Kubeflow Pipelines server; `schedule --local` goes to pipeline/commands/local_schedules.py."""
 import argparse
 import contextlib
 import json
@@ -11,8 +11,10 @@ from typing import List
 
 import yaml
 
+from components import names
 from pipeline import config as config_lib
 from pipeline.commands import config_flags
+from pipeline.commands import local_schedules
 
 
 def _kubeflow_config(args: argparse.Namespace) -> config_lib.PipelineConfig:
@@ -68,11 +70,19 @@ def _kubeflow_parameters(config, pairs: List[str]) -> dict:
 
 @contextlib.contextmanager
 def _submission(args: argparse.Namespace):
-  """(config, compiled spec path, parameters, client) for submit and schedule create; the spec is temporary."""
+  """(config, compiled spec path, parameters, client, pipeline name) for submit and schedule create; the spec is
+  temporary. With --evaluate-only it is the continuous evaluation's, uploaded as its own pipeline."""
   config = _kubeflow_config(args)
-  parameters = _kubeflow_parameters(config, args.param)
+  if args.evaluate_only:
+    if args.param:
+      raise ValueError(f'--param {args.param[0]!r}: the continuous evaluation (--evaluate-only) takes no runtime '
+                       f'parameters; it reads the newest span of --data-csv')
+    parameters, pipeline_name = {}, config.pipeline_name + names.MONITORING_PIPELINE_SUFFIX
+  else:
+    parameters, pipeline_name = _kubeflow_parameters(config, args.param), config.pipeline_name
   with tempfile.TemporaryDirectory() as folder:
-    yield config, _compile_to(config, os.path.join(folder, 'pipeline.yaml')), parameters, _connect(args)
+    package = _compile_to(config, os.path.join(folder, 'pipeline.yaml'), args.evaluate_only)
+    yield config, package, parameters, _connect(args), pipeline_name
 
 
 def _connect(args: argparse.Namespace):
@@ -97,10 +107,10 @@ def _reporting_kubeflow_errors(handler):
 @_reporting_kubeflow_errors
 def _submit(args: argparse.Namespace) -> int:
   from pipeline.runners import kubeflow_client
-  with _submission(args) as (config, package, parameters, client):
+  with _submission(args) as (config, package, parameters, client, pipeline_name):
     run = kubeflow_client.submit(
-        client, args.host, package, config.pipeline_name, args.experiment,
-        args.run_name or f'{config.pipeline_name} {time.strftime("%Y-%m-%d %H:%M:%S")}', parameters,
+        client, args.host, package, pipeline_name, args.experiment,
+        args.run_name or f'{pipeline_name} {time.strftime("%Y-%m-%d %H:%M:%S")}', parameters,
         config.pipeline_root, namespace=args.namespace, service_account=args.service_account)
   print(f'Submitted run {run.run_id}: {kubeflow_client.run_url(args.host, run.run_id)}')
   if not args.wait:
@@ -112,17 +122,31 @@ def _submit(args: argparse.Namespace) -> int:
 
 @_reporting_kubeflow_errors
 def _schedule(args: argparse.Namespace) -> int:
+  if args.local is not None:
+    return local_schedules.handle(args)
   from pipeline.runners import kubeflow_client
+  if not args.host:
+    raise ValueError(f'schedule {args.action} needs --host (a Kubeflow Pipelines API), or --local for the '
+                     f'schedules that `visionflow scheduler` fires on this machine')
+  local_only = [flag for flag, given in (('--every', args.every), ('--on-new-span', args.on_new_span),
+                                         ('--on-alert', args.on_alert), ('--evaluate-csv', args.evaluate_csv),
+                                         ('--start', args.start), ('--end', args.end)) if given]
+  if local_only:
+    raise ValueError(f'{local_only[0]} is a trigger of local schedules (--local); on Kubeflow a recurring run '
+                     f'has --cron only (see the README\'s table of triggers)')
+  if args.action == 'run-now':
+    raise ValueError('schedule run-now is for local schedules (--local); on Kubeflow use `visionflow submit`')
   if args.action == 'create':
     if not args.cron:
       raise ValueError('schedule create needs --cron')
     kubeflow_client.check_cron(args.cron)
-    with _submission(args) as (config, package, parameters, client):
+    with _submission(args) as (config, package, parameters, client, pipeline_name):
+      job = 'evaluation' if args.evaluate_only else 'retraining'
       recurring_run = kubeflow_client.create_schedule(
-          client, args.host, package, config.pipeline_name, args.experiment,
-          args.name or f'{config.pipeline_name} retraining', args.cron, parameters, config.pipeline_root,
+          client, args.host, package, pipeline_name, args.experiment,
+          args.name or f'{config.pipeline_name} {job}', args.cron, parameters, config.pipeline_root,
           namespace=args.namespace, catchup=args.catchup, service_account=args.service_account)
-    print(f'Created recurring run {recurring_run.recurring_run_id} ({args.cron}, one run at a time, '
+    print(f'Created recurring run {recurring_run.recurring_run_id} ({job}, {args.cron}, one run at a time, '
           f'{"with" if args.catchup else "no"} catch-up)')
     return 0
   if args.action != 'list' and not args.id:  # said before Kubeflow is reached, whether it is reachable or not
@@ -138,8 +162,8 @@ def _schedule(args: argparse.Namespace) -> int:
   return 0
 
 
-def _add_kubeflow_flags(parser: argparse.ArgumentParser) -> None:
-  parser.add_argument('--host', required=True, help='Kubeflow Pipelines API, e.g. http://localhost:8080')
+def _add_kubeflow_flags(parser: argparse.ArgumentParser, host_required: bool = True) -> None:
+  parser.add_argument('--host', required=host_required, help='Kubeflow Pipelines API, e.g. http://localhost:8080')
   parser.add_argument('--namespace', help='your profile namespace on multi-user Kubeflow')
   parser.add_argument('--token', help='bearer token (default: $KF_PIPELINES_TOKEN)')
   parser.add_argument('--token-file', dest='token_file', help='file holding a bearer token')
@@ -147,9 +171,12 @@ def _add_kubeflow_flags(parser: argparse.ArgumentParser) -> None:
                       help="authenticate as this pod's pipeline service account (projected token)")
 
 
-def _add_submission_flags(parser: argparse.ArgumentParser) -> None:
+def _add_submission_flags(parser: argparse.ArgumentParser, host_required: bool = True) -> None:
   config_flags.add_config_flags(parser)
-  _add_kubeflow_flags(parser)
+  _add_kubeflow_flags(parser, host_required)
+  parser.add_argument('--evaluate-only', dest='evaluate_only', action='store_true',
+                      help="the continuous evaluation of the model in production (`visionflow evaluate`'s "
+                           "pipeline) on the newest span of --data-csv, instead of the training pipeline")
   parser.add_argument('--experiment', default='visionflow')
   parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                       help='a runtime parameter of the compiled spec; repeatable')
@@ -173,11 +200,17 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
   submit.add_argument('--timeout', type=float, default=24 * 3600.0, help='seconds --wait follows the run')
   submit.set_defaults(handler=_submit)
 
-  schedule = commands.add_parser('schedule', help='recurring runs for scheduled retraining')
-  schedule.add_argument('action', choices=['create', 'list', 'pause', 'resume', 'delete'])
-  schedule.add_argument('id', nargs='?', help='the recurring run id (pause, resume, delete)')
-  _add_submission_flags(schedule)
-  schedule.add_argument('--cron', help="KFP's 6-field cron, seconds first: '0 0 3 * * *' is 03:00 daily")
-  schedule.add_argument('--name', help='the recurring run name')
-  schedule.add_argument('--catchup', action='store_true', help='backfill runs missed while paused')
+  schedule = commands.add_parser(
+      'schedule', help='scheduled retraining and evaluation: Kubeflow recurring runs, or local schedules (--local)')
+  schedule.add_argument('action', choices=['create', 'list', 'pause', 'resume', 'delete', 'run-now'])
+  schedule.add_argument('id', nargs='?', help='the recurring run id (Kubeflow), or the schedule name (--local)')
+  _add_submission_flags(schedule, host_required=False)
+  schedule.add_argument('--cron', help="cron: Kubeflow's 6 fields, seconds first ('0 0 3 * * *' is 03:00 daily); "
+                                       "--local also takes the standard 5 ('0 3 * * *')")
+  schedule.add_argument('--name', help='the recurring run name (Kubeflow)')
+  schedule.add_argument('--catchup', action='store_true',
+                        help='run each slot missed (scheduler down, paused, a run still going), in order; without '
+                             'it the missed slots run once')
+  local_schedules.add_flags(schedule)
   schedule.set_defaults(handler=_schedule)
+  local_schedules.add_parsers(commands)

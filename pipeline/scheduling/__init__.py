@@ -1,0 +1,1 @@
+"""Local schedules and the scheduler that fires them: continuous training on one machine. No TensorFlow."""
