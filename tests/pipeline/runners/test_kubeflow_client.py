@@ -115,6 +115,27 @@ def test_schedule_list_pause_resume_delete(data_flags, capsys):
                             ('DELETE', f'/apis/v2beta1/recurringruns/{recurring_run_id}')]
 
 
+def test_continuous_evaluation_is_submitted_and_scheduled_as_its_own_pipeline(data_flags, capsys):
+  with fake_kfp_server.Server() as server:
+    assert cli.main(['submit', '--evaluate-only', '--host', server.url, *data_flags]) == 0
+    assert cli.main(['schedule', 'create', '--evaluate-only', '--host', server.url, '--cron', '0 0 */6 * * *',
+                     *data_flags]) == 0
+    [upload] = _posts(server, '/apis/v2beta1/pipelines/upload')
+    assert upload.query['name'] == 'visionflow-monitoring'
+    assert set(yaml.safe_load(upload.body)['root']['dag']['tasks']) == {'FileBasedExampleGen', 'ProductionMonitor'}
+    [run] = _posts(server, '/apis/v2beta1/runs')
+    [recurring] = _posts(server, '/apis/v2beta1/recurringruns')
+    for body in (run.body, recurring.body):
+      assert body['runtime_config'] == {'pipeline_root': 'gs://bucket/visionflow/pipeline_root', 'parameters': {}}
+    assert recurring.body['display_name'] == 'visionflow evaluation'
+    assert recurring.body['trigger'] == {'cron_schedule': {'cron': '0 0 */6 * * *'}}
+    assert 'Created recurring run' in capsys.readouterr().out
+    assert cli.main(['submit', '--evaluate-only', '--host', server.url, '--param', 'epochs=3', *data_flags]) == 2
+  assert capsys.readouterr().err.strip().splitlines()[-1] == (
+      "visionflow submit: error: --param 'epochs=3': the continuous evaluation (--evaluate-only) takes no runtime "
+      "parameters; it reads the newest span of --data-csv")
+
+
 def test_a_five_field_cron_is_refused_before_anything_is_sent(data_flags, capsys):
   with fake_kfp_server.Server() as server:
     assert cli.main(['schedule', 'create', '--host', server.url, '--cron', '0 3 * * *', *data_flags]) == 2
