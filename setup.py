@@ -12,6 +12,6 @@ setup(
     description='End-to-end TFX image classification pipeline',
     python_requires='>=3.11,<3.12',
     packages=find_packages(include=['pipeline', 'pipeline.*', 'components', 'components.*']),
-    package_data={'pipeline.inspect': ['templates/*.html']},
+    package_data={'pipeline.inspect': ['templates/*.html'], 'pipeline.scheduling': ['*.service']},
     entry_points={'console_scripts': ['visionflow = pipeline.cli:main']},
 )

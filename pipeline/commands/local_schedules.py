@@ -41,6 +41,8 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:
   scheduler.add_argument('--output-dir', dest='output_dir', default=config_lib.PipelineConfig.output_dir)
   scheduler.add_argument('--tick', type=float, default=None,
                          help='seconds between two looks at the schedules, the spans and the alerts (default 2)')
+  scheduler.add_argument('--systemd-unit', dest='systemd_unit', action='store_true',
+                         help='print a systemd unit that runs this scheduler, instead of running it')
   scheduler.set_defaults(handler=_scheduler)
 
 
@@ -49,6 +51,9 @@ def _scheduler(args: argparse.Namespace) -> int:
   if args.tick is not None and args.tick <= 0:
     raise ValueError(f'--tick {args.tick:g}: give a positive number of seconds')
   output_dir = os.path.abspath(args.output_dir)
+  if args.systemd_unit:
+    print(scheduler_lib.systemd_unit(output_dir), end='')
+    return 0
   if not os.path.isdir(output_dir):
     raise ValueError(f'--output-dir {output_dir} is no folder: create a schedule there first '
                      f'(`visionflow schedule create --local NAME --output-dir {args.output_dir} ...`)')

@@ -12,7 +12,9 @@ import dataclasses
 import errno
 import fcntl
 import os
+import shlex
 import signal
+import string
 import socket
 import subprocess
 import sys
@@ -27,6 +29,7 @@ from pipeline.scheduling import schedules as schedules_lib
 from pipeline.scheduling import spans as spans_lib
 
 TICK_S = 2.0
+_UNIT_FILE = 'visionflow-scheduler.service'
 _RECORD_WAIT_S = 300.0  # a fired run that has not recorded itself in this long never will
 
 
@@ -67,6 +70,17 @@ class SchedulerLock:
     if self._handle is not None:
       self._handle.close()
       self._handle = None
+
+
+def systemd_unit(output_dir: str) -> str:
+  """The shipped unit file, running this installation's `visionflow scheduler` on output_dir."""
+  with open(os.path.join(os.path.dirname(__file__), _UNIT_FILE), encoding='utf-8') as handle:
+    template = string.Template(handle.read())
+  visionflow = os.path.join(os.path.dirname(sys.executable), 'visionflow')
+  def quoted(path: str) -> str:  # systemd reads shell-like quotes, and % starts its specifiers
+    return shlex.quote(path).replace('%', '%%')
+
+  return template.substitute(visionflow=quoted(visionflow), output_dir=quoted(output_dir))
 
 
 def scheduler_holding(store: schedules_lib.ScheduleStore) -> Optional[str]:
@@ -216,14 +230,16 @@ class Scheduler:
     asked_by = self.store.take_run_now(schedule.name)
     if asked_by is not None:
       return Firing(schedule, f'schedule {schedule.name}: run now, asked {asked_by} at {schedule_time(now)}', state)
-    if schedule.paused or schedule.ended(now) or (schedule.start is not None and now < schedule.start):
+    if schedule.paused or (schedule.start is not None and now < schedule.start):
       return None
-    due = schedule.due_slots(state.last_slot, now)
+    due = schedule.due_slots(state.last_slot, now)  # slots up to the end: one missed before it still runs
     if due:
       slot = due[0] if schedule.catchup else due[-1]
       missed = '' if schedule.catchup or len(due) == 1 else f' ({len(due) - 1} earlier slot(s) missed, not caught up)'
       return Firing(schedule, f'schedule {schedule.name} at {schedule_time(slot)}{missed}',
                     dataclasses.replace(state, last_slot=slot))
+    if schedule.ended(now):
+      return None
     if schedule.on_new_span:
       span = spans_lib.newest_span(schedule.on_new_span)
       if span is not None and self._watch(schedule).settled(span, now):

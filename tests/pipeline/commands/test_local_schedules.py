@@ -1,6 +1,9 @@
 """`visionflow schedule ... --local` and `visionflow scheduler`: what they keep, and one line and exit 2 for each
 mistake (the schedules firing real runs are tested in tests/pipeline/scheduling/test_scheduler.py)."""
+import configparser
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -108,3 +111,20 @@ def test_a_scheduler_needs_an_existing_folder(tmp_path, capsys):
   assert _error_line(capsys) == (f'visionflow scheduler: error: --output-dir {tmp_path / "none"} is no folder: create '
                                  f'a schedule there first (`visionflow schedule create --local NAME --output-dir '
                                  f'{tmp_path / "none"} ...`)')
+
+
+def test_the_systemd_unit_runs_this_installation_s_scheduler_on_the_folder(tmp_path):
+  output_dir = tmp_path / 'my out%'
+  printed = subprocess.run([VISIONFLOW, 'scheduler', '--output-dir', str(output_dir), '--systemd-unit'],
+                           capture_output=True, text=True, timeout=120)
+  assert printed.returncode == 0, printed.stderr
+  unit = configparser.ConfigParser(interpolation=None, strict=False)
+  unit.read_string(printed.stdout)
+  command = shlex.split(unit['Service']['ExecStart'].replace('%%', '%'))
+  assert command == [VISIONFLOW, 'scheduler', '--output-dir', str(output_dir)]
+  assert unit['Service']['KillMode'] == 'process' and unit['Install']['WantedBy'] == 'default.target'
+  if shutil.which('systemd-analyze'):
+    (tmp_path / 'visionflow-scheduler.service').write_text(printed.stdout)
+    verified = subprocess.run(['systemd-analyze', 'verify', str(tmp_path / 'visionflow-scheduler.service')],
+                              capture_output=True, text=True, timeout=120)
+    assert (verified.returncode, verified.stderr) == (0, '')

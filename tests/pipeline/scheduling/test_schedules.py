@@ -83,3 +83,9 @@ def test_a_store_keeps_definitions_states_requests_and_history_and_names_what_it
   assert [(name, problem != '') for name, _, problem in store.all()] == [('broken', True), ('s', False)]
   store.delete('s')
   assert store.names() == ['broken']
+
+
+def test_slots_missed_before_the_end_are_still_due_after_it():
+  schedule = _every(60, end=T0 + 130)
+  assert schedule.status(T0 + 500) == 'ENDED'
+  assert schedule.due_slots(T0 + 60, T0 + 500) == [T0 + 120]
