@@ -83,9 +83,9 @@ def systemd_unit(output_dir: str) -> str:
   return template.substitute(visionflow=quoted(visionflow), output_dir=quoted(output_dir))
 
 
-def scheduler_holding(store: schedules_lib.ScheduleStore) -> Optional[str]:
-  """Who holds the folder's scheduler lock ('process N on HOST, started ...'), or None when no scheduler runs."""
-  path = os.path.join(store.folder, schedules_lib.SCHEDULER_LOCK_FILE)
+def _lock_holder(path: str) -> Optional[str]:
+  """What the process holding the lock file wrote into it ('' if nothing), or None when no process holds it
+  (tried and let go at once)."""
   if not os.path.exists(path):
     return None
   with open(path, 'a+', encoding='utf-8') as handle:
@@ -93,23 +93,20 @@ def scheduler_holding(store: schedules_lib.ScheduleStore) -> Optional[str]:
       fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
       handle.seek(0)
-      return handle.read().strip() or 'unknown process'
+      return handle.read().strip()
     fcntl.flock(handle, fcntl.LOCK_UN)
   return None
 
 
+def scheduler_holding(store: schedules_lib.ScheduleStore) -> Optional[str]:
+  """Who holds the folder's scheduler lock ('process N on HOST, started ...'), or None when no scheduler runs."""
+  holder = _lock_holder(os.path.join(store.folder, schedules_lib.SCHEDULER_LOCK_FILE))
+  return None if holder is None else holder or 'unknown process'
+
+
 def folder_is_free(output_dir: str) -> bool:
-  """Whether no run holds the output folder's run lock now (tried and let go at once)."""
-  path = os.path.join(output_dir, run_process.LOCK_FILE)
-  if not os.path.exists(path):
-    return True
-  with open(path, 'a+', encoding='utf-8') as handle:
-    try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-      return False
-    fcntl.flock(handle, fcntl.LOCK_UN)
-  return True
+  """Whether no run holds the output folder's run lock now."""
+  return _lock_holder(os.path.join(output_dir, run_process.LOCK_FILE)) is None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -366,6 +363,8 @@ def _outcome_of_run(command: str, view: runs_lib.RunView, store) -> str:
   if outcome.pushed_version and outcome.push_reused_from:
     return f'ended: COMPLETE, version {outcome.pushed_version} in production (cached: pushed by run ' \
            f'{outcome.push_reused_from})'
+  if outcome.pushed_version and outcome.already_served:
+    return f'ended: COMPLETE, version {outcome.pushed_version} in production (already served these bytes)'
   if outcome.pushed_version:
     return f'ended: COMPLETE, pushed version {outcome.pushed_version}'
   return 'ended: COMPLETE, ' + ('blessed, not pushed' if outcome.blessed else 'not blessed')
