@@ -6,6 +6,7 @@ as of their loading.
 It binds to loopback unless told otherwise, and never writes to the store.
 """
 import dataclasses
+import functools
 import http.server
 import json
 import math
@@ -205,12 +206,15 @@ def runs_url(run_filter: runs_lib.RunFilter, page: int = 1) -> str:
   return '/runs?' + urllib.parse.urlencode({**query, 'page': page})
 
 
-def _environment() -> jinja2.Environment:
+def _environment(log_dir: str) -> jinja2.Environment:
   environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline.inspect', 'templates'),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
   environment.filters['time'] = runs_lib.format_time
   environment.globals['run_url'] = run_url
   environment.globals['runs_url'] = runs_url
+  # What started a run, from its process record: every page that names a run may say it, without each page
+  # carrying it.
+  environment.globals['started_by'] = functools.partial(run_process.started_by, log_dir)
   return environment
 
 
@@ -477,7 +481,7 @@ def allowed_host_names(listen_host: str) -> frozenset:
 def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:
   """A server for the pages; port 0 picks a free port (server.server_address has it)."""
   inspector = Inspector(sources)
-  environment = _environment()
+  environment = _environment(sources.log_dir)
   routes = _routes(inspector)
   json_routes = _json_routes(inspector)
 

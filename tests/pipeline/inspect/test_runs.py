@@ -93,6 +93,7 @@ def test_the_runs_page_paginates(server):
   status, page = _get(server + '/?page=2')
   assert status == 200
   assert page.count('<tr><td><a href="/runs/') == ui.RUNS_PER_PAGE
+  assert page.count('<td class="started-by">-</td>') == ui.RUNS_PER_PAGE
   assert f'Page 2 of {-(-RUNS // ui.RUNS_PER_PAGE)}' in page
   assert _run_id(RUNS - 1 - ui.RUNS_PER_PAGE) in page and _run_id(RUNS - 1) not in page
 
@@ -113,6 +114,7 @@ def test_the_page_links_keep_the_filter(server):
 def test_a_run_without_its_log_or_later_components_still_shows(server):
   status, page = _get(server + '/runs/' + urllib.request.quote(_run_id(0), safe=''))
   assert status == 200 and 'data-node="Trainer"' in page and 'none found for this run' in page
+  assert 'Started by: <span id="run-started-by">-</span>' in page  # no process record: nothing says who
   status, page = _get(server + '/runs/' + urllib.request.quote(_run_id(0), safe='') + '/evaluation')
   assert status == 200 and 'The Evaluator did not run in this run.' in page
 

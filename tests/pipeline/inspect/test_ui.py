@@ -8,6 +8,7 @@ pages read another store, the five cheap runs of tests/pipeline/conftest.py. Scr
 $VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
 """
 import contextlib
+import getpass
 import glob
 import json
 import os
@@ -143,6 +144,7 @@ def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_ur
   cells = [cell.inner_text() for cell in rows.nth(2).locator('td').all()]
   assert cells[1] == 'training' and cells[4:7] == ['COMPLETE', 'yes', cells[6]] and cells[6] != '-'
   assert [cell.inner_text() for cell in rows.nth(1).locator('td').all()][4:7] == ['COMPLETE', 'no', '-']
+  assert page.locator('#runs td.started-by').all_inner_texts() == [f'by {getpass.getuser()}'] * 3
   page.select_option('#state-filter', 'failed')
   page.wait_for_url('**state=failed**')
   assert page.locator('#runs tbody tr').count() == 1
@@ -324,6 +326,7 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
   page.goto(ui_url + '/')
   page.click(f'#runs a:text-is("{runs["failed"]}")')
   assert page.locator('#run-state').inner_text() == 'FAILED'
+  assert page.locator('#run-started-by').inner_text() == f'by {getpass.getuser()}'
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('FileBasedExampleGen') == 'FAILED'
