@@ -102,7 +102,7 @@ def _ui(args: argparse.Namespace) -> int:
   from pipeline.inspect import ui
   config = config_flags.config_from_args(args, validate=False)
   runs_lib.check_store(config.metadata_path)
-  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
+  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir, config.output_dir)
   server = ui.make_server(sources, args.host, args.port)
   host, port = server.server_address[:2]
   print(f'visionflow UI on http://{host}:{port}/ (read-only; Ctrl+C stops it)', flush=True)

@@ -5,6 +5,7 @@ import dataclasses
 import getpass
 import json
 import os
+import re
 
 import pytest
 
@@ -112,6 +113,14 @@ def test_compare_refuses_what_it_cannot_compare_in_one_line(compared_runs, capsy
   run_ids = [run_id.format(first=compared_runs.first) for run_id in run_ids]
   assert cli.main(['compare', *run_ids, '--output-dir', compared_runs.output_dir]) == 2
   assert capsys.readouterr().err.splitlines() == [f'visionflow compare: error: {error} (see `visionflow runs`)']
+
+
+@pytest.mark.slow
+def test_a_run_the_scheduler_started_is_listed_as_started_by_its_schedule_and_trigger(scheduled_runs, capsys):
+  assert cli.main(['runs', '--output-dir', scheduled_runs.output_dir]) == 0
+  assert [(row[0], row[7]) for row in _listed(capsys)] == [(scheduled_runs.run_id, scheduled_runs.trigger)]
+  assert re.fullmatch(rf'schedule nightly: run now, asked by {re.escape(getpass.getuser())} at '
+                      r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d', scheduled_runs.trigger), scheduled_runs.trigger
 
 
 def test_show_lineage_prints_a_pushed_versions_chain_and_names_an_unknown_version_in_one_line(tmp_path, capsys):
