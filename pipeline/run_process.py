@@ -106,6 +106,13 @@ def recorded(log_dir: str, run_id: str) -> Optional[RunProcess]:
     return None
 
 
+def started_by(log_dir: str, run_id: str) -> str:
+  """What started a run, as its process record says; '-' where none says (a Kubeflow run, or a local run recorded
+  before runs recorded their trigger)."""
+  process = recorded(log_dir, run_id)
+  return process.trigger if process and process.trigger else '-'
+
+
 def all_recorded(log_dir: str) -> List[RunProcess]:
   """Every run process recorded under log_dir, oldest first."""
   try:

@@ -18,17 +18,20 @@ def _store(args: argparse.Namespace):
 
 def _runs(args: argparse.Namespace) -> int:
   from pipeline.inspect import runs as runs_lib
+  from pipeline import run_process
   run_filter = runs_lib.RunFilter.parse(pipeline=args.pipeline, state=args.state, blessed=args.blessed,
                                         pushed=args.pushed, since=args.since, until=args.until)
   store, is_abandoned = _store(args)
+  log_dir = config_flags.config_from_args(args, validate=False).log_dir
   runs, _ = runs_lib.list_runs(store, run_filter, limit=args.limit, is_abandoned=is_abandoned)
-  print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy')
+  # 'started by' comes last: scripts that read the columns before it by position keep working.
+  print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy\tstarted by')
   for run in runs:
     outcome = run.outcome
     blessed = '-' if outcome.blessed is None else ('yes' if outcome.blessed else 'no')
     accuracy = '-' if outcome.accuracy is None else f'{outcome.accuracy:.4f}'
     print(f'{run.run_id}\t{runs_lib.format_time(run.started_ms)}\t{run.duration_s:.0f}s\t{run.state_text}\t'
-          f'{blessed}\t{outcome.pushed_version or "-"}\t{accuracy}')
+          f'{blessed}\t{outcome.pushed_version or "-"}\t{accuracy}\t{run_process.started_by(log_dir, run.run_id)}')
   return 0
 
 
@@ -99,7 +102,7 @@ def _ui(args: argparse.Namespace) -> int:
   from pipeline.inspect import ui
   config = config_flags.config_from_args(args, validate=False)
   runs_lib.check_store(config.metadata_path)
-  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir)
+  sources = ui.Sources(config.metadata_path, config.log_dir, config.serving_model_dir, config.output_dir)
   server = ui.make_server(sources, args.host, args.port)
   host, port = server.server_address[:2]
   print(f'visionflow UI on http://{host}:{port}/ (read-only; Ctrl+C stops it)', flush=True)
@@ -113,7 +116,8 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
-  runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first')
+  runs = commands.add_parser('runs', help='the pipeline runs in the metadata store, newest first, and what started '
+                             'each')
   runs.add_argument('--config')
   runs.add_argument('--output-dir', dest='output_dir', default=None)
   # The values are checked by the filter the UI reads too, so that both say the same about a bad one.

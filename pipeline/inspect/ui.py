@@ -1,17 +1,20 @@
-"""`visionflow ui`: a read-only web UI over a local run's metadata store, artifacts and logs.
+"""`visionflow ui`: a read-only web UI over a local run's metadata store, artifacts and logs, and the output
+folder's local schedules.
 
 Server-rendered pages with inline SVG and CSS: nothing is fetched from the internet, so it works offline. A
 running run's page and the Runs list follow the run with a small inline script; without it they show the same
 as of their loading.
-It binds to loopback unless told otherwise, and never writes to the store.
+It binds to loopback unless told otherwise, and never writes to the store or the schedules.
 """
 import dataclasses
+import functools
 import http.server
 import json
 import math
 import os
 import re
 import socket
+import time
 import traceback
 import urllib.parse
 from typing import Any, Callable, ClassVar, Dict, FrozenSet, List, Optional, Tuple
@@ -31,8 +34,11 @@ from pipeline.inspect import live
 from pipeline.inspect import run_logs
 from pipeline.inspect import runs as runs_lib
 from pipeline import run_process
+from pipeline.scheduling import scheduler as scheduler_lib
+from pipeline.scheduling import schedules as schedules_lib
 
 RUNS_PER_PAGE = 25
+SCHEDULE_ROWS = 50  # a schedule's newest runs and triggers shown; every 15 minutes, a year holds 35,000
 POLL_INTERVAL_MS = 2000
 
 
@@ -51,6 +57,7 @@ class Sources:
   metadata_path: str
   log_dir: str
   serving_model_dir: str
+  output_dir: str  # the folder whose local schedules the Schedules page shows
 
 
 class Page:
@@ -195,6 +202,31 @@ class ComparePage(Page):
   curves: List[str]  # one SVG chart per metric, every run's curves overlaid
 
 
+@dataclasses.dataclass(frozen=True)
+class ScheduleView:
+  """One schedule, what the scheduler last did for it, and what it started; `schedule` and `state` are None
+  where its file is unreadable, and `problem` says why."""
+  name: str
+  schedule: Optional[schedules_lib.Schedule]
+  problem: str
+  status: str  # ACTIVE, PAUSED, WAITING, ENDED or UNREADABLE
+  state: Optional[schedules_lib.ScheduleState]
+  next_slot: Optional[float]
+  runs: List[run_process.RunProcess]  # the newest runs it started, newest first, at most SCHEDULE_ROWS
+  run_count: int
+  triggers: List[schedules_lib.TriggerRecord]  # its newest history, newest first, at most SCHEDULE_ROWS
+  trigger_count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SchedulesPage(Page):
+  section: ClassVar[str] = 'schedules'
+  output_dir: str
+  folder: str  # where the schedules are kept
+  schedules: List[ScheduleView]
+  scheduler: Optional[str]  # the scheduler process that fires them; None when none runs
+
+
 def run_url(run_id: str, *rest: str) -> str:
   return '/'.join(['/runs', urllib.parse.quote(run_id, safe='')] + [urllib.parse.quote(part) for part in rest])
 
@@ -205,12 +237,16 @@ def runs_url(run_filter: runs_lib.RunFilter, page: int = 1) -> str:
   return '/runs?' + urllib.parse.urlencode({**query, 'page': page})
 
 
-def _environment() -> jinja2.Environment:
+def _environment(log_dir: str) -> jinja2.Environment:
   environment = jinja2.Environment(loader=jinja2.PackageLoader('pipeline.inspect', 'templates'),
                                    autoescape=True, undefined=jinja2.StrictUndefined)
   environment.filters['time'] = runs_lib.format_time
+  environment.filters['unix_time'] = schedules_lib.describe_time
   environment.globals['run_url'] = run_url
   environment.globals['runs_url'] = runs_url
+  # What started a run, from its process record: every page that names a run may say it, without each page
+  # carrying it.
+  environment.globals['started_by'] = functools.partial(run_process.started_by, log_dir)
   return environment
 
 
@@ -382,6 +418,31 @@ class Inspector:
     return ProductionPage(measurements=measurements, slices=slices,
                           rules=measurements[0].rules if measurements else None)
 
+  def schedules(self) -> SchedulesPage:
+    """The output folder's local schedules as `visionflow schedule list --local` reads them, with the runs each
+    started and its triggers' history; read only, so that pausing or deleting one stays the CLI's."""
+    store = schedules_lib.ScheduleStore(os.path.abspath(self.sources.output_dir))
+    now = time.time()
+    processes = run_process.all_recorded(self.sources.log_dir)[::-1]
+    history = store.history()[::-1]
+    views = []
+    for name, schedule, problem in store.all():
+      runs = [process for process in processes if _started_by_schedule(process, name)]
+      triggers = [record for record in history if record.schedule == name]
+      state = store.state(schedule) if schedule else None
+      views.append(ScheduleView(
+          name=name, schedule=schedule, problem=problem, status=schedule.status(now) if schedule else 'UNREADABLE',
+          state=state, next_slot=schedule.next_slot(state.last_slot, now) if schedule else None,
+          runs=runs[:SCHEDULE_ROWS], run_count=len(runs), triggers=triggers[:SCHEDULE_ROWS],
+          trigger_count=len(triggers)))
+    return SchedulesPage(output_dir=store.output_dir, folder=store.folder, schedules=views,
+                         scheduler=scheduler_lib.scheduler_holding(store))
+
+
+def _started_by_schedule(process: run_process.RunProcess, name: str) -> bool:
+  """Whether the schedule `name` started the run: its trigger is 'schedule NAME at ...' or 'schedule NAME: ...'."""
+  return process.trigger.startswith((f'schedule {name} ', f'schedule {name}:'))
+
 
 def _dag(nodes: List[runs_lib.NodeView], log_path: Optional[str]) -> Dict[str, List[str]]:
   """{component: upstream components} in the pipeline's order, as the run's log has it; a run without its log
@@ -443,6 +504,7 @@ def _routes(inspector: Inspector) -> List[Route]:
       (re.compile(r'/models/(?P<version>\d+)/lineage'), 'lineage.html',
        lambda query, version: inspector.version_lineage(version)),
       (re.compile(r'/production'), 'production.html', lambda query: inspector.production()),
+      (re.compile(r'/schedules'), 'schedules.html', lambda query: inspector.schedules()),
   ]
 
 
@@ -477,7 +539,7 @@ def allowed_host_names(listen_host: str) -> frozenset:
 def make_server(sources: Sources, host: str = '127.0.0.1', port: int = 8080) -> http.server.ThreadingHTTPServer:
   """A server for the pages; port 0 picks a free port (server.server_address has it)."""
   inspector = Inspector(sources)
-  environment = _environment()
+  environment = _environment(sources.log_dir)
   routes = _routes(inspector)
   json_routes = _json_routes(inspector)
 

@@ -1,4 +1,5 @@
 """The whole pipeline, as a user runs it: `visionflow run` on the embedded data, then `visionflow predict`."""
+import getpass
 import glob
 import io
 import json
@@ -231,7 +232,7 @@ def test_bad_data_fails_the_run_naming_counts_and_rejects(tmp_path):
                                               f'32,missing/two.jpg,nine,image file not found,{csv_path}']
   listed = _visionflow('runs', '--output-dir', str(tmp_path / 'out'))
   [row] = listed.stdout.splitlines()[1:]
-  run_id, _, _, state, blessed, pushed, accuracy = row.split('\t')
+  run_id, _, _, state, blessed, pushed, accuracy, _ = row.split('\t')
   assert (state, blessed, pushed, accuracy) == ('FAILED', '-', '-', '-')
   shown = json.loads(_visionflow('show', run_id, '--output-dir', str(tmp_path / 'out'), '--json').stdout)
   assert [(node['node_id'], node['state']) for node in shown] == [('FileBasedExampleGen', 'FAILED')]
@@ -312,9 +313,10 @@ def test_runs_and_show_report_the_first_run_from_its_metadata(first_run):
   listed = _visionflow('runs', '--output-dir', output_dir)
   assert listed.returncode == 0, listed.stderr[-3000:]
   rows = {row.split('\t')[0]: row.split('\t') for row in listed.stdout.splitlines()[1:]}
-  _, _, duration, state, blessed, pushed, accuracy = rows[run_id]
+  _, _, duration, state, blessed, pushed, accuracy, started_by = rows[run_id]
   [saved_model] = _pushed_versions(output_dir)
   assert (state, blessed, pushed) == ('COMPLETE', 'yes', os.path.basename(os.path.dirname(saved_model)))
+  assert started_by == f'by {getpass.getuser()}'  # run by hand, not by a schedule
   assert int(duration.rstrip('s')) > 10
   first_evaluation = os.path.join(output_dir, 'pipeline_root', 'Evaluator', 'evaluation')
   evaluations = sorted(glob.glob(os.path.join(first_evaluation, '*')),

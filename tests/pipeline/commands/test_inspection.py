@@ -2,8 +2,10 @@
 compare` side by side as text with `*` on the rows that differ or as one JSON document, and `visionflow show
 --lineage`; a bad flag value, a selection it cannot compare or an unknown version is one line and exit code 2."""
 import dataclasses
+import getpass
 import json
 import os
+import re
 
 import pytest
 
@@ -27,11 +29,16 @@ def _output_dir(tmp_path):
   return output_dir
 
 
-def _rows(capsys):
-  """The listed runs' (id, state, blessed, pushed) after checking the header."""
+def _listed(capsys):
+  """The listed runs' columns, after checking the header."""
   out = capsys.readouterr().out.splitlines()
-  assert out[0] == 'run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy'
-  return [tuple(row.split('\t')[index] for index in (0, 3, 4, 5)) for row in out[1:]]
+  assert out[0] == 'run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy\tstarted by'
+  return [row.split('\t') for row in out[1:]]
+
+
+def _rows(capsys):
+  """The listed runs' (id, state, blessed, pushed)."""
+  return [tuple(row[index] for index in (0, 3, 4, 5)) for row in _listed(capsys)]
 
 
 def test_runs_lists_the_runs_its_flags_admit_and_where_a_running_run_is(tmp_path, capsys):
@@ -45,6 +52,21 @@ def test_runs_lists_the_runs_its_flags_admit_and_where_a_running_run_is(tmp_path
   assert _rows(capsys) == [('train-pushed', 'COMPLETE', 'yes', '7')]
   assert cli.main(['runs', '--output-dir', output_dir, '--pushed', 'no', '--pipeline', 'training']) == 0
   assert _rows(capsys) == []
+
+
+def test_runs_says_what_started_each_run_and_a_dash_where_no_process_recorded_it(tmp_path, capsys):
+  """Runs written into the store without a local process record, as a Kubeflow run's are: nothing says who."""
+  assert cli.main(['runs', '--output-dir', _output_dir(tmp_path)]) == 0
+  assert [row[7] for row in _listed(capsys)] == ['-', '-', '-']
+
+
+@pytest.mark.slow
+def test_runs_started_by_hand_are_listed_as_started_by_their_user(compared_runs, capsys):
+  assert cli.main(['runs', '--output-dir', compared_runs.output_dir]) == 0
+  assert {row[0]: row[7] for row in _listed(capsys)} == {
+      run_id: f'by {getpass.getuser()}' for run_id in (compared_runs.first, compared_runs.retrained,
+                                                       compared_runs.uncached, compared_runs.other_data,
+                                                       compared_runs.refused_data)}
 
 
 def test_a_bad_filter_value_is_one_line_and_exit_2(tmp_path, capsys):
@@ -91,6 +113,14 @@ def test_compare_refuses_what_it_cannot_compare_in_one_line(compared_runs, capsy
   run_ids = [run_id.format(first=compared_runs.first) for run_id in run_ids]
   assert cli.main(['compare', *run_ids, '--output-dir', compared_runs.output_dir]) == 2
   assert capsys.readouterr().err.splitlines() == [f'visionflow compare: error: {error} (see `visionflow runs`)']
+
+
+@pytest.mark.slow
+def test_a_run_the_scheduler_started_is_listed_as_started_by_its_schedule_and_trigger(scheduled_runs, capsys):
+  assert cli.main(['runs', '--output-dir', scheduled_runs.output_dir]) == 0
+  assert [(row[0], row[7]) for row in _listed(capsys)] == [(scheduled_runs.run_id, scheduled_runs.trigger)]
+  assert re.fullmatch(rf'schedule nightly: run now, asked by {re.escape(getpass.getuser())} at '
+                      r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d', scheduled_runs.trigger), scheduled_runs.trigger
 
 
 def test_show_lineage_prints_a_pushed_versions_chain_and_names_an_unknown_version_in_one_line(tmp_path, capsys):

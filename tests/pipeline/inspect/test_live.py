@@ -185,7 +185,7 @@ def _exited_pid():
 def _serving(output_dir):
   """The UI over output_dir in this process; yields its URL."""
   sources = ui.Sources(os.path.join(output_dir, 'metadata.sqlite'), os.path.join(output_dir, 'logs'),
-                       os.path.join(output_dir, 'serving'))
+                       os.path.join(output_dir, 'serving'), output_dir)
   server = ui.make_server(sources, port=0)
   thread = threading.Thread(target=server.serve_forever, daemon=True)
   thread.start()

@@ -71,7 +71,7 @@ def test_the_state_filter_counts_every_matching_run(many_runs):
 @pytest.fixture(scope='module')
 def server(many_runs, tmp_path_factory):
   folder = tmp_path_factory.mktemp('ui')
-  served = ui.make_server(ui.Sources(many_runs, str(folder / 'logs'), str(folder / 'serving' / 'model')),
+  served = ui.make_server(ui.Sources(many_runs, str(folder / 'logs'), str(folder / 'serving' / 'model'), str(folder)),
                           port=0)
   thread = threading.Thread(target=served.serve_forever, daemon=True)
   thread.start()
@@ -93,6 +93,7 @@ def test_the_runs_page_paginates(server):
   status, page = _get(server + '/?page=2')
   assert status == 200
   assert page.count('<tr><td><a href="/runs/') == ui.RUNS_PER_PAGE
+  assert page.count('<td class="started-by">-</td>') == ui.RUNS_PER_PAGE
   assert f'Page 2 of {-(-RUNS // ui.RUNS_PER_PAGE)}' in page
   assert _run_id(RUNS - 1 - ui.RUNS_PER_PAGE) in page and _run_id(RUNS - 1) not in page
 
@@ -113,6 +114,7 @@ def test_the_page_links_keep_the_filter(server):
 def test_a_run_without_its_log_or_later_components_still_shows(server):
   status, page = _get(server + '/runs/' + urllib.request.quote(_run_id(0), safe=''))
   assert status == 200 and 'data-node="Trainer"' in page and 'none found for this run' in page
+  assert 'Started by: <span id="run-started-by">-</span>' in page  # no process record: nothing says who
   status, page = _get(server + '/runs/' + urllib.request.quote(_run_id(0), safe='') + '/evaluation')
   assert status == 200 and 'The Evaluator did not run in this run.' in page
 
@@ -169,7 +171,7 @@ def test_a_truncated_store_is_named_with_what_to_do(many_runs, tmp_path, capsys)
 def test_the_ui_says_so_when_the_store_is_damaged_after_it_started(many_runs, tmp_path):
   path = os.path.join(str(tmp_path), 'metadata.sqlite')
   shutil.copy(many_runs, path)
-  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving')), port=0)
+  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving'), str(tmp_path)), port=0)
   threading.Thread(target=served.serve_forever, daemon=True).start()
   try:
     url = 'http://127.0.0.1:%d/' % served.server_address[1]
@@ -275,7 +277,7 @@ def test_production_measurements_read_back_as_the_monitor_wrote_them(tmp_path):
   assert (measurement.run_id, measurement.slices, measurement.rules, measurement.alerts) == (
       'monitoring-run', slices, rules, ('an alert',))
   assert isinstance(measurement.slices['overall'].examples, int) and isinstance(measurement.rules.min_examples, int)
-  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving')), port=0)
+  served = ui.make_server(ui.Sources(path, str(tmp_path / 'logs'), str(tmp_path / 'serving'), str(tmp_path)), port=0)
   threading.Thread(target=served.serve_forever, daemon=True).start()
   try:
     status, page = _get('http://127.0.0.1:%d/production' % served.server_address[1])

@@ -4,10 +4,12 @@ The runs: a complete one that rejects two rows and pushes its model; a re-run wi
 that reuses every cached component but the Evaluator and Pusher, and is refused; and a run whose data is
 refused by ExampleGen, so that nothing after it runs. The filter by pipeline is tested on a copy of that store
 with a monitoring run added through ML Metadata's API (tests/pipeline/inspect/stored_runs.py). The comparison
-pages read another store, the five cheap runs of tests/pipeline/conftest.py. Screenshots of each page go to
+pages read another store, the five cheap runs of tests/pipeline/conftest.py, and the Schedules page a folder of
+local schedules made with the CLI, one of whose runs the real scheduler started. Screenshots of each page go to
 $VISIONFLOW_TEST_ARTIFACTS/ui (default test-artifacts/ui in the repository).
 """
 import contextlib
+import getpass
 import glob
 import json
 import os
@@ -143,6 +145,7 @@ def test_runs_list_shows_every_run_newest_first_and_filters_by_state(page, ui_ur
   cells = [cell.inner_text() for cell in rows.nth(2).locator('td').all()]
   assert cells[1] == 'training' and cells[4:7] == ['COMPLETE', 'yes', cells[6]] and cells[6] != '-'
   assert [cell.inner_text() for cell in rows.nth(1).locator('td').all()][4:7] == ['COMPLETE', 'no', '-']
+  assert page.locator('#runs td.started-by').all_inner_texts() == [f'by {getpass.getuser()}'] * 3
   page.select_option('#state-filter', 'failed')
   page.wait_for_url('**state=failed**')
   assert page.locator('#runs tbody tr').count() == 1
@@ -324,6 +327,7 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
   page.goto(ui_url + '/')
   page.click(f'#runs a:text-is("{runs["failed"]}")')
   assert page.locator('#run-state').inner_text() == 'FAILED'
+  assert page.locator('#run-started-by').inner_text() == f'by {getpass.getuser()}'
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
             for row in page.locator('#components tbody tr').all()}
   assert states.pop('FileBasedExampleGen') == 'FAILED'
@@ -472,6 +476,107 @@ def test_show_lineage_prints_the_chain_the_ui_shows(runs):
   assert any(line.startswith(f'Reused by later runs: {runs["refused"]} (') for line in lines), lines
   unknown = _visionflow('show', '--lineage', '1', '--output-dir', runs['output_dir'])
   assert (unknown.returncode, len(unknown.stderr.splitlines())) == (2, 1), unknown.stderr
+
+
+@pytest.fixture(scope='module')
+def schedules_url(scheduled_runs):
+  """The UI over the folder of local schedules of tests/pipeline/conftest.py."""
+  with _serving(scheduled_runs.output_dir) as url:
+    yield url
+
+
+def _schedule_files(output_dir):
+  """{path: contents} of every file in the folder's schedules, the scheduler's lock and console output included."""
+  found = {}
+  for root, _, files in os.walk(os.path.join(output_dir, 'schedules')):
+    for name in files:
+      with open(os.path.join(root, name), 'rb') as handle:
+        found[os.path.join(root, name)] = handle.read()
+  return found
+
+
+def test_the_schedules_page_shows_each_schedule_as_schedule_list_does_and_changes_none(page, schedules_url,
+                                                                                       scheduled_runs):
+  output_dir = scheduled_runs.output_dir
+  before = _schedule_files(output_dir)
+  page.goto(schedules_url + '/')
+  page.click('header a:text-is("Schedules")')
+  rows = {row.locator('td.name').inner_text(): row for row in page.locator('#schedules tbody tr').all()}
+  assert list(rows) == ['broken', 'nightly', 'weekly']
+  columns = ('status', 'job', 'triggers', 'next-slot', 'last-trigger', 'last-outcome', 'catchup')
+  shown = {name: {column: rows[name].locator(f'td.{column}').inner_text() for column in columns}
+           for name in ('nightly', 'weekly')}
+  listed = _visionflow('schedule', 'list', '--local', '--output-dir', output_dir)
+  assert listed.returncode == 0, listed.stderr
+  by_cli = {line.split('\t')[0]: line.split('\t') for line in listed.stdout.splitlines()[1:] if '\t' in line}
+  for name, cells in shown.items():
+    assert [cells[column] for column in columns[:5]] == by_cli[name][1:6]
+    assert cells['last-outcome'].startswith(by_cli[name][6])
+  assert [shown['nightly'][column] for column in ('status', 'job', 'triggers', 'catchup')] == [
+      'ACTIVE', 'retrain', 'every 1d', 'no: missed slots run once']
+  assert [shown['weekly'][column] for column in ('status', 'triggers', 'catchup', 'last-trigger')] == [
+      'PAUSED', 'cron 0 2 * * 1', 'yes: each missed slot runs', '-']
+  assert re.fullmatch(r'\d{4}-\d\d-\d\d \d\d:\d\d:\d\d', shown['nightly']['next-slot'])
+  assert shown['nightly']['last-trigger'] == scheduled_runs.trigger
+  assert shown['nightly']['last-outcome'].startswith('ended: COMPLETE, ')
+  assert shown['nightly']['last-outcome'].endswith(f' (run {scheduled_runs.run_id})')
+  assert rows['broken'].locator('td.status').inner_text() == 'UNREADABLE'
+  assert 'broken.json is unreadable' in rows['broken'].locator('td.problem').inner_text()
+  assert page.locator('#scheduler-command').inner_text() == f'visionflow scheduler --output-dir {output_dir}'
+  assert _schedule_files(output_dir) == before
+
+
+def test_a_schedules_runs_and_trigger_history_link_the_run_it_started(page, schedules_url, scheduled_runs):
+  run_id, trigger = scheduled_runs.run_id, scheduled_runs.trigger
+  page.goto(schedules_url + '/schedules')
+  nightly = page.locator('section[id="schedule-nightly"]')
+  history = [row.locator('td').all_inner_texts() for row in nightly.locator('table.schedule-history tbody tr').all()]
+  assert [row[1:] for row in history] == [[trigger, history[0][2], run_id], [trigger, 'started', '-']]
+  assert history[0][2].startswith('ended: COMPLETE, ') and history[0][0] >= history[1][0]  # newest first
+  [started] = [row.locator('td').all_inner_texts() for row in nightly.locator('table.schedule-runs tbody tr').all()]
+  assert (started[0], started[2]) == (run_id, trigger)
+  weekly = page.locator('section[id="schedule-weekly"]').inner_text()
+  assert 'It has started no run yet.' in weekly and 'No trigger has fired yet.' in weekly
+  nightly.locator(f'table.schedule-runs a:text-is("{run_id}")').click()
+  assert page.locator('#run-id').inner_text() == run_id
+  assert page.locator('#run-started-by').inner_text() == trigger
+  page.click('header a:text-is("Runs")')
+  assert page.locator(f'#runs tr:has(a:text-is("{run_id}")) td.started-by').inner_text() == trigger
+
+
+@pytest.mark.timeout(240)
+def test_the_schedules_page_names_the_scheduler_that_runs_for_its_folder(page, schedules_url, scheduled_runs,
+                                                                         tmp_path):
+  """A real scheduler over the folder, with nothing due: `nightly`'s next slot is a day away, `weekly` paused."""
+  console_path = str(tmp_path / 'scheduler.txt')
+  with open(console_path, 'w') as console:
+    scheduler = subprocess.Popen([VISIONFLOW, 'scheduler', '--output-dir', scheduled_runs.output_dir, '--tick', '0.5'],
+                                 stdout=console, stderr=subprocess.STDOUT)
+  try:
+    deadline = time.monotonic() + 120
+    while True:  # it says so once it holds the folder's scheduler lock
+      with open(console_path, encoding='utf-8') as console:
+        if console.read().startswith('Scheduler for '):
+          break
+      assert scheduler.poll() is None, f'the scheduler exited with {scheduler.returncode}'
+      assert time.monotonic() < deadline, 'the scheduler did not start within 120 s'
+      time.sleep(0.5)
+    page.goto(schedules_url + '/schedules')
+    assert re.fullmatch(rf'A scheduler runs for this folder, firing its schedules: process {scheduler.pid} on \S+, '
+                        r'started [0-9: -]+\.', page.locator('#scheduler').inner_text())
+    assert page.locator('#scheduler-command').count() == 0
+  finally:
+    scheduler.terminate()
+    scheduler.wait(timeout=60)
+  page.reload()
+  assert page.locator('#scheduler-command').count() == 1
+
+
+def test_the_schedules_page_of_a_folder_without_schedules_says_how_to_make_one(page, ui_url, runs):
+  page.goto(ui_url + '/schedules')
+  assert page.locator('#schedules').count() == 0
+  assert 'visionflow schedule create --local NAME --every 1d' in page.locator('#no-schedules').inner_text()
+  assert page.locator('#scheduler-command').inner_text() == f'visionflow scheduler --output-dir {runs["output_dir"]}'
 
 
 # A run that reaches the Trainer quickly and then trains for a while: 30 epochs, none cut short by early stopping.
