@@ -125,11 +125,18 @@ def all_recorded(log_dir: str) -> List[RunProcess]:
   return sorted((process for process in found if process is not None), key=lambda process: process.started)
 
 
-def is_abandoned(log_dir: str, run_id: str) -> bool:
-  """A run that never recorded its end and whose process is gone: whatever the store says, nothing will
-  finish it."""
+RUNNING, ENDED, ABANDONED = 'running', 'ended', 'abandoned'
+
+
+def process_state(log_dir: str, run_id: str) -> Optional[str]:
+  """What a run's process is doing: RUNNING it, ENDED (it recorded the run's end), or ABANDONED (gone without
+  recording it: whatever the store says, nothing will finish the run); None where no process is recorded."""
   process = recorded(log_dir, run_id)
-  return process is not None and process.ended is None and process.is_gone()
+  if process is None:
+    return None
+  if process.ended is not None:
+    return ENDED
+  return ABANDONED if process.is_gone() else RUNNING
 
 
 class OutputLock:

@@ -8,12 +8,12 @@ from pipeline.commands import config_flags
 
 
 def _store(args: argparse.Namespace):
-  """(the metadata store, read-only; whether a run id names an abandoned run)."""
+  """(the metadata store, read-only; what the process of a run id is doing: run_process.process_state)."""
   from pipeline.inspect import runs as runs_lib
   from pipeline import run_process
   config = config_flags.config_from_args(args, validate=False)
   return (runs_lib.open_store(config.metadata_path, read_only=True),
-          lambda run_id: run_process.is_abandoned(config.log_dir, run_id))
+          lambda run_id: run_process.process_state(config.log_dir, run_id))
 
 
 def _runs(args: argparse.Namespace) -> int:
@@ -21,9 +21,9 @@ def _runs(args: argparse.Namespace) -> int:
   from pipeline import run_process
   run_filter = runs_lib.RunFilter.parse(pipeline=args.pipeline, state=args.state, blessed=args.blessed,
                                         pushed=args.pushed, since=args.since, until=args.until)
-  store, is_abandoned = _store(args)
+  store, process_state = _store(args)
   log_dir = config_flags.config_from_args(args, validate=False).log_dir
-  runs, _ = runs_lib.list_runs(store, run_filter, limit=args.limit, is_abandoned=is_abandoned)
+  runs, _ = runs_lib.list_runs(store, run_filter, limit=args.limit, process_state=process_state)
   # 'started by' comes last: scripts that read the columns before it by position keep working.
   print('run id\tstarted\tduration\tstate\tblessed\tpushed\taccuracy\tstarted by')
   for run in runs:
@@ -42,8 +42,8 @@ def _show(args: argparse.Namespace) -> int:
   if args.lineage:
     return _show_lineage(args)
   from pipeline.inspect import live
-  store, is_abandoned = _store(args)
-  view, nodes = runs_lib.run_details(store, args.run, is_abandoned)
+  store, process_state = _store(args)
+  view, nodes = runs_lib.run_details(store, args.run, process_state)
   if args.json:
     print(json.dumps([dict(dataclasses.asdict(node), duration_s=node.duration_s) for node in nodes], indent=2))
     return 0
@@ -69,8 +69,8 @@ def _compare(args: argparse.Namespace) -> int:
   """The runs side by side, tab-separated, `*` on the rows where they differ; an unknown run or a selection of
   fewer than two or more than four runs is a ValueError, one line with exit code 2."""
   from pipeline.inspect import compare as compare_lib
-  store, is_abandoned = _store(args)
-  comparison = compare_lib.compare(store, args.runs, is_abandoned)
+  store, process_state = _store(args)
+  comparison = compare_lib.compare(store, args.runs, process_state)
   if args.json:
     print(json.dumps(dataclasses.asdict(comparison), indent=2))
     return 0

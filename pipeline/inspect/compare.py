@@ -134,14 +134,14 @@ def select_runs(requested: Iterable[str]) -> List[str]:
   return run_ids
 
 
-def compare(store: mlmd.MetadataStore, run_ids: Sequence[str], is_abandoned: runs_lib.AbandonedCheck) -> Comparison:
+def compare(store: mlmd.MetadataStore, run_ids: Sequence[str], process_state: runs_lib.ProcessState) -> Comparison:
   """The runs side by side, oldest first whatever the order asked; SelectionError or UnknownRunError (one line
   each) for a selection that cannot be compared."""
   run_ids = select_runs(run_ids)
   runs = []
   for run_id in run_ids:
     try:
-      view, nodes = runs_lib.run_details(store, run_id, is_abandoned)
+      view, nodes = runs_lib.run_details(store, run_id, process_state)
     except ValueError as error:
       raise UnknownRunError(str(error)) from error
     runs.append(_Run(view, nodes, runs_lib.outputs_by_key(nodes)))

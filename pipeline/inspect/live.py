@@ -104,10 +104,8 @@ def read_progress(log_path: str) -> LoggedProgress:
 def process_goes_on(log_dir: str, run_id: str) -> Optional[bool]:
   """Whether the local process running the run still runs it: False once it recorded its end or died; None where
   no process is recorded for the run (not a local run, or a store copied from elsewhere)."""
-  process = run_process.recorded(log_dir, run_id)
-  if process is None:
-    return None
-  return process.ended is None and not process.is_gone()
+  state = run_process.process_state(log_dir, run_id)
+  return None if state is None else state == run_process.RUNNING
 
 
 @dataclasses.dataclass(frozen=True)

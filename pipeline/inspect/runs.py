@@ -21,6 +21,7 @@ from components import names
 from components import paths
 from components.monitor import history
 from components.reports import artifact_contents
+from pipeline import run_process
 
 _JSON_SINGLE_VALUE_KEY = '__value__'  # how TFX's Artifact wraps a JSON property that is not a mapping
 
@@ -84,7 +85,8 @@ RUN_STATES = ('COMPLETE', 'FAILED', 'RUNNING', ABANDONED)
 TRAINING, MONITORING = 'training', 'monitoring'  # `visionflow run`'s pipeline and `visionflow evaluate`'s
 PIPELINES = (TRAINING, MONITORING)
 # Whether a run's process is gone (see pipeline/run_process.py); by default no run is.
-AbandonedCheck = Callable[[str], bool]
+# A run's process, as pipeline/run_process.py:process_state reads it: RUNNING, ENDED, ABANDONED, or None (unknown).
+ProcessState = Callable[[str], Optional[str]]
 # What _file_details adds to an ExampleValidator's output: {split: how many anomalies}.
 ANOMALIES_PER_SPLIT = 'anomalies_per_split'
 # Properties every TFX artifact carries that say nothing about this run.
@@ -292,15 +294,16 @@ def _node_state(execution: metadata_store_pb2.Execution, abandoned: bool) -> str
   return ABANDONED if abandoned and state in _UNFINISHED else state
 
 
-def _run_state(states: Iterable[str], abandoned: bool) -> str:
+def _run_state(states: Iterable[str], process: Optional[str]) -> str:
   """FAILED if a step failed; else ABANDONED if the run's process is gone before it ended (even between
-  two steps, when no step is left unfinished); else RUNNING while a step is unfinished; else COMPLETE."""
+  two steps, when no step is left unfinished); else RUNNING while a step is unfinished or its process goes on
+  (between two steps); else COMPLETE."""
   states = set(states)
   if 'FAILED' in states:
     return 'FAILED'
-  if abandoned:
+  if process == run_process.ABANDONED:
     return ABANDONED
-  if states & _UNFINISHED:
+  if states & _UNFINISHED or process == run_process.RUNNING:
     return 'RUNNING'
   return 'COMPLETE'
 
@@ -402,12 +405,12 @@ def _pipelines_of_runs(store: mlmd.MetadataStore) -> Dict[int, str]:
 
 
 def _run_view(store: mlmd.MetadataStore, run: metadata_store_pb2.Context, nodes: List[NodeView],
-              abandoned: bool) -> RunView:
+              process: Optional[str]) -> RunView:
   return RunView(
       run_id=run.name,
       started_ms=min([node.started_ms for node in nodes] or [run.create_time_since_epoch]),
       finished_ms=max([node.finished_ms for node in nodes] or [run.create_time_since_epoch]),
-      state=_run_state((node.state for node in nodes), abandoned),
+      state=_run_state((node.state for node in nodes), process),
       outcome=run_outcome(nodes),
       last_step=nodes[-1].node_id if nodes else None,
       last_step_state=nodes[-1].state if nodes else None,
@@ -420,22 +423,23 @@ def newest_run_id(store: mlmd.MetadataStore) -> Optional[str]:
   return max(runs, key=lambda context: (context.create_time_since_epoch, context.id)).name if runs else None
 
 
-def _never_abandoned(run_id: str) -> bool:
-  return False
+def _no_process_known(run_id: str) -> Optional[str]:
+  return None
 
 
-def run_view(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned) -> RunView:
-  abandoned = is_abandoned(run_id)
-  return _run_view(store, _run_context(store, run_id), run_nodes(store, run_id, False, abandoned), abandoned)
+def run_view(store: mlmd.MetadataStore, run_id: str, process_state: ProcessState = _no_process_known) -> RunView:
+  process = process_state(run_id)
+  return _run_view(store, _run_context(store, run_id),
+                   run_nodes(store, run_id, False, process == run_process.ABANDONED), process)
 
 
-def run_details(store: mlmd.MetadataStore, run_id: str, is_abandoned: AbandonedCheck = _never_abandoned
+def run_details(store: mlmd.MetadataStore, run_id: str, process_state: ProcessState = _no_process_known
                 ) -> Tuple[RunView, List[NodeView]]:
   """One run's summary and its components, read once (what artifacts keep in files included)."""
   run = _run_context(store, run_id)
-  abandoned = is_abandoned(run_id)
-  nodes = run_nodes(store, run_id, abandoned=abandoned)
-  return _run_view(store, run, nodes, abandoned), nodes
+  process = process_state(run_id)
+  nodes = run_nodes(store, run_id, abandoned=process == run_process.ABANDONED)
+  return _run_view(store, run, nodes, process), nodes
 
 
 _ANSWERS = {'': None, 'yes': True, 'no': False}
@@ -508,7 +512,7 @@ class RunFilter:
 
 
 def list_runs(store: mlmd.MetadataStore, run_filter: Optional[RunFilter] = None, offset: int = 0,
-              limit: Optional[int] = None, is_abandoned: AbandonedCheck = _never_abandoned
+              limit: Optional[int] = None, process_state: ProcessState = _no_process_known
               ) -> Tuple[List[RunView], int]:
   """One page of the runs `run_filter` admits (None: all), newest first, and how many it admits in total.
 
@@ -525,11 +529,11 @@ def list_runs(store: mlmd.MetadataStore, run_filter: Optional[RunFilter] = None,
   if run_filter.state:
     runs = [run for run in runs if _run_state(
         (_STATE.Name(execution.last_known_state) for execution in store.get_executions_by_context(run.id)),
-        is_abandoned(run.name)) == run_filter.state]
+        process_state(run.name)) == run_filter.state]
   end = None if limit is None else offset + limit
   if run_filter.blessed is None and run_filter.pushed is None:
-    return [run_view(store, run.name, is_abandoned) for run in runs[offset:end]], len(runs)
-  views = [view for view in (run_view(store, run.name, is_abandoned) for run in runs)
+    return [run_view(store, run.name, process_state) for run in runs[offset:end]], len(runs)
+  views = [view for view in (run_view(store, run.name, process_state) for run in runs)
            if run_filter.admits_outcome(view.outcome)]
   return views[offset:end], len(views)
 

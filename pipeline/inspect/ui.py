@@ -259,18 +259,18 @@ class Inspector:
   def _store(self):
     return runs_lib.open_store(self.sources.metadata_path, read_only=True)
 
-  def _is_abandoned(self, run_id: str) -> bool:
-    return run_process.is_abandoned(self.sources.log_dir, run_id)
+  def _process_state(self, run_id: str) -> Optional[str]:
+    return run_process.process_state(self.sources.log_dir, run_id)
 
   def runs(self, run_filter: runs_lib.RunFilter, page: int) -> RunsPage:
     views, total = runs_lib.list_runs(self._store(), run_filter, offset=(page - 1) * RUNS_PER_PAGE,
-                                      limit=RUNS_PER_PAGE, is_abandoned=self._is_abandoned)
+                                      limit=RUNS_PER_PAGE, process_state=self._process_state)
     return RunsPage(runs=views, total=total, run_filter=run_filter, states=runs_lib.RUN_STATES,
                     pipelines=runs_lib.PIPELINES, page=page, pages=max(1, math.ceil(total / RUNS_PER_PAGE)))
 
   def _run(self, run_id: str) -> Tuple[runs_lib.RunView, List[runs_lib.NodeView]]:
     try:
-      return runs_lib.run_details(self._store(), run_id, self._is_abandoned)
+      return runs_lib.run_details(self._store(), run_id, self._process_state)
     except ValueError as error:
       raise NotFound(str(error)) from error
 
@@ -367,7 +367,7 @@ class Inspector:
   def compare(self, requested: List[str]) -> ComparePage:
     """Runs side by side (`runs` as the Runs page's form sends them, or comma-separated)."""
     try:
-      comparison = compare_lib.compare(self._store(), requested, self._is_abandoned)
+      comparison = compare_lib.compare(self._store(), requested, self._process_state)
     except compare_lib.SelectionError as error:
       raise BadRequest(str(error)) from error
     except compare_lib.UnknownRunError as error:
@@ -383,7 +383,7 @@ class Inspector:
     for version in reversed(artifact_contents.serving_versions(model_dir)):
       directory = f'{model_dir.rstrip("/")}/{version}'
       run_id = producers.get(paths.canonical(directory))
-      accuracy = runs_lib.run_view(store, run_id, self._is_abandoned).outcome.accuracy if run_id else None
+      accuracy = runs_lib.run_view(store, run_id, self._process_state).outcome.accuracy if run_id else None
       has_card = os.path.exists(os.path.join(directory, names.MODEL_CARD_HTML_FILE))
       rows.append(PushedVersion(version=version, directory=directory, run_id=run_id, accuracy=accuracy,
                                 has_card=has_card))

@@ -161,8 +161,8 @@ class Scheduler:
   def log_dir(self) -> str:
     return config_lib.PipelineConfig(output_dir=self.output_dir).log_dir
 
-  def _is_abandoned(self, run_id: str) -> bool:
-    return run_process.is_abandoned(self.log_dir, run_id)
+  def _process_state(self, run_id: str) -> Optional[str]:
+    return run_process.process_state(self.log_dir, run_id)
 
   def _store(self):
     return runs_lib.open_store(self.metadata_path, read_only=True) if os.path.exists(self.metadata_path) else None
@@ -295,7 +295,7 @@ class Scheduler:
     """The outcome of a fired trigger in the history and the schedule's state: its run's (with the refusal that
     ended it, if one did), or `without_run`."""
     store = self._store() if run_id else None
-    view = runs_lib.run_view(store, run_id, self._is_abandoned) if store else None
+    view = runs_lib.run_view(store, run_id, self._process_state) if store else None
     outcome = _outcome_of_run(schedule.command, view, store) if view else without_run
     if view and refusal and view.state != 'COMPLETE':
       outcome += f': {refusal}'

@@ -16,13 +16,14 @@ def test_a_live_process_is_not_gone_and_a_killed_one_is(tmp_path):
                                    process_start=run_process._process_start(child.pid))
     run_process.record(str(tmp_path), recorded)
     assert run_process.recorded(str(tmp_path), recorded.run_id) == recorded
-    assert not run_process.is_abandoned(str(tmp_path), recorded.run_id)
+    assert run_process.process_state(str(tmp_path), recorded.run_id) == run_process.RUNNING
   finally:
     child.kill()
     child.wait(timeout=30)
-  assert run_process.is_abandoned(str(tmp_path), recorded.run_id)
+  assert run_process.process_state(str(tmp_path), recorded.run_id) == run_process.ABANDONED
   run_process.record(str(tmp_path), dataclasses.replace(recorded, ended=1.0))
-  assert not run_process.is_abandoned(str(tmp_path), recorded.run_id)  # it ended before it was killed
+  # it ended before it was killed
+  assert run_process.process_state(str(tmp_path), recorded.run_id) == run_process.ENDED
 
 
 def test_a_recycled_pid_or_another_host_is_not_the_run(tmp_path):
@@ -31,7 +32,7 @@ def test_a_recycled_pid_or_another_host_is_not_the_run(tmp_path):
   assert dataclasses.replace(me, process_start=me.process_start + 1).is_gone()  # same pid, another process
   assert not dataclasses.replace(me, pid=2 ** 22 + 7, host='elsewhere').is_gone()  # cannot tell: not gone
   assert run_process.recorded(str(tmp_path), 'not a local run id') is None
-  assert not run_process.is_abandoned(str(tmp_path), run_logs.new_run_id())  # nothing recorded
+  assert run_process.process_state(str(tmp_path), run_logs.new_run_id()) is None  # nothing recorded
 
 
 @pytest.mark.timeout(120)

@@ -13,13 +13,13 @@ from pipeline.inspect import compare
 from pipeline.inspect import runs as runs_lib
 
 
-def _never_abandoned(run_id):
-  return False
+def _no_process_known(run_id):
+  return None
 
 
 def _compare(compared_runs, *run_ids):
   store = runs_lib.open_store(f'{compared_runs.output_dir}/metadata.sqlite', read_only=True)
-  return compare.compare(store, run_ids, _never_abandoned)
+  return compare.compare(store, run_ids, _no_process_known)
 
 
 def _rows(comparison, title):

@@ -184,8 +184,11 @@ def test_the_ui_says_so_when_the_store_is_damaged_after_it_started(many_runs, tm
     served.server_close()
 
 
-def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step(tmp_path):
-  """The Trainer was RUNNING when the process died: it stays so in the store, and reads as ABANDONED."""
+def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step_and_a_live_one_runs_even_between_steps(
+    tmp_path):
+  """The Trainer was RUNNING when the process died: it stays so in the store, and reads as ABANDONED. A live
+  process between two steps (none unfinished) is RUNNING after the last one, not COMPLETE; once it recorded
+  its end, the run is COMPLETE."""
   path = str(tmp_path / 'metadata.sqlite')
   store = mlmd.MetadataStore(runs_lib.sqlite_connection_config(path))
   run_type = store.put_context_type(metadata_store_pb2.ContextType(name=runs_lib.PIPELINE_RUN_CONTEXT))
@@ -197,30 +200,37 @@ def test_a_run_whose_process_is_gone_is_abandoned_at_its_last_step(tmp_path):
     [nodes[step].id] = store.put_contexts([nodes[step]])
   child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])
   run_ids = []
-  for live in (True, False):
+  complete, running = metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.RUNNING
+  for process_kind, states in (('live', (complete, running)), ('killed', (complete, running)),
+                               ('live', (complete,)), ('ended', (complete, complete))):
     run_id = run_logs.new_run_id()
     run_ids.append(run_id)
     run = metadata_store_pb2.Context(type_id=run_type, name=run_id)
     [run.id] = store.put_contexts([run])
-    for step, state in (('Transform', metadata_store_pb2.Execution.COMPLETE),
-                        ('Trainer', metadata_store_pb2.Execution.RUNNING)):
+    for step, state in zip(('Transform', 'Trainer'), states):
       store.put_execution(metadata_store_pb2.Execution(type_id=execution_type, last_known_state=state),
                           artifact_and_events=[], contexts=[run, nodes[step]])
     process = run_process.RunProcess.current(run_id)
-    if not live:
+    if process_kind == 'killed':
       process = dataclasses.replace(process, pid=child.pid, process_start=run_process._process_start(child.pid))
+    if process_kind == 'ended':
+      process = dataclasses.replace(process, ended=process.started + 1)
     run_process.record(str(tmp_path / 'logs'), process)
   child.kill()
   child.wait(timeout=30)
 
-  def is_abandoned(run_id):
-    return run_process.is_abandoned(str(tmp_path / 'logs'), run_id)
-  live_run, killed_run = run_ids
-  views, _ = runs_lib.list_runs(runs_lib.open_store(path, read_only=True), is_abandoned=is_abandoned)
-  assert {view.run_id: view.state_text for view in views} == {live_run: 'RUNNING at Trainer',
-                                                              killed_run: 'ABANDONED at Trainer'}
+  def process_state(run_id):
+    return run_process.process_state(str(tmp_path / 'logs'), run_id)
+  live_run, killed_run, between_run, ended_run = run_ids
+  views, _ = runs_lib.list_runs(runs_lib.open_store(path, read_only=True), process_state=process_state)
+  assert {view.run_id: view.state_text for view in views} == {
+      live_run: 'RUNNING at Trainer', killed_run: 'ABANDONED at Trainer', between_run: 'RUNNING after Transform',
+      ended_run: 'COMPLETE'}
+  running, _ = runs_lib.list_runs(runs_lib.open_store(path), runs_lib.RunFilter(state='RUNNING'),
+                                  process_state=process_state)
+  assert {view.run_id for view in running} == {live_run, between_run}
   abandoned, total = runs_lib.list_runs(runs_lib.open_store(path), runs_lib.RunFilter(state='ABANDONED'),
-                                        is_abandoned=is_abandoned)
+                                        process_state=process_state)
   assert total == 1 and abandoned[0].run_id == killed_run
   nodes = runs_lib.run_nodes(runs_lib.open_store(path), killed_run, abandoned=True)
   assert [(node.node_id, node.state) for node in nodes] == [('Transform', 'COMPLETE'), ('Trainer', 'ABANDONED')]
