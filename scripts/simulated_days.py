@@ -90,15 +90,15 @@ def main() -> int:
       if time.time() > deadline:
         raise SystemExit('the last runs did not end in 30 minutes')
       time.sleep(2)
+    triggers = [process.trigger for process in run_process.all_recorded(os.path.join(output_dir, 'logs'))]
+    print('\n'.join(triggers))
+    for kind in (': new span ', ' at ', ': alert in evaluation run '):
+      if not any(kind in trigger for trigger in triggers):
+        raise SystemExit(f'no run was started by a trigger "{kind.strip(": ")}"')
+    _screenshots(output_dir)  # while the scheduler runs, as a user would see the pages
   finally:
     scheduler.terminate()
     scheduler.wait(timeout=60)
-  triggers = [process.trigger for process in run_process.all_recorded(os.path.join(output_dir, 'logs'))]
-  print('\n'.join(triggers))
-  for kind in (': new span ', ' at ', ': alert in evaluation run '):
-    if not any(kind in trigger for trigger in triggers):
-      raise SystemExit(f'no run was started by a trigger "{kind.strip(": ")}"')
-  _screenshots(output_dir)
   return 0
 
 
