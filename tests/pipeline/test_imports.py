@@ -1,5 +1,5 @@
-"""The read-only commands and config checking start without TensorFlow or TFX, which take seconds to import
-and which `visionflow runs`, `show` and `ui` do not need."""
+"""The read-only commands, the scheduler and config checking start without TensorFlow or TFX, which take seconds
+to import and which `visionflow runs`, `show`, `ui` and `scheduler` do not need."""
 import json
 import subprocess
 import sys
@@ -19,6 +19,12 @@ def _imported_heavy_packages(code: str) -> list:
 def test_the_cli_and_the_inspection_import_neither_tensorflow_nor_tfx():
   assert _imported_heavy_packages('import pipeline.cli, pipeline.inspect.ui, pipeline.inspect.runs, '
                                   'pipeline.inspect.run_logs') == []
+
+
+def test_the_scheduler_imports_neither_tensorflow_nor_tfx():
+  """It runs for days beside the runs it starts, looking at schedules, spans and alerts every few seconds."""
+  assert _imported_heavy_packages('import pipeline.cli, pipeline.scheduling.scheduler, pipeline.scheduling.spans, '
+                                  'pipeline.commands.local_schedules') == []
 
 
 def test_validating_a_config_imports_no_tensorflow():
