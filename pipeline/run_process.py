@@ -21,6 +21,7 @@ from typing import IO, List, Optional
 from pipeline.inspect import run_logs
 
 LOCK_FILE = '.visionflow-run.lock'
+LOCK_PATIENCE_S = 1.0  # how long taking a lock waits for a process that only looks whether it is held
 # What started a run, set by `visionflow scheduler` for the runs it starts (pipeline/scheduling/scheduler.py).
 TRIGGER_ENV = 'VISIONFLOW_TRIGGER'
 _RECORD_NAME = 'run-{run_id}.json'
@@ -139,10 +140,28 @@ def process_state(log_dir: str, run_id: str) -> Optional[str]:
   return ABANDONED if process.is_gone() else RUNNING
 
 
+def lock_exclusively(handle: IO[str], patience_s: float = LOCK_PATIENCE_S) -> bool:
+  """Takes the flock of an open lock file, waiting up to patience_s; False when another process holds it then.
+
+  The scheduler and `schedule list` look whether a lock is held by taking it for an instant: the patience keeps
+  a run or a scheduler starting in that instant from being refused."""
+  deadline = time.monotonic() + patience_s
+  while True:
+    try:
+      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+      return True
+    except OSError as error:
+      if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+        raise
+    if time.monotonic() >= deadline:
+      return False
+    time.sleep(0.05)
+
+
 class OutputLock:
   """An exclusive lock on an output folder for one run: `with OutputLock(folder, process):`.
 
-  The second run on the folder is refused at once, naming the run that holds it.
+  The second run on the folder is refused within a second, naming the run that holds it.
   """
 
   def __init__(self, output_dir: str, process: RunProcess):
@@ -152,11 +171,7 @@ class OutputLock:
 
   def __enter__(self) -> 'OutputLock':
     handle = open(self._path, 'a+', encoding='utf-8')
-    try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
-      if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-        raise
+    if not lock_exclusively(handle):
       handle.seek(0)
       try:
         holder = RunProcess(**json.loads(handle.read())).describe()

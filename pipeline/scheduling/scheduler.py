@@ -9,7 +9,6 @@ one runs at a time whoever started it. The schedule's state is written before th
 scheduler killed at any point fires nothing twice on restart; the child lives on, and ends as any run does.
 """
 import dataclasses
-import errno
 import fcntl
 import os
 import shlex
@@ -47,14 +46,10 @@ class SchedulerLock:
   def __enter__(self) -> 'SchedulerLock':
     os.makedirs(os.path.dirname(self._path), exist_ok=True)
     handle = open(self._path, 'a+', encoding='utf-8')
-    try:
-      fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as error:
+    if not run_process.lock_exclusively(handle):
       handle.seek(0)
       holder = handle.read().strip()
       handle.close()
-      if error.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-        raise
       raise SchedulerRunningError(
           f'another scheduler runs the schedules of {os.path.dirname(os.path.dirname(self._path))} '
           f'({holder or "unknown process"}): one scheduler per output folder') from None
