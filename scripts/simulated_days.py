@@ -64,12 +64,14 @@ def main() -> int:
   feedback_pattern = os.path.join(root, 'feedback', 'span-{SPAN}', 'all_data.csv')
   every = f'{args.day:g}s'
   start = time.time() + 5
+  # The schedules end with the last day, so that no slot of a day after it fires while the pages are taken.
+  end = time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(start + args.days * args.day - 2))
   _visionflow('schedule', 'create', '--local', 'nightly', '--every', every, '--on-new-span', '--settle', '5s',
-              '--on-alert', '--start', time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(start)),
+              '--on-alert', '--start', time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(start)), '--end', end,
               '--output-dir', output_dir, '--data-csv', data_pattern, '--labels-file', labels_path, *TRAINING)
   # The evaluation's bar is above what five epochs reach, so that the alert and its retrain show.
   _visionflow('schedule', 'create', '--local', 'watch', '--every', every, '--evaluate-csv', feedback_pattern,
-              '--start', time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(start - args.day / 2)),
+              '--start', time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(start - args.day / 2)), '--end', end,
               '--alert-min-accuracy', '0.995', '--output-dir', output_dir, '--labels-file', labels_path)
   log = open(os.path.join(root, 'scheduler.txt'), 'w')
   scheduler = subprocess.Popen([VISIONFLOW, 'scheduler', '--output-dir', output_dir], stdout=log,
