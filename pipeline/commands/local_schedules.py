@@ -32,7 +32,7 @@ def add_flags(schedule: argparse.ArgumentParser) -> None:
                         help='--local: scheduled continuous evaluation of the model in production on this CSV '
                              '(or {SPAN} pattern), `visionflow evaluate`, instead of retraining')
   schedule.add_argument('--start', help='--local: no trigger fires before this time (ISO 8601, local time)')
-  schedule.add_argument('--end', help='--local: nor after this one')
+  schedule.add_argument('--end', help='--local: nor after this one, but for a slot missed before it')
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:
