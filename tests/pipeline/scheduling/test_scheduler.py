@@ -84,6 +84,12 @@ def _store(output_dir):
   return runs_lib.open_store(PipelineConfig(output_dir=output_dir).metadata_path, read_only=True)
 
 
+def _span_read(output_dir, run_id):
+  """The span a run's ExampleGen read; None before it recorded one."""
+  examples = runs_lib.outputs_by_key(runs_lib.run_nodes(_store(output_dir), run_id, False)).get(names.EXAMPLES)
+  return examples.properties.get(names.SPAN) if examples else None
+
+
 @pytest.fixture(scope='module')
 def digits(tmp_path_factory):
   return sample_data.materialize_digits(str(tmp_path_factory.mktemp('scheduled') / 'digits'), limit=60)
@@ -109,7 +115,9 @@ def test_slots_every_few_seconds_fire_runs_one_at_a_time_and_pause_stops_them_un
     assert _visionflow('schedule', 'resume', '--local', 'often', '--output-dir', output_dir).returncode == 0
     _wait_for(lambda: len(store.history()) > len(fired), 60, 'a firing after resume')
     resumed = store.history()[len(fired)]
-    _wait_for(lambda: _all_ended(store), 300, 'the run after resume to end')
+    # Paused again, so that the test ends with no run going and every run's end in the history.
+    assert _visionflow('schedule', 'pause', '--local', 'often', '--output-dir', output_dir).returncode == 0
+    _wait_for(lambda: _all_ended(store), 300, 'the runs after resume to end')
   runs = _runs(output_dir)
   assert [run.trigger for run in runs] == [record.trigger for record in store.history() if record.outcome != 'started']
   _assert_one_at_a_time([run for run in runs if run.ended])
@@ -139,17 +147,17 @@ def test_a_new_span_triggers_one_run_and_a_second_drop_during_that_run_exactly_o
     time.sleep(3)
     assert _runs(output_dir) == []  # no span yet
     drop(1)
-    _wait_for(lambda: _runs(output_dir), 60, 'the run of span 1 to start')
+    [first] = _wait_for(lambda: _runs(output_dir), 60, 'the run of span 1 to start')
+    # Span 2 lands once that run's ExampleGen has read span 1, while the run goes on.
+    _wait_for(lambda: _span_read(output_dir, first.run_id) == 1, 120, 'the run to read span 1')
     drop(2)
+    assert _runs(output_dir)[0].ended is None
     runs = _wait_for(_ended_runs(output_dir, 2), 500, 'the runs of spans 1 and 2')
     time.sleep(6)
     runs = _runs(output_dir)
   assert [run.trigger for run in runs] == ['schedule spans: new span 1', 'schedule spans: new span 2']
   assert runs[1].started > runs[0].ended  # the drop waited for the run it came during
-  store = _store(output_dir)
-  spans = [runs_lib.outputs_by_key(runs_lib.run_nodes(store, run.run_id, False))[names.EXAMPLES].properties[names.SPAN]
-           for run in runs]
-  assert spans == [1, 2]
+  assert [_span_read(output_dir, run.run_id) for run in runs] == [1, 2]
 
 
 @pytest.mark.slow
