@@ -2,6 +2,7 @@
 import argparse
 import dataclasses
 import re
+from typing import List
 
 import yaml
 
@@ -48,6 +49,19 @@ def add_config_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(f'--{flag}', dest=field.name, type=parse, default=None, help=f'default: {default}')
   parser.add_argument('--no-cache', dest='enable_cache', action='store_const', const=False,
                       help='re-run every component instead of reusing cached results')
+
+
+def flags_for(name: str, value) -> List[str]:
+  """The flags that give a config key this value, as add_config_flags defines them: what a scheduled run is
+  started with (pipeline/scheduling/scheduler.py)."""
+  flag = f'--{name.replace("_", "-")}'
+  if isinstance(value, bool):
+    return [flag] if value else [f'--no-{name.replace("_", "-")}']
+  if isinstance(value, (list, tuple)):
+    return [flag, ','.join(str(item) for item in value)]
+  if isinstance(value, dict):
+    return [flag, ','.join(f'{key}={item}' for key, item in value.items())]
+  return [flag, str(value)]
 
 
 def config_from_args(args: argparse.Namespace, validate: bool = True) -> config_lib.PipelineConfig:

@@ -23,6 +23,7 @@ from typing import IO, Callable, List, Optional
 from components import names
 from pipeline import config as config_lib
 from pipeline import run_process
+from pipeline.commands import config_flags
 from pipeline.inspect import runs as runs_lib
 from pipeline.scheduling import schedules as schedules_lib
 from pipeline.scheduling import spans as spans_lib
@@ -254,7 +255,7 @@ class Scheduler:
       argv += ['--config', schedule.config_file]
     for name, value in schedule.overrides.items():
       if name != 'output_dir':
-        argv += flag_arguments(name, value)
+        argv += config_flags.flags_for(name, value)
     return argv + ['--output-dir', schedule.output_dir or self.output_dir]
 
   def _fire(self, firing: Firing, now: float) -> None:
@@ -323,20 +324,6 @@ class Scheduler:
 
 def schedule_time(moment: float) -> str:
   return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(moment))
-
-
-def flag_arguments(name: str, value) -> List[str]:
-  """A config key's value as the flags that give it (pipeline/commands/config_flags.py reads them back)."""
-  flag = f'--{name.replace("_", "-")}'
-  if name == 'enable_cache' and value is False:
-    return ['--no-cache']
-  if isinstance(value, bool):
-    return [flag] if value else [f'--no-{name.replace("_", "-")}']
-  if isinstance(value, (list, tuple)):
-    return [flag, ','.join(str(item) for item in value)]
-  if isinstance(value, dict):
-    return [flag, ','.join(f'{key}={item}' for key, item in value.items())]
-  return [flag, str(value)]
 
 
 def _outcome_of_exit(returncode: int, output_path: str) -> str:
