@@ -124,6 +124,15 @@ def page(browser, request):
   assert remote == [], f'the page fetched from outside this machine: {remote}'
 
 
+def _follow(page, link):
+  """Clicks a link and waits until the page it leads to has loaded: reading the old page's rows is a race."""
+  with page.expect_navigation():
+    if isinstance(link, str):
+      page.click(link)
+    else:
+      link.click()
+
+
 def _snapshot(page, name):
   """A screenshot of the page as it is now, besides the one each test leaves of its last page."""
   os.makedirs(SCREENSHOTS, exist_ok=True)
@@ -182,13 +191,13 @@ def test_the_runs_list_filters_by_pipeline_and_names_a_bad_filter_value(page, ru
 
 def test_evaluator_page_shows_the_accuracy_tfma_computed(page, ui_url, runs):
   page.goto(ui_url + '/')
-  page.click(f'#runs a:text-is("{runs["pushed"]}")')
+  _follow(page, f'#runs a:text-is("{runs["pushed"]}")')
   _snapshot(page, 'pushed_run_components')
-  page.click('a.dag-node[data-node="Evaluator"]')
+  _follow(page, 'a.dag-node[data-node="Evaluator"]')
   assert page.locator('#node-state').inner_text() == 'COMPLETE'
   _snapshot(page, 'pushed_run_evaluator')
   evaluation_uri = page.locator('td:text-is("evaluation") + td + td').inner_text()
-  page.click('nav.tabs a:text-is("Evaluation")')
+  _follow(page, 'nav.tabs a:text-is("Evaluation")')
   expected = _tfma_accuracy(runs['output_dir'], os.path.basename(evaluation_uri))
   assert page.locator('#accuracy').inner_text() == f'{expected:.4f}'
   assert page.locator('#blessed').inner_text() == 'Blessed: yes, the model may be pushed.'
@@ -254,7 +263,7 @@ def test_without_graphviz_the_run_page_says_how_to_install_it_and_still_lists_ev
     assert page.locator('svg#dag').count() == 0
     assert page.locator('#components tbody tr').count() == 10
     _snapshot(page, 'run_without_graphviz')
-    page.click('#components a:text-is("Evaluator")')
+    _follow(page, '#components a:text-is("Evaluator")')
     assert page.locator('#node-state').inner_text() == 'COMPLETE'
 
 
@@ -290,7 +299,7 @@ def test_a_refused_run_shows_what_was_cached_and_why_nothing_was_pushed(page, ui
   # Every cached step names the run whose outputs it reused: the first run, which pushed.
   assert set(states.values()) == {f'CACHED (reused from {runs["pushed"]})'} and len(states) == 8
   assert page.locator('svg#dag a.dag-node').count() == 10
-  page.click('nav.tabs a:text-is("Evaluation")')
+  _follow(page, 'nav.tabs a:text-is("Evaluation")')
   assert page.locator('#blessed').inner_text() == 'Blessed: no, the model is not pushed.'
   reasons = page.locator('#decision li.reason').all_inner_texts()
   assert any(re.match(r'Reason: sparse_categorical_accuracy on slice overall is [0-9.]+ \(95% interval '
@@ -325,7 +334,7 @@ def test_training_page_shows_curves_and_trials(page, ui_url, runs):
 
 def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(page, ui_url, runs):
   page.goto(ui_url + '/')
-  page.click(f'#runs a:text-is("{runs["failed"]}")')
+  _follow(page, f'#runs a:text-is("{runs["failed"]}")')
   assert page.locator('#run-state').inner_text() == 'FAILED'
   assert page.locator('#run-started-by').inner_text() == f'by {getpass.getuser()}'
   states = {row.locator('td').nth(0).inner_text(): row.locator('td').nth(1).inner_text()
@@ -335,18 +344,18 @@ def test_a_run_refused_by_example_gen_shows_the_failure_and_the_steps_never_run(
   refusal = 'accepted 20, rejected 2 of 22 rows (9.1%), above max_reject_fraction=0.05'
   assert refusal in page.locator('p.error').inner_text()
   _snapshot(page, 'failed_run_components')
-  page.click('a.dag-node[data-node="FileBasedExampleGen"]')
+  _follow(page, 'a.dag-node[data-node="FileBasedExampleGen"]')
   assert 'RejectedRowsError' in page.locator('#error').inner_text()
   assert refusal in page.locator('#log').inner_text()
   _snapshot(page, 'failed_run_example_gen')
-  page.click('nav.tabs a:text-is("Data")')
+  _follow(page, 'nav.tabs a:text-is("Data")')
   assert refusal in page.locator('#failure').inner_text()
   rejects = [[cell.inner_text() for cell in row.locator('td').all()]
              for row in page.locator('#rejects tbody tr').all()]
   assert rejects == [['21', 'missing/one.jpg', 'zero', 'image file not found', runs['bad_csv']],
                      ['22', 'missing/two.jpg', 'nine', 'image file not found', runs['bad_csv']]]
   _snapshot(page, 'failed_run_data')
-  page.click('nav.tabs a:text-is("Evaluation")')
+  _follow(page, 'nav.tabs a:text-is("Evaluation")')
   assert 'The Evaluator did not run in this run.' in page.inner_text('main')
 
 
@@ -361,7 +370,7 @@ def test_models_page_names_the_run_that_pushed_each_version(page, ui_url, runs):
 def test_models_page_links_each_version_to_its_model_card(page, ui_url, runs):
   page.goto(ui_url + '/models')
   version = page.locator('#models tbody tr td').first.inner_text().split()[0]
-  page.click('#models a.card')
+  _follow(page, '#models a.card')
   _snapshot(page, 'model_card')
   card = page.inner_text('#model-card')
   assert f'Model card: image_classifier, version {version}' in card
@@ -429,7 +438,7 @@ def _pushed_version(runs):
 def test_a_lineage_walk_from_a_pushed_version_to_its_rejected_rows_and_back(page, ui_url, runs):
   version = _pushed_version(runs)
   page.goto(ui_url + '/models')
-  page.click('#models a.lineage')
+  _follow(page, '#models a.lineage')
   assert page.locator('#lineage-version').inner_text() == version
   assert page.locator('#lineage-run').inner_text() == runs['pushed']
   assert (page.locator('#lineage-source').inner_text(), page.locator('#lineage-rejected').inner_text()) == (
@@ -441,11 +450,11 @@ def test_a_lineage_walk_from_a_pushed_version_to_its_rejected_rows_and_back(page
   [reuse] = page.locator('#lineage-reused-by div').all_inner_texts()
   assert reuse.startswith(f'{runs["refused"]}: ') and len(reuse.split(': ', 1)[1].split(', ')) == 8
   _snapshot(page, 'version_lineage')
-  page.click('#lineage-data a.rejects')
+  _follow(page, '#lineage-data a.rejects')
   assert page.url == f'{ui_url}/runs/{runs["pushed"]}/data'
   assert page.locator('#rejects tbody td:nth-child(4)').all_inner_texts() == ['image file not found'] * 2
   _snapshot(page, 'lineage_rejected_rows')
-  page.click('#data-became a.version')
+  _follow(page, '#data-became a.version')
   assert page.locator('#lineage-version').inner_text() == version
 
 
@@ -500,7 +509,7 @@ def test_the_schedules_page_shows_each_schedule_as_schedule_list_does_and_change
   output_dir = scheduled_runs.output_dir
   before = _schedule_files(output_dir)
   page.goto(schedules_url + '/')
-  page.click('header a:text-is("Schedules")')
+  _follow(page, 'header a:text-is("Schedules")')
   rows = {row.locator('td.name').inner_text(): row for row in page.locator('#schedules tbody tr').all()}
   assert list(rows) == ['broken', 'nightly', 'weekly']
   columns = ('status', 'job', 'triggers', 'next-slot', 'last-trigger', 'last-outcome', 'catchup')
@@ -537,10 +546,10 @@ def test_a_schedules_runs_and_trigger_history_link_the_run_it_started(page, sche
   assert (started[0], started[2]) == (run_id, trigger)
   weekly = page.locator('section[id="schedule-weekly"]').inner_text()
   assert 'It has started no run yet.' in weekly and 'No trigger has fired yet.' in weekly
-  nightly.locator(f'table.schedule-runs a:text-is("{run_id}")').click()
+  _follow(page, nightly.locator(f'table.schedule-runs a:text-is("{run_id}")'))
   assert page.locator('#run-id').inner_text() == run_id
   assert page.locator('#run-started-by').inner_text() == trigger
-  page.click('header a:text-is("Runs")')
+  _follow(page, 'header a:text-is("Runs")')
   assert page.locator(f'#runs tr:has(a:text-is("{run_id}")) td.started-by').inner_text() == trigger
 
 
