@@ -110,6 +110,7 @@ class Firing:
   schedule: schedules_lib.Schedule
   trigger: str                      # what the run will record as having started it
   state: schedules_lib.ScheduleState  # the schedule's state once this fires
+  asked_by: Optional[str] = None      # for a run asked for now: who asked
 
 
 def newest_alert(store) -> Optional[runs_lib.ProductionMeasurement]:
@@ -145,6 +146,7 @@ class Scheduler:
     self._child: Optional[subprocess.Popen] = None
     self._child_firing: Optional[Firing] = None
     self._child_started = 0.0
+    self._state_before_child: Optional[schedules_lib.ScheduleState] = None
     self._settling: dict = {}  # schedule name: spans_lib.SettleWatch
     self._stopping = False
     self._reported: set = set()  # unreadable schedules, said once each
@@ -222,7 +224,8 @@ class Scheduler:
     state = self.store.state(schedule)
     asked_by = self.store.take_run_now(schedule.name)
     if asked_by is not None:
-      return Firing(schedule, f'schedule {schedule.name}: run now, asked {asked_by} at {schedule_time(now)}', state)
+      return Firing(schedule, f'schedule {schedule.name}: run now, asked {asked_by} at {schedule_time(now)}', state,
+                    asked_by)
     if schedule.paused or (schedule.start is not None and now < schedule.start):
       return None
     due = schedule.due_slots(state.last_slot, now)  # slots up to the end: one missed before it still runs
@@ -260,6 +263,7 @@ class Scheduler:
 
   def _fire(self, firing: Firing, now: float) -> None:
     name = firing.schedule.name
+    self._state_before_child = self.store.state(firing.schedule)
     state = dataclasses.replace(firing.state, last_trigger=firing.trigger, last_outcome='started',
                                 last_run=None, fired_at=now)
     self.store.put_state(name, state)  # before the child: a kill from here on fires nothing twice
@@ -282,9 +286,28 @@ class Scheduler:
     self._child, self._child_firing = None, None
     process = next((process for process in run_process.all_recorded(self.log_dir)
                     if process.pid == child.pid and process.started >= self._child_started - 1), None)
+    if process is None and returncode == 2 and not folder_is_free(self.output_dir):
+      self._defer(firing)
+      return
     self._record_end(firing.schedule, firing.trigger, process.run_id if process else None,
                      _outcome_of_exit(returncode, self._child_output),
                      _last_line(self._child_output) if returncode == 2 else '')
+
+  def _defer(self, firing: Firing) -> None:
+    """A fired command that started no run because the folder was taken in the instant between the look and its
+    start (a run started by hand): the schedule's state goes back to before the firing, so that what was due stays
+    due and fires once the folder is free."""
+    name = firing.schedule.name
+    outcome = f'deferred: {_last_line(self._child_output)}'
+    now = time.time()
+    self.store.append_history(schedules_lib.TriggerRecord(now, name, firing.trigger, outcome))
+    if name in self.store.names():
+      self.store.put_state(name, dataclasses.replace(self._state_before_child, last_trigger=firing.trigger,
+                                                     last_outcome=outcome, last_run=None))
+      if firing.asked_by is not None:
+        self.store.request_run_now(name, firing.asked_by)
+    self.say(f'{schedules_lib.describe_time(now)} {firing.trigger}: {outcome}; it fires again once the folder is '
+             'free')
 
   def _record_end(self, schedule: schedules_lib.Schedule, trigger: str, run_id: Optional[str],
                   without_run: str, refusal: str = '') -> None:

@@ -199,7 +199,7 @@ class TriggerRecord:
   time: float
   schedule: str
   trigger: str
-  outcome: str          # 'started', then 'ended: ...'; or 'refused: ...'
+  outcome: str          # 'started', then 'ended: ...', 'refused: ...' or 'deferred: ...'
   run_id: Optional[str] = None
 
 

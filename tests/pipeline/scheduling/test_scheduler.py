@@ -1,6 +1,6 @@
 """`visionflow scheduler` firing real runs: time slots, new spans, alerts, pause and resume, `kill -9` with and
-without catch-up, and a schedule whose config broke. Real processes and short intervals; every wait is bounded
-and a hang fails the test.
+without catch-up, a schedule whose config broke, and a firing that lost the folder to a run started by hand.
+Real processes and short intervals; every wait is bounded and a hang fails the test.
 
 Each run is a cheap one (60 digit images, one epoch, no tuning); after the first, the cache makes a run on the
 same data take seconds.
@@ -20,6 +20,7 @@ from pipeline import run_process
 from pipeline import sample_data
 from pipeline.config import PipelineConfig
 from pipeline.inspect import runs as runs_lib
+from pipeline.scheduling import scheduler as scheduler_lib
 from pipeline.scheduling import schedules as schedules_lib
 
 VISIONFLOW = os.path.join(os.path.dirname(sys.executable), 'visionflow')
@@ -236,3 +237,37 @@ def test_a_schedule_whose_config_broke_is_refused_at_each_firing_and_the_schedul
   assert refused[0].outcome.startswith('refused: visionflow run: error: ')
   assert str(labels) in refused[0].outcome and refused[0].run_id is None
   assert _runs(output_dir) == []
+
+
+@pytest.mark.slow
+def test_a_firing_that_finds_the_folder_taken_by_a_run_started_by_hand_is_deferred_and_fires_when_it_is_free(
+    digits, tmp_path):
+  """The race between the scheduler's look at the run lock and its run taking it, played in order: the folder is
+  taken just after the firing, while the fired command still imports TFX."""
+  output_dir = str(tmp_path / 'out')
+  _create(output_dir, 'once', '--every', '1d', *_data_flags(digits))
+  assert _visionflow('schedule', 'run-now', '--local', 'once', '--output-dir', output_dir).returncode == 0
+  store = schedules_lib.ScheduleStore(output_dir)
+  before = store.state(store.get('once'))
+  said = []
+  scheduler = scheduler_lib.Scheduler(output_dir, say=said.append)
+  fired = scheduler.tick(time.time())
+  assert fired.trigger.startswith('schedule once: run now, asked by ')
+  by_hand = run_process.RunProcess.current('by-hand')
+  with run_process.OutputLock(output_dir, by_hand):
+    _wait_for(lambda: scheduler.tick(time.time()) is None and len(store.history()) == 2, 120,
+              'the fired command to be refused by the taken folder')
+    started, deferred = store.history()
+    assert (started.outcome, deferred.trigger, deferred.run_id) == ('started', fired.trigger, None)
+    assert deferred.outcome.startswith(f'deferred: visionflow run: error: {output_dir} is in use by run by-hand, ')
+    state = store.state(store.get('once'))
+    assert (state.last_slot, state.last_outcome) == (before.last_slot, deferred.outcome)
+    assert os.path.exists(store.run_now_path('once'))  # the run asked for is still asked for
+    assert scheduler.tick(time.time()) is None  # nothing fires while the folder is taken
+  refired = scheduler.tick(time.time())
+  assert refired.trigger.startswith('schedule once: run now, asked by ')
+  [run] = _wait_for(lambda: _runs(output_dir), 120, 'the run fired once the folder was free to record itself')
+  assert run.trigger == refired.trigger
+  os.killpg(run.pid, signal.SIGKILL)  # how it ends is not this test's matter
+  _wait_for(lambda: scheduler.tick(time.time()) is None and len(store.history()) == 4, 60, 'its end to be recorded')
+  assert store.history()[-1].outcome.startswith('ended: ABANDONED')
