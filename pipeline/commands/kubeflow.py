@@ -128,38 +128,50 @@ def _schedule(args: argparse.Namespace) -> int:
   if not args.host:
     raise ValueError(f'schedule {args.action} needs --host (a Kubeflow Pipelines API), or --local for the '
                      f'schedules that `visionflow scheduler` fires on this machine')
-  local_only = [flag for flag, given in (('--every', args.every), ('--on-new-span', args.on_new_span),
-                                         ('--on-alert', args.on_alert), ('--evaluate-csv', args.evaluate_csv),
-                                         ('--start', args.start), ('--end', args.end)) if given]
+  local_only = [flag for flag, given in (('--on-new-span', args.on_new_span is not None),  # '' watches --data-csv
+                                         ('--on-alert', args.on_alert), ('--evaluate-csv', args.evaluate_csv)) if given]
   if local_only:
     raise ValueError(f'{local_only[0]} is a trigger of local schedules (--local); on Kubeflow a recurring run '
-                     f'has --cron only (see the README\'s table of triggers)')
+                     f'fires on --cron or --every (see the README\'s table of triggers)')
   if args.action == 'run-now':
     raise ValueError('schedule run-now is for local schedules (--local); on Kubeflow use `visionflow submit`')
   if args.action == 'create':
-    if not args.cron:
-      raise ValueError('schedule create needs --cron')
-    kubeflow_client.check_cron(args.cron)
+    trigger = _recurring_trigger(args)
     with _submission(args) as (config, package, parameters, client, pipeline_name):
       job = 'evaluation' if args.evaluate_only else 'retraining'
       recurring_run = kubeflow_client.create_schedule(
           client, args.host, package, pipeline_name, args.experiment,
-          args.name or f'{config.pipeline_name} {job}', args.cron, parameters, config.pipeline_root,
+          args.name or f'{config.pipeline_name} {job}', trigger, parameters, config.pipeline_root,
           namespace=args.namespace, catchup=args.catchup, service_account=args.service_account)
-    print(f'Created recurring run {recurring_run.recurring_run_id} ({job}, {args.cron}, one run at a time, '
-          f'{"with" if args.catchup else "no"} catch-up)')
+    print(f'Created recurring run {recurring_run.recurring_run_id} ({job}, {trigger.describe()}, one run at a '
+          f'time, {"with" if args.catchup else "no"} catch-up)')
     return 0
   if args.action != 'list' and not args.id:  # said before Kubeflow is reached, whether it is reachable or not
     raise ValueError(f'schedule {args.action} needs the recurring run id (see `visionflow schedule list`)')
   client = _connect(args)
   if args.action == 'list':
     for recurring_run in kubeflow_client.list_schedules(client, args.host, args.namespace):
-      cron = recurring_run.trigger.cron_schedule.cron if recurring_run.trigger.cron_schedule else ''
-      print(f'{recurring_run.recurring_run_id}\t{recurring_run.status}\t{cron}\t{recurring_run.display_name}')
+      print(f'{recurring_run.recurring_run_id}\t{recurring_run.status}\t'
+            f'{kubeflow_client.describe_trigger(recurring_run)}\t{recurring_run.display_name}')
     return 0
   kubeflow_client.set_schedule(client, args.host, args.id, args.action)
   print(f'{args.action}: recurring run {args.id} done')
   return 0
+
+
+def _recurring_trigger(args: argparse.Namespace):
+  """--cron or --every, and --start and --end, as KFP takes them: an interval in whole seconds, times in UTC."""
+  from pipeline.runners import kubeflow_client
+  from pipeline.scheduling import schedules as schedules_lib
+  interval_s = None
+  if args.every:
+    interval_s = schedules_lib.parse_every(args.every)
+    if interval_s != int(interval_s):
+      raise ValueError(f'--every {args.every!r}: Kubeflow takes whole seconds')
+  return kubeflow_client.RecurringTrigger(
+      cron=args.cron, interval_s=None if interval_s is None else int(interval_s),
+      start=schedules_lib.parse_time(args.start) if args.start else None,
+      end=schedules_lib.parse_time(args.end) if args.end else None)
 
 
 def _add_kubeflow_flags(parser: argparse.ArgumentParser, host_required: bool = True) -> None:

@@ -18,7 +18,7 @@ def add_flags(schedule: argparse.ArgumentParser) -> None:
   schedule.add_argument('--local', nargs='?', const='', default=None, metavar='NAME',
                         help='a schedule of this machine, kept in --output-dir and fired by `visionflow scheduler`: '
                              '`schedule create --local NAME ...`')
-  schedule.add_argument('--every', help='--local: a time slot every 30s, 15m, 6h, 1d ...')
+  schedule.add_argument('--every', help='a time slot every 30s, 15m, 6h, 1d ... (on Kubeflow, in whole seconds)')
   schedule.add_argument('--on-new-span', dest='on_new_span', nargs='?', const='', default=None, metavar='PATTERN',
                         help='--local: run when the {SPAN} or date pattern (default: --data-csv, or '
                              '--evaluate-csv) matches a newer span than the last run read, once its files stopped '
@@ -31,8 +31,9 @@ def add_flags(schedule: argparse.ArgumentParser) -> None:
   schedule.add_argument('--evaluate-csv', dest='evaluate_csv', metavar='PATTERN',
                         help='--local: scheduled continuous evaluation of the model in production on this CSV '
                              '(or {SPAN} pattern), `visionflow evaluate`, instead of retraining')
-  schedule.add_argument('--start', help='--local: no trigger fires before this time (ISO 8601, local time)')
-  schedule.add_argument('--end', help='--local: nor after this one, but for a slot missed before it')
+  schedule.add_argument('--start',
+                        help='no trigger fires before this time (ISO 8601, local time unless it names its zone)')
+  schedule.add_argument('--end', help='nor after this one (--local: but for a slot missed before it)')
 
 
 def add_parsers(commands: argparse._SubParsersAction) -> None:

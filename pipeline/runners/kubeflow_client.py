@@ -5,6 +5,7 @@ first one creates the pipeline), so the KFP UI lists every compiled spec that ra
 reference that version, with the pipeline root and parameter values set per run.
 """
 import dataclasses
+import datetime
 import os
 import time
 import urllib.error
@@ -144,19 +145,62 @@ def check_cron(cron: str) -> None:
                      'e.g. "0 0 3 * * *" for 03:00 every day')
 
 
+@dataclasses.dataclass(frozen=True)
+class RecurringTrigger:
+  """When a recurring run fires: KFP's 6-field cron or an interval in whole seconds, from an optional start time
+  to an optional end time (Unix times)."""
+  cron: Optional[str] = None
+  interval_s: Optional[int] = None
+  start: Optional[float] = None
+  end: Optional[float] = None
+
+  def __post_init__(self):
+    if (self.cron is None) == (self.interval_s is None):
+      raise ValueError('schedule create needs --cron or --every, one of them')
+    if self.cron is not None:
+      check_cron(self.cron)
+    if self.start is not None and self.end is not None and self.end <= self.start:
+      raise ValueError(f'--end {_rfc3339(self.end)} is not after --start {_rfc3339(self.start)}')
+
+  def describe(self) -> str:
+    when = self.cron if self.cron is not None else f'every {self.interval_s} s'
+    window = ''.join(f', {word} {_rfc3339(moment)}' for word, moment in (('from', self.start), ('until', self.end))
+                     if moment is not None)
+    return when + window
+
+  def arguments(self) -> Dict:
+    """create_recurring_run's trigger arguments."""
+    return {'cron_expression': self.cron, 'interval_second': self.interval_s,
+            'start_time': None if self.start is None else _rfc3339(self.start),
+            'end_time': None if self.end is None else _rfc3339(self.end)}
+
+
+def _rfc3339(moment: float) -> str:
+  return datetime.datetime.fromtimestamp(moment, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
 def create_schedule(client: kfp.Client, host: str, package_path: str, pipeline_name: str, experiment: str,
-                    name: str, cron: str, parameters: Dict, pipeline_root: str, namespace: Optional[str] = None,
-                    catchup: bool = False, service_account: Optional[str] = None
+                    name: str, trigger: RecurringTrigger, parameters: Dict, pipeline_root: str,
+                    namespace: Optional[str] = None, catchup: bool = False, service_account: Optional[str] = None
                     ) -> kfp_server_api.V2beta1RecurringRun:
-  """A recurring run on KFP's 6-field cron (seconds first), one run at a time, no backfill unless asked.
+  """A recurring run, one run at a time, no backfill unless asked.
 
   Each run reads the newest data span: the compiled ExampleGen resolves {SPAN} in the data path per run.
   """
-  check_cron(cron)
   references = upload_version(client, host, package_path, pipeline_name)
   return _call(host, client.create_recurring_run, experiment_id(client, host, experiment, namespace), name,
-               cron_expression=cron, max_concurrency=1, no_catchup=not catchup, params=parameters,
-               pipeline_root=pipeline_root, service_account=service_account, **references)
+               max_concurrency=1, no_catchup=not catchup, params=parameters, pipeline_root=pipeline_root,
+               service_account=service_account, **trigger.arguments(), **references)
+
+
+def describe_trigger(recurring_run: kfp_server_api.V2beta1RecurringRun) -> str:
+  """A recurring run's trigger as `schedule list` shows it: its cron, or `every N s`."""
+  trigger = recurring_run.trigger
+  if trigger and trigger.cron_schedule:
+    return trigger.cron_schedule.cron
+  if trigger and trigger.periodic_schedule:
+    return f'every {trigger.periodic_schedule.interval_second} s'
+  return ''
 
 
 def list_schedules(client: kfp.Client, host: str, namespace: Optional[str] = None

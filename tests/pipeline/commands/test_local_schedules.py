@@ -74,7 +74,7 @@ def test_a_schedule_is_kept_in_the_output_folder_and_listed_paused_and_resumed(f
     (['run-now', '--local', 'nightly'], "error: no schedule 'nightly' in "),
     (['delete', '--local', 'nightly'], "error: no schedule 'nightly' in "),
     (['create', '--every', '1h'], 'error: schedule create needs --host (a Kubeflow Pipelines API), or --local'),
-    (['create', '--host', 'http://127.0.0.1:9', '--every', '1h'], 'error: --every is a trigger of local schedules'),
+    (['create', '--host', 'http://127.0.0.1:9', '--on-alert'], 'error: --on-alert is a trigger of local schedules'),
 ])
 def test_each_mistake_is_one_line_and_exit_2(folder, capsys, arguments, message):
   flags = [] if '--data-csv' in arguments else _flags(folder)

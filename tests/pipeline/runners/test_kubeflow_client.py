@@ -1,7 +1,7 @@
 """`visionflow submit` and `visionflow schedule` against a loopback KFP v2beta1 API (a contract test).
 
 The fake server validates every request body against kfp-server-api's models; the tests assert on what was
-submitted: the compiled spec, parameters, pipeline root, experiment, cron and schedule policy.
+submitted: the compiled spec, parameters, pipeline root, experiment, trigger and schedule policy.
 """
 import json
 
@@ -136,11 +136,37 @@ def test_continuous_evaluation_is_submitted_and_scheduled_as_its_own_pipeline(da
       "parameters; it reads the newest span of --data-csv")
 
 
-def test_a_five_field_cron_is_refused_before_anything_is_sent(data_flags, capsys):
+def test_schedule_create_every_with_a_start_and_an_end_sends_an_interval_in_its_window(data_flags, capsys):
   with fake_kfp_server.Server() as server:
-    assert cli.main(['schedule', 'create', '--host', server.url, '--cron', '0 3 * * *', *data_flags]) == 2
+    assert cli.main(['schedule', 'create', '--host', server.url, '--every', '6h', '--start', '2027-01-01T02:00Z',
+                     '--end', '2027-03-01T00:00+01:00', *data_flags]) == 0
+    [request] = _posts(server, '/apis/v2beta1/recurringruns')
+    assert request.body['trigger'] == {'periodic_schedule': {
+        'interval_second': 21600, 'start_time': '2027-01-01T02:00:00Z', 'end_time': '2027-02-28T23:00:00Z'}}
+    assert (request.body['max_concurrency'], request.body['no_catchup']) == (1, True)
+    [recurring_run_id] = server.api.recurring_runs
+    assert (f'Created recurring run {recurring_run_id} (retraining, every 21600 s, from 2027-01-01T02:00:00Z, '
+            f'until 2027-02-28T23:00:00Z, one run at a time, no catch-up)') in capsys.readouterr().out
+    assert cli.main(['schedule', 'list', '--host', server.url]) == 0
+  assert capsys.readouterr().out == f'{recurring_run_id}\tENABLED\tevery 21600 s\tvisionflow retraining\n'
+
+
+@pytest.mark.parametrize('trigger, message', [
+    (['--cron', '0 3 * * *'], "cron '0 3 * * *' must have 6 fields"),
+    ([], 'schedule create needs --cron or --every, one of them'),
+    (['--cron', '0 0 3 * * *', '--every', '1d'], 'schedule create needs --cron or --every, one of them'),
+    (['--every', '1.5s'], "--every '1.5s': Kubeflow takes whole seconds"),
+    (['--every', '1d', '--start', '2027-02-01', '--end', '2027-01-01'], '--end 2027-01-01T'),
+    (['--on-new-span'], '--on-new-span is a trigger of local schedules (--local); on Kubeflow a recurring run '
+                        'fires on --cron or --every'),
+    (['--every', '1d', '--on-alert'], '--on-alert is a trigger of local schedules'),
+])
+def test_a_trigger_kubeflow_cannot_take_is_refused_before_anything_is_sent(data_flags, capsys, trigger, message):
+  with fake_kfp_server.Server() as server:
+    assert cli.main(['schedule', 'create', '--host', server.url, *trigger, *data_flags]) == 2
     assert not server.api.requests
-  assert 'must have 6 fields' in capsys.readouterr().err
+  [line] = capsys.readouterr().err.strip().splitlines()
+  assert line.startswith('visionflow schedule: error: ') and message in line, line
 
 
 def test_unknown_parameter_is_refused(data_flags, capsys):
