@@ -168,10 +168,11 @@ def _recurring_trigger(args: argparse.Namespace):
     interval_s = schedules_lib.parse_every(args.every)
     if interval_s != int(interval_s):
       raise ValueError(f'--every {args.every!r}: Kubeflow takes whole seconds')
+  start = schedules_lib.parse_time(args.start) if args.start else None
+  end = schedules_lib.parse_time(args.end) if args.end else None
+  schedules_lib.check_window(start, end)
   return kubeflow_client.RecurringTrigger(
-      cron=args.cron, interval_s=None if interval_s is None else int(interval_s),
-      start=schedules_lib.parse_time(args.start) if args.start else None,
-      end=schedules_lib.parse_time(args.end) if args.end else None)
+      cron=args.cron, interval_s=None if interval_s is None else int(interval_s), start=start, end=end)
 
 
 def _add_kubeflow_flags(parser: argparse.ArgumentParser, host_required: bool = True) -> None:

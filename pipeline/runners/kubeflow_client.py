@@ -159,8 +159,6 @@ class RecurringTrigger:
       raise ValueError('schedule create needs --cron or --every, one of them')
     if self.cron is not None:
       check_cron(self.cron)
-    if self.start is not None and self.end is not None and self.end <= self.start:
-      raise ValueError(f'--end {_rfc3339(self.end)} is not after --start {_rfc3339(self.start)}')
 
   def describe(self) -> str:
     when = self.cron if self.cron is not None else f'every {self.interval_s} s'

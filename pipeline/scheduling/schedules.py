@@ -74,6 +74,12 @@ def parse_time(text: str) -> float:
   return (moment if moment.tzinfo else moment.astimezone()).timestamp()
 
 
+def check_window(start: Optional[float], end: Optional[float]) -> None:
+  """--start and --end, of a local schedule or a Kubeflow recurring run: the end after the start."""
+  if start is not None and end is not None and end <= start:
+    raise ScheduleError(f'--end {describe_time(end)} is not after --start {describe_time(start)}')
+
+
 def describe_time(moment: Optional[float]) -> str:
   return time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(moment)) if moment is not None else '-'
 
@@ -106,8 +112,7 @@ class Schedule:
       croniter_expression(self.cron)
     if not (self.cron or self.every_s or self.on_new_span or self.on_alert):
       raise ScheduleError(f'schedule {self.name} has no trigger: give --cron, --every, --on-new-span or --on-alert')
-    if self.start is not None and self.end is not None and self.end <= self.start:
-      raise ScheduleError(f'--end {describe_time(self.end)} is not after --start {describe_time(self.start)}')
+    check_window(self.start, self.end)
 
   @property
   def anchor(self) -> float:

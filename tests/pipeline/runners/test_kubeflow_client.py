@@ -156,7 +156,8 @@ def test_schedule_create_every_with_a_start_and_an_end_sends_an_interval_in_its_
     ([], 'schedule create needs --cron or --every, one of them'),
     (['--cron', '0 0 3 * * *', '--every', '1d'], 'schedule create needs --cron or --every, one of them'),
     (['--every', '1.5s'], "--every '1.5s': Kubeflow takes whole seconds"),
-    (['--every', '1d', '--start', '2027-02-01', '--end', '2027-01-01'], '--end 2027-01-01T'),
+    (['--every', '1d', '--start', '2027-02-01', '--end', '2027-01-01'],
+     '--end 2027-01-01 00:00:00 is not after --start 2027-02-01 00:00:00'),
     (['--on-new-span'], '--on-new-span is a trigger of local schedules (--local); on Kubeflow a recurring run '
                         'fires on --cron or --every'),
     (['--every', '1d', '--on-alert'], '--on-alert is a trigger of local schedules'),
